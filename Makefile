@@ -1,0 +1,31 @@
+# The two commands of a fresh machine:
+#   make demo   - create .venv, install, run the demo on the embedded defaults
+#   make test   - install what the tests need (Python and Debian packages), lint, run the suite
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: demo test lint venv system-deps schema
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+venv: $(BIN)/.installed
+
+system-deps:
+	bash scripts/install-system-deps.sh
+
+demo: venv
+	$(BIN)/gridpatrol demo
+
+lint: venv
+	$(BIN)/ruff check .
+
+test: system-deps venv lint
+	$(BIN)/python -m pytest
+
+schema: venv
+	$(BIN)/python -m contract.schema

@@ -1,0 +1,87 @@
+"""Loading YAML config files into pydantic models, with errors that point at the bad key.
+
+Both halves load their config this way, so the rule lives beside the event contract:
+``${VAR}`` and ``${VAR:-default}`` in string values are expanded from the environment, and
+any problem is raised as one :class:`ConfigError` naming the file, the key path and the reason.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+M = TypeVar("M", bound=BaseModel)
+
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+class ConfigError(ValueError):
+    """A config file that cannot be used; the message names file, key and reason."""
+
+
+def _expand(value: Any, where: str, source: str) -> Any:
+    if isinstance(value, str):
+        def sub(match: re.Match[str]) -> str:
+            name, default = match.group(1), match.group(2)
+            if name in os.environ:
+                return os.environ[name]
+            if default is not None:
+                return default
+            raise ConfigError(f"{source}: {where}: environment variable {name} is not set")
+
+        return _ENV_REF.sub(sub, value)
+    if isinstance(value, list):
+        return [_expand(v, f"{where}[{i}]", source) for i, v in enumerate(value)]
+    if isinstance(value, dict):
+        return {k: _expand(v, f"{where}.{k}" if where else str(k), source) for k, v in value.items()}
+    return value
+
+
+def format_location(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out or "(top level)"
+
+
+def validation_message(source: str, error: ValidationError) -> str:
+    lines = [f"{source}: invalid config"]
+    for item in error.errors():
+        lines.append(f"  {format_location(item['loc'])}: {item['msg']}")
+    return "\n".join(lines)
+
+
+def parse_config(model: type[M], data: Any, source: str) -> M:
+    """Validate already-loaded data (a dict) as ``model``; ``source`` names it in errors."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: the top level must be a mapping of keys, got {type(data).__name__}")
+    data = _expand(data, "", source)
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(validation_message(source, exc)) from None
+
+
+def load_config(model: type[M], path: str | Path) -> M:
+    """Read a YAML file and validate it as ``model``."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read config file: {exc.strerror or exc}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(f"{path}: not valid YAML{where}: {problem}") from None
+    return parse_config(model, data if data is not None else {}, str(path))

@@ -1,0 +1,128 @@
+"""The violation event: what an edge box publishes and the dispatcher ingests.
+
+This module is the one place the two halves share. It holds only pydantic models and
+pure helpers, so importing it pulls in neither OpenCV nor ONNX Runtime.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+
+SCHEMA_VERSION = 1
+
+# Names used to build deterministic ids (uuid5): the same violation found again by a
+# replay of the same input gets the same ids, and a retried publish repeats its id.
+_ID_NAMESPACE = uuid.UUID("6b1c7a52-9d0e-4c53-a8d4-5f3e1c2b9a10")
+
+
+class ViolationKind(StrEnum):
+    parked_bike = "parked_bike"
+    cross_door_trading = "cross_door_trading"
+
+
+class EventState(StrEnum):
+    opened = "opened"
+    updated = "updated"
+    cleared = "cleared"
+
+
+def _utc(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError("timestamp must carry a time zone (ISO 8601 with Z or +00:00)")
+    return value.astimezone(UTC)
+
+
+UtcDatetime = Annotated[datetime, AfterValidator(_utc)]
+Identifier = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")]
+
+
+class DetectedObject(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    class_name: str = Field(min_length=1, max_length=64)
+    confidence: float = Field(ge=0.0, le=1.0)
+    bbox: tuple[float, float, float, float] = Field(
+        description="x1, y1, x2, y2 in pixels of the camera frame"
+    )
+    track_id: int = Field(ge=0)
+
+    @field_validator("bbox")
+    @classmethod
+    def _ordered(cls, bbox: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
+        x1, y1, x2, y2 = bbox
+        if x2 < x1 or y2 < y1:
+            raise ValueError("bbox must be [x1, y1, x2, y2] with x2 >= x1 and y2 >= y1")
+        return bbox
+
+
+class Snapshot(BaseModel):
+    """Where the evidence image is, and how to check it is the right one."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    url: str = Field(min_length=1, max_length=2048, description="http(s):// or file:// URL")
+    content_type: Literal["image/jpeg"] = "image/jpeg"
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    width: int = Field(gt=0)
+    height: int = Field(gt=0)
+
+
+class ViolationEvent(BaseModel):
+    """One state change of one violation at one spot of one camera."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    event_id: uuid.UUID = Field(description="Stable across retries: the same event keeps its id")
+    violation_id: uuid.UUID = Field(
+        description="Shared by the opened, updated and cleared events of one violation"
+    )
+    kind: ViolationKind
+    state: EventState
+    edge_id: Identifier
+    camera_id: Identifier
+    zone_id: Identifier
+    micro_grid: Identifier
+    started_at: UtcDatetime = Field(description="When the object came to rest in the zone")
+    observed_at: UtcDatetime = Field(description="Time of the frame that decided this event")
+    dwell_s: float = Field(ge=0.0)
+    objects: list[DetectedObject] = Field(default_factory=list, max_length=256)
+    snapshot: Snapshot | None = None
+
+    def topic(self) -> str:
+        return event_topic(self.edge_id, self.camera_id)
+
+
+def violation_id_for(edge_id: str, camera_id: str, zone_id: str, spot_id: int, started_at: datetime) -> uuid.UUID:
+    """The id of a violation, derived from where and since when the object stands."""
+    key = f"{edge_id}/{camera_id}/{zone_id}/{spot_id}/{started_at.astimezone(UTC).isoformat()}"
+    return uuid.uuid5(_ID_NAMESPACE, key)
+
+
+def event_id_for(violation_id: uuid.UUID, state: EventState, sequence: int = 0) -> uuid.UUID:
+    """The id of one event of a violation (``sequence`` counts ``updated`` events)."""
+    return uuid.uuid5(_ID_NAMESPACE, f"{violation_id}/{state.value}/{sequence}")
+
+
+TOPIC_PREFIX = "gridpatrol/v1"
+
+
+def event_topic(edge_id: str, camera_id: str) -> str:
+    return f"{TOPIC_PREFIX}/{edge_id}/{camera_id}/events"
+
+
+EVENTS_SUBSCRIPTION = f"{TOPIC_PREFIX}/+/+/events"
+
+
+def parse_event(payload: bytes | str) -> ViolationEvent:
+    """Parse one MQTT payload; raises ``pydantic.ValidationError`` naming the bad field."""
+    return ViolationEvent.model_validate_json(payload)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)

@@ -1,0 +1,101 @@
+"""Generates the contract's JSON Schema and AsyncAPI document from the pydantic models.
+
+``python -m contract.schema`` rewrites the two committed files; a test fails when they
+drift from the models.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from contract.events import SCHEMA_VERSION, TOPIC_PREFIX, ViolationEvent
+
+HERE = Path(__file__).resolve().parent
+JSON_SCHEMA_PATH = HERE / f"event-v{SCHEMA_VERSION}.schema.json"
+ASYNCAPI_PATH = HERE / "asyncapi.yaml"
+
+
+def event_json_schema() -> dict[str, Any]:
+    schema = ViolationEvent.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["$id"] = f"https://gridpatrol.example/schemas/event-v{SCHEMA_VERSION}.json"
+    return schema
+
+
+def asyncapi_document() -> dict[str, Any]:
+    schema = event_json_schema()
+    defs = schema.pop("$defs", {})
+    schema.pop("$schema", None)
+    schema.pop("$id", None)
+    text = json.dumps(schema).replace("#/$defs/", "#/components/schemas/")
+    components = {name: json.loads(json.dumps(body).replace("#/$defs/", "#/components/schemas/"))
+                  for name, body in defs.items()}
+    components["ViolationEvent"] = json.loads(text)
+    return {
+        "asyncapi": "3.0.0",
+        "info": {
+            "title": "GridPatrol events",
+            "version": f"{SCHEMA_VERSION}.0.0",
+            "description": (
+                "Violation events published by GridPatrol edge boxes and consumed by the "
+                "dispatcher. QoS 1; event_id is stable across retries, so consumers dedupe on it."
+            ),
+        },
+        "defaultContentType": "application/json",
+        "channels": {
+            "events": {
+                "address": f"{TOPIC_PREFIX}/{{edge_id}}/{{camera_id}}/events",
+                "parameters": {
+                    "edge_id": {"description": "The edge box that saw the violation"},
+                    "camera_id": {"description": "The camera, unique within the town"},
+                },
+                "messages": {"violationEvent": {"$ref": "#/components/messages/violationEvent"}},
+            }
+        },
+        "operations": {
+            "publishEvent": {
+                "action": "send",
+                "channel": {"$ref": "#/channels/events"},
+                "summary": "An edge box reports a violation opened, updated or cleared.",
+                "bindings": {"mqtt": {"qos": 1, "retain": False}},
+            },
+            "receiveEvent": {
+                "action": "receive",
+                "channel": {"$ref": "#/channels/events"},
+                "summary": "The dispatcher ingests events (MQTT v5 shared subscription when scaled out).",
+                "bindings": {"mqtt": {"qos": 1}},
+            },
+        },
+        "components": {
+            "messages": {
+                "violationEvent": {
+                    "name": "ViolationEvent",
+                    "payload": {"$ref": "#/components/schemas/ViolationEvent"},
+                }
+            },
+            "schemas": components,
+        },
+    }
+
+
+def render() -> dict[Path, str]:
+    return {
+        JSON_SCHEMA_PATH: json.dumps(event_json_schema(), indent=2, sort_keys=True) + "\n",
+        ASYNCAPI_PATH: yaml.safe_dump(asyncapi_document(), sort_keys=False, allow_unicode=True),
+    }
+
+
+def main() -> int:
+    for path, text in render().items():
+        path.write_text(text, encoding="utf-8")
+        print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,48 @@
+"""Builds the FastAPI application and serves it with Uvicorn."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import uvicorn
+from fastapi import FastAPI
+from fastapi.responses import RedirectResponse
+from fastapi.staticfiles import StaticFiles
+
+from dispatcher import api
+from dispatcher.config import DispatcherConfig
+from dispatcher.services import Services
+
+WEB_DIR = Path(__file__).resolve().parent / "web"
+
+
+def create_app(config: DispatcherConfig, services: Services | None = None) -> FastAPI:
+    svc = services or Services.build(config)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        svc.feed.bind(asyncio.get_running_loop())
+        svc.ingest.start()
+        try:
+            yield
+        finally:
+            svc.close()
+
+    app = FastAPI(title="GridPatrol dispatcher", version="0.1.0", lifespan=lifespan)
+    app.state.services = svc
+    for router in (api.health, api.cases, api.people, api.evidence, api.feed):
+        app.include_router(router)
+    app.mount("/worker", StaticFiles(directory=WEB_DIR / "worker", html=True), name="worker")
+
+    @app.get("/", include_in_schema=False)
+    def root() -> RedirectResponse:
+        return RedirectResponse("/worker/")
+
+    return app
+
+
+def serve(config: DispatcherConfig, log_level: str = "info") -> None:
+    uvicorn.run(create_app(config), host=config.http.host, port=config.http.port, log_level=log_level)

@@ -1,0 +1,53 @@
+"""The dispatcher's config: validated pydantic models loaded from YAML."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from contract.configfile import load_config
+from contract.mqtt import MqttConfig
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class HttpConfig(_Strict):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+    public_url: str | None = Field(
+        default=None, description="How phones reach this server; defaults to http://host:port"
+    )
+
+
+class IngestConfig(_Strict):
+    client_id: str = "gridpatrol-dispatcher"
+    shared_group: str | None = Field(
+        default=None, description="MQTT v5 shared subscription group, for several dispatchers"
+    )
+    session_expiry_s: int = Field(default=86400, ge=0, description="Broker keeps our queue this long")
+
+
+class WebPushConfig(_Strict):
+    subject: str = Field(default="mailto:ops@gridpatrol.invalid", description="VAPID contact (mailto: or https:)")
+    ttl_s: int = Field(default=3600, ge=0)
+
+
+class DispatcherConfig(_Strict):
+    database_url: str = "sqlite:///var/dispatcher/gridpatrol.sqlite"
+    data_dir: Path = Path("var/dispatcher")
+    grid_file: Path = Path("configs/grid.yaml")
+    mqtt: MqttConfig = Field(default_factory=lambda: MqttConfig(client_id=None))
+    ingest: IngestConfig = Field(default_factory=IngestConfig)
+    http: HttpConfig = Field(default_factory=HttpConfig)
+    webpush: WebPushConfig = Field(default_factory=WebPushConfig)
+    max_evidence_bytes: int = Field(default=5 * 1024 * 1024, gt=0)
+
+    def public_url(self) -> str:
+        return (self.http.public_url or f"http://{self.http.host}:{self.http.port}").rstrip("/")
+
+
+def load_dispatcher_config(path: str | Path) -> DispatcherConfig:
+    return load_config(DispatcherConfig, path)

@@ -1,0 +1,59 @@
+"""Everything one dispatcher process holds, built once from its config."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.orm import sessionmaker
+
+from contract import ViolationEvent
+from dispatcher.cases import CaseService, IngestResult
+from dispatcher.config import DispatcherConfig
+from dispatcher.db import make_engine, make_sessions
+from dispatcher.evidence import EvidenceStore
+from dispatcher.feed import FeedHub
+from dispatcher.grid import Grid, load_grid
+from dispatcher.ingest import Ingest
+from dispatcher.notify import Notifier
+from dispatcher.webpush import VapidKeys
+
+
+@dataclass
+class Services:
+    config: DispatcherConfig
+    sessions: sessionmaker
+    grid: Grid
+    cases: CaseService
+    evidence: EvidenceStore
+    feed: FeedHub
+    keys: VapidKeys
+    notifier: Notifier
+    ingest: Ingest
+
+    @classmethod
+    def build(cls, config: DispatcherConfig) -> Services:
+        grid = load_grid(config.grid_file)
+        sessions = make_sessions(make_engine(config.database_url))
+        cases = CaseService(sessions, grid)
+        keys = VapidKeys(config.data_dir)
+        notifier = Notifier(sessions, keys, config.webpush, config.public_url())
+        feed = FeedHub()
+
+        def on_result(event: ViolationEvent, result: IngestResult) -> None:
+            if result.duplicate:
+                return
+            notifier.submit(result.notification_ids)
+            feed.publish({
+                "type": "event",
+                "event": event.model_dump(mode="json"),
+                "case_id": result.case_id,
+                "case_opened": result.opened,
+            })
+
+        ingest = Ingest(config.mqtt, config.ingest, cases, sessions, on_result)
+        evidence = EvidenceStore(config.data_dir / "evidence", config.max_evidence_bytes)
+        return cls(config, sessions, grid, cases, evidence, feed, keys, notifier, ingest)
+
+    def close(self) -> None:
+        self.ingest.stop()
+        self.notifier.close()

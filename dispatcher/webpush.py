@@ -1,0 +1,64 @@
+"""Web Push (RFC 8030/8291/8292): VAPID keys and sending one encrypted message."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from cryptography.hazmat.primitives import serialization
+from py_vapid import Vapid, b64urlencode
+from pywebpush import WebPushException, webpush
+
+
+@dataclass(frozen=True)
+class PushResult:
+    ok: bool
+    status: int | None
+    detail: str
+    gone: bool = False  # the subscription no longer exists (404/410): forget it
+
+
+class VapidKeys:
+    """The server's VAPID key pair, created on first start and kept in ``data_dir``."""
+
+    def __init__(self, data_dir: str | Path) -> None:
+        path = Path(data_dir) / "vapid_private.pem"
+        if path.exists():
+            self.vapid = Vapid.from_file(str(path))
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self.vapid = Vapid()
+            self.vapid.generate_keys()
+            self.vapid.save_key(str(path))
+            path.chmod(0o600)
+        self.private_pem_path = path
+        raw = self.vapid.public_key.public_bytes(
+            serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
+        )
+        self.application_server_key = b64urlencode(raw)
+
+
+def send_push(
+    keys: VapidKeys, subscription: dict[str, Any], message: dict[str, Any], subject: str, ttl_s: int
+) -> PushResult:
+    endpoint = subscription["endpoint"]
+    parts = urlsplit(endpoint)
+    claims = {"sub": subject, "aud": f"{parts.scheme}://{parts.netloc}"}
+    try:
+        response = webpush(
+            subscription_info=subscription,
+            data=json.dumps(message),
+            vapid_private_key=keys.vapid,
+            vapid_claims=claims,
+            ttl=ttl_s,
+            timeout=10,
+        )
+    except WebPushException as exc:
+        status = exc.response.status_code if exc.response is not None else None
+        return PushResult(False, status, str(exc)[:300], gone=status in (404, 410))
+    except Exception as exc:  # network errors from requests
+        return PushResult(False, None, f"{type(exc).__name__}: {exc}"[:300])
+    return PushResult(True, response.status_code, f"push service answered {response.status_code}")

@@ -1,0 +1,108 @@
+"""One camera's decision path: detections → tracker → zone rules → violation events."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+
+from contract import (
+    DetectedObject,
+    EventState,
+    ViolationEvent,
+    event_id_for,
+    violation_id_for,
+)
+from edge.config import CameraConfig, TrackingConfig
+from edge.detections import Detections
+from edge.rules import Decision, ZoneRule
+from edge.tracker import TrackedObject, Tracker
+from edge.zones import ZoneShape
+
+Clock = Callable[[float], datetime]
+
+
+def media_clock(start: datetime) -> Clock:
+    """Media time (seconds from the source start) → timestamp."""
+    return lambda t: start + timedelta(seconds=t)
+
+
+class CameraAnalyzer:
+    def __init__(
+        self,
+        edge_id: str,
+        camera: CameraConfig,
+        class_names: Sequence[str],
+        tracking: TrackingConfig,
+        clock: Clock,
+    ) -> None:
+        self.edge_id = edge_id
+        self.camera = camera
+        self.class_names = list(class_names)
+        self.tracking = tracking
+        self.clock = clock
+        self.zone_class_ids: dict[str, list[int]] = {}
+        for zone in camera.zones:
+            unknown = [c for c in zone.classes if c not in self.class_names]
+            if unknown:
+                raise ValueError(
+                    f"camera {camera.id} zone {zone.id}: classes {unknown} are not among the model's "
+                    f"classes ({', '.join(self.class_names[:12])}, ...)"
+                )
+            self.zone_class_ids[zone.id] = [self.class_names.index(c) for c in zone.classes]
+        self.tracked_class_ids = sorted({c for ids in self.zone_class_ids.values() for c in ids})
+        self.tracker = Tracker(tracking, self.zone_class_ids.values(), len(self.class_names))
+        self.rules: list[ZoneRule] | None = None
+        self.frame_wh: tuple[int, int] | None = None
+        self.last_objects: list[TrackedObject] = []
+
+    def _rules_for(self, frame_wh: tuple[int, int]) -> list[ZoneRule]:
+        if self.rules is None or self.frame_wh != frame_wh:
+            self.frame_wh = frame_wh
+            self.rules = [
+                ZoneRule(zone, ZoneShape(zone, frame_wh), self.zone_class_ids[zone.id], self.tracking)
+                for zone in self.camera.zones
+            ]
+        return self.rules
+
+    def shapes(self) -> list[ZoneShape]:
+        return [rule.shape for rule in self.rules or []]
+
+    def update(self, t: float, detections: Detections, frame_wh: tuple[int, int]) -> list[Decision]:
+        keep = [i for i, c in enumerate(detections.class_id) if int(c) in self.tracked_class_ids]
+        objects = self.tracker.update(t, detections[keep])
+        self.last_objects = objects
+        decisions: list[Decision] = []
+        for rule in self._rules_for(frame_wh):
+            decisions.extend(rule.update(t, objects))
+        return decisions
+
+    def event_for(self, decision: Decision) -> ViolationEvent:
+        spot, zone = decision.spot, decision.zone
+        started_at = self.clock(spot.since)
+        if spot.violation_id is None:
+            spot.violation_id = violation_id_for(self.edge_id, self.camera.id, zone.id, spot.spot_id, started_at)
+        x1, y1, x2, y2 = (round(float(v), 1) for v in spot.box)
+        return ViolationEvent(
+            event_id=event_id_for(spot.violation_id, decision.state),
+            violation_id=spot.violation_id,
+            kind=zone.kind,
+            state=decision.state,
+            edge_id=self.edge_id,
+            camera_id=self.camera.id,
+            zone_id=zone.id,
+            micro_grid=zone.micro_grid,
+            started_at=started_at,
+            observed_at=self.clock(decision.time_s),
+            dwell_s=round(decision.dwell_s, 3),
+            objects=[
+                DetectedObject(
+                    class_name=self.class_names[spot.class_id],
+                    confidence=round(min(max(spot.confidence, 0.0), 1.0), 4),
+                    bbox=(x1, y1, x2, y2),
+                    track_id=spot.spot_id,
+                )
+            ],
+        )
+
+
+__all__ = ["CameraAnalyzer", "Clock", "EventState", "media_clock"]

@@ -1,0 +1,144 @@
+"""The edge box's config: validated pydantic models loaded from YAML.
+
+Relative paths are taken from the working directory (like the example configs, which are
+run from the repository root); ``${VAR:-default}`` expands from the environment.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from shapely.geometry import Polygon
+
+from contract import ViolationKind
+from contract.configfile import load_config
+from contract.mqtt import MqttConfig
+
+Identifier = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ModelConfig(_Strict):
+    path: Path
+    class_names: list[str] | None = Field(
+        default=None, description="Overrides the names stored in the model's metadata"
+    )
+    confidence: float = Field(default=0.25, gt=0.0, lt=1.0)
+    nms_iou: float = Field(default=0.45, gt=0.0, lt=1.0)
+    providers: list[str] = Field(default_factory=lambda: ["CPUExecutionProvider"], min_length=1)
+    threads: int = Field(default=0, ge=0, description="Intra-op threads; 0 lets ONNX Runtime choose")
+
+
+class ZoneConfig(_Strict):
+    id: Identifier
+    kind: ViolationKind
+    polygon: list[tuple[float, float]] = Field(
+        min_length=3, description="Normalized x,y in 0..1 of the frame, in order around the zone"
+    )
+    classes: list[str] = Field(min_length=1)
+    dwell_s: float = Field(gt=0.0, le=86400.0)
+    clear_s: float = Field(default=30.0, gt=0.0, le=86400.0)
+    micro_grid: Identifier
+    min_confidence: float = Field(default=0.25, ge=0.0, le=1.0)
+    anchor: Literal["bottom_center", "center"] = Field(
+        default="bottom_center",
+        description="Which point of a box must lie in the zone: the ground point or the centre",
+    )
+
+    @field_validator("polygon")
+    @classmethod
+    def _polygon(cls, points: list[tuple[float, float]]) -> list[tuple[float, float]]:
+        for i, (x, y) in enumerate(points):
+            if not (0.0 <= x <= 1.0 and 0.0 <= y <= 1.0):
+                raise ValueError(f"point {i} ({x}, {y}) is outside 0..1: coordinates are normalized")
+        shape = Polygon(points)
+        if not shape.is_valid or shape.area <= 0.0:
+            raise ValueError("polygon must not cross itself and must enclose an area")
+        return points
+
+
+class CameraConfig(_Strict):
+    id: Identifier
+    url: str = Field(min_length=1, description="rtsp://, http(s):// or a video file path")
+    sample_fps: float = Field(default=2.0, gt=0.0, le=30.0)
+    enabled: bool = True
+    frame_size: tuple[int, int] | None = Field(
+        default=None, description="Width, height; needed only where the source cannot tell (MOT replay)"
+    )
+    zones: list[ZoneConfig] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique_zones(self) -> CameraConfig:
+        seen: set[str] = set()
+        for zone in self.zones:
+            if zone.id in seen:
+                raise ValueError(f"zone id {zone.id!r} appears twice")
+            seen.add(zone.id)
+        return self
+
+
+class TrackingConfig(_Strict):
+    """How a detection becomes a stationary object. Defaults suit 1-10 samples per second."""
+
+    match_iou: float = Field(default=0.3, gt=0.0, lt=1.0, description="Frame-to-frame association")
+    track_max_gap_s: float = Field(default=3.0, gt=0.0, description="A track survives this long unseen")
+    still_tolerance: float = Field(
+        default=0.15, gt=0.0, lt=1.0,
+        description="A still object's centre moves less than this fraction of its box size",
+    )
+    still_min_px: float = Field(default=1.0, ge=0.0, description="Jitter allowed on tiny boxes, pixels")
+    still_min_observations: int = Field(default=3, ge=2)
+    still_min_s: float = Field(default=1.5, ge=0.0, description="An object is still after this long in place")
+    min_presence: float = Field(
+        default=0.5, ge=0.0, le=1.0,
+        description="Share of the samples since a spot was found in which it must be seen to open",
+    )
+    spot_iou: float = Field(default=0.3, gt=0.0, lt=1.0, description="A still object is at a known spot")
+
+
+class EvidenceConfig(_Strict):
+    dir: Path = Path("var/edge/evidence")
+    jpeg_quality: int = Field(default=85, ge=30, le=100)
+    upload_url: str | None = Field(
+        default=None, description="Dispatcher evidence endpoint; unset keeps file:// URLs"
+    )
+    upload_token: str | None = None
+
+
+class OutboxConfig(_Strict):
+    path: Path = Path("var/edge/outbox.sqlite")
+
+
+class EdgeConfig(_Strict):
+    edge_id: Identifier
+    model: ModelConfig
+    mqtt: MqttConfig = Field(default_factory=MqttConfig)
+    cameras: list[CameraConfig] = Field(min_length=1)
+    tracking: TrackingConfig = Field(default_factory=TrackingConfig)
+    evidence: EvidenceConfig = Field(default_factory=EvidenceConfig)
+    outbox: OutboxConfig = Field(default_factory=OutboxConfig)
+
+    @model_validator(mode="after")
+    def _unique_cameras(self) -> EdgeConfig:
+        seen: set[str] = set()
+        for camera in self.cameras:
+            if camera.id in seen:
+                raise ValueError(f"camera id {camera.id!r} appears twice")
+            seen.add(camera.id)
+        return self
+
+    def camera(self, camera_id: str) -> CameraConfig:
+        for camera in self.cameras:
+            if camera.id == camera_id:
+                return camera
+        known = ", ".join(c.id for c in self.cameras)
+        raise KeyError(f"no camera {camera_id!r} in the config (known: {known})")
+
+
+def load_edge_config(path: str | Path) -> EdgeConfig:
+    return load_config(EdgeConfig, path)

@@ -1,0 +1,167 @@
+"""Object detection with ONNX Runtime on Ultralytics-format YOLO models.
+
+Any detection model exported by Ultralytics (``yolo export format=onnx``) works: one input
+``1x3xHxW`` (RGB, 0..1, letterboxed with grey 114) and one output ``1x(4+C)xN`` holding
+cx, cy, w, h and C class scores per candidate, without NMS. Class names come from the
+model's metadata (``names``), or from the config for models that carry none.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import onnxruntime as ort
+
+from edge.detections import Detections
+
+
+class ModelError(RuntimeError):
+    """The model file is missing, unreadable or not of a supported format."""
+
+
+@dataclass(frozen=True)
+class Letterbox:
+    """How a frame was fitted into the model input: scale, then padding."""
+
+    scale: float
+    pad_x: float
+    pad_y: float
+
+    def to_frame(self, xyxy: np.ndarray) -> np.ndarray:
+        out = xyxy.copy()
+        out[:, [0, 2]] = (out[:, [0, 2]] - self.pad_x) / self.scale
+        out[:, [1, 3]] = (out[:, [1, 3]] - self.pad_y) / self.scale
+        return out
+
+
+def letterbox(image: np.ndarray, size: tuple[int, int], fill: int = 114) -> tuple[np.ndarray, Letterbox]:
+    """Resize ``image`` (H, W, 3) to fit ``size`` (height, width) keeping its aspect, pad the rest."""
+    height, width = image.shape[:2]
+    target_h, target_w = size
+    scale = min(target_h / height, target_w / width)
+    new_w, new_h = round(width * scale), round(height * scale)
+    resized = image
+    if (new_w, new_h) != (width, height):
+        resized = cv2.resize(image, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
+    pad_x, pad_y = (target_w - new_w) / 2, (target_h - new_h) / 2
+    top, left = round(pad_y - 0.1), round(pad_x - 0.1)
+    canvas = np.full((target_h, target_w, 3), fill, dtype=np.uint8)
+    canvas[top:top + new_h, left:left + new_w] = resized
+    return canvas, Letterbox(scale, float(left), float(top))
+
+
+def _names_from_metadata(session: ort.InferenceSession) -> list[str] | None:
+    raw = session.get_modelmeta().custom_metadata_map.get("names")
+    if not raw:
+        return None
+    try:
+        names = ast.literal_eval(raw)
+    except (ValueError, SyntaxError):
+        return None
+    if isinstance(names, dict):
+        return [str(names[k]) for k in sorted(names)]
+    if isinstance(names, list):
+        return [str(n) for n in names]
+    return None
+
+
+class YoloDetector:
+    """Runs an Ultralytics-format ONNX detector on BGR frames."""
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        class_names: Sequence[str] | None = None,
+        confidence: float = 0.25,
+        nms_iou: float = 0.45,
+        providers: Sequence[str] = ("CPUExecutionProvider",),
+        threads: int = 0,
+    ) -> None:
+        path = Path(path)
+        if not path.is_file():
+            raise ModelError(
+                f"model file not found: {path} (set model.path, or export one with "
+                "`python models/export.py`; see models/README.md)"
+            )
+        options = ort.SessionOptions()
+        if threads:
+            options.intra_op_num_threads = threads
+        available = set(ort.get_available_providers())
+        chosen = [p for p in providers if p in available] or ["CPUExecutionProvider"]
+        try:
+            self.session = ort.InferenceSession(str(path), options, providers=chosen)
+        except Exception as exc:  # onnxruntime raises its own exception types
+            raise ModelError(f"{path}: ONNX Runtime cannot load it: {exc}") from None
+        inputs, outputs = self.session.get_inputs(), self.session.get_outputs()
+        if len(inputs) != 1 or len(inputs[0].shape) != 4:
+            raise ModelError(f"{path}: expected one 4-D image input, got {[i.shape for i in inputs]}")
+        self.input_name = inputs[0].name
+        h, w = inputs[0].shape[2], inputs[0].shape[3]
+        self.input_size = (h if isinstance(h, int) else 640, w if isinstance(w, int) else 640)
+        out_shape = outputs[0].shape
+        if len(out_shape) != 3:
+            raise ModelError(f"{path}: expected a 1x(4+C)xN output, got shape {out_shape}")
+        names = list(class_names) if class_names else _names_from_metadata(self.session)
+        channels = out_shape[1] if isinstance(out_shape[1], int) else None
+        if names is None:
+            raise ModelError(f"{path}: the model has no class names in its metadata; set model.class_names")
+        if channels is not None and channels != 4 + len(names):
+            raise ModelError(
+                f"{path}: output has {channels} channels but {len(names)} class names "
+                f"(Ultralytics format is 4 box values + one score per class)"
+            )
+        self.class_names: list[str] = names
+        self.confidence = confidence
+        self.nms_iou = nms_iou
+        self.providers = self.session.get_providers()
+
+    def class_ids(self, names: Sequence[str]) -> list[int]:
+        """Ids of ``names``; raises ``KeyError`` naming any the model does not know."""
+        unknown = [n for n in names if n not in self.class_names]
+        if unknown:
+            raise KeyError(f"classes not in the model: {unknown}")
+        return [self.class_names.index(n) for n in names]
+
+    def preprocess(self, frame_bgr: np.ndarray) -> tuple[np.ndarray, Letterbox]:
+        boxed, box = letterbox(frame_bgr, self.input_size)
+        tensor = cv2.dnn.blobFromImage(boxed, 1 / 255.0, swapRB=True)
+        return tensor, box
+
+    def detect_batch(self, frames_bgr: Sequence[np.ndarray]) -> list[Detections]:
+        """Detect in several frames. Models exported with a fixed batch of 1 run one by one."""
+        return [self.detect(frame) for frame in frames_bgr]
+
+    def detect(self, frame_bgr: np.ndarray) -> Detections:
+        tensor, box = self.preprocess(frame_bgr)
+        (raw,) = self.session.run(None, {self.input_name: tensor})[:1]
+        return self.postprocess(raw[0], box, frame_bgr.shape[:2])
+
+    def postprocess(self, raw: np.ndarray, box: Letterbox, frame_hw: tuple[int, int]) -> Detections:
+        preds = raw.T  # (N, 4 + C)
+        scores_all = preds[:, 4:]
+        class_id = scores_all.argmax(axis=1)
+        confidence = scores_all[np.arange(len(preds)), class_id]
+        keep = confidence >= self.confidence
+        if not keep.any():
+            return Detections.empty()
+        preds, class_id, confidence = preds[keep], class_id[keep], confidence[keep]
+        cx, cy, w, h = preds[:, 0], preds[:, 1], preds[:, 2], preds[:, 3]
+        xywh = np.stack([cx - w / 2, cy - h / 2, w, h], axis=1)
+        chosen = cv2.dnn.NMSBoxesBatched(
+            xywh.tolist(), confidence.tolist(), class_id.tolist(), self.confidence, self.nms_iou
+        )
+        chosen = np.asarray(chosen, dtype=np.int64).reshape(-1)
+        xyxy = np.concatenate([xywh[chosen, :2], xywh[chosen, :2] + xywh[chosen, 2:]], axis=1)
+        xyxy = box.to_frame(xyxy)
+        height, width = frame_hw
+        xyxy[:, [0, 2]] = xyxy[:, [0, 2]].clip(0, width)
+        xyxy[:, [1, 3]] = xyxy[:, [1, 3]].clip(0, height)
+        return Detections(
+            xyxy.astype(np.float32), confidence[chosen].astype(np.float32), class_id[chosen].astype(np.int32)
+        )

@@ -1,0 +1,119 @@
+"""Scoring replayed events against labelled stops (RoadTrack ``gt.txt``).
+
+A stop is a ground-truth track id; its first frame is when the vehicle came to rest. An
+``opened`` event finds a stop when, at the event's frame, its box overlaps the stopped
+vehicle's box with IoU >= ``min_iou`` (the vehicle is standing then). An opened event that
+finds no stop is a false alarm.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+
+from contract import EventState, ViolationEvent
+from edge.detections import box_iou
+
+
+@dataclass
+class Stop:
+    track: int
+    boxes: dict[int, np.ndarray]  # frame -> xyxy
+
+    @property
+    def first_frame(self) -> int:
+        return min(self.boxes)
+
+
+def read_stops(gt_path: str | Path) -> list[Stop]:
+    stops: dict[int, Stop] = {}
+    for line in Path(gt_path).read_text(encoding="utf-8").splitlines():
+        if not line.strip():
+            continue
+        parts = line.split(",")
+        frame, track = int(parts[0]), int(parts[1])
+        x, y, w, h = (float(v) for v in parts[2:6])
+        stops.setdefault(track, Stop(track, {})).boxes[frame] = np.array([x, y, x + w, y + h], np.float32)
+    return list(stops.values())
+
+
+@dataclass
+class ClipScore:
+    events: int = 0
+    false_alarms: int = 0
+    stops: int = 0
+    found: int = 0
+    delays_s: list[float] = field(default_factory=list)
+    duplicates: int = 0  # extra opened events on a stop already found
+
+
+def event_frame(event: ViolationEvent, start: datetime, fps: float) -> int:
+    return round((event.observed_at - start).total_seconds() * fps) + 1
+
+
+def score_clip(
+    events: list[ViolationEvent], stops: list[Stop], start: datetime, fps: float, min_iou: float = 0.3
+) -> ClipScore:
+    score = ClipScore(stops=len(stops))
+    found: set[int] = set()
+    for event in events:
+        if event.state is not EventState.opened:
+            continue
+        score.events += 1
+        frame = event_frame(event, start, fps)
+        box = np.array([event.objects[0].bbox], np.float32)
+        hit: Stop | None = None
+        for stop in stops:
+            gt = stop.boxes.get(frame)
+            if gt is not None and box_iou(box, gt[None])[0, 0] >= min_iou:
+                hit = stop
+                break
+        if hit is None:
+            score.false_alarms += 1
+        elif hit.track in found:
+            score.duplicates += 1
+        else:
+            found.add(hit.track)
+            score.delays_s.append((frame - hit.first_frame) / fps)
+    score.found = len(found)
+    return score
+
+
+@dataclass
+class Summary:
+    clips: int
+    events: int
+    false_alarms: int
+    stops: int
+    found: int
+    duplicates: int
+    mean_delay_s: float
+
+    @property
+    def precision(self) -> float:
+        return (self.events - self.false_alarms) / self.events if self.events else 1.0
+
+    @property
+    def recall(self) -> float:
+        return self.found / self.stops if self.stops else 1.0
+
+    @property
+    def f1(self) -> float:
+        p, r = self.precision, self.recall
+        return 2 * p * r / (p + r) if p + r else 0.0
+
+
+def summarize(scores: list[ClipScore]) -> Summary:
+    delays = [d for s in scores for d in s.delays_s]
+    return Summary(
+        clips=len(scores),
+        events=sum(s.events for s in scores),
+        false_alarms=sum(s.false_alarms for s in scores),
+        stops=sum(s.stops for s in scores),
+        found=sum(s.found for s in scores),
+        duplicates=sum(s.duplicates for s in scores),
+        mean_delay_s=float(np.mean(delays)) if delays else float("nan"),
+    )

@@ -1,0 +1,89 @@
+"""A durable on-disk queue of messages waiting for the broker (SQLite, WAL).
+
+Every event is written here before anything is sent, and removed only once the broker has
+acknowledged it (QoS 1 PUBACK), so a broker outage or an edge restart loses nothing and
+keeps the order in which events were decided.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+
+class OutboxError(OSError):
+    """The outbox file cannot be opened or written (disk full, permissions, ...)."""
+
+
+@dataclass(frozen=True)
+class OutboxItem:
+    seq: int
+    topic: str
+    payload: bytes
+    evidence_path: str | None
+    attempts: int
+
+
+class Outbox:
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.execute(
+                "CREATE TABLE IF NOT EXISTS outbox ("
+                " seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+                " topic TEXT NOT NULL, payload BLOB NOT NULL, evidence_path TEXT,"
+                " created_at REAL NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, last_error TEXT)"
+            )
+        except (sqlite3.Error, OSError) as exc:
+            raise OutboxError(f"cannot open outbox {self.path}: {exc}") from None
+        self._lock = threading.Lock()
+        self._added = threading.Condition(self._lock)
+
+    def put(self, topic: str, payload: bytes, evidence_path: str | None = None) -> int:
+        with self._added:
+            try:
+                cur = self._db.execute(
+                    "INSERT INTO outbox (topic, payload, evidence_path, created_at) VALUES (?, ?, ?, ?)",
+                    (topic, payload, evidence_path, time.time()),
+                )
+            except sqlite3.Error as exc:
+                raise OutboxError(f"cannot write to outbox {self.path}: {exc}") from None
+            self._added.notify_all()
+            return int(cur.lastrowid or 0)
+
+    def peek(self, limit: int = 100) -> list[OutboxItem]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT seq, topic, payload, evidence_path, attempts FROM outbox ORDER BY seq LIMIT ?", (limit,)
+            ).fetchall()
+        return [OutboxItem(r[0], r[1], bytes(r[2]), r[3], r[4]) for r in rows]
+
+    def ack(self, seq: int) -> None:
+        with self._lock:
+            self._db.execute("DELETE FROM outbox WHERE seq = ?", (seq,))
+
+    def failed(self, seq: int, error: str) -> None:
+        with self._lock:
+            self._db.execute(
+                "UPDATE outbox SET attempts = attempts + 1, last_error = ? WHERE seq = ?", (error[:500], seq)
+            )
+
+    def depth(self) -> int:
+        with self._lock:
+            return int(self._db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0])
+
+    def wait(self, timeout_s: float) -> None:
+        """Block until something is added or ``timeout_s`` passes."""
+        with self._added:
+            self._added.wait(timeout_s)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()

@@ -1,0 +1,141 @@
+"""Drains the outbox to the MQTT broker: evidence upload first (if configured), then the
+event at QoS 1; an item leaves the outbox only once the broker acknowledged it.
+
+The edge announces itself on ``gridpatrol/v1/<edge_id>/status`` (retained), with a last
+will that says ``offline`` when the box disappears without a goodbye.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from pathlib import Path
+
+import httpx
+
+from contract.events import TOPIC_PREFIX
+from contract.mqtt import MqttConfig, mqtt_client
+from edge.config import EvidenceConfig
+from edge.outbox import Outbox, OutboxItem
+from edge.source import Backoff
+
+log = logging.getLogger(__name__)
+
+
+def status_topic(edge_id: str) -> str:
+    return f"{TOPIC_PREFIX}/{edge_id}/status"
+
+
+class UploadError(RuntimeError):
+    pass
+
+
+class Publisher:
+    def __init__(self, edge_id: str, mqtt_cfg: MqttConfig, evidence_cfg: EvidenceConfig, outbox: Outbox) -> None:
+        self.edge_id = edge_id
+        self.outbox = outbox
+        self.evidence_cfg = evidence_cfg
+        self._stop = threading.Event()
+        self._connected = threading.Event()
+        self.published = 0
+        self.client = mqtt_client(mqtt_cfg, mqtt_cfg.client_id or f"gridpatrol-edge-{edge_id}")
+        self.client.will_set(status_topic(edge_id), json.dumps({"state": "offline", "reason": "lost"}), 1, True)
+        self.client.on_connect = self._on_connect
+        self.client.on_disconnect = self._on_disconnect
+        self.host, self.port = mqtt_cfg.host, mqtt_cfg.port
+        self.keepalive = mqtt_cfg.keepalive_s
+        self._thread = threading.Thread(target=self._run, name="edge-publisher", daemon=True)
+        self._http = httpx.Client(timeout=10.0)
+
+    def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
+        if reason_code.is_failure:
+            log.error("broker refused the connection: %s", reason_code)
+            return
+        self._connected.set()
+        client.publish(status_topic(self.edge_id), json.dumps({"state": "online"}), 1, True)
+        log.info("connected to broker %s:%s", self.host, self.port)
+
+    def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
+        self._connected.clear()
+        if not self._stop.is_set():
+            log.warning("disconnected from broker: %s", reason_code)
+
+    def start(self) -> None:
+        self.client.connect_async(self.host, self.port, self.keepalive)
+        self.client.loop_start()
+        self._thread.start()
+
+    def _upload(self, item: OutboxItem) -> None:
+        if not item.evidence_path or not self.evidence_cfg.upload_url:
+            return
+        path = Path(item.evidence_path)
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            log.error("evidence %s is gone (pruned?); publishing the event without uploading it", path)
+            return
+        digest = json.loads(item.payload)["snapshot"]["sha256"]
+        headers = {"content-type": "image/jpeg"}
+        if self.evidence_cfg.upload_token:
+            headers["authorization"] = f"Bearer {self.evidence_cfg.upload_token}"
+        url = f"{self.evidence_cfg.upload_url.rstrip('/')}/{digest}.jpg"
+        try:
+            response = self._http.put(url, content=data, headers=headers)
+        except httpx.HTTPError as exc:
+            raise UploadError(f"evidence upload to {url} failed: {exc}") from None
+        if response.status_code >= 300:
+            raise UploadError(f"evidence upload to {url} answered {response.status_code}: {response.text[:200]}")
+
+    def _send(self, item: OutboxItem) -> bool:
+        self._upload(item)
+        info = self.client.publish(item.topic, item.payload, qos=1)
+        info.wait_for_publish(timeout=10.0)
+        return info.is_published()
+
+    def _run(self) -> None:
+        backoff = Backoff(0.5, 15.0)
+        delays = backoff.delays()
+        while not self._stop.is_set():
+            if not self._connected.wait(0.5):
+                continue
+            items = self.outbox.peek(100)
+            if not items:
+                self.outbox.wait(0.5)
+                continue
+            for item in items:
+                if self._stop.is_set():
+                    return
+                try:
+                    ok = self._send(item)
+                    error = "" if ok else "no PUBACK from the broker within 10 s"
+                except (UploadError, RuntimeError, ValueError) as exc:
+                    ok, error = False, str(exc)
+                if not ok:
+                    self.outbox.failed(item.seq, error)
+                    delay = next(delays)
+                    log.warning("outbox item %s not delivered (%s); retrying in %.1fs", item.seq, error, delay)
+                    self._stop.wait(delay)
+                    break
+                self.outbox.ack(item.seq)
+                self.published += 1
+                delays = backoff.delays()
+
+    def flush(self, timeout_s: float) -> bool:
+        """Wait until the outbox is empty; True if it emptied in time."""
+        waited = 0.0
+        while self.outbox.depth() and waited < timeout_s:
+            self._stop.wait(0.1)
+            waited += 0.1
+        return self.outbox.depth() == 0
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        if self._connected.is_set():
+            goodbye = json.dumps({"state": "offline", "reason": "stopped"})
+            info = self.client.publish(status_topic(self.edge_id), goodbye, 1, True)
+            info.wait_for_publish(timeout=2.0)
+        self.client.disconnect()
+        self.client.loop_stop()
+        self._http.close()

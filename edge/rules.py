@@ -1,0 +1,138 @@
+"""Violation rules: which still objects in a zone become violations, and when they clear.
+
+Occupancy is kept per *spot*, the place where an object stands, not per track: a parked bike
+keeps its spot, and its dwell clock, while passers-by hide it, while the detector misses it
+for a few samples, and when it comes back under a new track id. A violation opens when a
+spot of the zone's classes has been occupied for ``dwell_s``, and clears once the spot has
+been seen empty for ``clear_s``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from contract import EventState
+from edge.config import TrackingConfig, ZoneConfig
+from edge.detections import box_iou, greedy_match
+from edge.tracker import TrackedObject
+from edge.zones import ZoneShape
+
+
+@dataclass
+class Spot:
+    spot_id: int
+    anchor: np.ndarray
+    box: np.ndarray
+    since: float  # media time the object came to rest
+    last_seen: float
+    track_id: int
+    confidence: float
+    class_votes: Counter[int] = field(default_factory=Counter)
+    samples: int = 0  # samples analysed since the spot was found
+    sightings: int = 0  # of which the object was seen
+    opened: bool = False
+    violation_id: uuid.UUID | None = None
+
+    @property
+    def class_id(self) -> int:
+        return self.class_votes.most_common(1)[0][0]
+
+
+@dataclass(frozen=True)
+class Decision:
+    """A violation changed state at media time ``time_s``."""
+
+    state: EventState
+    zone: ZoneConfig
+    spot: Spot
+    time_s: float
+
+    @property
+    def dwell_s(self) -> float:
+        end = self.spot.last_seen if self.state is EventState.cleared else self.time_s
+        return max(0.0, end - self.spot.since)
+
+
+class ZoneRule:
+    """Tracks the occupied spots of one zone and decides its violations."""
+
+    def __init__(self, zone: ZoneConfig, shape: ZoneShape, class_ids: Sequence[int], tracking: TrackingConfig) -> None:
+        self.zone = zone
+        self.shape = shape
+        self.class_ids = np.asarray(sorted(set(class_ids)), np.int32)
+        self.tracking = tracking
+        self.spots: list[Spot] = []
+        self._next_spot = 1
+
+    def _relevant(self, objects: Sequence[TrackedObject]) -> list[TrackedObject]:
+        if not objects:
+            return []
+        boxes = np.stack([o.xyxy for o in objects])
+        inside = self.shape.contains(boxes)
+        return [
+            o for o, ok in zip(objects, inside, strict=True)
+            if ok and o.class_id in self.class_ids and o.confidence >= self.zone.min_confidence
+        ]
+
+    @staticmethod
+    def _match(objects: Sequence[TrackedObject], spots: list[Spot], min_iou: float) -> dict[int, Spot]:
+        """Greedy one-to-one matching of objects (by index) to spots by IoU."""
+        if not objects or not spots:
+            return {}
+        iou = box_iou(np.stack([o.xyxy for o in objects]), np.stack([s.anchor for s in spots]))
+        return {i: spots[k] for i, k in greedy_match(iou, min_iou)}
+
+    def update(self, t: float, objects: Sequence[TrackedObject]) -> list[Decision]:
+        relevant = self._relevant(objects)
+        still = [o for o in relevant if o.still_since is not None]
+        # A young track is often the same parked object seen again after a detector gap:
+        # it may keep a known spot alive (never start one, never move it).
+        young = [o for o in relevant if o.still_since is None and o.observations < self.tracking.still_min_observations]
+
+        seen_now: set[int] = set()
+        matches = self._match(still, self.spots, self.tracking.spot_iou)
+        for i, spot in matches.items():
+            obj = still[i]
+            # The spot stays where the object came to rest (``anchor``): a creeping object
+            # leaves its spot instead of dragging it along. ``box`` is the latest sighting.
+            spot.box, spot.last_seen, spot.track_id, spot.confidence = obj.xyxy, t, obj.track_id, obj.confidence
+            spot.class_votes[obj.class_id] += 1
+            seen_now.add(spot.spot_id)
+        for i, obj in enumerate(still):
+            if i in matches:
+                continue
+            spot = Spot(self._next_spot, obj.xyxy, obj.xyxy, obj.still_since or t, t, obj.track_id, obj.confidence,
+                        Counter({obj.class_id: 1}))
+            self._next_spot += 1
+            self.spots.append(spot)
+            seen_now.add(spot.spot_id)
+        unseen_spots = [s for s in self.spots if s.spot_id not in seen_now]
+        for spot in self._match(young, unseen_spots, max(self.tracking.spot_iou, 0.5)).values():
+            spot.last_seen = t
+
+        decisions: list[Decision] = []
+        kept: list[Spot] = []
+        for spot in self.spots:
+            spot.samples += 1
+            if spot.last_seen == t:
+                spot.sightings += 1
+            if t - spot.last_seen >= self.zone.clear_s:
+                if spot.opened:
+                    decisions.append(Decision(EventState.cleared, self.zone, spot, t))
+                continue
+            kept.append(spot)
+            if (
+                not spot.opened
+                and spot.spot_id in seen_now
+                and t - spot.since >= self.zone.dwell_s
+                and spot.sightings >= self.tracking.min_presence * spot.samples
+            ):
+                spot.opened = True
+                decisions.append(Decision(EventState.opened, self.zone, spot, t))
+        self.spots = kept
+        return decisions

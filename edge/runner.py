@@ -1,0 +1,133 @@
+"""``gridpatrol edge run``: every configured camera through the pipeline, events to MQTT.
+
+source → sampler → detector → tracker → rules → evidence → outbox → MQTT. One thread per
+camera shares one ONNX Runtime session; a file source plays at its own frame rate (times
+``speed``) so it behaves like a camera, a live source as fast as it arrives.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from contract import ViolationEvent
+from edge.analyzer import CameraAnalyzer, media_clock
+from edge.config import CameraConfig, EdgeConfig
+from edge.detector import YoloDetector
+from edge.evidence import EvidenceError, EvidenceStore
+from edge.outbox import Outbox
+from edge.publisher import Publisher
+from edge.sampler import Sampler
+from edge.source import CameraSource, SourceError
+
+log = logging.getLogger(__name__)
+
+
+class CameraWorker(threading.Thread):
+    def __init__(
+        self,
+        config: EdgeConfig,
+        camera: CameraConfig,
+        detector: YoloDetector,
+        evidence: EvidenceStore,
+        emit: Callable[[ViolationEvent, str | None], None],
+        stop: threading.Event,
+        speed: float = 1.0,
+    ) -> None:
+        super().__init__(name=f"camera-{camera.id}", daemon=True)
+        self.camera = camera
+        self.detector = detector
+        self.evidence = evidence
+        self.emit = emit
+        self.stop_event = stop
+        self.speed = speed
+        self.analyzer = CameraAnalyzer(
+            config.edge_id, camera, detector.class_names, config.tracking, media_clock(datetime.now(UTC))
+        )
+        self.frames_analysed = 0
+        self.error: str | None = None
+
+    def _status(self, status: str, reason: str) -> None:
+        log.info("camera %s %s: %s", self.camera.id, status, reason)
+
+    def run(self) -> None:
+        source = CameraSource(self.camera.url, on_status=self._status, stop=self.stop_event.is_set)
+        sampler = Sampler(self.camera.sample_fps)
+        started = time.monotonic()
+        try:
+            for raw in source.frames():
+                if self.stop_event.is_set():
+                    return
+                if not sampler.due(raw.time_s):
+                    continue
+                if not source.live and self.speed > 0:
+                    lag = raw.time_s / self.speed - (time.monotonic() - started)
+                    if lag > 0 and self.stop_event.wait(lag):
+                        return
+                self.process(raw.time_s, raw.to_bgr())
+        except SourceError as exc:
+            self.error = str(exc)
+            log.error("camera %s stopped: %s", self.camera.id, exc)
+
+    def process(self, t: float, image) -> None:
+        height, width = image.shape[:2]
+        detections = self.detector.detect(image)
+        self.frames_analysed += 1
+        for decision in self.analyzer.update(t, detections, (width, height)):
+            event = self.analyzer.event_for(decision)
+            evidence_path: str | None = None
+            try:
+                stored = self.evidence.save(image, event, self.analyzer.shapes())
+                event.snapshot, evidence_path = stored.snapshot, str(stored.path)
+            except EvidenceError as exc:
+                log.error("camera %s: %s; the event goes out without a snapshot", self.camera.id, exc)
+            self.emit(event, evidence_path)
+
+
+class EdgeRunner:
+    def __init__(self, config: EdgeConfig, speed: float = 1.0) -> None:
+        self.config = config
+        self.speed = speed
+        m = config.model
+        self.detector = YoloDetector(
+            m.path, class_names=m.class_names, confidence=m.confidence, nms_iou=m.nms_iou,
+            providers=m.providers, threads=m.threads,
+        )
+        self.outbox = Outbox(config.outbox.path)
+        self.evidence = EvidenceStore(config.evidence.dir, config.evidence.jpeg_quality, config.evidence.upload_url)
+        self.publisher = Publisher(config.edge_id, config.mqtt, config.evidence, self.outbox)
+        self.stop_event = threading.Event()
+        self.events_decided = 0
+        self.workers = [
+            CameraWorker(config, cam, self.detector, self.evidence, self._emit, self.stop_event, speed)
+            for cam in config.cameras if cam.enabled
+        ]
+
+    def _emit(self, event: ViolationEvent, evidence_path: str | None) -> None:
+        self.outbox.put(event.topic(), event.model_dump_json().encode(), evidence_path)
+        self.events_decided += 1
+        log.info("event %s %s %s/%s dwell %.1fs", event.state.value, event.kind.value,
+                 event.camera_id, event.zone_id, event.dwell_s)
+
+    def start(self) -> None:
+        self.publisher.start()
+        for worker in self.workers:
+            worker.start()
+
+    def wait(self) -> None:
+        """Until every camera has ended (files) or stop() is called."""
+        for worker in self.workers:
+            while worker.is_alive():
+                worker.join(0.5)
+
+    def stop(self, flush_timeout_s: float = 10.0) -> None:
+        self.stop_event.set()
+        for worker in self.workers:
+            worker.join(5)
+        if not self.publisher.flush(flush_timeout_s):
+            log.warning("%d events stay in the outbox %s for the next start", self.outbox.depth(), self.outbox.path)
+        self.publisher.stop()
+        self.outbox.close()

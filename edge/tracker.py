@@ -1,0 +1,109 @@
+"""Frame-to-frame tracking and stillness.
+
+:class:`Tracker` gives each detection a track id by greedy IoU association with the tracks
+of the previous samples (only between classes that some zone treats alike, so a passer-by
+never takes over a parked bike's track), and tells for each track since when it has been
+standing still: its box centre has stayed within a tolerance of where the still run began.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from edge.config import TrackingConfig
+from edge.detections import Detections, box_iou, greedy_match
+
+
+@dataclass
+class Track:
+    track_id: int
+    box: np.ndarray
+    class_votes: Counter[int]
+    confidence: float
+    first_t: float
+    last_t: float
+    observations: int = 1
+    rest_box: np.ndarray = field(default_factory=lambda: np.zeros(4, np.float32))
+    rest_since: float = 0.0
+    rest_count: int = 1
+
+    @property
+    def class_id(self) -> int:
+        return self.class_votes.most_common(1)[0][0]
+
+
+@dataclass(frozen=True)
+class TrackedObject:
+    """A detection of this frame with its track's identity and stillness."""
+
+    track_id: int
+    xyxy: np.ndarray
+    class_id: int
+    confidence: float
+    observations: int
+    still_since: float | None  # media time the object came to rest; None while it moves
+
+
+def _still(a: np.ndarray, b: np.ndarray, cfg: TrackingConfig) -> bool:
+    size = max(float(a[2] - a[0]), float(a[3] - a[1]), float(b[2] - b[0]), float(b[3] - b[1]))
+    tolerance = max(cfg.still_tolerance * size, cfg.still_min_px)
+    centre_shift = np.hypot((a[0] + a[2] - b[0] - b[2]) / 2, (a[1] + a[3] - b[1] - b[3]) / 2)
+    size_shift = max(abs(float(a[2] - a[0] - (b[2] - b[0]))), abs(float(a[3] - a[1] - (b[3] - b[1]))))
+    return bool(centre_shift <= tolerance and size_shift <= 2 * tolerance)
+
+
+class Tracker:
+    def __init__(self, cfg: TrackingConfig, class_groups: Iterable[Iterable[int]], num_classes: int) -> None:
+        self.cfg = cfg
+        self.compatible = np.eye(num_classes, dtype=bool)
+        for group in class_groups:
+            ids = list(group)
+            for a in ids:
+                for b in ids:
+                    self.compatible[a, b] = True
+        self.tracks: list[Track] = []
+        self._next_id = 1
+
+    def update(self, t: float, detections: Detections) -> list[TrackedObject]:
+        self.tracks = [tr for tr in self.tracks if t - tr.last_t <= self.cfg.track_max_gap_s]
+        matched_track_for_det: dict[int, Track] = {}
+        if self.tracks and len(detections):
+            boxes = np.stack([tr.box for tr in self.tracks])
+            iou = box_iou(detections.xyxy, boxes)
+            track_classes = np.array([tr.class_id for tr in self.tracks])
+            iou[~self.compatible[detections.class_id][:, track_classes]] = 0.0
+            for d, k in greedy_match(iou, self.cfg.match_iou):
+                matched_track_for_det[d] = self.tracks[k]
+        out: list[TrackedObject] = []
+        for d in range(len(detections)):
+            box = detections.xyxy[d].astype(np.float32)
+            cls = int(detections.class_id[d])
+            conf = float(detections.confidence[d])
+            track = matched_track_for_det.get(d)
+            if track is None:
+                track = Track(self._next_id, box, Counter({cls: 1}), conf, t, t, rest_box=box, rest_since=t)
+                self._next_id += 1
+                self.tracks.append(track)
+            else:
+                track.box, track.confidence, track.last_t = box, conf, t
+                track.observations += 1
+                track.class_votes[cls] += 1
+                if _still(track.rest_box, box, self.cfg):
+                    track.rest_count += 1
+                else:
+                    track.rest_box, track.rest_since, track.rest_count = box, t, 1
+            still = (
+                track.rest_count >= self.cfg.still_min_observations
+                and t - track.rest_since >= self.cfg.still_min_s
+            )
+            out.append(
+                TrackedObject(
+                    track.track_id, box, track.class_id, conf, track.observations,
+                    track.rest_since if still else None,
+                )
+            )
+        return out

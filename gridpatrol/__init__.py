@@ -1,0 +1,1 @@
+"""GridPatrol: the ``gridpatrol`` command and the one-machine demo that joins edge and dispatcher."""
