@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from shapely.geometry import Polygon
 
 from contract import ViolationKind
@@ -17,6 +17,14 @@ from contract.configfile import load_config
 from contract.mqtt import MqttConfig
 
 Identifier = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")]
+
+
+def _require_unique_ids(what: str, ids: list[str]) -> None:
+    seen: set[str] = set()
+    for item in ids:
+        if item in seen:
+            raise ValueError(f"{what} id {item!r} appears twice")
+        seen.add(item)
 
 
 class _Strict(BaseModel):
@@ -72,14 +80,11 @@ class CameraConfig(_Strict):
     )
     zones: list[ZoneConfig] = Field(min_length=1)
 
-    @model_validator(mode="after")
-    def _unique_zones(self) -> CameraConfig:
-        seen: set[str] = set()
-        for zone in self.zones:
-            if zone.id in seen:
-                raise ValueError(f"zone id {zone.id!r} appears twice")
-            seen.add(zone.id)
-        return self
+    @field_validator("zones")
+    @classmethod
+    def _unique_zones(cls, zones: list[ZoneConfig]) -> list[ZoneConfig]:
+        _require_unique_ids("zone", [z.id for z in zones])
+        return zones
 
 
 class TrackingConfig(_Strict):
@@ -123,14 +128,11 @@ class EdgeConfig(_Strict):
     evidence: EvidenceConfig = Field(default_factory=EvidenceConfig)
     outbox: OutboxConfig = Field(default_factory=OutboxConfig)
 
-    @model_validator(mode="after")
-    def _unique_cameras(self) -> EdgeConfig:
-        seen: set[str] = set()
-        for camera in self.cameras:
-            if camera.id in seen:
-                raise ValueError(f"camera id {camera.id!r} appears twice")
-            seen.add(camera.id)
-        return self
+    @field_validator("cameras")
+    @classmethod
+    def _unique_cameras(cls, cameras: list[CameraConfig]) -> list[CameraConfig]:
+        _require_unique_ids("camera", [c.id for c in cameras])
+        return cameras
 
     def camera(self, camera_id: str) -> CameraConfig:
         for camera in self.cameras:

@@ -1,9 +1,13 @@
 """Scoring replayed events against labelled stops (RoadTrack ``gt.txt``).
 
 A stop is a ground-truth track id; its first frame is when the vehicle came to rest. An
-``opened`` event finds a stop when, at the event's frame, its box overlaps the stopped
-vehicle's box with IoU >= ``min_iou`` (the vehicle is standing then). An opened event that
-finds no stop is a false alarm.
+``opened`` event finds a stop when its box overlaps the stopped vehicle's box with IoU >=
+``min_iou`` while the vehicle stands: at the event's frame, or, for an event that fired
+before the labelled first frame, at that first frame provided the violation was still open
+then (not cleared). The second case matters: RoadTrack's labels of vehicles that already
+stand when a clip begins start at frame 41, while a 3 s dwell rightly fires at frame 31.
+Such events count with their (negative) delay. An opened event that finds no stop is a
+false alarm.
 """
 
 from __future__ import annotations
@@ -59,16 +63,20 @@ def score_clip(
 ) -> ClipScore:
     score = ClipScore(stops=len(stops))
     found: set[int] = set()
+    cleared_at = {e.violation_id: event_frame(e, start, fps) for e in events if e.state is EventState.cleared}
     for event in events:
         if event.state is not EventState.opened:
             continue
         score.events += 1
         frame = event_frame(event, start, fps)
+        open_until = cleared_at.get(event.violation_id, 10**9)
         box = np.array([event.objects[0].bbox], np.float32)
         hit: Stop | None = None
         for stop in stops:
-            gt = stop.boxes.get(frame)
-            if gt is not None and box_iou(box, gt[None])[0, 0] >= min_iou:
+            at = frame if frame in stop.boxes else stop.first_frame
+            if at < frame or at > open_until:
+                continue  # the vehicle left before the event, or the violation closed before it stood
+            if box_iou(box, stop.boxes[at][None])[0, 0] >= min_iou:
                 hit = stop
                 break
         if hit is None:

@@ -106,7 +106,8 @@ class ZoneRule:
         for i, obj in enumerate(still):
             if i in matches:
                 continue
-            spot = Spot(self._next_spot, obj.xyxy, obj.xyxy, obj.still_since or t, t, obj.track_id, obj.confidence,
+            since = obj.still_since if obj.still_since is not None else t
+            spot = Spot(self._next_spot, obj.xyxy, obj.xyxy, since, t, obj.track_id, obj.confidence,
                         Counter({obj.class_id: 1}))
             self._next_spot += 1
             self.spots.append(spot)

@@ -19,6 +19,7 @@ import uvicorn
 from contract.configfile import load_config
 from dispatcher.app import create_app
 from dispatcher.config import DispatcherConfig, HttpConfig
+from dispatcher.services import Services
 from edge.config import EdgeConfig
 from edge.runner import EdgeRunner
 from gridpatrol.broker import LocalBroker, free_port
@@ -35,8 +36,9 @@ class DispatcherThread:
 
     def __init__(self, config: DispatcherConfig) -> None:
         self.config = config
+        self.app = create_app(config)
         self.server = uvicorn.Server(
-            uvicorn.Config(create_app(config), host=config.http.host, port=config.http.port, log_level="warning")
+            uvicorn.Config(self.app, host=config.http.host, port=config.http.port, log_level="warning")
         )
         self.thread = threading.Thread(target=self.server.run, name="dispatcher", daemon=True)
 
@@ -47,6 +49,14 @@ class DispatcherThread:
             if time.monotonic() > end or not self.thread.is_alive():
                 raise RuntimeError("the dispatcher did not start")
             time.sleep(0.05)
+
+    @property
+    def services(self) -> Services:
+        return self.app.state.services
+
+    @property
+    def url(self) -> str:
+        return self.config.public_url()
 
     def stop(self) -> None:
         self.server.should_exit = True

@@ -1,0 +1,93 @@
+"""The event contract: models, generated JSON Schema and AsyncAPI stay in step."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime
+
+import jsonschema
+import pytest
+import yaml
+from pydantic import ValidationError
+
+from contract import EventState, ViolationEvent, event_id_for, event_topic, parse_event, violation_id_for
+from contract.schema import ASYNCAPI_PATH, JSON_SCHEMA_PATH, render
+
+
+def sample_event(**overrides: object) -> dict:
+    vid = violation_id_for("box-01", "cam-001", "z1", 3, datetime(2026, 5, 1, 8, 0, tzinfo=UTC))
+    event = {
+        "schema_version": 1,
+        "event_id": str(event_id_for(vid, EventState.opened)),
+        "violation_id": str(vid),
+        "kind": "parked_bike",
+        "state": "opened",
+        "edge_id": "box-01",
+        "camera_id": "cam-001",
+        "zone_id": "z1",
+        "micro_grid": "mg-017",
+        "started_at": "2026-05-01T08:00:00Z",
+        "observed_at": "2026-05-01T08:02:00Z",
+        "dwell_s": 120.0,
+        "objects": [{"class_name": "bicycle", "confidence": 0.8, "bbox": [10, 20, 60, 90], "track_id": 3}],
+        "snapshot": {"url": "http://x/api/v1/evidence/a.jpg", "sha256": "a" * 64, "width": 640, "height": 480},
+    }
+    event.update(overrides)
+    return event
+
+
+def test_committed_schema_files_match_the_models() -> None:
+    for path, text in render().items():
+        assert path.read_text(encoding="utf-8") == text, f"{path.name} is stale: run `make schema`"
+
+
+def test_json_schema_accepts_what_the_model_accepts_and_rejects_the_rest() -> None:
+    schema = json.loads(JSON_SCHEMA_PATH.read_text())
+    good = sample_event()
+    jsonschema.validate(good, schema)
+    assert parse_event(json.dumps(good)).state is EventState.opened
+    for bad in (sample_event(kind="double_parking"), sample_event(state="closed"), sample_event(extra=1)):
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate(bad, schema)
+        with pytest.raises(ValidationError):
+            ViolationEvent.model_validate(bad)
+
+
+def test_asyncapi_documents_the_events_topic_at_qos1() -> None:
+    doc = yaml.safe_load(ASYNCAPI_PATH.read_text())
+    assert doc["asyncapi"].startswith("3.")
+    assert doc["channels"]["events"]["address"] == "gridpatrol/v1/{edge_id}/{camera_id}/events"
+    assert doc["operations"]["publishEvent"]["bindings"]["mqtt"]["qos"] == 1
+    assert "ViolationEvent" in doc["components"]["schemas"]
+    assert event_topic("box-01", "cam-001") == "gridpatrol/v1/box-01/cam-001/events"
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("observed_at", "2026-05-01T08:02:00", "time zone"),
+        ("objects", [{"class_name": "bike", "confidence": 0.5, "bbox": [50, 20, 10, 90], "track_id": 1}], "x2 >= x1"),
+        ("objects", [{"class_name": "bike", "confidence": 1.5, "bbox": [1, 2, 3, 4], "track_id": 1}], "less than"),
+        ("camera_id", "cam/001", "pattern"),
+    ],
+)
+def test_bad_fields_are_named(field: str, value: object, message: str) -> None:
+    with pytest.raises(ValidationError) as err:
+        ViolationEvent.model_validate(sample_event(**{field: value}))
+    assert field in str(err.value)
+    assert message in str(err.value)
+
+
+def test_timestamps_are_normalised_to_utc() -> None:
+    event = ViolationEvent.model_validate(sample_event(observed_at="2026-05-01T16:02:00+08:00"))
+    assert event.observed_at == datetime(2026, 5, 1, 8, 2, tzinfo=UTC)
+
+
+def test_ids_are_deterministic_and_distinct_per_state() -> None:
+    started = datetime(2026, 5, 1, 8, 0, tzinfo=UTC)
+    a = violation_id_for("box-01", "cam-001", "z1", 3, started)
+    assert a == violation_id_for("box-01", "cam-001", "z1", 3, started)
+    assert a != violation_id_for("box-01", "cam-001", "z1", 4, started)
+    assert event_id_for(a, EventState.opened) != event_id_for(a, EventState.cleared)
+    assert isinstance(a, uuid.UUID)

@@ -1,0 +1,148 @@
+"""Replay in media time: RoadTrack detections (no model) and real clips (with the model)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from contract import EventState, ViolationEvent
+from edge.config import ZoneConfig, load_edge_config
+from edge.detector import YoloDetector
+from edge.evaluation import ClipScore, Stop, read_stops, score_clip, summarize
+from edge.replay import replay_mot, replay_video
+from edge.zones import ZoneShape
+
+START = datetime(1970, 1, 1, tzinfo=UTC)
+REPLAY = [sys.executable, "-m", "gridpatrol.cli", "edge", "replay"]
+
+
+@pytest.fixture(scope="module")
+def roadtrack_scores(shared: Path, project_root: Path) -> dict[str, list[ClipScore]]:
+    config = load_edge_config(project_root / "configs/roadtrack.yaml")
+    scores: dict[str, list[ClipScore]] = {"P": [], "N": []}
+    for part in scores:
+        for clip in sorted((shared / "roadtrack-dev" / part).iterdir()):
+            camera = config.camera("highway-k249" if "_K249_" in clip.name else "highway")
+            events = list(replay_mot(config, camera, clip / "det.txt", 10.0, START, camera.frame_size))
+            stops = read_stops(clip / "gt.txt") if part == "P" else []
+            scores[part].append(score_clip(events, stops, START, 10.0))
+    return scores
+
+
+def test_roadtrack_stops_are_found(roadtrack_scores: dict[str, list[ClipScore]]) -> None:
+    p = summarize(roadtrack_scores["P"])
+    assert p.clips == 33 and p.stops == 55
+    # Measured 54 of 55 stops with dwell_s 3 (bench/roadtrack_score.py); guard against regressions.
+    assert p.recall >= 0.95, p
+    assert p.mean_delay_s < 5.0, p
+
+
+def test_roadtrack_stays_mostly_quiet_on_normal_traffic(roadtrack_scores: dict[str, list[ClipScore]]) -> None:
+    total = summarize(roadtrack_scores["P"] + roadtrack_scores["N"])
+    n = roadtrack_scores["N"]
+    quiet = sum(1 for s in n if s.events == 0)
+    # Measured: 61 of 82 normal clips with no event, precision 0.75 over the split.
+    assert len(n) == 82 and quiet >= 55, quiet
+    assert total.precision >= 0.7, total
+
+
+def test_score_counts_an_early_event_that_stays_open(tmp_path: Path) -> None:
+    stop = Stop(0, {f: np.array([10, 10, 30, 30], np.float32) for f in range(41, 100)})
+    base = dict(schema_version=1, kind="parked_bike", edge_id="e", camera_id="c", zone_id="z", micro_grid="m",
+                started_at=START, dwell_s=3.0)
+
+    def event(state: str, frame: int, vid: str, box=(10, 10, 30, 30)) -> ViolationEvent:
+        return ViolationEvent(event_id=f"00000000-0000-0000-0000-{frame:012d}", violation_id=vid, state=state,
+                              observed_at=START.fromtimestamp((frame - 1) / 10, UTC),
+                              objects=[{"class_name": "car", "confidence": 0.9, "bbox": box, "track_id": 1}],
+                              **base)
+
+    v1, v2 = "11111111-1111-1111-1111-111111111111", "22222222-2222-2222-2222-222222222222"
+    score = score_clip([event("opened", 31, v1)], [stop], START, 10.0)
+    assert (score.found, score.false_alarms, score.delays_s) == (1, 0, [-1.0])
+    closed_early = [event("opened", 31, v2), event("cleared", 35, v2)]
+    assert score_clip(closed_early, [stop], START, 10.0).false_alarms == 1
+    elsewhere = [event("opened", 50, v1, box=(200, 200, 220, 220))]
+    assert score_clip(elsewhere, [stop], START, 10.0).found == 0
+
+
+def test_cli_replay_of_mot_prints_events_in_media_time(shared: Path, project_root: Path, tmp_path: Path) -> None:
+    clip = shared / "roadtrack-dev/P/04-14_09_K295_179"
+    out = tmp_path / "events.jsonl"
+    proc = subprocess.run(
+        [*REPLAY, "--config", str(project_root / "configs/roadtrack.yaml"), "--camera", "highway",
+         "--mot", str(clip / "det.txt"), "--fps", "10", "--start", "2026-05-01T08:00:00Z",
+         "--events-out", str(out)],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    printed = [ViolationEvent.model_validate_json(line) for line in proc.stdout.splitlines()]
+    written = [ViolationEvent.model_validate_json(line) for line in out.read_text().splitlines()]
+    assert printed == written and printed
+    start = datetime(2026, 5, 1, 8, 0, tzinfo=UTC)
+    stop = read_stops(clip / "gt.txt")[0]
+    opened = next(e for e in printed if e.state is EventState.opened)
+    frame = (opened.observed_at - start).total_seconds() * 10 + 1
+    assert frame == pytest.approx(round(frame), abs=1e-6)  # each timestamp names one frame
+    assert stop.first_frame - 10 <= frame <= stop.first_frame + 60  # the stop begins near frame 233
+    assert opened.dwell_s >= 3.0
+
+
+def test_carpark_parked_cars_open_violations_inside_the_zone(shared: Path, project_root: Path) -> None:
+    config = load_edge_config(project_root / "configs/demo-edge.yaml")
+    camera = config.cameras[0]
+    detector = YoloDetector(shared / "models/yolov8n-coco-int8-640.onnx")
+    events = list(replay_video(config, camera, shared / "media/clips/carpark-320x240.mp4", START, detector))
+    opened = [e for e in events if e.state is EventState.opened]
+    # About a dozen cars stand in the row; the nano int8 model sees only some of them, with flicker.
+    assert len(opened) >= 6, len(opened)
+    assert len({e.violation_id for e in opened}) == len(opened)
+    shape = ZoneShape(camera.zones[0], (320, 240))
+    boxes = np.array([e.objects[0].bbox for e in opened], np.float32)
+    assert shape.contains(boxes).all()
+    assert all(e.objects[0].class_name == "car" and e.dwell_s >= 5.0 for e in opened)
+
+
+def test_walkway_people_walking_past_open_nothing(shared: Path, project_root: Path) -> None:
+    """People cross the floor to a standing table, stay there 12-35 s, and leave. A zone over
+    the walkway around the table sees them walk and must stay silent; a zone over the table's
+    spot sees the same people stand, and must open: silence is judgement, not blindness."""
+    config = load_edge_config(project_root / "configs/demo-edge.yaml")
+    walkway = ZoneConfig(
+        id="walkway", kind="parked_bike", classes=["person"], dwell_s=10, clear_s=10, micro_grid="mg-018",
+        polygon=[(0, 0.80), (0.50, 0.80), (0.50, 0.95), (0.68, 0.95), (0.68, 0.80), (1, 0.80), (1, 1), (0, 1)],
+    )
+    table = ZoneConfig(id="table", kind="parked_bike", classes=["person"], dwell_s=10, clear_s=10,
+                       micro_grid="mg-018", polygon=[(0.50, 0.80), (0.68, 0.80), (0.68, 0.95), (0.50, 0.95)])
+    camera = config.cameras[0].model_copy(update={"id": "walk", "zones": [walkway, table]})
+    detector = YoloDetector(shared / "models/yolo11n-coco-int8-320.onnx")
+    seen_on_walkway = 0
+    original = detector.detect
+
+    def counting_detect(image):
+        nonlocal seen_on_walkway
+        found = original(image)
+        people = found.xyxy[found.class_id == 0]
+        seen_on_walkway += int(ZoneShape(walkway, (image.shape[1], image.shape[0])).contains(people).sum())
+        return found
+
+    detector.detect = counting_detect
+    events = list(replay_video(config, camera, shared / "media/clips/walkway-people-768x432.mp4", START, detector))
+    assert seen_on_walkway >= 20, seen_on_walkway  # people did cross the walkway zone
+    assert [e for e in events if e.zone_id == "walkway"] == []
+    assert any(e.zone_id == "table" and e.state is EventState.opened for e in events)
+
+
+def test_replay_rejects_a_bad_mot_line(tmp_path: Path, project_root: Path) -> None:
+    bad = tmp_path / "det.txt"
+    bad.write_text("1,-1,10,10,5,5,0.9,2,-1,-1\n2,-1,ten,10,5,5,0.9,2\n")
+    proc = subprocess.run(
+        [*REPLAY, "--config", str(project_root / "configs/roadtrack.yaml"), "--camera", "highway", "--mot", str(bad)],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert proc.returncode == 1 and f"{bad}:2:" in proc.stderr and "could not convert" in proc.stderr
