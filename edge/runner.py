@@ -88,9 +88,12 @@ class CameraWorker(threading.Thread):
 
 
 class EdgeRunner:
-    def __init__(self, config: EdgeConfig, speed: float = 1.0) -> None:
+    def __init__(
+        self, config: EdgeConfig, speed: float = 1.0, on_event: Callable[[ViolationEvent], None] | None = None
+    ) -> None:
         self.config = config
         self.speed = speed
+        self.on_event = on_event
         m = config.model
         self.detector = YoloDetector(
             m.path, class_names=m.class_names, confidence=m.confidence, nms_iou=m.nms_iou,
@@ -109,6 +112,8 @@ class EdgeRunner:
     def _emit(self, event: ViolationEvent, evidence_path: str | None) -> None:
         self.outbox.put(event.topic(), event.model_dump_json().encode(), evidence_path)
         self.events_decided += 1
+        if self.on_event is not None:
+            self.on_event(event)
         log.info("event %s %s %s/%s dwell %.1fs", event.state.value, event.kind.value,
                  event.camera_id, event.zone_id, event.dwell_s)
 

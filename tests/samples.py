@@ -1,0 +1,29 @@
+"""Sample payloads shared by several tests."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from contract import EventState, event_id_for, violation_id_for
+
+
+def sample_event(**overrides: object) -> dict:
+    vid = violation_id_for("box-01", "cam-001", "z1", 3, datetime(2026, 5, 1, 8, 0, tzinfo=UTC))
+    event = {
+        "schema_version": 1,
+        "event_id": str(event_id_for(vid, EventState.opened)),
+        "violation_id": str(vid),
+        "kind": "parked_bike",
+        "state": "opened",
+        "edge_id": "box-01",
+        "camera_id": "cam-001",
+        "zone_id": "z1",
+        "micro_grid": "mg-017",
+        "started_at": "2026-05-01T08:00:00Z",
+        "observed_at": "2026-05-01T08:02:00Z",
+        "dwell_s": 120.0,
+        "objects": [{"class_name": "bicycle", "confidence": 0.8, "bbox": [10, 20, 60, 90], "track_id": 3}],
+        "snapshot": {"url": "http://x/api/v1/evidence/a.jpg", "sha256": "a" * 64, "width": 640, "height": 480},
+    }
+    event.update(overrides)
+    return event

@@ -1,0 +1,238 @@
+"""The spine end to end, with real parts: a clip on an edge worker becomes cases at the
+dispatcher through a real Mosquitto, routed to the grid worker, with snapshots, on the live
+feed, and pushed to the worker's phone (a local push endpoint stands in for the browser
+vendor's push service and decrypts the message as a browser would)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import http_ece
+import httpx
+import paho.mqtt.publish as mqtt_publish
+import pytest
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+from samples import sample_event
+from websockets.sync.client import connect
+
+from contract import EventState, ViolationEvent
+from edge.config import load_edge_config
+from edge.runner import EdgeRunner
+from gridpatrol.broker import free_port
+from gridpatrol.demo import DispatcherThread
+
+
+def b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def unb64url(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+class PushEndpoint:
+    """What a browser's push service does with a Web Push request: accept it (201) and hand
+    the encrypted body to the subscribed browser, which decrypts it with its private key."""
+
+    def __init__(self) -> None:
+        self.private_key = ec.generate_private_key(ec.SECP256R1())
+        public = self.private_key.public_key().public_bytes(
+            serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
+        )
+        self.auth = os.urandom(16)
+        self.received: list[tuple[dict[str, str], bytes]] = []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["content-length"]))
+                outer.received.append(({k.lower(): v for k, v in self.headers.items()}, body))
+                self.send_response(201)
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        port = self.server.server_address[1]
+        self.subscription = {
+            "endpoint": f"http://127.0.0.1:{port}/push/device-1",
+            "keys": {"p256dh": b64url(public), "auth": b64url(self.auth)},
+        }
+
+    def decrypt(self, body: bytes) -> dict:
+        return json.loads(http_ece.decrypt(body, private_key=self.private_key, auth_secret=self.auth))
+
+    def close(self) -> None:
+        self.server.shutdown()
+
+
+def verify_vapid(headers: dict[str, str], server_key_b64: str, audience: str) -> dict:
+    """Check the VAPID JWT the way a push service does (RFC 8292)."""
+    scheme, _, params = headers["authorization"].partition(" ")
+    assert scheme == "vapid"
+    fields = dict(p.strip().split("=", 1) for p in params.split(","))
+    assert fields["k"] == server_key_b64
+    header_b64, claims_b64, signature_b64 = fields["t"].split(".")
+    signature = unb64url(signature_b64)
+    der = encode_dss_signature(int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big"))
+    public = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), unb64url(fields["k"]))
+    public.verify(der, f"{header_b64}.{claims_b64}".encode(), ec.ECDSA(hashes.SHA256()))  # raises if forged
+    claims = json.loads(unb64url(claims_b64))
+    assert claims["aud"] == audience and claims["exp"] > time.time()
+    return claims
+
+
+def wait_for(predicate, timeout_s: float, what: str):
+    end = time.monotonic() + timeout_s
+    while time.monotonic() < end:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.fixture
+def push_endpoint():
+    endpoint = PushEndpoint()
+    yield endpoint
+    endpoint.close()
+
+
+def test_clip_to_cases_on_the_workers_phone(
+    dispatcher: DispatcherThread, mosquitto, push_endpoint: PushEndpoint, project_root: Path,
+    shared: Path, tmp_path: Path,
+) -> None:
+    api = httpx.Client(base_url=dispatcher.url, timeout=10)
+    # The worker's phone subscribes to Web Push.
+    key = api.get("/api/v1/push/vapid-public-key").json()["application_server_key"]
+    assert api.post("/api/v1/people/w-017/push-subscriptions", json=push_endpoint.subscription).status_code == 201
+
+    feed_messages: list[dict] = []
+    feed_ready = threading.Event()
+
+    def listen() -> None:
+        with connect(dispatcher.url.replace("http", "ws") + "/api/v1/feed", open_timeout=10) as ws:
+            feed_ready.set()
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline and len([m for m in feed_messages if m.get("case_opened")]) < 50:
+                try:
+                    feed_messages.append(json.loads(ws.recv(timeout=1)))
+                except TimeoutError:
+                    if stop_listening.is_set():
+                        return
+
+    stop_listening = threading.Event()
+    listener = threading.Thread(target=listen, daemon=True)
+    listener.start()
+    assert feed_ready.wait(10)
+
+    config = load_edge_config(project_root / "configs/demo-edge.yaml")
+    config = config.model_copy(update={
+        "model": config.model.model_copy(update={"path": shared / "models/yolov8n-coco-int8-640.onnx"}),
+        "mqtt": config.mqtt.model_copy(update={"url": mosquitto.url}),
+        "cameras": [config.cameras[0].model_copy(update={"url": str(shared / "media/clips/carpark-320x240.mp4")})],
+        "evidence": config.evidence.model_copy(update={
+            "dir": tmp_path / "edge-evidence", "upload_url": f"{dispatcher.url}/api/v1/evidence"}),
+        "outbox": config.outbox.model_copy(update={"path": tmp_path / "outbox.sqlite"}),
+    })
+    decided: list[ViolationEvent] = []
+    runner = EdgeRunner(config, speed=0, on_event=decided.append)
+    runner.start()
+    runner.wait()
+    runner.stop(flush_timeout_s=30)
+    assert runner.outbox.path.exists()
+
+    opened = [e for e in decided if e.state is EventState.opened]
+    assert len(opened) >= 6
+    def all_cases() -> list[dict] | None:
+        found = api.get("/api/v1/cases").json()
+        return found if len(found) == len(opened) else None
+
+    cases = wait_for(all_cases, 30, f"{len(opened)} cases")
+    # One case per violation, routed to the micro-grid's worker, with its snapshot.
+    assert sorted(c["violation_id"] for c in cases) == sorted(str(e.violation_id) for e in opened)
+    for case in cases:
+        assert (case["worker_id"], case["leader_id"], case["micro_grid"]) == ("w-017", "l-017", "mg-017")
+        assert case["state"] == "open" and case["kind"] == "parked_bike"
+        image = api.get(case["snapshot_url"].removeprefix(dispatcher.url))
+        assert image.status_code == 200 and image.headers["content-type"] == "image/jpeg"
+        assert hashlib.sha256(image.content).hexdigest() == case["snapshot_sha256"]
+
+    # The worker's in-app inbox holds every case; each was pushed to the phone.
+    inbox = api.get("/api/v1/people/w-017/inbox").json()
+    assert {i["case"]["id"] for i in inbox} == {c["id"] for c in cases}
+    pushes = wait_for(lambda: push_endpoint.received if len(push_endpoint.received) >= len(cases) else None,
+                      30, "a push per case")
+    pushed_cases = set()
+    for headers, body in pushes:
+        assert headers["content-encoding"] == "aes128gcm" and int(headers["ttl"]) > 0
+        verify_vapid(headers, key, push_endpoint.subscription["endpoint"].split("/push")[0])
+        message = push_endpoint.decrypt(body)
+        assert message["url"].startswith(f"{dispatcher.url}/worker/?case=")
+        pushed_cases.add(message["case_id"])
+    assert pushed_cases == {c["id"] for c in cases}
+    def push_receipt() -> dict | None:
+        detail = api.get(f"/api/v1/cases/{cases[0]['id']}").json()
+        delivered = any(n["channel"] == "webpush" and n["status"] == "delivered" for n in detail["notifications"])
+        return detail if delivered else None
+
+    detail = wait_for(push_receipt, 10, "delivery receipt")
+    assert {n["channel"] for n in detail["notifications"]} == {"inbox", "webpush"}
+
+    # The live feed carried each event as it arrived.
+    stop_listening.set()
+    listener.join(5)
+    feed_opened = {m["event"]["violation_id"] for m in feed_messages if m.get("type") == "event" and m["case_opened"]}
+    assert feed_opened == {str(e.violation_id) for e in opened}
+
+    # Acknowledge and resolve; another worker may not act on this case.
+    first = cases[-1]["id"]
+    assert api.post(f"/api/v1/cases/{first}/acknowledge", json={"person_id": "w-018"}).status_code == 403
+    assert api.post(f"/api/v1/cases/{first}/acknowledge", json={"person_id": "w-017"}).json()["state"] == "acknowledged"
+    resolved = api.post(f"/api/v1/cases/{first}/resolve", json={"person_id": "w-017", "note": "moved"}).json()
+    assert resolved["state"] == "resolved" and resolved["resolution_note"] == "moved"
+    assert api.post(f"/api/v1/cases/{first}/acknowledge", json={"person_id": "w-017"}).status_code == 409
+
+    # QoS 1 redelivery of the same event is one event: no second case.
+    stats = api.get("/healthz").json()
+    host, port = mosquitto.url.removeprefix("mqtt://").split(":")
+    mqtt_publish.single(opened[0].topic(), opened[0].model_dump_json(), qos=1, hostname=host, port=int(port))
+    wait_for(lambda: api.get("/healthz").json()["duplicates"] == stats["duplicates"] + 1, 10, "duplicate counted")
+    assert len(api.get("/api/v1/cases").json()) == len(cases)
+    api.close()
+
+
+def test_malformed_messages_are_quarantined_and_ingest_goes_on(dispatcher: DispatcherThread, mosquitto) -> None:
+    api = httpx.Client(base_url=dispatcher.url, timeout=10)
+    host, port = mosquitto.url.removeprefix("mqtt://").split(":")
+    topic = "gridpatrol/v1/box-01/cam-001/events"
+    good = sample_event()
+    wrong_topic = sample_event(camera_id="cam-002")
+    bad = [b"not json", b'{"schema_version": 1}', json.dumps(sample_event(state="closed")).encode(),
+           json.dumps(wrong_topic).encode(), b"\xff\xfe" * 10]
+    for payload in bad:
+        mqtt_publish.single(topic, payload, qos=1, hostname=host, port=int(port))
+    mqtt_publish.single(topic, json.dumps(good), qos=1, hostname=host, port=int(port))
+    wait_for(lambda: len(api.get("/api/v1/cases").json()) == 1, 10, "the good event's case")
+    rows = api.get("/api/v1/quarantine").json()
+    assert len(rows) == len(bad)
+    reasons = " | ".join(r["reason"] for r in rows)
+    assert "not a valid v1 event" in reasons and "state" in reasons
+    assert "does not match the event's edge and camera" in reasons
+    health = api.get("/healthz").json()
+    assert (health["quarantined"], health["stored"], health["status"]) == (len(bad), 1, "ok")
+    case = api.get("/api/v1/cases").json()[0]
+    assert case["worker_id"] == "w-017" and case["snapshot_sha256"] == "a" * 64
+    api.close()
