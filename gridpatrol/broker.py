@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import pwd
 import shutil
 import socket
 import subprocess
@@ -68,6 +70,10 @@ class LocalBroker:
         data.mkdir(parents=True, exist_ok=True)
         conf = Path(self._tmp.name) / "mosquitto.conf"
         conf.write_text(
+            # A loopback broker owned by this process runs as this process's user: started
+            # as root, Mosquitto would otherwise drop to its own user and fail (quietly) to
+            # save sessions and queued messages in our folders.
+            f"user {pwd.getpwuid(os.geteuid()).pw_name}\n"
             f"listener {self.port} 127.0.0.1\nallow_anonymous true\n"
             f"persistence true\npersistence_location {data}/\nautosave_interval 1\n"
             "max_queued_messages 100000\nlog_dest stderr\n",

@@ -1,0 +1,109 @@
+"""The edge's durable outbox: nothing decided is lost while the broker is away."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from contract.mqtt import MqttConfig
+from edge.config import EvidenceConfig
+from edge.outbox import Outbox
+from edge.publisher import Publisher, status_topic
+from gridpatrol.broker import LocalBroker
+
+
+def test_outbox_keeps_order_across_a_restart(tmp_path: Path) -> None:
+    box = Outbox(tmp_path / "outbox.sqlite")
+    for i in range(5):
+        box.put(f"t/{i % 2}", json.dumps({"n": i}).encode())
+    box.ack(box.peek(1)[0].seq)
+    box.close()
+    again = Outbox(tmp_path / "outbox.sqlite")
+    assert [json.loads(i.payload)["n"] for i in again.peek()] == [1, 2, 3, 4]
+    assert again.depth() == 4
+
+
+class Collector:
+    """A subscriber; with ``persistent`` its session (and queued messages) outlive a disconnect."""
+
+    def __init__(self, url: str, topic: str, client_id: str = "collector", persistent: bool = False) -> None:
+        self.messages: list[tuple[str, bytes, bool]] = []
+        self.got = threading.Event()
+        self.subscribed = threading.Event()
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
+        self.client.on_message = lambda c, u, m: (self.messages.append((m.topic, m.payload, m.retain)), self.got.set())
+        self.client.on_connect = lambda c, u, f, rc, p: c.subscribe(topic, qos=1)
+        self.client.on_subscribe = lambda c, u, mid, rc, p: self.subscribed.set()
+        self.client.reconnect_delay_set(0.2, 1)
+        props = None
+        if persistent:
+            props = Properties(PacketTypes.CONNECT)
+            props.SessionExpiryInterval = 3600
+        host, port = url.removeprefix("mqtt://").split(":")
+        self.client.connect(host, int(port), clean_start=not persistent, properties=props)
+        self.client.loop_start()
+
+    def wait_for(self, count: int, timeout_s: float) -> bool:
+        end = time.monotonic() + timeout_s
+        while len(self.messages) < count and time.monotonic() < end:
+            self.got.wait(0.2)
+            self.got.clear()
+        return len(self.messages) >= count
+
+    def stop(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+def test_events_queued_while_the_broker_is_down_all_arrive_in_order(tmp_path: Path, mosquitto: LocalBroker) -> None:
+    collector = Collector(mosquitto.url, "gridpatrol/v1/box-9/+/events", "dispatcher-like", persistent=True)
+    assert collector.subscribed.wait(10)
+    time.sleep(1.5)  # Mosquitto saves its sessions to disk every second (autosave_interval 1)
+    outbox = Outbox(tmp_path / "outbox.sqlite")
+    publisher = Publisher("box-9", MqttConfig(url=mosquitto.url), EvidenceConfig(), outbox)
+    publisher.start()
+    mosquitto.kill()  # the broker dies (SIGKILL) before anything is sent
+    payloads = [json.dumps({"n": i}).encode() for i in range(20)]
+    for i, payload in enumerate(payloads):
+        outbox.put(f"gridpatrol/v1/box-9/cam-{i % 3}/events", payload)
+    assert not publisher.flush(2.0) and outbox.depth() == 20  # kept on disk, not dropped
+    publisher.stop()
+    outbox.close()
+
+    # The broker comes back on the same port with its saved sessions; so does the edge,
+    # from the same outbox file (an edge restart in the middle of the outage).
+    restarted = LocalBroker(port=mosquitto.port, persistence_dir=mosquitto.persistence_dir).start()
+    outbox = Outbox(tmp_path / "outbox.sqlite")
+    publisher = Publisher("box-9", MqttConfig(url=mosquitto.url), EvidenceConfig(), outbox)
+    try:
+        publisher.start()
+        assert publisher.flush(30.0), "the outbox did not drain after the broker came back"
+        assert collector.wait_for(20, 20.0), f"only {len(collector.messages)} of 20 arrived"
+        time.sleep(0.5)
+        assert [p for _, p, _ in collector.messages] == payloads  # all, once each, in order
+    finally:
+        collector.stop()
+        publisher.stop()
+        restarted.stop()
+
+
+def test_edge_status_is_retained_with_a_last_will(tmp_path: Path, mosquitto: LocalBroker) -> None:
+    outbox = Outbox(tmp_path / "outbox.sqlite")
+    publisher = Publisher("box-7", MqttConfig(url=mosquitto.url), EvidenceConfig(), outbox)
+    publisher.start()
+    assert publisher.flush(5.0)
+    watcher = Collector(mosquitto.url, status_topic("box-7"))
+    assert watcher.got.wait(10)
+    assert json.loads(watcher.messages[-1][1])["state"] == "online" and watcher.messages[-1][2]  # retained
+    watcher.got.clear()
+    publisher.stop()
+    assert watcher.got.wait(10)
+    assert json.loads(watcher.messages[-1][1]) == {"state": "offline", "reason": "stopped"}
+    watcher.stop()
