@@ -1,0 +1,115 @@
+"""Video sources: files, a real RTSP camera that dies and comes back, and the sampler."""
+
+from __future__ import annotations
+
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from edge.sampler import Sampler
+from edge.source import Backoff, CameraSource, SourceError, read_frames
+from gridpatrol.broker import free_port, wait_port
+
+RTSP_SERVER = Path(__file__).with_name("rtsp_server.py")
+
+
+class RtspCamera:
+    """tests/rtsp_server.py in its own process, so a test can kill and restart it."""
+
+    def __init__(self, clip: Path) -> None:
+        self.clip = clip
+        self.port = free_port()
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"rtsp://127.0.0.1:{self.port}/cam"
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(["/usr/bin/python3", str(RTSP_SERVER), str(self.clip), str(self.port)],
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        assert wait_port(self.port, 15), "the RTSP server did not start (run scripts/install-system-deps.sh)"
+
+    def kill(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(5)
+
+
+@pytest.fixture
+def rtsp_camera(shared: Path):
+    camera = RtspCamera(shared / "media/clips/carpark-320x240.mp4")
+    camera.start()
+    yield camera
+    camera.kill()
+
+
+def test_a_file_decodes_with_media_time(shared: Path) -> None:
+    frames = []
+    for raw in read_frames(str(shared / "media/clips/walkway-people-768x432.mp4")):
+        frames.append(raw.time_s)
+        if len(frames) == 21:
+            image = raw.to_bgr()
+            break
+    assert frames[0] == 0.0 and frames[20] == pytest.approx(2.0)  # 10 fps
+    assert image.shape == (432, 768, 3)
+
+
+def test_a_missing_file_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(SourceError, match="video file not found"):
+        list(read_frames(str(tmp_path / "none.mp4")))
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(b"\x00" * 1000)
+    with pytest.raises(SourceError, match="cannot open"):
+        list(read_frames(str(broken)))
+
+
+def test_sampler_keeps_the_rate_in_media_time() -> None:
+    sampler = Sampler(2.0)
+    picked = [i / 25 for i in range(250) if sampler.due(i / 25)]  # 10 s of a 25 fps camera
+    assert len(picked) == 20 and picked[1] == pytest.approx(0.52)
+    assert sampler.due(30.0) and not sampler.due(30.1) and sampler.due(30.5)  # after a gap, from the new frame
+
+
+def test_an_rtsp_camera_that_dies_is_reopened_with_backoff(rtsp_camera: RtspCamera) -> None:
+    statuses: list[tuple[float, str, str]] = []
+    stop = threading.Event()
+    source = CameraSource(
+        rtsp_camera.url, backoff=Backoff(0.5, 2.0), stop=stop.is_set, open_timeout_s=3.0,
+        on_status=lambda status, reason: statuses.append((time.monotonic(), status, reason)),
+    )
+    times: list[float] = []
+
+    def consume() -> None:
+        for raw in source.frames():
+            times.append(raw.time_s)
+
+    reader = threading.Thread(target=consume, daemon=True)
+    reader.start()
+    deadline = time.monotonic() + 15
+    while len(times) < 25 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert len(times) >= 25 and statuses[0][1] == "online"
+
+    rtsp_camera.kill()
+    while not any(s == "offline" for _, s, _ in statuses) and time.monotonic() < deadline + 15:
+        time.sleep(0.1)
+    assert any(s == "offline" for _, s, _ in statuses)
+    time.sleep(3)  # down for a while: several reconnect attempts fail
+    assert source.reconnects >= 2
+    before = len(times)
+
+    back = time.monotonic()
+    rtsp_camera.start()
+    while len(times) < before + 10 and time.monotonic() < back + 20:
+        time.sleep(0.1)
+    stop.set()
+    reader.join(10)
+    online_again = [t for t, s, _ in statuses if s == "online"][-1]
+    assert len(times) >= before + 10, "no frames after the camera came back"
+    assert online_again - back < 10.0  # reconnected within 10 s of the stream's return
+    assert [s for _, s, _ in statuses][:3] == ["online", "offline", "online"]
+    assert times == sorted(times) and times[-1] > times[before - 1] + 3  # media time ran on through the gap
