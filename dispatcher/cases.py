@@ -32,6 +32,19 @@ class IngestResult:
     notification_ids: tuple[int, ...] = ()
 
 
+def _placement(event: ViolationEvent) -> dict[str, Any]:
+    """The columns an event and its case share: which violation, of what kind, where, since when."""
+    return {
+        "violation_id": str(event.violation_id),
+        "kind": event.kind.value,
+        "edge_id": event.edge_id,
+        "camera_id": event.camera_id,
+        "zone_id": event.zone_id,
+        "micro_grid": event.micro_grid,
+        "started_at": event.started_at,
+    }
+
+
 def case_summary(case: CaseRow) -> dict[str, Any]:
     return {
         "id": case.id,
@@ -102,15 +115,9 @@ class CaseService:
         session.add(
             EventRow(
                 event_id=str(event.event_id),
-                violation_id=violation_id,
-                kind=event.kind.value,
                 state=event.state.value,
-                edge_id=event.edge_id,
-                camera_id=event.camera_id,
-                zone_id=event.zone_id,
-                micro_grid=event.micro_grid,
-                started_at=event.started_at,
                 observed_at=event.observed_at,
+                **_placement(event),
                 payload=event.model_dump(mode="json"),
                 case_id=case.id if case is not None else None,
             )
@@ -121,17 +128,11 @@ class CaseService:
     def _open_case(self, session: Session, event: ViolationEvent) -> tuple[CaseRow, list[NotificationRow]]:
         target = route(self.grid, event.micro_grid)
         case = CaseRow(
-            violation_id=str(event.violation_id),
-            kind=event.kind.value,
             state="open",
-            edge_id=event.edge_id,
-            camera_id=event.camera_id,
-            zone_id=event.zone_id,
-            micro_grid=event.micro_grid,
+            **_placement(event),
             worker_id=target.worker_id,
             leader_id=target.leader_id,
             routing_note=target.note,
-            started_at=event.started_at,
             opened_at=now(),
             dwell_s=event.dwell_s,
             objects=[o.model_dump(mode="json") for o in event.objects],

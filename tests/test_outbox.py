@@ -62,10 +62,21 @@ class Collector:
         self.client.loop_stop()
 
 
+def wait_saved(db: Path, after: float, timeout_s: float = 10.0) -> bool:
+    """Mosquitto writes its sessions to disk every second (autosave_interval 1): wait for a
+    save that began after ``after``, so a SIGKILL cannot land before the subscription is kept."""
+    end = time.monotonic() + timeout_s
+    while time.monotonic() < end:
+        if db.exists() and db.stat().st_mtime > after:
+            return True
+        time.sleep(0.05)
+    return False
+
+
 def test_events_queued_while_the_broker_is_down_all_arrive_in_order(tmp_path: Path, mosquitto: LocalBroker) -> None:
     collector = Collector(mosquitto.url, "gridpatrol/v1/box-9/+/events", "dispatcher-like", persistent=True)
     assert collector.subscribed.wait(10)
-    time.sleep(1.5)  # Mosquitto saves its sessions to disk every second (autosave_interval 1)
+    assert wait_saved(mosquitto.persistence_dir / "mosquitto.db", after=time.time() + 0.1), "broker never saved"
     outbox = Outbox(tmp_path / "outbox.sqlite")
     publisher = Publisher("box-9", MqttConfig(url=mosquitto.url), EvidenceConfig(), outbox)
     publisher.start()
