@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint venv system-deps schema
+.PHONY: demo test lint venv system-deps services schema
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,7 +24,10 @@ demo: venv
 lint: venv
 	$(BIN)/ruff check .
 
-test: system-deps venv lint
+services:
+	bash scripts/start-services.sh
+
+test: system-deps services venv lint
 	$(BIN)/python -m pytest
 
 schema: venv

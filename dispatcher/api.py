@@ -12,7 +12,7 @@ from fastapi.responses import FileResponse, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
-from dispatcher.cases import CaseActionError, case_summary
+from dispatcher.cases import ActionResult, CaseActionError, case_summary, transition_summary
 from dispatcher.db import CaseRow, NotificationRow, PushSubscriptionRow, QuarantineRow
 from dispatcher.evidence import EvidenceRejected
 from dispatcher.services import Services
@@ -54,6 +54,14 @@ class ResolveBody(ActorBody):
     note: str | None = Field(default=None, max_length=2000)
 
 
+class ActionBody(ActorBody):
+    reason: str | None = Field(default=None, max_length=2000)
+    data: dict[str, Any] = Field(
+        default_factory=dict,
+        description="rating (rate), minutes (extend), micro_grid (reroute), after_photo_sha256 (handle)",
+    )
+
+
 @cases.get("")
 def list_cases(
     svc: ServicesDep,
@@ -83,6 +91,7 @@ def get_case(case_id: int, svc: ServicesDep) -> dict[str, Any]:
         if case is None:
             raise HTTPException(404, f"no case {case_id}")
         out = case_summary(case)
+        out["timeline"] = [transition_summary(t) for t in case.transitions]
         out["notifications"] = [
             {"id": n.id, "person_id": n.person_id, "channel": n.channel, "status": n.status,
              "attempts": n.attempts, "detail": n.detail, "updated_at": n.updated_at.isoformat()}
@@ -91,7 +100,7 @@ def get_case(case_id: int, svc: ServicesDep) -> dict[str, Any]:
         return out
 
 
-def _act(action: Any) -> dict[str, Any]:
+def _act(action: Any) -> ActionResult:
     try:
         return action()
     except LookupError as exc:
@@ -102,18 +111,31 @@ def _act(action: Any) -> dict[str, Any]:
         raise HTTPException(409, str(exc)) from None
 
 
+def _apply(svc: Services, case_id: int, action: str, person_id: str, reason: str | None,
+           data: dict[str, Any]) -> dict[str, Any]:
+    result = _act(lambda: svc.cases.act(case_id, action, person_id, reason, data))
+    svc.notifier.submit(result.notification_ids)
+    svc.feed.publish({"type": "case", "action": action, "case": result.case})
+    return result.case
+
+
+@cases.post("/{case_id}/actions/{action}")
+def case_action(case_id: int, action: str, body: ActionBody, svc: ServicesDep) -> dict[str, Any]:
+    """One step of the closed loop: accept, return, reroute, consult, resume, handle, reject,
+    verify, rate, close, extend, void (see dispatcher/lifecycle.py)."""
+    return _apply(svc, case_id, action, body.person_id, body.reason, body.data)
+
+
 @cases.post("/{case_id}/acknowledge")
 def acknowledge(case_id: int, body: ActorBody, svc: ServicesDep) -> dict[str, Any]:
-    result = _act(lambda: svc.cases.acknowledge(case_id, body.person_id))
-    svc.feed.publish({"type": "case", "case": result})
-    return result
+    """The worker accepts the case (the ``accept`` action)."""
+    return _apply(svc, case_id, "accept", body.person_id, None, {})
 
 
 @cases.post("/{case_id}/resolve")
 def resolve(case_id: int, body: ResolveBody, svc: ServicesDep) -> dict[str, Any]:
-    result = _act(lambda: svc.cases.resolve(case_id, body.person_id, body.note))
-    svc.feed.publish({"type": "case", "case": result})
-    return result
+    """The worker reports it handled (the ``handle`` action), with what was done."""
+    return _apply(svc, case_id, "handle", body.person_id, body.note, {})
 
 
 @people.get("/{person_id}/inbox")

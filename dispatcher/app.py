@@ -25,7 +25,7 @@ def create_app(config: DispatcherConfig, services: Services | None = None) -> Fa
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         svc.feed.bind(asyncio.get_running_loop())
-        svc.ingest.start()
+        svc.start()
         try:
             yield
         finally:

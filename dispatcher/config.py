@@ -6,6 +6,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from contract import ViolationKind
 from contract.configfile import load_config
 from contract.mqtt import MqttConfig
 
@@ -35,6 +36,24 @@ class WebPushConfig(_Strict):
     ttl_s: int = Field(default=3600, ge=0)
 
 
+class KindPolicy(_Strict):
+    """Deadlines of one violation kind, in minutes of the plain clock."""
+
+    accept_within_min: float = Field(default=30.0, gt=0, description="Escalate one level if not accepted by then")
+    handle_within_min: float = Field(default=240.0, gt=0, description="Escalate to the line department after")
+
+
+class EscalationConfig(_Strict):
+    policies: dict[ViolationKind, KindPolicy] = Field(
+        default_factory=lambda: {kind: KindPolicy() for kind in ViolationKind}
+    )
+    poll_s: float = Field(default=5.0, gt=0, le=300, description="How often due timers are looked for")
+    instance_id: str | None = Field(default=None, description="Names this dispatcher in the audit trail")
+
+    def policy(self, kind: str) -> KindPolicy:
+        return self.policies.get(ViolationKind(kind), KindPolicy())
+
+
 class DispatcherConfig(_Strict):
     database_url: str = "sqlite:///var/dispatcher/gridpatrol.sqlite"
     data_dir: Path = Path("var/dispatcher")
@@ -43,6 +62,7 @@ class DispatcherConfig(_Strict):
     ingest: IngestConfig = Field(default_factory=IngestConfig)
     http: HttpConfig = Field(default_factory=HttpConfig)
     webpush: WebPushConfig = Field(default_factory=WebPushConfig)
+    escalation: EscalationConfig = Field(default_factory=EscalationConfig)
     max_evidence_bytes: int = Field(default=5 * 1024 * 1024, gt=0)
 
     def public_url(self) -> str:

@@ -19,6 +19,7 @@ from sqlalchemy import (
     Text,
     create_engine,
     event,
+    text,
 )
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, sessionmaker
@@ -76,19 +77,29 @@ class CaseRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     violation_id: Mapped[str] = mapped_column(String(36), unique=True)
     kind: Mapped[str] = mapped_column(String(32), index=True)
-    state: Mapped[str] = mapped_column(String(16), index=True)  # open, acknowledged, resolved
+    state: Mapped[str] = mapped_column(String(16), index=True)  # a lifecycle.CaseState
     edge_id: Mapped[str] = mapped_column(String(64))
     camera_id: Mapped[str] = mapped_column(String(64))
     zone_id: Mapped[str] = mapped_column(String(64))
     micro_grid: Mapped[str] = mapped_column(String(64), index=True)
     worker_id: Mapped[str | None] = mapped_column(String(64), index=True)
     leader_id: Mapped[str | None] = mapped_column(String(64))
+    department_id: Mapped[str | None] = mapped_column(String(64))
+    assignee_id: Mapped[str | None] = mapped_column(String(64), index=True)  # who must act now
+    escalation_level: Mapped[int] = mapped_column(Integer, default=0)  # 0 worker, 1 leader, 2 department
     routing_note: Mapped[str | None] = mapped_column(Text)
     started_at: Mapped[datetime] = mapped_column(UtcDateTime)
     opened_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now)
-    acknowledged_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
-    resolved_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
-    resolution_note: Mapped[str | None] = mapped_column(Text)
+    accepted_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    handled_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    handling_note: Mapped[str | None] = mapped_column(Text)
+    after_photo_sha256: Mapped[str | None] = mapped_column(String(64))
+    verified_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    verified_by: Mapped[str | None] = mapped_column(String(64))  # "camera" or a leader's id
+    rating: Mapped[int | None] = mapped_column(Integer)
+    closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    void_reason: Mapped[str | None] = mapped_column(Text)
+    handle_due_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     cleared_at: Mapped[datetime | None] = mapped_column(UtcDateTime)  # the camera saw the spot free
     dwell_s: Mapped[float] = mapped_column(Float, default=0.0)
     objects: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
@@ -96,6 +107,39 @@ class CaseRow(Base):
     snapshot_sha256: Mapped[str | None] = mapped_column(String(64))
 
     notifications: Mapped[list[NotificationRow]] = relationship(back_populates="case", order_by="NotificationRow.id")
+    transitions: Mapped[list[CaseTransitionRow]] = relationship(order_by="CaseTransitionRow.id")
+
+
+class CaseTransitionRow(Base):
+    """The audit trail: every action on a case, who took it, when and why."""
+
+    __tablename__ = "case_transitions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    action: Mapped[str] = mapped_column(String(16))
+    from_state: Mapped[str | None] = mapped_column(String(16))
+    to_state: Mapped[str] = mapped_column(String(16))
+    actor_id: Mapped[str] = mapped_column(String(64))
+    actor_role: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(Text)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    at: Mapped[datetime] = mapped_column(UtcDateTime, default=now)
+
+
+class TimerRow(Base):
+    """A deadline of a case, stored so it survives restarts; claimed by exactly one
+    dispatcher instance (a conditional update on ``fired_at``) when it falls due."""
+
+    __tablename__ = "timers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    purpose: Mapped[str] = mapped_column(String(16))  # accept, handle
+    due_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    fired_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    fired_by: Mapped[str | None] = mapped_column(String(64))
+    cancelled_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
 class NotificationRow(Base):
@@ -152,6 +196,31 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True)
 
 
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+_MIGRATION_LOCK = 727_011  # any constant: the advisory lock id that serialises migrations
+
+
+def alembic_config() -> Any:
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    return config
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the schema to the newest migration (Alembic). Dispatchers starting together on
+    PostgreSQL take turns through an advisory lock; SQLite's write lock does the same."""
+    from alembic import command
+
+    config = alembic_config()
+    with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _MIGRATION_LOCK})
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+
+
 def make_sessions(engine: Engine) -> sessionmaker:
-    Base.metadata.create_all(engine)
+    migrate(engine)
     return sessionmaker(engine, expire_on_commit=False)

@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from contract import ViolationKind
 from contract.configfile import load_config
 
 Identifier = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")]
@@ -17,7 +18,7 @@ class Person(BaseModel):
 
     id: Identifier
     name: str = Field(min_length=1)
-    role: Literal["worker", "leader"]
+    role: Literal["worker", "leader", "department", "dispatcher"]
     phone: str | None = None
 
 
@@ -37,6 +38,9 @@ class Grid(BaseModel):
     town: str = Field(min_length=1)
     people: list[Person] = Field(min_length=1)
     micro_grids: list[MicroGrid] = Field(min_length=1)
+    departments: dict[ViolationKind, Identifier] = Field(
+        default_factory=dict, description="The line department (a person id) that takes each kind when escalated"
+    )
 
     @model_validator(mode="after")
     def _references(self) -> Grid:
@@ -52,6 +56,9 @@ class Grid(BaseModel):
                     raise ValueError(f"micro-grid {g.id}: {field} {pid!r} is not in people")
                 if people[pid].role != role:
                     raise ValueError(f"micro-grid {g.id}: {field} {pid!r} has role {people[pid].role}")
+        for kind, pid in self.departments.items():
+            if pid not in people or people[pid].role != "department":
+                raise ValueError(f"departments.{kind.value}: {pid!r} is not a person with role department")
         return self
 
     def micro_grid(self, grid_id: str) -> MicroGrid | None:

@@ -10,6 +10,7 @@ from contract import ViolationEvent
 from dispatcher.cases import CaseService, IngestResult
 from dispatcher.config import DispatcherConfig
 from dispatcher.db import make_engine, make_sessions
+from dispatcher.escalation import EscalationScheduler
 from dispatcher.evidence import EvidenceStore
 from dispatcher.feed import FeedHub
 from dispatcher.grid import Grid, load_grid
@@ -29,12 +30,13 @@ class Services:
     keys: VapidKeys
     notifier: Notifier
     ingest: Ingest
+    scheduler: EscalationScheduler
 
     @classmethod
     def build(cls, config: DispatcherConfig) -> Services:
         grid = load_grid(config.grid_file)
         sessions = make_sessions(make_engine(config.database_url))
-        cases = CaseService(sessions, grid)
+        cases = CaseService(sessions, grid, config.escalation)
         keys = VapidKeys(config.data_dir)
         notifier = Notifier(sessions, keys, config.webpush, config.public_url())
         feed = FeedHub()
@@ -52,8 +54,16 @@ class Services:
 
         ingest = Ingest(config.mqtt, config.ingest, cases, sessions, on_result)
         evidence = EvidenceStore(config.data_dir / "evidence", config.max_evidence_bytes)
-        return cls(config, sessions, grid, cases, evidence, feed, keys, notifier, ingest)
+        scheduler = EscalationScheduler(
+            cases, notifier.submit, config.escalation.poll_s, config.escalation.instance_id
+        )
+        return cls(config, sessions, grid, cases, evidence, feed, keys, notifier, ingest, scheduler)
+
+    def start(self) -> None:
+        self.ingest.start()
+        self.scheduler.start()
 
     def close(self) -> None:
+        self.scheduler.stop()
         self.ingest.stop()
         self.notifier.close()

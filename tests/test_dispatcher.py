@@ -50,7 +50,7 @@ def test_opened_then_cleared_marks_the_case_cleared_by_the_camera(service: CaseS
     assert not service.ingest(event("cleared")).opened
     with service.sessions() as s:
         case = s.get(CaseRow, first.case_id)
-        assert case.state == "open" and case.cleared_at is not None and case.cleared_at.minute == 10
+        assert case.state == "dispatched" and case.cleared_at is not None and case.cleared_at.minute == 10
         assert sorted(n.channel for n in s.query(NotificationRow)) == ["inbox", "webpush"]
 
 

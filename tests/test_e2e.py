@@ -165,7 +165,7 @@ def test_clip_to_cases_on_the_workers_phone(
     assert sorted(c["violation_id"] for c in cases) == sorted(str(e.violation_id) for e in opened)
     for case in cases:
         assert (case["worker_id"], case["leader_id"], case["micro_grid"]) == ("w-017", "l-017", "mg-017")
-        assert case["state"] == "open" and case["kind"] == "parked_bike"
+        assert case["state"] == "dispatched" and case["kind"] == "parked_bike"
         image = api.get(case["snapshot_url"].removeprefix(dispatcher.url))
         assert image.status_code == 200 and image.headers["content-type"] == "image/jpeg"
         assert hashlib.sha256(image.content).hexdigest() == case["snapshot_sha256"]
@@ -200,9 +200,9 @@ def test_clip_to_cases_on_the_workers_phone(
     # Acknowledge and resolve; another worker may not act on this case.
     first = cases[-1]["id"]
     assert api.post(f"/api/v1/cases/{first}/acknowledge", json={"person_id": "w-018"}).status_code == 403
-    assert api.post(f"/api/v1/cases/{first}/acknowledge", json={"person_id": "w-017"}).json()["state"] == "acknowledged"
+    assert api.post(f"/api/v1/cases/{first}/acknowledge", json={"person_id": "w-017"}).json()["state"] == "accepted"
     resolved = api.post(f"/api/v1/cases/{first}/resolve", json={"person_id": "w-017", "note": "moved"}).json()
-    assert resolved["state"] == "resolved" and resolved["resolution_note"] == "moved"
+    assert resolved["state"] == "handled" and resolved["handling_note"] == "moved"
     assert api.post(f"/api/v1/cases/{first}/acknowledge", json={"person_id": "w-017"}).status_code == 409
 
     # QoS 1 redelivery of the same event is one event: no second case.

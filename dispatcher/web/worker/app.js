@@ -50,8 +50,8 @@ function render(items) {
       <div class="meta">${c.cleared_at ? "camera sees the spot free since " + c.cleared_at : ""}</div>`;
     const row = document.createElement("div");
     row.className = "row";
-    if (c.state === "open") row.append(button("Accept", () => act(c.id, "acknowledge")));
-    if (c.state !== "resolved") row.append(button("Mark handled", () => act(c.id, "resolve")));
+    if (c.state === "dispatched") row.append(button("Accept", () => act(c.id, "acknowledge")));
+    if (c.state === "accepted" || c.state === "rework") row.append(button("Mark handled", () => act(c.id, "resolve")));
     el.append(row);
     box.append(el);
   }

@@ -1,0 +1,162 @@
+"""Storage on SQLite and PostgreSQL alike: migrations, idempotent ingest, the case loop's
+audit trail, and escalation timers that survive restarts and fire once."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from samples import sample_event
+from sqlalchemy import func, select
+
+from contract import EventState, ViolationEvent, event_id_for
+from dispatcher.cases import CaseActionError, CaseService
+from dispatcher.config import EscalationConfig, KindPolicy
+from dispatcher.db import Base, CaseRow, CaseTransitionRow, TimerRow, make_engine, make_sessions, migrate, now
+from dispatcher.escalation import EscalationScheduler
+from dispatcher.grid import load_grid
+
+ROOT = Path(__file__).resolve().parents[1]
+GRID = load_grid(ROOT / "configs/grid.yaml")
+
+
+def service(url: str, accept_min: float = 30.0, handle_min: float = 240.0) -> CaseService:
+    policy = KindPolicy(accept_within_min=accept_min, handle_within_min=handle_min)
+    escalation = EscalationConfig(policies={"parked_bike": policy, "cross_door_trading": policy})
+    return CaseService(make_sessions(make_engine(url)), GRID, escalation)
+
+
+def opened(n: int = 0, **overrides: object) -> ViolationEvent:
+    event = ViolationEvent.model_validate(sample_event(**overrides))
+    vid = event_id_for(event.violation_id, EventState.updated, 1000 + n)  # a distinct violation per n
+    return event.model_copy(update={"violation_id": vid, "event_id": event_id_for(vid, EventState.opened)})
+
+
+def test_migrations_build_exactly_the_models_schema(database_url: str) -> None:
+    engine = make_engine(database_url)
+    migrate(engine)
+    migrate(engine)  # a second start changes nothing
+    with engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata)
+    assert diff == []
+
+
+def test_the_closed_loop_with_its_audit_trail(database_url: str) -> None:
+    cases = service(database_url)
+    event = opened()
+    result = cases.ingest(event)
+    assert cases.ingest(event).duplicate  # QoS 1 redelivery
+    cid = result.case_id
+    with pytest.raises(PermissionError):
+        cases.act(cid, "accept", "w-018")  # another grid's worker
+    with pytest.raises(CaseActionError, match="cannot handle a case that is dispatched"):
+        cases.act(cid, "handle", "w-017")
+    cases.act(cid, "accept", "w-017")
+    with pytest.raises(CaseActionError, match="consult needs a reason"):
+        cases.act(cid, "consult", "w-017")
+    cases.act(cid, "consult", "w-017", reason="stall owner refuses; need market regulation")
+    cases.act(cid, "resume", "l-017")
+    cases.act(cid, "handle", "w-017", reason="bikes moved", data={"after_photo_sha256": "b" * 64})
+    cases.act(cid, "reject", "l-017", reason="one bike left behind the tree")
+    cases.act(cid, "handle", "w-017", reason="last bike moved too")
+    cleared = event.model_copy(update={"state": EventState.cleared,
+                                       "event_id": event_id_for(event.violation_id, EventState.cleared)})
+    cases.ingest(cleared)  # the camera sees the spot free: verified by the camera
+    with pytest.raises(PermissionError):
+        cases.act(cid, "rate", "w-017", data={"rating": 5})  # a worker does not rate their own work
+    cases.act(cid, "rate", "d-01", data={"rating": 4})
+    final = cases.act(cid, "close", "d-01").case
+    assert (final["state"], final["verified_by"], final["rating"]) == ("closed", "camera", 4)
+    with cases.sessions() as s:
+        trail = [(t.action, t.from_state, t.to_state, t.actor_id) for t in
+                 s.scalars(select(CaseTransitionRow).where(CaseTransitionRow.case_id == cid).order_by(
+                     CaseTransitionRow.id))]
+        timers = s.scalars(select(TimerRow).where(TimerRow.case_id == cid)).all()
+    assert trail == [
+        ("report", None, "reported", "camera"),
+        ("dispatch", "reported", "dispatched", "system"),
+        ("accept", "dispatched", "accepted", "w-017"),
+        ("consult", "accepted", "consult", "w-017"),
+        ("resume", "consult", "accepted", "l-017"),
+        ("handle", "accepted", "handled", "w-017"),
+        ("reject", "handled", "rework", "l-017"),
+        ("handle", "rework", "handled", "w-017"),
+        ("verify", "handled", "verified", "camera"),
+        ("rate", "verified", "rated", "d-01"),
+        ("close", "rated", "closed", "d-01"),
+    ]
+    assert all(t.fired_at is None for t in timers) and all(t.cancelled_at is not None for t in timers)
+
+
+def test_wrong_grid_is_returned_and_rerouted_and_a_false_alarm_voided(database_url: str) -> None:
+    cases = service(database_url)
+    cid = cases.ingest(opened()).case_id
+    with pytest.raises(CaseActionError, match="return needs a reason"):
+        cases.act(cid, "return", "w-017")
+    cases.act(cid, "return", "w-017", reason="that pavement belongs to grid 4")
+    moved = cases.act(cid, "reroute", "l-017", reason="agreed", data={"micro_grid": "mg-018"})
+    assert (moved.case["state"], moved.case["worker_id"], moved.case["micro_grid"]) == ("dispatched", "w-018", "mg-018")
+    assert moved.notification_ids  # the new worker is told
+    other = cases.ingest(opened(1)).case_id
+    voided = cases.act(other, "void", "d-01", reason="a delivery van, not parked").case
+    assert voided["state"] == "void" and voided["void_reason"] == "a delivery van, not parked"
+
+
+def test_deadlines_escalate_worker_to_leader_to_department_once_each(database_url: str) -> None:
+    cases = service(database_url, accept_min=10, handle_min=60)
+    cid = cases.ingest(opened()).case_id
+    scheduler = EscalationScheduler(cases, lambda ids: None, instance_id="a")
+    assert scheduler.run_due(now() + timedelta(minutes=5)) == 0
+    assert scheduler.run_due(now() + timedelta(minutes=11)) == 1  # not accepted in 10 min: leader
+    with cases.sessions() as s:
+        case = s.get(CaseRow, cid)
+        assert (case.assignee_id, case.escalation_level) == ("l-017", 1)
+    cases.act(cid, "accept", "l-017")  # the leader takes it in time; the handling clock starts
+    assert scheduler.run_due(now() + timedelta(minutes=30)) == 0  # nothing fires twice, nothing cancelled fires
+    assert scheduler.run_due(now() + timedelta(minutes=61)) == 1  # not handled in 60 min: department
+    with cases.sessions() as s:
+        case = s.get(CaseRow, cid)
+        assert (case.assignee_id, case.escalation_level) == ("dep-urban", 2)
+        escalations = s.scalars(select(CaseTransitionRow).where(CaseTransitionRow.action == "escalate")).all()
+        assert [e.data["assignee_id"] for e in escalations] == ["l-017", "dep-urban"]
+
+
+def test_timers_survive_a_restart_and_two_instances_fire_each_once(database_url: str) -> None:
+    first = service(database_url, accept_min=1)
+    for n in range(40):
+        first.ingest(opened(n))
+    first.sessions.kw["bind"].dispose()  # the first dispatcher goes away
+
+    # Two dispatchers come up on the same database after the deadlines passed.
+    a, b = service(database_url, accept_min=1), service(database_url, accept_min=1)
+    due = now() + timedelta(minutes=2)
+    schedulers = [EscalationScheduler(a, lambda ids: None, instance_id="a", batch=1000),
+                  EscalationScheduler(b, lambda ids: None, instance_id="b", batch=1000)]
+    start = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def run(s: EscalationScheduler) -> None:
+        start.wait()
+        try:
+            s.run_due(due)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(s,)) for s in schedulers]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert errors == []
+    assert schedulers[0].fired + schedulers[1].fired == 40
+    with a.sessions() as s:
+        escalations = s.scalar(select(func.count()).select_from(CaseTransitionRow).where(
+            CaseTransitionRow.action == "escalate"))
+        levels = set(s.scalars(select(CaseRow.escalation_level)))
+        firers = set(s.scalars(select(TimerRow.fired_by).where(TimerRow.fired_by.is_not(None))))
+    assert escalations == 40 and levels == {1}
+    assert firers <= {"a", "b"}
