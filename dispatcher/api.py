@@ -114,7 +114,7 @@ def _act(action: Any) -> ActionResult:
 def _apply(svc: Services, case_id: int, action: str, person_id: str, reason: str | None,
            data: dict[str, Any]) -> dict[str, Any]:
     result = _act(lambda: svc.cases.act(case_id, action, person_id, reason, data))
-    svc.notifier.submit(result.notification_ids)
+    svc.notifier.submit(result.deliveries)
     svc.feed.publish({"type": "case", "action": action, "case": result.case})
     return result.case
 

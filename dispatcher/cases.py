@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -45,13 +45,18 @@ class IngestResult:
     duplicate: bool
     case_id: int | None
     opened: bool
-    notification_ids: tuple[int, ...] = ()
+    deliveries: tuple[int, ...] = ()  # notifications a channel must still deliver (Web Push)
 
 
 @dataclass(frozen=True)
 class ActionResult:
     case: dict[str, Any]
-    notification_ids: tuple[int, ...] = ()
+    deliveries: tuple[int, ...] = ()
+
+
+def deliveries(notes: list[NotificationRow]) -> tuple[int, ...]:
+    """Ids of the notifications a channel must still deliver (the inbox needs no delivery)."""
+    return tuple(n.id for n in notes if n.channel != "inbox")
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -92,6 +97,74 @@ def _placement(event: ViolationEvent) -> dict[str, Any]:
     }
 
 
+def _subscriptions(session: Session, people: list[str]) -> dict[str, list[int]]:
+    found: dict[str, list[int]] = {p: [] for p in people}
+    rows = session.execute(
+        select(PushSubscriptionRow.person_id, PushSubscriptionRow.id).where(PushSubscriptionRow.person_id.in_(people))
+    )
+    for person_id, sub_id in rows:
+        found[person_id].append(sub_id)
+    return found
+
+
+@dataclass
+class _Batch:
+    """What one ingest transaction looked up once for all its events."""
+
+    seen_events: set[str]
+    cases: dict[str, CaseRow]
+    cleared: dict[str, EventRow]
+    subs: dict[str, list[int]]
+
+    @classmethod
+    def load(cls, session: Session, events: list[ViolationEvent]) -> _Batch:
+        event_ids = [str(e.event_id) for e in events]
+        violation_ids = list({str(e.violation_id) for e in events})
+        seen = set(session.scalars(select(EventRow.event_id).where(EventRow.event_id.in_(event_ids))))
+        cases = {c.violation_id: c for c in session.scalars(
+            select(CaseRow).where(CaseRow.violation_id.in_(violation_ids)))}
+        cleared = {e.violation_id: e for e in session.scalars(
+            select(EventRow).where(EventRow.violation_id.in_(violation_ids), EventRow.state == "cleared"))}
+        return cls(seen, cases, cleared, {})
+
+    def fresh_openings(self, events: list[ViolationEvent]) -> list[int]:
+        """Indexes of events that simply open a new case: ``opened`` (or a first ``updated``)
+        for a violation unknown so far and alone in the batch, with no stored ``cleared``."""
+        per_violation: dict[str, int] = {}
+        for e in events:
+            vid = str(e.violation_id)
+            per_violation[vid] = per_violation.get(vid, 0) + 1
+        fresh = []
+        for i, e in enumerate(events):
+            vid = str(e.violation_id)
+            if (e.state is not EventState.cleared and per_violation[vid] == 1 and vid not in self.cases
+                    and vid not in self.cleared and str(e.event_id) not in self.seen_events):
+                fresh.append(i)
+                self.seen_events.add(str(e.event_id))
+        return fresh
+
+    def subscriptions(self, session: Session, person_id: str) -> list[int]:
+        if person_id not in self.subs:
+            self.subs.update(_subscriptions(session, [person_id]))
+        return self.subs[person_id]
+
+
+@dataclass
+class _Pending:
+    """An event applied in a batch; its ids exist once the batch is flushed."""
+
+    case: CaseRow | None
+    opened: bool
+    notifications: list[NotificationRow]
+    duplicate: bool = False
+
+    def result(self) -> IngestResult:
+        if self.duplicate:
+            return IngestResult(True, None, False)
+        return IngestResult(False, self.case.id if self.case else None, self.opened,
+                            deliveries(self.notifications))
+
+
 class CaseService:
     def __init__(self, sessions: sessionmaker, grid: Grid, escalation: EscalationConfig | None = None) -> None:
         self.sessions = sessions
@@ -102,33 +175,108 @@ class CaseService:
 
     def ingest(self, event: ViolationEvent) -> IngestResult:
         """Store ``event`` once and apply it; a repeated event_id changes nothing."""
-        with self.sessions() as session:
-            try:
-                result = self._apply(session, event)
-                session.commit()
-                return result
-            except IntegrityError:
-                session.rollback()
-                if session.get(EventRow, str(event.event_id)) is not None:
-                    return IngestResult(True, None, False)
-                raise
+        return self.ingest_many([event])[0]
 
-    def _apply(self, session: Session, event: ViolationEvent) -> IngestResult:
-        if session.get(EventRow, str(event.event_id)) is not None:
-            return IngestResult(True, None, False)
+    def ingest_many(self, events: list[ViolationEvent]) -> list[IngestResult]:
+        """Store and apply a batch of events in one transaction (in their order); repeated
+        event_ids, within the batch or already stored, change nothing. If another dispatcher
+        stored some of them meanwhile, the batch is retried one event at a time."""
+        try:
+            with self.sessions() as session:
+                batch = _Batch.load(session, events)
+                results: list[IngestResult | None] = [None] * len(events)
+                fresh = batch.fresh_openings(events)
+                for index, result in zip(fresh, self._open_many(session, [events[i] for i in fresh]), strict=True):
+                    results[index] = result
+                pending = {i: self._apply(session, e, batch) for i, e in enumerate(events) if results[i] is None}
+                session.flush()
+                for i, p in pending.items():
+                    results[i] = p.result()
+                session.commit()
+                return results  # type: ignore[return-value]
+        except IntegrityError:
+            if len(events) == 1:
+                with self.sessions() as session:
+                    if session.get(EventRow, str(events[0].event_id)) is not None:
+                        return [IngestResult(True, None, False)]
+                raise
+            return [self.ingest(event) for event in events]
+
+    def _open_many(self, session: Session, events: list[ViolationEvent]) -> list[IngestResult]:
+        """The common case in bulk: each event opens a new case. Set-based inserts write the
+        same rows ``_open_case`` would (case, event, audit trail, accept timer, notifications)."""
+        if not events:
+            return []
+        at = now()
+        routes = [route(self.grid, e.micro_grid) for e in events]
+        case_rows = []
+        for event, target in zip(events, routes, strict=True):
+            case_rows.append({
+                **_placement(event), "state": (CaseState.dispatched if target.worker_id else CaseState.reported).value,
+                "worker_id": target.worker_id, "leader_id": target.leader_id, "assignee_id": target.worker_id,
+                "department_id": self.grid.departments.get(event.kind), "escalation_level": 0,
+                "routing_note": target.note, "opened_at": at, "dwell_s": event.dwell_s,
+                "objects": [o.model_dump(mode="json") for o in event.objects],
+                "snapshot_url": event.snapshot.url if event.snapshot else None,
+                "snapshot_sha256": event.snapshot.sha256 if event.snapshot else None,
+            })
+        # Core inserts on the tables (not the ORM's bulk path, which here went row by row).
+        cases_t = CaseRow.__table__
+        ids = session.execute(
+            insert(cases_t).returning(cases_t.c.id, sort_by_parameter_order=True), case_rows
+        ).scalars().all()
+        event_rows, audit, timers, inbox, pushes = [], [], [], [], []
+        subs = _subscriptions(session, sorted({r.worker_id for r in routes if r.worker_id}))
+        for event, target, case_id in zip(events, routes, ids, strict=True):
+            event_rows.append({"event_id": str(event.event_id), "state": event.state.value,
+                               "observed_at": event.observed_at, **_placement(event),
+                               "payload": event.model_dump(mode="json"), "case_id": case_id, "received_at": at})
+            audit.append({"case_id": case_id, "action": "report", "from_state": None, "to_state": "reported",
+                          "actor_id": CAMERA, "actor_role": Role.system.value, "reason": None,
+                          "data": {"event_id": str(event.event_id)}, "at": at})
+            if target.worker_id is None:
+                log.warning("case %s: %s", case_id, target.note)
+                continue
+            audit.append({"case_id": case_id, "action": "dispatch", "from_state": "reported",
+                          "to_state": "dispatched", "actor_id": SYSTEM, "actor_role": Role.system.value,
+                          "reason": target.note, "data": {"assignee_id": target.worker_id}, "at": at})
+            due = at + timedelta(minutes=self.escalation.policy(event.kind.value).accept_within_min)
+            timers.append({"case_id": case_id, "purpose": "accept", "due_at": due})
+            inbox.append({"case_id": case_id, "person_id": target.worker_id, "channel": "inbox",
+                          "status": "delivered", "attempts": 0, "created_at": at, "updated_at": at})
+            pushes += [{"case_id": case_id, "person_id": target.worker_id, "channel": "webpush", "status": "pending",
+                        "subscription_id": sub_id, "attempts": 0, "created_at": at, "updated_at": at}
+                       for sub_id in subs[target.worker_id]]
+        for model, rows in ((EventRow, event_rows), (CaseTransitionRow, audit), (TimerRow, timers),
+                            (NotificationRow, inbox)):
+            if rows:
+                session.execute(insert(model.__table__), rows)
+        push_ids: dict[int, list[int]] = {}
+        if pushes:
+            notes_t = NotificationRow.__table__
+            inserted = session.execute(
+                insert(notes_t).returning(notes_t.c.id, notes_t.c.case_id, sort_by_parameter_order=True), pushes)
+            for note_id, case_id in inserted:
+                push_ids.setdefault(case_id, []).append(note_id)
+        return [IngestResult(False, case_id, True, tuple(push_ids.get(case_id, ()))) for case_id in ids]
+
+    def _apply(self, session: Session, event: ViolationEvent, batch: _Batch) -> _Pending:
+        event_id = str(event.event_id)
+        if event_id in batch.seen_events:
+            return _Pending(None, False, [], duplicate=True)
+        batch.seen_events.add(event_id)
         violation_id = str(event.violation_id)
-        case = session.scalar(select(CaseRow).where(CaseRow.violation_id == violation_id))
+        case = batch.cases.get(violation_id)
         opened = False
         notifications: list[NotificationRow] = []
         if case is None and event.state is not EventState.cleared:
-            case, notifications = self._open_case(session, event)
+            case, notifications = self._open_case(session, event, batch)
+            batch.cases[violation_id] = case
             opened = True
-            earlier_clear = session.scalar(
-                select(EventRow).where(EventRow.violation_id == violation_id, EventRow.state == "cleared")
-            )
+            earlier_clear = batch.cleared.get(violation_id)
             if earlier_clear is not None:  # events arrived out of order
                 self._camera_cleared(session, case, earlier_clear.observed_at)
-                earlier_clear.case_id = case.id
+                earlier_clear.case = case
         elif case is not None:
             if event.state is EventState.cleared:
                 self._camera_cleared(session, case, event.observed_at)
@@ -136,20 +284,22 @@ class CaseService:
                 case.dwell_s = max(case.dwell_s, event.dwell_s)
                 if event.snapshot:
                     case.snapshot_url, case.snapshot_sha256 = event.snapshot.url, event.snapshot.sha256
-        session.add(
-            EventRow(
-                event_id=str(event.event_id),
-                state=event.state.value,
-                observed_at=event.observed_at,
-                **_placement(event),
-                payload=event.model_dump(mode="json"),
-                case_id=case.id if case is not None else None,
-            )
+        row = EventRow(
+            event_id=event_id,
+            state=event.state.value,
+            observed_at=event.observed_at,
+            **_placement(event),
+            payload=event.model_dump(mode="json"),
+            case=case,
         )
-        session.flush()
-        return IngestResult(False, case.id if case else None, opened, tuple(n.id for n in notifications))
+        session.add(row)
+        if event.state is EventState.cleared and case is None:
+            batch.cleared[violation_id] = row
+        return _Pending(case, opened, notifications)
 
-    def _open_case(self, session: Session, event: ViolationEvent) -> tuple[CaseRow, list[NotificationRow]]:
+    def _open_case(
+        self, session: Session, event: ViolationEvent, batch: _Batch | None = None
+    ) -> tuple[CaseRow, list[NotificationRow]]:
         target = route(self.grid, event.micro_grid)
         case = CaseRow(
             state=CaseState.reported.value,
@@ -165,16 +315,16 @@ class CaseService:
             snapshot_sha256=event.snapshot.sha256 if event.snapshot else None,
         )
         session.add(case)
-        session.flush()
         self._record(session, case, "report", None, CaseState.reported, CAMERA, Role.system, None,
                      {"event_id": str(event.event_id)})
         if target.worker_id is None:
-            log.warning("case %s: %s", case.id, target.note)
+            log.warning("case for violation %s: %s", case.violation_id, target.note)
             return case, []
-        return case, self._dispatch(session, case, target.worker_id, SYSTEM, Role.system, target.note)
+        return case, self._dispatch(session, case, target.worker_id, SYSTEM, Role.system, target.note, batch)
 
     def _dispatch(
-        self, session: Session, case: CaseRow, worker_id: str, actor: str, role: Role, reason: str | None
+        self, session: Session, case: CaseRow, worker_id: str, actor: str, role: Role, reason: str | None,
+        batch: _Batch | None = None,
     ) -> list[NotificationRow]:
         previous = CaseState(case.state)
         case.state, case.worker_id, case.assignee_id, case.escalation_level = (
@@ -184,7 +334,7 @@ class CaseService:
         self._cancel_timers(session, case)
         policy = self.escalation.policy(case.kind)
         self._start_timer(session, case, "accept", now() + timedelta(minutes=policy.accept_within_min))
-        return self.notify(session, case, worker_id)
+        return self.notify(session, case, worker_id, batch)
 
     def _camera_cleared(self, session: Session, case: CaseRow, at: datetime) -> None:
         case.cleared_at = at
@@ -229,8 +379,10 @@ class CaseService:
                     self._transition(session, case, action, person_id, role, reason, data)
             except TransitionError as exc:
                 raise CaseActionError(str(exc)) from None
+            session.flush()
+            result = ActionResult(case_summary(case), deliveries(notes))
             session.commit()
-            return ActionResult(case_summary(case), tuple(n.id for n in notes))
+            return result
 
     def _reroute(
         self, session: Session, case: CaseRow, actor: str, role: Role, reason: str | None, data: dict[str, Any]
@@ -321,15 +473,17 @@ class CaseService:
         self, session: Session, case: CaseRow, action: str, before: CaseState | None, after: CaseState, actor: str,
         role: Role, reason: str | None, data: dict[str, Any],
     ) -> None:
-        session.add(CaseTransitionRow(
-            case_id=case.id, action=action, from_state=before.value if before else None, to_state=after.value,
+        case.transitions.append(CaseTransitionRow(
+            action=action, from_state=before.value if before else None, to_state=after.value,
             actor_id=actor, actor_role=role.value, reason=reason, data=data, at=now(),
         ))
 
     def _start_timer(self, session: Session, case: CaseRow, purpose: str, due: datetime) -> None:
-        session.add(TimerRow(case_id=case.id, purpose=purpose, due_at=due))
+        case.timers.append(TimerRow(purpose=purpose, due_at=due))
 
     def _cancel_timers(self, session: Session, case: CaseRow, purpose: str | None = None) -> None:
+        if case.id is None:
+            return  # a case not yet stored has no stored timers
         query = update(TimerRow).where(
             TimerRow.case_id == case.id, TimerRow.fired_at.is_(None), TimerRow.cancelled_at.is_(None)
         )
@@ -337,15 +491,14 @@ class CaseService:
             query = query.where(TimerRow.purpose == purpose)
         session.execute(query.values(cancelled_at=now()))
 
-    def notify(self, session: Session, case: CaseRow, person_id: str) -> list[NotificationRow]:
-        """An inbox entry for ``person_id`` and one Web Push per subscribed device."""
-        rows = [NotificationRow(case_id=case.id, person_id=person_id, channel="inbox", status="delivered")]
-        subs = session.scalars(select(PushSubscriptionRow).where(PushSubscriptionRow.person_id == person_id)).all()
-        rows += [
-            NotificationRow(case_id=case.id, person_id=person_id, channel="webpush", status="pending",
-                            subscription_id=sub.id)
-            for sub in subs
-        ]
-        session.add_all(rows)
-        session.flush()
+    def notify(
+        self, session: Session, case: CaseRow, person_id: str, batch: _Batch | None = None
+    ) -> list[NotificationRow]:
+        """An inbox entry for ``person_id`` and one Web Push per subscribed device. The rows
+        get their ids when the session flushes."""
+        subs = batch.subscriptions(session, person_id) if batch else _subscriptions(session, [person_id])[person_id]
+        rows = [NotificationRow(person_id=person_id, channel="inbox", status="delivered")]
+        rows += [NotificationRow(person_id=person_id, channel="webpush", status="pending", subscription_id=sub_id)
+                 for sub_id in subs]
+        case.notifications.extend(rows)
         return rows

@@ -29,6 +29,9 @@ class IngestConfig(_Strict):
         default=None, description="MQTT v5 shared subscription group, for several dispatchers"
     )
     session_expiry_s: int = Field(default=86400, ge=0, description="Broker keeps our queue this long")
+    receive_maximum: int = Field(default=2000, ge=1, le=65535, description="Unacknowledged messages in flight")
+    batch_size: int = Field(default=500, ge=1, le=10000, description="Messages stored per transaction")
+    batch_wait_s: float = Field(default=0.05, ge=0.0, le=5.0, description="Longest wait to fill a batch")
 
 
 class WebPushConfig(_Strict):

@@ -70,6 +70,8 @@ class EventRow(Base):
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
 
+    case: Mapped[CaseRow | None] = relationship()
+
 
 class CaseRow(Base):
     __tablename__ = "cases"
@@ -108,6 +110,7 @@ class CaseRow(Base):
 
     notifications: Mapped[list[NotificationRow]] = relationship(back_populates="case", order_by="NotificationRow.id")
     transitions: Mapped[list[CaseTransitionRow]] = relationship(order_by="CaseTransitionRow.id")
+    timers: Mapped[list[TimerRow]] = relationship(order_by="TimerRow.id")
 
 
 class CaseTransitionRow(Base):

@@ -19,7 +19,7 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.exc import OperationalError
 
-from dispatcher.cases import CaseService
+from dispatcher.cases import CaseService, deliveries
 from dispatcher.db import CaseRow, TimerRow, now
 
 log = logging.getLogger(__name__)
@@ -73,7 +73,7 @@ class EscalationScheduler:
                 notes = self.cases.escalate(session, case, timer.purpose, self.instance_id)
                 session.commit()
                 fired += 1
-                self.on_notifications(tuple(n.id for n in notes))
+                self.on_notifications(deliveries(notes))
         self.fired += fired
         return fired
 

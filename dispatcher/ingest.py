@@ -1,14 +1,17 @@
 """Ingest: the MQTT subscription that turns events into cases.
 
-A message is acknowledged (PUBACK) only after it is stored, in a persistent MQTT v5 session
-(fixed client id, clean_start off, session expiry), so a dispatcher that dies mid-stream gets
-the unacknowledged messages again. Bad messages are never dropped silently: they go to the
-quarantine table with the reason.
+Messages are stored in batches (one transaction for up to ``batch_size`` messages or
+``batch_wait_s``, whichever comes first) by a writer thread, and each is acknowledged (PUBACK,
+in arrival order) only after its batch is committed, in a persistent MQTT v5 session (fixed
+client id, clean_start off, session expiry): a dispatcher that dies mid-stream gets the
+unacknowledged messages again, and dedup on event_id makes the second delivery harmless.
+Bad messages are never dropped silently: they go to the quarantine table with the reason.
 """
 
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
 from collections.abc import Callable
@@ -85,10 +88,14 @@ class Ingest:
         self.subscription = (
             f"$share/{cfg.shared_group}/{EVENTS_SUBSCRIPTION}" if cfg.shared_group else EVENTS_SUBSCRIPTION
         )
+        self._inbox: queue.Queue[mqtt.MQTTMessage] = queue.Queue()
+        self._writer = threading.Thread(target=self._write_loop, name="ingest-writer", daemon=True)
 
     def start(self) -> None:
         props = Properties(PacketTypes.CONNECT)
         props.SessionExpiryInterval = self.cfg.session_expiry_s
+        props.ReceiveMaximum = self.cfg.receive_maximum  # unacknowledged messages the broker may send us
+        self._writer.start()
         self.client.connect_async(
             self.mqtt_cfg.host, self.mqtt_cfg.port, self.mqtt_cfg.keepalive_s, clean_start=False, properties=props
         )
@@ -96,6 +103,8 @@ class Ingest:
 
     def stop(self) -> None:
         self._stop.set()
+        if self._writer.is_alive():
+            self._writer.join(10)
         self.client.disconnect()
         self.client.loop_stop()
 
@@ -113,26 +122,33 @@ class Ingest:
         if not self._stop.is_set():
             log.warning("dispatcher lost the broker: %s", reason_code)
 
-    def _quarantine(self, topic: str, payload: bytes, reason: str) -> None:
-        self.stats.quarantined += 1
-        log.warning("quarantined a message on %s: %s", topic, reason)
-        with self.sessions() as session:
-            session.add(QuarantineRow(topic=topic, payload=payload[:MAX_PAYLOAD_BYTES], reason=reason))
-            session.commit()
+    def _store(self, events: list[ViolationEvent], bad: list[QuarantineRow]) -> list[IngestResult]:
+        """One transaction for the batch's bad messages, then one for its events."""
+        if bad:
+            with self.sessions() as session:
+                session.add_all(bad)
+                session.commit()
+        return self.cases.ingest_many(events) if events else []
 
-    def handle(self, topic: str, payload: bytes) -> IngestResult | None:
-        """Store one message; returns None when it went to quarantine. Retries while the
-        database is unavailable, so a message is acknowledged only once it is kept."""
-        self.stats.received += 1
+    def handle_batch(self, messages: list[tuple[str, bytes]]) -> list[IngestResult | None]:
+        """Store messages (None where one went to quarantine). Retries while the database is
+        unavailable, so a message is acknowledged only once it is kept."""
+        self.stats.received += len(messages)
+        events: list[ViolationEvent] = []
+        bad: list[QuarantineRow] = []
+        slots: list[int | None] = []
+        for topic, payload in messages:
+            try:
+                events.append(check_message(topic, payload))
+                slots.append(len(events) - 1)
+            except ValueError as exc:
+                log.warning("quarantined a message on %s: %s", topic, exc)
+                bad.append(QuarantineRow(topic=topic, payload=payload[:MAX_PAYLOAD_BYTES], reason=str(exc)))
+                slots.append(None)
         delay = 0.5
         while True:
             try:
-                try:
-                    event = check_message(topic, payload)
-                except ValueError as exc:
-                    self._quarantine(topic, payload, str(exc))
-                    return None
-                result = self.cases.ingest(event)
+                results = self._store(events, bad)
                 break
             except OperationalError as exc:
                 self.stats.last_error = f"database unavailable: {exc.orig}"
@@ -140,22 +156,48 @@ class Ingest:
                 if self._stop.wait(delay):
                     raise
                 delay = min(delay * 2, 30.0)
-        if result.duplicate:
-            self.stats.duplicates += 1
-        else:
-            self.stats.stored += 1
-            self.stats.cases_opened += int(result.opened)
-        self.on_result(event, result)
-        return result
+        self.stats.quarantined += len(bad)
+        for event, result in zip(events, results, strict=True):
+            if result.duplicate:
+                self.stats.duplicates += 1
+            else:
+                self.stats.stored += 1
+                self.stats.cases_opened += int(result.opened)
+            self.on_result(event, result)
+        return [results[i] if i is not None else None for i in slots]
+
+    def handle(self, topic: str, payload: bytes) -> IngestResult | None:
+        return self.handle_batch([(topic, payload)])[0]
 
     def _on_message(self, client, userdata, message: mqtt.MQTTMessage) -> None:
+        self._inbox.put(message)
+
+    def _next_batch(self) -> list[mqtt.MQTTMessage]:
         try:
-            self.handle(message.topic, message.payload)
-        except Exception as exc:  # keep the subscription alive whatever one message does
-            self.stats.last_error = f"{type(exc).__name__}: {exc}"
-            log.exception("ingest failed for a message on %s; it stays unacknowledged", message.topic)
-            return
-        client.ack(message.mid, message.qos)
+            batch = [self._inbox.get(timeout=0.2)]
+        except queue.Empty:
+            return []
+        deadline = time.monotonic() + self.cfg.batch_wait_s
+        while len(batch) < self.cfg.batch_size:
+            try:
+                batch.append(self._inbox.get(timeout=max(0.0, deadline - time.monotonic())))
+            except queue.Empty:
+                break
+        return batch
+
+    def _write_loop(self) -> None:
+        while not self._stop.is_set():
+            batch = self._next_batch()
+            if not batch:
+                continue
+            try:
+                self.handle_batch([(m.topic, m.payload) for m in batch])
+            except Exception as exc:  # keep ingesting whatever one batch does
+                self.stats.last_error = f"{type(exc).__name__}: {exc}"
+                log.exception("ingest failed for %d messages; they stay unacknowledged", len(batch))
+                continue
+            for message in batch:  # in arrival order, after the commit
+                self.client.ack(message.mid, message.qos)
 
 
 def wait_connected(ingest: Ingest, timeout_s: float) -> bool:

@@ -44,7 +44,7 @@ class Services:
         def on_result(event: ViolationEvent, result: IngestResult) -> None:
             if result.duplicate:
                 return
-            notifier.submit(result.notification_ids)
+            notifier.submit(result.deliveries)
             feed.publish({
                 "type": "event",
                 "event": event.model_dump(mode="json"),

@@ -76,7 +76,7 @@ class LocalBroker:
             f"user {pwd.getpwuid(os.geteuid()).pw_name}\n"
             f"listener {self.port} 127.0.0.1\nallow_anonymous true\n"
             f"persistence true\npersistence_location {data}/\nautosave_interval 1\n"
-            "max_queued_messages 100000\nlog_dest stderr\n",
+            "max_queued_messages 100000\nmax_inflight_messages 2000\nlog_dest stderr\n",
             encoding="utf-8",
         )
         self.kind = "mosquitto"

@@ -45,7 +45,7 @@ def test_opened_then_cleared_marks_the_case_cleared_by_the_camera(service: CaseS
         s.add(PushSubscriptionRow(person_id="w-017", endpoint="https://push.example/x", p256dh="k" * 20, auth="a" * 16))
         s.commit()
     first = service.ingest(event("opened"))
-    assert first.opened and not first.duplicate and len(first.notification_ids) == 2
+    assert first.opened and not first.duplicate and len(first.deliveries) == 1  # the push; the inbox needs none
     assert service.ingest(event("opened")).duplicate
     assert not service.ingest(event("cleared")).opened
     with service.sessions() as s:
@@ -66,7 +66,7 @@ def test_unknown_micro_grid_opens_a_case_for_manual_dispatch(service: CaseServic
     with service.sessions() as s:
         case = s.get(CaseRow, result.case_id)
         assert case.worker_id is None and "mg-999" in case.routing_note and "by hand" in case.routing_note
-    assert result.notification_ids == ()
+    assert result.deliveries == ()
 
 
 def test_dispatcher_serve_runs_as_a_process_and_refuses_a_bad_config(tmp_path: Path, mosquitto: LocalBroker) -> None:

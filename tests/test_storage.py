@@ -16,7 +16,17 @@ from sqlalchemy import func, select
 from contract import EventState, ViolationEvent, event_id_for
 from dispatcher.cases import CaseActionError, CaseService
 from dispatcher.config import EscalationConfig, KindPolicy
-from dispatcher.db import Base, CaseRow, CaseTransitionRow, TimerRow, make_engine, make_sessions, migrate, now
+from dispatcher.db import (
+    Base,
+    CaseRow,
+    CaseTransitionRow,
+    NotificationRow,
+    TimerRow,
+    make_engine,
+    make_sessions,
+    migrate,
+    now,
+)
 from dispatcher.escalation import EscalationScheduler
 from dispatcher.grid import load_grid
 
@@ -100,7 +110,8 @@ def test_wrong_grid_is_returned_and_rerouted_and_a_false_alarm_voided(database_u
     cases.act(cid, "return", "w-017", reason="that pavement belongs to grid 4")
     moved = cases.act(cid, "reroute", "l-017", reason="agreed", data={"micro_grid": "mg-018"})
     assert (moved.case["state"], moved.case["worker_id"], moved.case["micro_grid"]) == ("dispatched", "w-018", "mg-018")
-    assert moved.notification_ids  # the new worker is told
+    with cases.sessions() as s:  # the new worker is told
+        assert s.scalar(select(func.count()).select_from(NotificationRow).where(NotificationRow.person_id == "w-018"))
     other = cases.ingest(opened(1)).case_id
     voided = cases.act(other, "void", "d-01", reason="a delivery van, not parked").case
     assert voided["state"] == "void" and voided["void_reason"] == "a delivery van, not parked"
@@ -131,8 +142,9 @@ def test_timers_survive_a_restart_and_two_instances_fire_each_once(database_url:
         first.ingest(opened(n))
     first.sessions.kw["bind"].dispose()  # the first dispatcher goes away
 
-    # Two dispatchers come up on the same database after the deadlines passed.
-    a, b = service(database_url, accept_min=1), service(database_url, accept_min=1)
+    # Two dispatchers come up on the same database after the deadlines passed. (Their own
+    # policy is longer, so the leader's re-armed timers fall after the moment simulated here.)
+    a, b = service(database_url, accept_min=10), service(database_url, accept_min=10)
     due = now() + timedelta(minutes=2)
     schedulers = [EscalationScheduler(a, lambda ids: None, instance_id="a", batch=1000),
                   EscalationScheduler(b, lambda ids: None, instance_id="b", batch=1000)]

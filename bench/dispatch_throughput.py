@@ -1,0 +1,129 @@
+"""Dispatcher ingest throughput: events/s from a real Mosquitto into PostgreSQL, with routing
+and notification records, publish→notification latency, and duplicates under redelivery.
+
+    python bench/dispatch_throughput.py [--events 20000] [--cameras 1150] [--redeliver 0.05]
+
+Starts its own Mosquitto (free port) and a fresh PostgreSQL database (on the local server,
+GRIDPATROL_TEST_PG to point elsewhere), runs `gridpatrol dispatcher serve` as a separate
+process, publishes ``--events`` opened events over ``--cameras`` cameras at QoS 1 as fast as
+the broker takes them, re-publishes a share of them (as QoS 1 redelivery would), and waits
+until every case and notification is stored. Prints sustained rate and latency percentiles.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+import psycopg
+import yaml
+from paho.mqtt.enums import CallbackAPIVersion
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from contract import EventState, ViolationEvent, event_id_for  # noqa: E402
+from gridpatrol.broker import LocalBroker, free_port, wait_port  # noqa: E402
+
+ADMIN = os.environ.get("GRIDPATROL_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def make_events(count: int, cameras: int) -> list[ViolationEvent]:
+    events = []
+    for i in range(count):
+        vid = uuid.uuid4()
+        cam = f"cam-{i % cameras:04d}"
+        events.append(ViolationEvent(
+            event_id=event_id_for(vid, EventState.opened), violation_id=vid, kind="parked_bike", state="opened",
+            edge_id=f"box-{(i % cameras) // 50:02d}", camera_id=cam, zone_id="z1",
+            micro_grid="mg-017" if i % 2 else "mg-018", started_at=datetime.now(UTC), observed_at=datetime.now(UTC),
+            dwell_s=120.0,
+            objects=[{"class_name": "bicycle", "confidence": 0.8, "bbox": [10, 20, 60, 90], "track_id": 1}],
+        ))
+    return events
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--events", type=int, default=20000)
+    parser.add_argument("--cameras", type=int, default=1150)
+    parser.add_argument("--redeliver", type=float, default=0.05, help="share of events published twice")
+    parser.add_argument("--timeout", type=float, default=600)
+    args = parser.parse_args()
+
+    db = f"gridpatrol_bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(ADMIN, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{db}"')
+    db_url = ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1) + f"/{db}"
+    pg_url = ADMIN.rsplit("/", 1)[0] + f"/{db}"
+    work = Path(tempfile.mkdtemp(prefix="gridpatrol-bench-"))
+    broker = LocalBroker(persistence_dir=work / "broker").start()
+    port = free_port()
+    config = {
+        "database_url": db_url, "data_dir": str(work / "dispatcher"), "grid_file": str(ROOT / "configs/grid.yaml"),
+        "mqtt": {"url": broker.url}, "http": {"host": "127.0.0.1", "port": port},
+    }
+    (work / "dispatcher.yaml").write_text(yaml.safe_dump(config))
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gridpatrol.cli", "--log-level", "WARNING", "dispatcher", "serve",
+         "--config", str(work / "dispatcher.yaml")], cwd=ROOT)
+    try:
+        assert wait_port(port, 30), "dispatcher did not start"
+        time.sleep(1.0)  # let it subscribe
+        events = make_events(args.events, args.cameras)
+        repeats = events[: int(len(events) * args.redeliver)]
+        payloads = [(e.topic(), e.model_dump_json().encode()) for e in events + repeats]
+        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="bench-publisher", protocol=mqtt.MQTTv5)
+        client.max_inflight_messages_set(1000)
+        client.max_queued_messages_set(0)
+        client.connect("127.0.0.1", broker.port)
+        client.loop_start()
+        began = time.time()
+        infos = [client.publish(topic, payload, qos=1) for topic, payload in payloads]
+        for info in infos:
+            info.wait_for_publish(60)
+        published = time.time()
+        with psycopg.connect(pg_url) as conn:
+            while True:
+                cases = conn.execute("SELECT count(*) FROM cases").fetchone()[0]
+                notes = conn.execute("SELECT count(*) FROM notifications").fetchone()[0]
+                if (cases >= len(events) and notes >= len(events)) or time.time() - began > args.timeout:
+                    break
+                time.sleep(0.2)
+            done = time.time()
+            stored_events = conn.execute("SELECT count(*) FROM events").fetchone()[0]
+            latencies = [r[0] for r in conn.execute(
+                "SELECT EXTRACT(EPOCH FROM n.created_at - e.observed_at) FROM notifications n "
+                "JOIN cases c ON c.id = n.case_id JOIN events e ON e.case_id = c.id AND e.state = 'opened'")]
+        client.loop_stop()
+        lat = sorted(float(x) for x in latencies)
+        print(f"events published: {len(events)} unique + {len(repeats)} redelivered, over {args.cameras} cameras")
+        rate_in = len(payloads) / (published - began)
+        print(f"publish phase: {published - began:.1f}s ({rate_in:.0f} msg/s into Mosquitto)")
+        print(f"ingest: {cases} cases, {stored_events} events, {notes} notifications stored in {done - began:.1f}s "
+              f"-> {cases / (done - began):.0f} events/s sustained end to end")
+        print(f"duplicates: {stored_events - len(events)} extra events, {cases - len(events)} extra cases "
+              f"(of {len(repeats)} redelivered)")
+        if lat:
+            print(f"publish->notification stored latency: p50 {statistics.median(lat) * 1000:.0f} ms, "
+                  f"p99 {lat[int(len(lat) * 0.99) - 1] * 1000:.0f} ms, max {lat[-1] * 1000:.0f} ms")
+    finally:
+        server.terminate()
+        server.wait(15)
+        broker.stop()
+        with psycopg.connect(ADMIN, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
