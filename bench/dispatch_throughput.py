@@ -58,6 +58,8 @@ def main() -> int:
     parser.add_argument("--cameras", type=int, default=1150)
     parser.add_argument("--redeliver", type=float, default=0.05, help="share of events published twice")
     parser.add_argument("--timeout", type=float, default=600)
+    parser.add_argument("--dispatchers", type=int, default=1,
+                        help="dispatcher processes sharing the work (MQTT v5 shared subscription)")
     args = parser.parse_args()
 
     db = f"gridpatrol_bench_{uuid.uuid4().hex[:8]}"
@@ -67,17 +69,22 @@ def main() -> int:
     pg_url = ADMIN.rsplit("/", 1)[0] + f"/{db}"
     work = Path(tempfile.mkdtemp(prefix="gridpatrol-bench-"))
     broker = LocalBroker(persistence_dir=work / "broker").start()
-    port = free_port()
-    config = {
-        "database_url": db_url, "data_dir": str(work / "dispatcher"), "grid_file": str(ROOT / "configs/grid.yaml"),
-        "mqtt": {"url": broker.url}, "http": {"host": "127.0.0.1", "port": port},
-    }
-    (work / "dispatcher.yaml").write_text(yaml.safe_dump(config))
-    server = subprocess.Popen(
-        [sys.executable, "-m", "gridpatrol.cli", "--log-level", "WARNING", "dispatcher", "serve",
-         "--config", str(work / "dispatcher.yaml")], cwd=ROOT)
+    servers, ports = [], []
+    for n in range(args.dispatchers):
+        ports.append(free_port())
+        config = {
+            "database_url": db_url, "data_dir": str(work / f"dispatcher-{n}"),
+            "grid_file": str(ROOT / "configs/grid.yaml"),
+            "mqtt": {"url": broker.url, "client_id": f"gridpatrol-dispatcher-{n}"},
+            "ingest": {"shared_group": "dispatchers"} if args.dispatchers > 1 else {},
+            "http": {"host": "127.0.0.1", "port": ports[-1]},
+        }
+        (work / f"dispatcher-{n}.yaml").write_text(yaml.safe_dump(config))
+        servers.append(subprocess.Popen(
+            [sys.executable, "-m", "gridpatrol.cli", "--log-level", "WARNING", "dispatcher", "serve",
+             "--config", str(work / f"dispatcher-{n}.yaml")], cwd=ROOT))
     try:
-        assert wait_port(port, 30), "dispatcher did not start"
+        assert all(wait_port(p, 30) for p in ports), "a dispatcher did not start"
         time.sleep(1.0)  # let it subscribe
         events = make_events(args.events, args.cameras)
         repeats = events[: int(len(events) * args.redeliver)]
@@ -106,7 +113,8 @@ def main() -> int:
                 "JOIN cases c ON c.id = n.case_id JOIN events e ON e.case_id = c.id AND e.state = 'opened'")]
         client.loop_stop()
         lat = sorted(float(x) for x in latencies)
-        print(f"events published: {len(events)} unique + {len(repeats)} redelivered, over {args.cameras} cameras")
+        print(f"dispatchers: {args.dispatchers}; events published: {len(events)} unique + {len(repeats)} "
+              f"redelivered, over {args.cameras} cameras")
         rate_in = len(payloads) / (published - began)
         print(f"publish phase: {published - began:.1f}s ({rate_in:.0f} msg/s into Mosquitto)")
         print(f"ingest: {cases} cases, {stored_events} events, {notes} notifications stored in {done - began:.1f}s "
@@ -117,8 +125,9 @@ def main() -> int:
             print(f"publish->notification stored latency: p50 {statistics.median(lat) * 1000:.0f} ms, "
                   f"p99 {lat[int(len(lat) * 0.99) - 1] * 1000:.0f} ms, max {lat[-1] * 1000:.0f} ms")
     finally:
-        server.terminate()
-        server.wait(15)
+        for server in servers:
+            server.terminate()
+            server.wait(15)
         broker.stop()
         with psycopg.connect(ADMIN, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
