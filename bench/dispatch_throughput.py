@@ -47,7 +47,9 @@ def make_events(count: int, cameras: int) -> list[ViolationEvent]:
             edge_id=f"box-{(i % cameras) // 50:02d}", camera_id=cam, zone_id="z1",
             micro_grid="mg-017" if i % 2 else "mg-018", started_at=datetime.now(UTC), observed_at=datetime.now(UTC),
             dwell_s=120.0,
-            objects=[{"class_name": "bicycle", "confidence": 0.8, "bbox": [10, 20, 60, 90], "track_id": 1}],
+            # each event of a camera at its own spot, so none joins another's case
+            objects=[{"class_name": "bicycle", "confidence": 0.8, "track_id": 1,
+                      "bbox": [10 + 70 * (i // cameras), 20, 60 + 70 * (i // cameras), 90]}],
         ))
     return events
 

@@ -7,16 +7,17 @@ written to the audit trail; deadlines are stored as timers in the same transacti
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import and_, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from contract import EventState, ViolationEvent
-from dispatcher.config import EscalationConfig
+from contract import EventState, ViolationEvent, ViolationKind
+from dispatcher.config import DedupConfig, DispatcherConfig, EscalationConfig
 from dispatcher.db import (
     CaseRow,
     CaseTransitionRow,
@@ -59,6 +60,15 @@ def deliveries(notes: list[NotificationRow]) -> tuple[int, ...]:
     return tuple(n.id for n in notes if n.channel != "inbox")
 
 
+def box_iou(a: Sequence[float], b: Sequence[float]) -> float:
+    """Intersection over union of two [x1, y1, x2, y2] boxes."""
+    w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = w * h
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
@@ -67,10 +77,10 @@ def case_summary(case: CaseRow) -> dict[str, Any]:
     out: dict[str, Any] = {
         c: getattr(case, c)
         for c in (
-            "id", "violation_id", "kind", "state", "edge_id", "camera_id", "zone_id", "micro_grid", "worker_id",
-            "leader_id", "department_id", "assignee_id", "escalation_level", "routing_note", "handling_note",
-            "after_photo_sha256", "verified_by", "rating", "void_reason", "dwell_s", "objects", "snapshot_url",
-            "snapshot_sha256",
+            "id", "violation_id", "kind", "event_code", "state", "repeat_of", "repeat_count", "edge_id", "camera_id",
+            "zone_id", "micro_grid", "worker_id", "leader_id", "department_id", "assignee_id", "escalation_level",
+            "routing_note", "handling_note", "after_photo_sha256", "verified_by", "rating", "void_reason", "dwell_s",
+            "objects", "snapshot_url", "snapshot_sha256",
         )
     }
     for c in ("started_at", "opened_at", "accepted_at", "handled_at", "verified_at", "closed_at", "handle_due_at",
@@ -108,37 +118,90 @@ def _subscriptions(session: Session, people: list[str]) -> dict[str, list[int]]:
 
 
 @dataclass
+class SpotCase:
+    """What the spot check needs of a case; ``row`` once the full case is loaded or new."""
+
+    id: int | None
+    state: str
+    bbox: Sequence[float] | None
+    closed_at: datetime | None
+    repeat_count: int
+    row: CaseRow | None = None
+
+    @classmethod
+    def of(cls, case: CaseRow) -> SpotCase:
+        bbox = case.objects[0]["bbox"] if case.objects else None
+        return cls(case.id, case.state, bbox, case.closed_at, case.repeat_count, case)
+
+    def load(self, session: Session) -> CaseRow:
+        if self.row is None:
+            self.row = session.get(CaseRow, self.id)
+        return self.row
+
+
+@dataclass
 class _Batch:
     """What one ingest transaction looked up once for all its events."""
 
     seen_events: set[str]
-    cases: dict[str, CaseRow]
+    cases: dict[str, CaseRow]  # violation id -> its case (its own, or the one it joined)
     cleared: dict[str, EventRow]
     subs: dict[str, list[int]]
+    spots: dict[tuple[str, str], list[SpotCase]]  # (camera, zone) -> open or recently closed cases
 
     @classmethod
-    def load(cls, session: Session, events: list[ViolationEvent]) -> _Batch:
+    def load(cls, session: Session, events: list[ViolationEvent], repeat_window_days: float) -> _Batch:
         event_ids = [str(e.event_id) for e in events]
         violation_ids = list({str(e.violation_id) for e in events})
         seen = set(session.scalars(select(EventRow.event_id).where(EventRow.event_id.in_(event_ids))))
-        cases = {c.violation_id: c for c in session.scalars(
-            select(CaseRow).where(CaseRow.violation_id.in_(violation_ids)))}
+        links = session.execute(select(EventRow.violation_id, EventRow.case_id).where(
+            EventRow.violation_id.in_(violation_ids), EventRow.case_id.is_not(None))).all()
+        by_id = {c.id: c for c in session.scalars(select(CaseRow).where(CaseRow.id.in_({c for _, c in links})))}
+        cases = {vid: by_id[cid] for vid, cid in links}
         cleared = {e.violation_id: e for e in session.scalars(
             select(EventRow).where(EventRow.violation_id.in_(violation_ids), EventRow.state == "cleared"))}
-        return cls(seen, cases, cleared, {})
+        cameras = list({e.camera_id for e in events if e.objects})
+        since = now() - timedelta(days=repeat_window_days)
+        spots: dict[tuple[str, str], list[SpotCase]] = {}
+        if cameras:  # only the columns the spot check needs, not whole cases
+            for cid, camera, zone, state, objects, closed_at, repeats in session.execute(select(
+                    CaseRow.id, CaseRow.camera_id, CaseRow.zone_id, CaseRow.state, CaseRow.objects,
+                    CaseRow.closed_at, CaseRow.repeat_count).where(
+                    CaseRow.camera_id.in_(cameras),
+                    or_(CaseRow.state.in_([s.value for s in OPEN_STATES]),
+                        and_(CaseRow.state == CaseState.closed.value, CaseRow.closed_at >= since)))):
+                bbox = objects[0]["bbox"] if objects else None
+                spots.setdefault((camera, zone), []).append(SpotCase(cid, state, bbox, closed_at, repeats))
+        return cls(seen, cases, cleared, {}, spots)
 
-    def fresh_openings(self, events: list[ViolationEvent]) -> list[int]:
+    def fresh_openings(
+        self, events: list[ViolationEvent], same_spot: Callable[[SpotCase, ViolationEvent], bool], spot_iou: float
+    ) -> list[int]:
         """Indexes of events that simply open a new case: ``opened`` (or a first ``updated``)
-        for a violation unknown so far and alone in the batch, with no stored ``cleared``."""
+        for a violation unknown so far and alone in the batch, with no stored ``cleared``, at a
+        spot where no open or recently closed case stands and no other event of the batch is.
+        Everything else takes the careful path (join, repeat, out-of-order)."""
         per_violation: dict[str, int] = {}
+        at_place: dict[tuple[str, str], list[ViolationEvent]] = {}
         for e in events:
             vid = str(e.violation_id)
             per_violation[vid] = per_violation.get(vid, 0) + 1
+            at_place.setdefault((e.camera_id, e.zone_id), []).append(e)
+
+        def crowded(e: ViolationEvent) -> bool:
+            if not e.objects:
+                return False
+            place = (e.camera_id, e.zone_id)
+            if any(same_spot(c, e) for c in self.spots.get(place, [])):
+                return True
+            return any(o is not e and o.objects and box_iou(o.objects[0].bbox, e.objects[0].bbox) >= spot_iou
+                       for o in at_place[place])
+
         fresh = []
         for i, e in enumerate(events):
             vid = str(e.violation_id)
             if (e.state is not EventState.cleared and per_violation[vid] == 1 and vid not in self.cases
-                    and vid not in self.cleared and str(e.event_id) not in self.seen_events):
+                    and vid not in self.cleared and str(e.event_id) not in self.seen_events and not crowded(e)):
                 fresh.append(i)
                 self.seen_events.add(str(e.event_id))
         return fresh
@@ -166,10 +229,15 @@ class _Pending:
 
 
 class CaseService:
-    def __init__(self, sessions: sessionmaker, grid: Grid, escalation: EscalationConfig | None = None) -> None:
+    def __init__(
+        self, sessions: sessionmaker, grid: Grid, escalation: EscalationConfig | None = None,
+        dedup: DedupConfig | None = None, event_codes: dict[ViolationKind, str] | None = None,
+    ) -> None:
         self.sessions = sessions
         self.grid = grid
         self.escalation = escalation or EscalationConfig()
+        self.dedup = dedup or DedupConfig()
+        self.event_codes = event_codes if event_codes is not None else DispatcherConfig().event_codes
 
     # --- ingest -------------------------------------------------------------------------
 
@@ -183,9 +251,9 @@ class CaseService:
         stored some of them meanwhile, the batch is retried one event at a time."""
         try:
             with self.sessions() as session:
-                batch = _Batch.load(session, events)
+                batch = _Batch.load(session, events, self.dedup.repeat_window_days)
                 results: list[IngestResult | None] = [None] * len(events)
-                fresh = batch.fresh_openings(events)
+                fresh = batch.fresh_openings(events, self._same_spot, self.dedup.spot_iou)
                 for index, result in zip(fresh, self._open_many(session, [events[i] for i in fresh]), strict=True):
                     results[index] = result
                 pending = {i: self._apply(session, e, batch) for i, e in enumerate(events) if results[i] is None}
@@ -213,6 +281,7 @@ class CaseService:
         for event, target in zip(events, routes, strict=True):
             case_rows.append({
                 **_placement(event), "state": (CaseState.dispatched if target.worker_id else CaseState.reported).value,
+                "event_code": self.event_codes.get(event.kind), "repeat_count": 0,
                 "worker_id": target.worker_id, "leader_id": target.leader_id, "assignee_id": target.worker_id,
                 "department_id": self.grid.departments.get(event.kind), "escalation_level": 0,
                 "routing_note": target.note, "opened_at": at, "dwell_s": event.dwell_s,
@@ -270,16 +339,22 @@ class CaseService:
         opened = False
         notifications: list[NotificationRow] = []
         if case is None and event.state is not EventState.cleared:
-            case, notifications = self._open_case(session, event, batch)
+            case = self._open_case_at_spot(session, event, batch)
+            if case is not None:  # the same spot already has an open case: join it
+                self._record(session, case, "join", CaseState(case.state), CaseState(case.state), CAMERA,
+                             Role.system, "another detection at the same spot",
+                             {"violation_id": violation_id, "event_id": event_id})
+            else:
+                case, notifications = self._open_case(session, event, batch)
+                opened = True
             batch.cases[violation_id] = case
-            opened = True
             earlier_clear = batch.cleared.get(violation_id)
             if earlier_clear is not None:  # events arrived out of order
-                self._camera_cleared(session, case, earlier_clear.observed_at)
                 earlier_clear.case = case
+                self._camera_cleared(session, case, earlier_clear.observed_at, violation_id)
         elif case is not None:
             if event.state is EventState.cleared:
-                self._camera_cleared(session, case, event.observed_at)
+                self._camera_cleared(session, case, event.observed_at, violation_id)
             else:
                 case.dwell_s = max(case.dwell_s, event.dwell_s)
                 if event.snapshot:
@@ -301,9 +376,13 @@ class CaseService:
         self, session: Session, event: ViolationEvent, batch: _Batch | None = None
     ) -> tuple[CaseRow, list[NotificationRow]]:
         target = route(self.grid, event.micro_grid)
+        prior = self._recent_case_at_spot(event, batch) if batch else None
         case = CaseRow(
             state=CaseState.reported.value,
             **_placement(event),
+            event_code=self.event_codes.get(event.kind),
+            repeat_of=prior.id if prior else None,
+            repeat_count=prior.repeat_count + 1 if prior else 0,
             worker_id=target.worker_id,
             leader_id=target.leader_id,
             department_id=self.grid.departments.get(event.kind),
@@ -315,8 +394,13 @@ class CaseService:
             snapshot_sha256=event.snapshot.sha256 if event.snapshot else None,
         )
         session.add(case)
-        self._record(session, case, "report", None, CaseState.reported, CAMERA, Role.system, None,
-                     {"event_id": str(event.event_id)})
+        if batch is not None:
+            batch.spots.setdefault((case.camera_id, case.zone_id), []).append(SpotCase.of(case))
+        data: dict[str, Any] = {"event_id": str(event.event_id)}
+        if prior is not None:
+            data.update(repeat_of=prior.id, repeat_count=case.repeat_count)
+        self._record(session, case, "report", None, CaseState.reported, CAMERA, Role.system,
+                     f"repeat offence at this spot (case {prior.id})" if prior else None, data)
         if target.worker_id is None:
             log.warning("case for violation %s: %s", case.violation_id, target.note)
             return case, []
@@ -336,7 +420,30 @@ class CaseService:
         self._start_timer(session, case, "accept", now() + timedelta(minutes=policy.accept_within_min))
         return self.notify(session, case, worker_id, batch)
 
-    def _camera_cleared(self, session: Session, case: CaseRow, at: datetime) -> None:
+    def _same_spot(self, spot: SpotCase, event: ViolationEvent) -> bool:
+        if spot.bbox is None or not event.objects:
+            return False
+        return box_iou(spot.bbox, event.objects[0].bbox) >= self.dedup.spot_iou
+
+    def _open_case_at_spot(self, session: Session, event: ViolationEvent, batch: _Batch) -> CaseRow | None:
+        spot = next((s for s in batch.spots.get((event.camera_id, event.zone_id), [])
+                     if CaseState(s.state) in OPEN_STATES and self._same_spot(s, event)), None)
+        return spot.load(session) if spot else None
+
+    def _recent_case_at_spot(self, event: ViolationEvent, batch: _Batch) -> SpotCase | None:
+        closed = [s for s in batch.spots.get((event.camera_id, event.zone_id), [])
+                  if s.state == CaseState.closed.value and s.closed_at is not None and self._same_spot(s, event)]
+        return max(closed, key=lambda s: s.closed_at, default=None)
+
+    def _camera_cleared(self, session: Session, case: CaseRow, at: datetime, violation_id: str) -> None:
+        """The camera saw one violation's spot free. The case counts as cleared once every
+        violation joined to it has cleared."""
+        states = session.execute(select(EventRow.violation_id, EventRow.state).where(EventRow.case_id == case.id))
+        standing = {v for v, s in states if s != "cleared"} - {
+            v for v, s in session.execute(select(EventRow.violation_id, EventRow.state).where(
+                EventRow.case_id == case.id, EventRow.state == "cleared"))} - {violation_id}
+        if standing:
+            return
         case.cleared_at = at
         if case.state == CaseState.handled.value:
             self._transition(session, case, "verify", CAMERA, Role.system, "the camera sees the spot free", {})

@@ -57,6 +57,17 @@ class EscalationConfig(_Strict):
         return self.policies.get(ViolationKind(kind), KindPolicy())
 
 
+class DedupConfig(_Strict):
+    spot_iou: float = Field(default=0.3, gt=0, lt=1, description="Boxes this alike are the same spot")
+    repeat_window_days: float = Field(default=30.0, ge=0, description="A new case here within this links")
+
+
+def _default_codes() -> dict[ViolationKind, str]:
+    # Street-order classes of the urban-management standard: 0504 goods put outside the shop
+    # (cross-door trading), 0506 non-motor vehicles parked at random.
+    return {ViolationKind.cross_door_trading: "0504", ViolationKind.parked_bike: "0506"}
+
+
 class DispatcherConfig(_Strict):
     database_url: str = "sqlite:///var/dispatcher/gridpatrol.sqlite"
     data_dir: Path = Path("var/dispatcher")
@@ -66,6 +77,8 @@ class DispatcherConfig(_Strict):
     http: HttpConfig = Field(default_factory=HttpConfig)
     webpush: WebPushConfig = Field(default_factory=WebPushConfig)
     escalation: EscalationConfig = Field(default_factory=EscalationConfig)
+    dedup: DedupConfig = Field(default_factory=DedupConfig)
+    event_codes: dict[ViolationKind, str] = Field(default_factory=_default_codes)
     max_evidence_bytes: int = Field(default=5 * 1024 * 1024, gt=0)
 
     def public_url(self) -> str:

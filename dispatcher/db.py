@@ -79,7 +79,11 @@ class CaseRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     violation_id: Mapped[str] = mapped_column(String(36), unique=True)
     kind: Mapped[str] = mapped_column(String(32), index=True)
+    event_code: Mapped[str | None] = mapped_column(String(8), index=True)  # street-order code, e.g. 0506
     state: Mapped[str] = mapped_column(String(16), index=True)  # a lifecycle.CaseState
+    repeat_of: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))  # the earlier case at this spot
+    # How many earlier offences at this spot (within the repeat window) lead to this case.
+    repeat_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     edge_id: Mapped[str] = mapped_column(String(64))
     camera_id: Mapped[str] = mapped_column(String(64))
     zone_id: Mapped[str] = mapped_column(String(64))

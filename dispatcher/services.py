@@ -36,7 +36,7 @@ class Services:
     def build(cls, config: DispatcherConfig) -> Services:
         grid = load_grid(config.grid_file)
         sessions = make_sessions(make_engine(config.database_url))
-        cases = CaseService(sessions, grid, config.escalation)
+        cases = CaseService(sessions, grid, config.escalation, config.dedup, config.event_codes)
         keys = VapidKeys(config.data_dir)
         notifier = Notifier(sessions, keys, config.webpush, config.public_url())
         feed = FeedHub()

@@ -41,7 +41,8 @@ def service(url: str, accept_min: float = 30.0, handle_min: float = 240.0) -> Ca
 
 
 def opened(n: int = 0, **overrides: object) -> ViolationEvent:
-    event = ViolationEvent.model_validate(sample_event(**overrides))
+    """A new violation; each ``n`` stands at its own camera (so none joins another's case)."""
+    event = ViolationEvent.model_validate(sample_event(**{"camera_id": f"cam-{n:03d}", **overrides}))
     vid = event_id_for(event.violation_id, EventState.updated, 1000 + n)  # a distinct violation per n
     return event.model_copy(update={"violation_id": vid, "event_id": event_id_for(vid, EventState.opened)})
 
@@ -172,3 +173,55 @@ def test_timers_survive_a_restart_and_two_instances_fire_each_once(database_url:
         firers = set(s.scalars(select(TimerRow.fired_by).where(TimerRow.fired_by.is_not(None))))
     assert escalations == 40 and levels == {1}
     assert firers <= {"a", "b"}
+
+
+def at_spot(n: int, bbox: tuple[float, float, float, float], camera: str = "cam-100", **kw: object) -> ViolationEvent:
+    obj = [{"class_name": "bicycle", "confidence": 0.8, "bbox": list(bbox), "track_id": n}]
+    return opened(n, camera_id=camera, objects=obj, **kw)
+
+
+def cleared(event: ViolationEvent) -> ViolationEvent:
+    return event.model_copy(update={"state": EventState.cleared,
+                                    "event_id": event_id_for(event.violation_id, EventState.cleared)})
+
+
+@pytest.mark.parametrize("one_batch", [False, True])
+def test_a_second_detection_at_an_open_spot_joins_its_case(database_url: str, one_batch: bool) -> None:
+    cases = service(database_url)
+    first, second = at_spot(1, (100, 100, 160, 180)), at_spot(2, (104, 102, 166, 184))  # IoU ~0.8
+    elsewhere = at_spot(3, (400, 100, 460, 180))
+    if one_batch:
+        results = cases.ingest_many([first, second, elsewhere])
+    else:
+        results = [cases.ingest(first), cases.ingest(second), cases.ingest(elsewhere)]
+    assert [r.opened for r in results] == [True, False, True]
+    assert results[0].case_id == results[1].case_id != results[2].case_id
+    cases.ingest(cleared(first))  # one bike gone, the other still stands
+    with cases.sessions() as s:
+        case = s.get(CaseRow, results[0].case_id)
+        assert case.cleared_at is None
+        assert [t.action for t in case.transitions] == ["report", "dispatch", "join"]
+    cases.ingest(cleared(second))
+    with cases.sessions() as s:
+        assert s.get(CaseRow, results[0].case_id).cleared_at is not None
+
+
+def test_a_repeat_offence_at_a_closed_spot_is_linked_and_counted(database_url: str) -> None:
+    cases = service(database_url)
+    spot = (100, 100, 160, 180)
+    ids = []
+    for n in range(3):
+        cid = cases.ingest(at_spot(10 + n, spot, kind="cross_door_trading")).case_id
+        ids.append(cid)
+        cases.act(cid, "accept", "w-017")
+        cases.act(cid, "handle", "w-017", reason="goods moved back inside")
+        cases.act(cid, "verify", "l-017")
+        cases.act(cid, "close", "l-017")
+    with cases.sessions() as s:
+        rows = [s.get(CaseRow, cid) for cid in ids]
+        assert [(r.repeat_of, r.repeat_count) for r in rows] == [(None, 0), (ids[0], 1), (ids[1], 2)]
+        assert {r.event_code for r in rows} == {"0504"}
+    other = cases.ingest(at_spot(20, spot, camera="cam-200")).case_id
+    with cases.sessions() as s:
+        case = s.get(CaseRow, other)
+        assert (case.repeat_of, case.repeat_count, case.event_code) == (None, 0, "0506")
