@@ -4,14 +4,16 @@ the live feed (WebSocket) and health."""
 from __future__ import annotations
 
 import asyncio
+from dataclasses import asdict
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, WebSocket, WebSocketDisconnect
-from fastapi.responses import FileResponse, Response
+from fastapi.responses import FileResponse, PlainTextResponse, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
+from dispatcher.assessment import assess, to_csv
 from dispatcher.cases import ActionResult, CaseActionError, case_summary, transition_summary
 from dispatcher.db import CaseRow, NotificationRow, PushSubscriptionRow, QuarantineRow
 from dispatcher.evidence import EvidenceRejected
@@ -29,6 +31,7 @@ cases = APIRouter(prefix="/api/v1/cases", tags=["cases"])
 people = APIRouter(prefix="/api/v1/people", tags=["people"])
 evidence = APIRouter(prefix="/api/v1/evidence", tags=["evidence"])
 feed = APIRouter(prefix="/api/v1", tags=["feed"])
+stats = APIRouter(prefix="/api/v1/assessment", tags=["assessment"])
 
 
 @health.get("/healthz")
@@ -136,6 +139,25 @@ def acknowledge(case_id: int, body: ActorBody, svc: ServicesDep) -> dict[str, An
 def resolve(case_id: int, body: ResolveBody, svc: ServicesDep) -> dict[str, Any]:
     """The worker reports it handled (the ``handle`` action), with what was done."""
     return _apply(svc, case_id, "handle", body.person_id, body.note, {})
+
+
+Month = Annotated[str, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="YYYY-MM")]
+By = Annotated[Literal["worker", "micro_grid"], Query()]
+
+
+@stats.get("")
+def assessment(svc: ServicesDep, month: Month, by: By = "worker") -> list[dict[str, Any]]:
+    """Per worker or micro-grid, for the cases opened in ``month``."""
+    with svc.sessions() as session:
+        return [asdict(r) for r in assess(session, month, by, svc.config.escalation)]
+
+
+@stats.get(".csv", response_class=PlainTextResponse)
+def assessment_csv(svc: ServicesDep, month: Month, by: By = "worker") -> PlainTextResponse:
+    with svc.sessions() as session:
+        rows = assess(session, month, by, svc.config.escalation)
+    return PlainTextResponse(to_csv(rows), media_type="text/csv", headers={
+        "content-disposition": f'attachment; filename="assessment-{by}-{month}.csv"'})
 
 
 @people.get("/{person_id}/inbox")

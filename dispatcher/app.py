@@ -33,7 +33,7 @@ def create_app(config: DispatcherConfig, services: Services | None = None) -> Fa
 
     app = FastAPI(title="GridPatrol dispatcher", version="0.1.0", lifespan=lifespan)
     app.state.services = svc
-    for router in (api.health, api.cases, api.people, api.evidence, api.feed):
+    for router in (api.health, api.cases, api.people, api.evidence, api.feed, api.stats):
         app.include_router(router)
     app.mount("/worker", StaticFiles(directory=WEB_DIR / "worker", html=True), name="worker")
 

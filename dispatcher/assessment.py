@@ -1,0 +1,111 @@
+"""The monthly assessment of workers and micro-grids: response, resolution and satisfaction.
+
+For the cases opened in a month (false alarms, ``void``, are counted apart and left out of
+the rates), grouped by the case's worker or micro-grid:
+
+- on-time acceptance: accepted within the kind's ``accept_within_min`` of opening;
+- closing rate: closed by the time of the report; on-time handling: handled by its deadline;
+- mean response (opened → accepted) and handling time (accepted → handled), in minutes;
+- rework rate: cases whose handling a leader rejected at least once;
+- satisfaction: the mean resident rating (1-5) of rated cases.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import defaultdict
+from dataclasses import asdict, dataclass
+from datetime import UTC, date, datetime
+from statistics import mean
+from typing import Literal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from dispatcher.config import EscalationConfig
+from dispatcher.db import CaseRow, CaseTransitionRow
+from dispatcher.lifecycle import CaseState
+
+GroupBy = Literal["worker", "micro_grid"]
+
+
+@dataclass
+class AssessmentRow:
+    month: str
+    group: str
+    cases: int
+    voided: int
+    accepted_on_time_rate: float | None
+    closing_rate: float | None
+    handled_on_time_rate: float | None
+    mean_response_min: float | None
+    mean_handling_min: float | None
+    rework_rate: float | None
+    satisfaction: float | None
+    ratings: int
+
+
+def month_bounds(month: str) -> tuple[datetime, datetime]:
+    """``YYYY-MM`` → [first instant, first instant of the next month) in UTC."""
+    try:
+        start = datetime.strptime(month, "%Y-%m").replace(tzinfo=UTC)
+    except ValueError:
+        raise ValueError(f"month must look like 2026-11, got {month!r}") from None
+    end = date(start.year + start.month // 12, start.month % 12 + 1, 1)
+    return start, datetime(end.year, end.month, 1, tzinfo=UTC)
+
+
+def _rate(part: int, whole: int) -> float | None:
+    return round(part / whole, 4) if whole else None
+
+
+def _mean_min(values: list[float]) -> float | None:
+    return round(mean(values) / 60, 2) if values else None
+
+
+def assess(session: Session, month: str, by: GroupBy, escalation: EscalationConfig) -> list[AssessmentRow]:
+    start, end = month_bounds(month)
+    cases = session.scalars(select(CaseRow).where(CaseRow.opened_at >= start, CaseRow.opened_at < end)).all()
+    reworked = set(session.scalars(select(CaseTransitionRow.case_id).where(
+        CaseTransitionRow.action == "reject", CaseTransitionRow.case_id.in_([c.id for c in cases]))))
+    groups: dict[str, list[CaseRow]] = defaultdict(list)
+    for case in cases:
+        groups[(case.worker_id if by == "worker" else case.micro_grid) or "(unassigned)"].append(case)
+    rows = []
+    for key in sorted(groups):
+        everything = groups[key]
+        counted = [c for c in everything if c.state != CaseState.void.value]
+        on_time = sum(
+            1 for c in counted if c.accepted_at is not None
+            and (c.accepted_at - c.opened_at).total_seconds() <= escalation.policy(c.kind).accept_within_min * 60
+        )
+        handled = [c for c in counted if c.handled_at is not None]
+        handled_in_time = sum(1 for c in handled if c.handle_due_at is None or c.handled_at <= c.handle_due_at)
+        ratings = [c.rating for c in counted if c.rating is not None]
+        rows.append(AssessmentRow(
+            month=month,
+            group=key,
+            cases=len(counted),
+            voided=len(everything) - len(counted),
+            accepted_on_time_rate=_rate(on_time, len(counted)),
+            closing_rate=_rate(sum(1 for c in counted if c.state == CaseState.closed.value), len(counted)),
+            handled_on_time_rate=_rate(handled_in_time, len(handled)),
+            mean_response_min=_mean_min(
+                [(c.accepted_at - c.opened_at).total_seconds() for c in counted if c.accepted_at]),
+            mean_handling_min=_mean_min(
+                [(c.handled_at - c.accepted_at).total_seconds() for c in handled if c.accepted_at]),
+            rework_rate=_rate(sum(1 for c in counted if c.id in reworked), len(counted)),
+            satisfaction=round(mean(ratings), 2) if ratings else None,
+            ratings=len(ratings),
+        ))
+    return rows
+
+
+def to_csv(rows: list[AssessmentRow]) -> str:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(AssessmentRow.__dataclass_fields__))
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: "" if v is None else v for k, v in asdict(row).items()})
+    return out.getvalue()

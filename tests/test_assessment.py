@@ -1,0 +1,89 @@
+"""The monthly assessment, from cases with known timings, on both databases and over HTTP."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+from test_storage import opened, service
+
+from dispatcher.assessment import assess, month_bounds
+from dispatcher.db import CaseRow
+
+T0 = datetime(2026, 10, 5, 8, 0, tzinfo=UTC)
+
+
+def build(cases, n: int, accept_after_min: float | None, handle_after_min: float | None = None,
+          rating: int | None = None, reject: bool = False, void: bool = False, micro_grid: str = "mg-017") -> int:
+    """A case that went through the loop, then its timestamps set to known values."""
+    cid = cases.ingest(opened(n, micro_grid=micro_grid)).case_id
+    worker = "w-017" if micro_grid == "mg-017" else "w-018"
+    leader = "l-017" if micro_grid == "mg-017" else "l-018"
+    if void:
+        cases.act(cid, "void", leader, reason="a delivery van")
+    elif accept_after_min is not None:
+        cases.act(cid, "accept", worker)
+        if handle_after_min is not None:
+            cases.act(cid, "handle", worker, reason="done")
+            if reject:
+                cases.act(cid, "reject", leader, reason="not all of it")
+                cases.act(cid, "handle", worker, reason="now all")
+            cases.act(cid, "verify", leader)
+            if rating:
+                cases.act(cid, "rate", "d-01", data={"rating": rating})
+            cases.act(cid, "close", "d-01")
+    with cases.sessions() as s:
+        case = s.get(CaseRow, cid)
+        case.opened_at = T0 + timedelta(hours=n)
+        if case.accepted_at:
+            case.accepted_at = case.opened_at + timedelta(minutes=accept_after_min)
+            case.handle_due_at = case.accepted_at + timedelta(minutes=240)
+        if case.handled_at:
+            case.handled_at = case.accepted_at + timedelta(minutes=handle_after_min)
+        s.commit()
+    return cid
+
+
+def test_month_bounds() -> None:
+    assert month_bounds("2026-12") == (datetime(2026, 12, 1, tzinfo=UTC), datetime(2027, 1, 1, tzinfo=UTC))
+    with pytest.raises(ValueError, match="2026-11"):
+        month_bounds("Nov 2026")
+
+
+def test_assessment_per_worker_and_grid(database_url: str) -> None:
+    cases = service(database_url)  # accept within 30 min, handle within 240
+    build(cases, 1, accept_after_min=10, handle_after_min=60, rating=5)
+    build(cases, 2, accept_after_min=50, handle_after_min=300, rating=3, reject=True)  # late twice, reworked
+    build(cases, 3, accept_after_min=20)  # accepted, not yet handled
+    build(cases, 4, accept_after_min=None, void=True)  # a false alarm: left out of the rates
+    build(cases, 5, accept_after_min=5, handle_after_min=30, rating=4, micro_grid="mg-018")
+    with cases.sessions() as s:
+        by_worker = {r.group: r for r in assess(s, "2026-10", "worker", cases.escalation)}
+        by_grid = {r.group: r for r in assess(s, "2026-10", "micro_grid", cases.escalation)}
+        assert assess(s, "2026-09", "worker", cases.escalation) == []
+    w = by_worker["w-017"]
+    assert (w.cases, w.voided, w.ratings) == (3, 1, 2)
+    assert w.accepted_on_time_rate == round(2 / 3, 4)
+    assert w.closing_rate == round(2 / 3, 4)
+    assert w.handled_on_time_rate == 0.5
+    assert w.mean_response_min == round((10 + 50 + 20) / 3, 2)
+    assert w.mean_handling_min == round((60 + 300) / 2, 2)
+    assert w.rework_rate == round(1 / 3, 4)
+    assert w.satisfaction == 4.0
+    assert by_worker["w-018"].cases == 1 and by_worker["w-018"].satisfaction == 4.0
+    assert by_grid["mg-017"].cases == 3 and by_grid["mg-018"].mean_response_min == 5.0
+
+
+def test_assessment_csv_over_http(dispatcher) -> None:
+    cases = dispatcher.services.cases
+    build(cases, 1, accept_after_min=10, handle_after_min=60, rating=5)
+    api = httpx.Client(base_url=dispatcher.url)
+    response = api.get("/api/v1/assessment.csv", params={"month": "2026-10", "by": "micro_grid"})
+    assert response.status_code == 200 and response.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(response.text)))
+    assert rows[0]["group"] == "mg-017" and rows[0]["cases"] == "1" and rows[0]["satisfaction"] == "5"
+    assert api.get("/api/v1/assessment", params={"month": "2026-13"}).status_code == 422
+    assert api.get("/api/v1/assessment", params={"month": "2026-10"}).json()[0]["group"] == "w-017"
