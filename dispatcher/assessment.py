@@ -3,7 +3,8 @@
 For the cases opened in a month (false alarms, ``void``, are counted apart and left out of
 the rates), grouped by the case's worker or micro-grid:
 
-- on-time acceptance: accepted within the kind's ``accept_within_min`` of opening;
+- on-time acceptance: accepted within the kind's ``accept_within_min`` of opening, on the
+  kind's clock (working time by default);
 - closing rate: closed by the time of the report; on-time handling: handled by its deadline;
 - mean response (opened → accepted) and handling time (accepted → handled), in minutes;
 - rework rate: cases whose handling a leader rejected at least once;
@@ -76,10 +77,8 @@ def assess(session: Session, month: str, by: GroupBy, escalation: EscalationConf
     for key in sorted(groups):
         everything = groups[key]
         counted = [c for c in everything if c.state != CaseState.void.value]
-        on_time = sum(
-            1 for c in counted if c.accepted_at is not None
-            and (c.accepted_at - c.opened_at).total_seconds() <= escalation.policy(c.kind).accept_within_min * 60
-        )
+        on_time = sum(1 for c in counted
+                      if c.accepted_at is not None and c.accepted_at <= escalation.accept_due(c.kind, c.opened_at))
         handled = [c for c in counted if c.handled_at is not None]
         handled_in_time = sum(1 for c in handled if c.handle_due_at is None or c.handled_at <= c.handle_due_at)
         ratings = [c.rating for c in counted if c.rating is not None]

@@ -309,7 +309,7 @@ class CaseService:
             audit.append({"case_id": case_id, "action": "dispatch", "from_state": "reported",
                           "to_state": "dispatched", "actor_id": SYSTEM, "actor_role": Role.system.value,
                           "reason": target.note, "data": {"assignee_id": target.worker_id}, "at": at})
-            due = at + timedelta(minutes=self.escalation.policy(event.kind.value).accept_within_min)
+            due = self.escalation.accept_due(event.kind.value, at)
             timers.append({"case_id": case_id, "purpose": "accept", "due_at": due})
             inbox.append({"case_id": case_id, "person_id": target.worker_id, "channel": "inbox",
                           "status": "delivered", "attempts": 0, "created_at": at, "updated_at": at})
@@ -416,8 +416,7 @@ class CaseService:
         self._record(session, case, "dispatch" if previous is CaseState.reported else "reroute", previous,
                      CaseState.dispatched, actor, role, reason, {"assignee_id": worker_id})
         self._cancel_timers(session, case)
-        policy = self.escalation.policy(case.kind)
-        self._start_timer(session, case, "accept", now() + timedelta(minutes=policy.accept_within_min))
+        self._start_timer(session, case, "accept", self.escalation.accept_due(case.kind, now()))
         return self.notify(session, case, worker_id, batch)
 
     def _same_spot(self, spot: SpotCase, event: ViolationEvent) -> bool:
@@ -509,11 +508,10 @@ class CaseService:
         before = CaseState(case.state)
         after = next_state(action, before, role, reason)
         at = now()
-        policy = self.escalation.policy(case.kind)
         if action == "accept":
             case.accepted_at = at
             self._cancel_timers(session, case)
-            case.handle_due_at = at + timedelta(minutes=policy.handle_within_min)
+            case.handle_due_at = self.escalation.handle_due(case.kind, at)
             self._start_timer(session, case, "handle", case.handle_due_at)
         elif action == "handle":
             photo = data.get("after_photo_sha256")
@@ -526,7 +524,7 @@ class CaseService:
         elif action == "verify":
             case.verified_at, case.verified_by = at, actor
         elif action == "reject":
-            case.handle_due_at = at + timedelta(minutes=policy.handle_within_min)
+            case.handle_due_at = self.escalation.handle_due(case.kind, at)
             self._start_timer(session, case, "handle", case.handle_due_at)
         elif action == "rate":
             rating = data.get("rating")
@@ -538,7 +536,7 @@ class CaseService:
             if not isinstance(minutes, int | float) or minutes <= 0:
                 raise TransitionError("extend needs minutes > 0")
             base = max(case.handle_due_at or at, at)
-            case.handle_due_at = base + timedelta(minutes=minutes)
+            case.handle_due_at = self.escalation.deadline(case.kind, base, minutes)
             self._cancel_timers(session, case, "handle")
             self._start_timer(session, case, "handle", case.handle_due_at)
         elif action in ("close", "void"):
@@ -555,7 +553,6 @@ class CaseService:
         the transaction that claimed the timer, so it happens once."""
         if CaseState(case.state) not in OPEN_STATES:
             return []
-        policy = self.escalation.policy(case.kind)
         if purpose == "accept" and case.escalation_level == 0:
             level, target = 1, case.leader_id  # the worker did not accept: the micro-grid leader
         elif case.escalation_level < 2:
@@ -571,7 +568,7 @@ class CaseService:
         self._record(session, case, "escalate", CaseState(case.state), CaseState(case.state), instance,
                      Role.system, reason, {"assignee_id": target, "level": level, "timer": purpose})
         if purpose == "accept" and level < 2:
-            self._start_timer(session, case, "accept", now() + timedelta(minutes=policy.accept_within_min))
+            self._start_timer(session, case, "accept", self.escalation.accept_due(case.kind, now()))
         return self.notify(session, case, target)
 
     # --- helpers ------------------------------------------------------------------------

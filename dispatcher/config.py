@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import datetime, time, timedelta
 from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from contract import ViolationKind
 from contract.configfile import load_config
 from contract.mqtt import MqttConfig
+from dispatcher.workclock import WorkClock
 
 
 class _Strict(BaseModel):
@@ -40,21 +44,53 @@ class WebPushConfig(_Strict):
 
 
 class KindPolicy(_Strict):
-    """Deadlines of one violation kind, in minutes of the plain clock."""
+    """Deadlines of one violation kind, in minutes of its clock."""
 
     accept_within_min: float = Field(default=30.0, gt=0, description="Escalate one level if not accepted by then")
     handle_within_min: float = Field(default=240.0, gt=0, description="Escalate to the line department after")
+    clock: Literal["working", "plain"] = Field(
+        default="working", description="working: working hours, weekends and holidays off; plain: urgent kinds"
+    )
+
+
+class WorkingHours(_Strict):
+    start: time = time(8, 30)
+    end: time = time(17, 30)
+    timezone: str = "Asia/Shanghai"
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, name: str) -> str:
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {name!r}") from None
+        return name
 
 
 class EscalationConfig(_Strict):
     policies: dict[ViolationKind, KindPolicy] = Field(
         default_factory=lambda: {kind: KindPolicy() for kind in ViolationKind}
     )
+    working_hours: WorkingHours = Field(default_factory=WorkingHours)
     poll_s: float = Field(default=5.0, gt=0, le=300, description="How often due timers are looked for")
     instance_id: str | None = Field(default=None, description="Names this dispatcher in the audit trail")
 
     def policy(self, kind: str) -> KindPolicy:
         return self.policies.get(ViolationKind(kind), KindPolicy())
+
+    def deadline(self, kind: str, start: datetime, minutes: float) -> datetime:
+        """``minutes`` after ``start`` on the kind's clock."""
+        if self.policy(kind).clock == "plain":
+            return start + timedelta(minutes=minutes)
+        hours = self.working_hours
+        return WorkClock(hours.start, hours.end, hours.timezone).add(start, minutes)
+
+    def accept_due(self, kind: str, start: datetime) -> datetime:
+        return self.deadline(kind, start, self.policy(kind).accept_within_min)
+
+    def handle_due(self, kind: str, start: datetime) -> datetime:
+        return self.deadline(kind, start, self.policy(kind).handle_within_min)
 
 
 class DedupConfig(_Strict):

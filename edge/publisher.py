@@ -13,6 +13,7 @@ import threading
 from pathlib import Path
 
 import httpx
+import paho.mqtt.client as mqtt
 
 from contract.events import TOPIC_PREFIX
 from contract.mqtt import MqttConfig, mqtt_client
@@ -38,6 +39,7 @@ class Publisher:
         self.evidence_cfg = evidence_cfg
         self._stop = threading.Event()
         self._connected = threading.Event()
+        self._online: mqtt.MQTTMessageInfo | None = None
         self.published = 0
         self.client = mqtt_client(mqtt_cfg, mqtt_cfg.client_id or f"gridpatrol-edge-{edge_id}")
         self.client.will_set(status_topic(edge_id), json.dumps({"state": "offline", "reason": "lost"}), 1, True)
@@ -52,8 +54,8 @@ class Publisher:
         if reason_code.is_failure:
             log.error("broker refused the connection: %s", reason_code)
             return
+        self._online = client.publish(status_topic(self.edge_id), json.dumps({"state": "online"}), 1, True)
         self._connected.set()
-        client.publish(status_topic(self.edge_id), json.dumps({"state": "online"}), 1, True)
         log.info("connected to broker %s:%s", self.host, self.port)
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
@@ -120,6 +122,13 @@ class Publisher:
                 self.outbox.ack(item.seq)
                 self.published += 1
                 delays = backoff.delays()
+
+    def wait_connected(self, timeout_s: float) -> bool:
+        """True once connected and the broker has acknowledged the retained online status."""
+        if not self._connected.wait(timeout_s) or self._online is None:
+            return False
+        self._online.wait_for_publish(timeout_s)
+        return self._online.is_published()
 
     def flush(self, timeout_s: float) -> bool:
         """Wait until the outbox is empty; True if it emptied in time."""

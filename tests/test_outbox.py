@@ -109,7 +109,7 @@ def test_edge_status_is_retained_with_a_last_will(tmp_path: Path, mosquitto: Loc
     outbox = Outbox(tmp_path / "outbox.sqlite")
     publisher = Publisher("box-7", MqttConfig(url=mosquitto.url), EvidenceConfig(), outbox)
     publisher.start()
-    assert publisher.flush(5.0)
+    assert publisher.wait_connected(10)  # the online status is at the broker before anyone watches
     watcher = Collector(mosquitto.url, status_topic("box-7"))
     assert watcher.got.wait(10)
     assert json.loads(watcher.messages[-1][1])["state"] == "online" and watcher.messages[-1][2]  # retained

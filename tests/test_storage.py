@@ -35,7 +35,7 @@ GRID = load_grid(ROOT / "configs/grid.yaml")
 
 
 def service(url: str, accept_min: float = 30.0, handle_min: float = 240.0) -> CaseService:
-    policy = KindPolicy(accept_within_min=accept_min, handle_within_min=handle_min)
+    policy = KindPolicy(accept_within_min=accept_min, handle_within_min=handle_min, clock="plain")
     escalation = EscalationConfig(policies={"parked_bike": policy, "cross_door_trading": policy})
     return CaseService(make_sessions(make_engine(url)), GRID, escalation)
 
