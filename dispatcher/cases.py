@@ -23,6 +23,7 @@ from dispatcher.db import (
     CaseTransitionRow,
     EventRow,
     NotificationRow,
+    OutboundRow,
     PushSubscriptionRow,
     TimerRow,
     now,
@@ -58,6 +59,16 @@ class ActionResult:
 def deliveries(notes: list[NotificationRow]) -> tuple[int, ...]:
     """Ids of the notifications a channel must still deliver (the inbox needs no delivery)."""
     return tuple(n.id for n in notes if n.channel != "inbox")
+
+
+CITY_FIELDS = ("violation_id", "kind", "event_code", "state", "camera_id", "zone_id", "micro_grid", "worker_id",
+               "started_at", "opened_at", "closed_at", "void_reason", "repeat_count", "snapshot_url")
+
+
+def city_payload(topic: str, values: dict[str, Any]) -> dict[str, Any]:
+    """What the city platform is told about a case (the case id is added when it is sent)."""
+    case = {k: values.get(k) for k in CITY_FIELDS}
+    return {"topic": topic, "case": {k: v.isoformat() if isinstance(v, datetime) else v for k, v in case.items()}}
 
 
 def box_iou(a: Sequence[float], b: Sequence[float]) -> float:
@@ -238,6 +249,7 @@ class CaseService:
         self.escalation = escalation or EscalationConfig()
         self.dedup = dedup or DedupConfig()
         self.event_codes = event_codes if event_codes is not None else DispatcherConfig().event_codes
+        self.city_webhook = False  # set by the dispatcher when a city platform is configured
 
     # --- ingest -------------------------------------------------------------------------
 
@@ -316,8 +328,12 @@ class CaseService:
             pushes += [{"case_id": case_id, "person_id": target.worker_id, "channel": "webpush", "status": "pending",
                         "subscription_id": sub_id, "attempts": 0, "created_at": at, "updated_at": at}
                        for sub_id in subs[target.worker_id]]
+        outbound = [{"target": "city", "case_id": case_id, "topic": "case.opened", "status": "pending",
+                     "attempts": 0, "next_attempt_at": at, "created_at": at,
+                     "payload": city_payload("case.opened", row)}
+                    for case_id, row in zip(ids, case_rows, strict=True)] if self.city_webhook else []
         for model, rows in ((EventRow, event_rows), (CaseTransitionRow, audit), (TimerRow, timers),
-                            (NotificationRow, inbox)):
+                            (NotificationRow, inbox), (OutboundRow, outbound)):
             if rows:
                 session.execute(insert(model.__table__), rows)
         push_ids: dict[int, list[int]] = {}
@@ -394,6 +410,7 @@ class CaseService:
             snapshot_sha256=event.snapshot.sha256 if event.snapshot else None,
         )
         session.add(case)
+        self._tell_city(session, case, "case.opened")
         if batch is not None:
             batch.spots.setdefault((case.camera_id, case.zone_id), []).append(SpotCase.of(case))
         data: dict[str, Any] = {"event_id": str(event.event_id)}
@@ -544,6 +561,8 @@ class CaseService:
             case.void_reason = reason if action == "void" else None
             self._cancel_timers(session, case)
         case.state = after.value
+        if action in ("close", "void"):
+            self._tell_city(session, case, "case.closed" if action == "close" else "case.voided")
         self._record(session, case, action, before, after, actor, role, reason, data)
 
     # --- escalation ---------------------------------------------------------------------
@@ -581,6 +600,11 @@ class CaseService:
             action=action, from_state=before.value if before else None, to_state=after.value,
             actor_id=actor, actor_role=role.value, reason=reason, data=data, at=now(),
         ))
+
+    def _tell_city(self, session: Session, case: CaseRow, topic: str) -> None:
+        if self.city_webhook:
+            values = {k: getattr(case, k) for k in CITY_FIELDS}
+            session.add(OutboundRow(target="city", case=case, topic=topic, payload=city_payload(topic, values)))
 
     def _start_timer(self, session: Session, case: CaseRow, purpose: str, due: datetime) -> None:
         case.timers.append(TimerRow(purpose=purpose, due_at=due))

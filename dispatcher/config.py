@@ -104,6 +104,16 @@ def _default_codes() -> dict[ViolationKind, str]:
     return {ViolationKind.cross_door_trading: "0504", ViolationKind.parked_bike: "0506"}
 
 
+class CityWebhookConfig(_Strict):
+    """The city platform's webhook: each case opened, closed or voided, signed with HMAC-SHA256."""
+
+    url: str = Field(pattern=r"^https?://")
+    secret: str = Field(min_length=16, description="Shared secret for the X-GridPatrol-Signature header")
+    timeout_s: float = Field(default=10.0, gt=0)
+    attempts: int = Field(default=8, ge=1, description="Then the message is marked failed (and kept)")
+    poll_s: float = Field(default=2.0, gt=0)
+
+
 class DispatcherConfig(_Strict):
     database_url: str = "sqlite:///var/dispatcher/gridpatrol.sqlite"
     data_dir: Path = Path("var/dispatcher")
@@ -115,6 +125,7 @@ class DispatcherConfig(_Strict):
     escalation: EscalationConfig = Field(default_factory=EscalationConfig)
     dedup: DedupConfig = Field(default_factory=DedupConfig)
     event_codes: dict[ViolationKind, str] = Field(default_factory=_default_codes)
+    city_webhook: CityWebhookConfig | None = None
     max_evidence_bytes: int = Field(default=5 * 1024 * 1024, gt=0)
 
     def public_url(self) -> str:

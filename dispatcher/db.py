@@ -166,6 +166,28 @@ class NotificationRow(Base):
     case: Mapped[CaseRow] = relationship(back_populates="notifications")
 
 
+class OutboundRow(Base):
+    """A message for an outside system (the city platform's webhook), written in the same
+    transaction as the case change it reports and sent by ``dispatcher.webhook``."""
+
+    __tablename__ = "outbound"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    target: Mapped[str] = mapped_column(String(32), index=True)  # city
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    topic: Mapped[str] = mapped_column(String(32))  # case.opened, case.closed, case.voided
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16), index=True, default="pending")  # pending, delivered, failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now, index=True)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    response_status: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now)
+    delivered_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+    case: Mapped[CaseRow] = relationship()
+
+
 class PushSubscriptionRow(Base):
     __tablename__ = "push_subscriptions"
 

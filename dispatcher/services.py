@@ -16,6 +16,7 @@ from dispatcher.feed import FeedHub
 from dispatcher.grid import Grid, load_grid
 from dispatcher.ingest import Ingest
 from dispatcher.notify import Notifier
+from dispatcher.webhook import CityWebhookSender
 from dispatcher.webpush import VapidKeys
 
 
@@ -31,6 +32,7 @@ class Services:
     notifier: Notifier
     ingest: Ingest
     scheduler: EscalationScheduler
+    city: CityWebhookSender | None = None
 
     @classmethod
     def build(cls, config: DispatcherConfig) -> Services:
@@ -57,13 +59,21 @@ class Services:
         scheduler = EscalationScheduler(
             cases, notifier.submit, config.escalation.poll_s, config.escalation.instance_id
         )
-        return cls(config, sessions, grid, cases, evidence, feed, keys, notifier, ingest, scheduler)
+        city = None
+        if config.city_webhook is not None:
+            cases.city_webhook = True
+            city = CityWebhookSender(sessions, config.city_webhook)
+        return cls(config, sessions, grid, cases, evidence, feed, keys, notifier, ingest, scheduler, city)
 
     def start(self) -> None:
         self.ingest.start()
         self.scheduler.start()
+        if self.city:
+            self.city.start()
 
     def close(self) -> None:
+        if self.city:
+            self.city.stop()
         self.scheduler.stop()
         self.ingest.stop()
         self.notifier.close()
