@@ -12,15 +12,14 @@ from __future__ import annotations
 import logging
 import os
 import socket
-import threading
 from collections.abc import Callable
 from datetime import datetime
 
 from sqlalchemy import select, update
-from sqlalchemy.exc import OperationalError
 
 from dispatcher.cases import CaseService, deliveries
 from dispatcher.db import CaseRow, TimerRow, now
+from dispatcher.periodic import PeriodicWorker
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +28,7 @@ def default_instance_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-class EscalationScheduler:
+class EscalationScheduler(PeriodicWorker):
     def __init__(
         self,
         cases: CaseService,
@@ -38,14 +37,15 @@ class EscalationScheduler:
         instance_id: str | None = None,
         batch: int = 100,
     ) -> None:
+        super().__init__("escalation timers", poll_s)
         self.cases = cases
         self.on_notifications = on_notifications
-        self.poll_s = poll_s
         self.instance_id = instance_id or default_instance_id()
         self.batch = batch
         self.fired = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="escalation", daemon=True)
+
+    def tick(self) -> int:
+        return self.run_due()
 
     def run_due(self, at: datetime | None = None) -> int:
         """Fire every timer due at ``at`` (default: now) that no one has fired; returns how many."""
@@ -76,20 +76,3 @@ class EscalationScheduler:
                 self.on_notifications(deliveries(notes))
         self.fired += fired
         return fired
-
-    def _loop(self) -> None:
-        while not self._stop.wait(self.poll_s):
-            try:
-                self.run_due()
-            except OperationalError as exc:
-                log.error("escalation timers: database unavailable (%s); trying again", exc.orig)
-            except Exception:
-                log.exception("escalation timers failed; trying again")
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(10)

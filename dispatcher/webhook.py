@@ -14,17 +14,16 @@ import hashlib
 import hmac
 import json
 import logging
-import threading
 import time
 from datetime import timedelta
 
 import httpx
 from sqlalchemy import select, update
-from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import sessionmaker
 
 from dispatcher.config import CityWebhookConfig
 from dispatcher.db import OutboundRow, now
+from dispatcher.periodic import PeriodicWorker
 
 log = logging.getLogger(__name__)
 
@@ -34,14 +33,16 @@ def sign(secret: str, timestamp: str, body: bytes) -> str:
     return f"sha256={digest}"
 
 
-class CityWebhookSender:
+class CityWebhookSender(PeriodicWorker):
     def __init__(self, sessions: sessionmaker, cfg: CityWebhookConfig, first_retry_s: float = 2.0) -> None:
+        super().__init__("city webhook", cfg.poll_s)
         self.sessions = sessions
         self.cfg = cfg
         self.first_retry_s = first_retry_s
         self.http = httpx.Client(timeout=cfg.timeout_s)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="city-webhook", daemon=True)
+
+    def tick(self) -> int:
+        return self.send_due()
 
     def send_due(self) -> int:
         """Try every due pending row once; returns how many were delivered."""
@@ -97,20 +98,6 @@ class CityWebhookSender:
             return True, response.status_code, None
         return False, response.status_code, f"answered {response.status_code}: {response.text[:300]}"
 
-    def _loop(self) -> None:
-        while not self._stop.wait(self.cfg.poll_s):
-            try:
-                self.send_due()
-            except OperationalError as exc:
-                log.error("city webhook: database unavailable (%s); trying again", exc.orig)
-            except Exception:
-                log.exception("city webhook sender failed; trying again")
-
-    def start(self) -> None:
-        self._thread.start()
-
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(10)
+        super().stop()
         self.http.close()

@@ -10,9 +10,11 @@ import time
 from pathlib import Path
 
 import httpx
+import paho.mqtt.publish as mqtt_publish
 import paho.mqtt.subscribe as mqtt_subscribe
 import pytest
 import yaml
+from conftest import dispatcher_config
 from samples import sample_event
 
 from contract import EventState, ViolationEvent, event_id_for
@@ -20,6 +22,7 @@ from dispatcher.cases import CaseService
 from dispatcher.db import CaseRow, NotificationRow, PushSubscriptionRow, make_engine, make_sessions
 from dispatcher.grid import load_grid
 from gridpatrol.broker import LocalBroker, free_port, wait_port
+from gridpatrol.demo import DispatcherThread
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -116,3 +119,27 @@ def test_edge_run_announces_itself_and_ends_with_its_clip(tmp_path: Path, mosqui
     host, port = mosquitto.url.removeprefix("mqtt://").split(":")
     status = mqtt_subscribe.simple("gridpatrol/v1/box-01/status", hostname=host, port=int(port))
     assert status.retain and json.loads(status.payload) == {"state": "offline", "reason": "stopped"}
+
+
+def test_a_running_dispatcher_escalates_on_its_own(tmp_path: Path, mosquitto: LocalBroker) -> None:
+    policy = {"accept_within_min": 0.02, "handle_within_min": 60, "clock": "plain"}  # 1.2 s to accept
+    config = dispatcher_config(tmp_path, mosquitto.url, escalation={
+        "poll_s": 0.2, "policies": {"parked_bike": policy, "cross_door_trading": policy}})
+    thread = DispatcherThread(config)
+    thread.start()
+    try:
+        host, port = mosquitto.url.removeprefix("mqtt://").split(":")
+        mqtt_publish.single("gridpatrol/v1/box-01/cam-001/events", json.dumps(sample_event()), qos=1,
+                            hostname=host, port=int(port))
+        api = httpx.Client(base_url=thread.url)
+        for _ in range(100):
+            found = api.get("/api/v1/cases").json()
+            if found and found[0]["escalation_level"] == 1:
+                break
+            time.sleep(0.1)
+        case = api.get(f"/api/v1/cases/{found[0]['id']}").json()
+        assert (case["assignee_id"], case["escalation_level"]) == ("l-017", 1)
+        escalation = next(t for t in case["timeline"] if t["action"] == "escalate")
+        assert escalation["reason"] == "not accepted in time" and escalation["actor_role"] == "system"
+    finally:
+        thread.stop()
