@@ -1,9 +1,12 @@
-"""The grid file: who is responsible for each micro-grid (worker and leader)."""
+"""The grid file: who is responsible for each micro-grid (worker, stand-in, leader), who is
+on duty when (rosters), who is away (leave), and the line department of each kind."""
 
 from __future__ import annotations
 
+from datetime import date, datetime, time
 from pathlib import Path
 from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -29,7 +32,41 @@ class MicroGrid(BaseModel):
     name: str = Field(min_length=1)
     community: str | None = None
     worker: Identifier
+    stand_in: Identifier | None = Field(default=None, description="Takes the cases while the worker is away")
     leader: Identifier
+
+
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+class Shift(BaseModel):
+    """``person`` is on duty for ``micro_grid`` on ``days`` from ``start`` to ``end`` (local time)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    micro_grid: Identifier
+    person: Identifier
+    days: list[Weekday] = Field(min_length=1)
+    start: time
+    end: time
+
+    @model_validator(mode="after")
+    def _order(self) -> Shift:
+        if self.end <= self.start:
+            raise ValueError("a shift must end after it starts (split a night shift in two)")
+        return self
+
+    def covers(self, local: datetime) -> bool:
+        return WEEKDAYS[local.weekday()] in self.days and self.start <= local.time() < self.end
+
+
+class Leave(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    person: Identifier
+    first_day: date
+    last_day: date
 
 
 class Grid(BaseModel):
@@ -41,6 +78,9 @@ class Grid(BaseModel):
     departments: dict[ViolationKind, Identifier] = Field(
         default_factory=dict, description="The line department (a person id) that takes each kind when escalated"
     )
+    timezone: str = "Asia/Shanghai"
+    rosters: list[Shift] = Field(default_factory=list)
+    leave: list[Leave] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _references(self) -> Grid:
@@ -49,13 +89,28 @@ class Grid(BaseModel):
             raise ValueError("a person id appears twice")
         if len({g.id for g in self.micro_grids}) != len(self.micro_grids):
             raise ValueError("a micro-grid id appears twice")
+        grids = {g.id for g in self.micro_grids}
         for g in self.micro_grids:
-            for field, role in (("worker", "worker"), ("leader", "leader")):
+            for field, role in (("worker", "worker"), ("stand_in", "worker"), ("leader", "leader")):
                 pid = getattr(g, field)
+                if pid is None:
+                    continue
                 if pid not in people:
                     raise ValueError(f"micro-grid {g.id}: {field} {pid!r} is not in people")
                 if people[pid].role != role:
                     raise ValueError(f"micro-grid {g.id}: {field} {pid!r} has role {people[pid].role}")
+        for i, shift in enumerate(self.rosters):
+            if shift.micro_grid not in grids:
+                raise ValueError(f"rosters[{i}]: micro-grid {shift.micro_grid!r} is not in micro_grids")
+            if shift.person not in people or people[shift.person].role != "worker":
+                raise ValueError(f"rosters[{i}]: {shift.person!r} is not a person with role worker")
+        for i, away in enumerate(self.leave):
+            if away.person not in people:
+                raise ValueError(f"leave[{i}]: {away.person!r} is not in people")
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"timezone: unknown time zone {self.timezone!r}") from None
         for kind, pid in self.departments.items():
             if pid not in people or people[pid].role != "department":
                 raise ValueError(f"departments.{kind.value}: {pid!r} is not a person with role department")
@@ -66,6 +121,19 @@ class Grid(BaseModel):
 
     def person(self, person_id: str) -> Person | None:
         return next((p for p in self.people if p.id == person_id), None)
+
+    def local(self, at: datetime) -> datetime:
+        return at.astimezone(ZoneInfo(self.timezone))
+
+    def away(self, person_id: str, at: datetime) -> bool:
+        day = self.local(at).date()
+        return any(a.person == person_id and a.first_day <= day <= a.last_day for a in self.leave)
+
+    def on_duty(self, micro_grid: str, at: datetime) -> list[str]:
+        """The people rostered on ``micro_grid`` at ``at`` who are not on leave, in roster order."""
+        local = self.local(at)
+        return [s.person for s in self.rosters
+                if s.micro_grid == micro_grid and s.covers(local) and not self.away(s.person, at)]
 
 
 def load_grid(path: str | Path) -> Grid:
