@@ -572,8 +572,11 @@ class CaseService:
         the transaction that claimed the timer, so it happens once."""
         if CaseState(case.state) not in OPEN_STATES:
             return []
-        if purpose == "accept" and case.escalation_level == 0:
-            level, target = 1, case.leader_id  # the worker did not accept: the micro-grid leader
+        stand_in = self._stand_in_for(case)
+        if purpose == "accept" and case.escalation_level == 0 and stand_in is not None:
+            level, target = 0, stand_in  # the worker did not accept: the micro-grid's stand-in first
+        elif purpose == "accept" and case.escalation_level == 0:
+            level, target = 1, case.leader_id  # nor the stand-in: the micro-grid leader
         elif case.escalation_level < 2:
             level, target = 2, case.department_id  # the leader did not, or it was not handled in time
         else:
@@ -585,10 +588,20 @@ class CaseService:
         case.escalation_level, case.assignee_id = level, target
         reason = "not accepted in time" if purpose == "accept" else "not handled by the deadline"
         self._record(session, case, "escalate", CaseState(case.state), CaseState(case.state), instance,
-                     Role.system, reason, {"assignee_id": target, "level": level, "timer": purpose})
+                     Role.system, reason, {"assignee_id": target, "level": level, "timer": purpose,
+                                           "stand_in": target == stand_in})
         if purpose == "accept" and level < 2:
             self._start_timer(session, case, "accept", self.escalation.accept_due(case.kind, now()))
         return self.notify(session, case, target)
+
+    def _stand_in_for(self, case: CaseRow) -> str | None:
+        """The micro-grid's stand-in, if the case has not been with them yet and they are not away."""
+        cell = self.grid.micro_grid(case.micro_grid)
+        if cell is None or cell.stand_in is None or self.grid.away(cell.stand_in, now()):
+            return None
+        if cell.stand_in in (case.assignee_id, case.worker_id):
+            return None
+        return cell.stand_in
 
     # --- helpers ------------------------------------------------------------------------
 

@@ -118,12 +118,16 @@ def test_wrong_grid_is_returned_and_rerouted_and_a_false_alarm_voided(database_u
     assert voided["state"] == "void" and voided["void_reason"] == "a delivery van, not parked"
 
 
-def test_deadlines_escalate_worker_to_leader_to_department_once_each(database_url: str) -> None:
+def test_deadlines_escalate_worker_to_stand_in_to_leader_to_department_once_each(database_url: str) -> None:
     cases = service(database_url, accept_min=10, handle_min=60)
     cid = cases.ingest(opened()).case_id
     scheduler = EscalationScheduler(cases, lambda ids: None, instance_id="a")
     assert scheduler.run_due(now() + timedelta(minutes=5)) == 0
-    assert scheduler.run_due(now() + timedelta(minutes=11)) == 1  # not accepted in 10 min: leader
+    assert scheduler.run_due(now() + timedelta(minutes=11)) == 1  # not accepted in 10 min: the stand-in
+    with cases.sessions() as s:
+        case = s.get(CaseRow, cid)
+        assert (case.assignee_id, case.escalation_level) == ("w-019", 0)
+    assert scheduler.run_due(now() + timedelta(minutes=21)) == 1  # nor by the stand-in: the leader
     with cases.sessions() as s:
         case = s.get(CaseRow, cid)
         assert (case.assignee_id, case.escalation_level) == ("l-017", 1)
@@ -134,7 +138,7 @@ def test_deadlines_escalate_worker_to_leader_to_department_once_each(database_ur
         case = s.get(CaseRow, cid)
         assert (case.assignee_id, case.escalation_level) == ("dep-urban", 2)
         escalations = s.scalars(select(CaseTransitionRow).where(CaseTransitionRow.action == "escalate")).all()
-        assert [e.data["assignee_id"] for e in escalations] == ["l-017", "dep-urban"]
+        assert [e.data["assignee_id"] for e in escalations] == ["w-019", "l-017", "dep-urban"]
 
 
 def test_timers_survive_a_restart_and_two_instances_fire_each_once(database_url: str) -> None:
@@ -171,7 +175,7 @@ def test_timers_survive_a_restart_and_two_instances_fire_each_once(database_url:
             CaseTransitionRow.action == "escalate"))
         levels = set(s.scalars(select(CaseRow.escalation_level)))
         firers = set(s.scalars(select(TimerRow.fired_by).where(TimerRow.fired_by.is_not(None))))
-    assert escalations == 40 and levels == {1}
+    assert escalations == 40 and levels == {0}  # each case went to mg-017's stand-in, once
     assert firers <= {"a", "b"}
 
 
