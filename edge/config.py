@@ -40,6 +40,9 @@ class ModelConfig(_Strict):
     nms_iou: float = Field(default=0.45, gt=0.0, lt=1.0)
     providers: list[str] = Field(default_factory=lambda: ["CPUExecutionProvider"], min_length=1)
     threads: int = Field(default=0, ge=0, description="Intra-op threads; 0 lets ONNX Runtime choose")
+    format: Literal["auto", "ultralytics", "yolox"] = Field(
+        default="auto", description="Output layout; auto tells Ultralytics and YOLOX apart by shape"
+    )
 
 
 class ZoneConfig(_Strict):

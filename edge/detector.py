@@ -1,9 +1,14 @@
-"""Object detection with ONNX Runtime on Ultralytics-format YOLO models.
+"""Object detection with ONNX Runtime on YOLO models of two output formats.
 
-Any detection model exported by Ultralytics (``yolo export format=onnx``) works: one input
-``1x3xHxW`` (RGB, 0..1, letterboxed with grey 114) and one output ``1x(4+C)xN`` holding
-cx, cy, w, h and C class scores per candidate, without NMS. Class names come from the
-model's metadata (``names``), or from the config for models that carry none.
+- ``ultralytics``: any detection model exported by Ultralytics (``yolo export format=onnx``):
+  one input ``1x3xHxW`` (RGB, 0..1, letterboxed centred with grey 114) and one output
+  ``1x(4+C)xN`` of cx, cy, w, h and C class scores per candidate, without NMS.
+- ``yolox``: Megvii YOLOX exports: input BGR 0..255, the image at the top left of the grey
+  square; output ``1xNx(5+C)`` raw per grid cell of strides 8, 16 and 32 (offsets, log
+  sizes, objectness, class scores), decoded here.
+
+``auto`` tells them apart by the output's shape. Class names come from the model's metadata
+(``names``), or from the config; a YOLOX model with 80 classes and no names is taken as COCO.
 """
 
 from __future__ import annotations
@@ -17,7 +22,8 @@ import cv2
 import numpy as np
 import onnxruntime as ort
 
-from edge.detections import Detections
+from edge.config import ModelConfig
+from edge.detections import COCO_NAMES, Detections
 
 
 class ModelError(RuntimeError):
@@ -39,8 +45,11 @@ class Letterbox:
         return out
 
 
-def letterbox(image: np.ndarray, size: tuple[int, int], fill: int = 114) -> tuple[np.ndarray, Letterbox]:
-    """Resize ``image`` (H, W, 3) to fit ``size`` (height, width) keeping its aspect, pad the rest."""
+def letterbox(
+    image: np.ndarray, size: tuple[int, int], fill: int = 114, centre: bool = True
+) -> tuple[np.ndarray, Letterbox]:
+    """Resize ``image`` (H, W, 3) to fit ``size`` (height, width) keeping its aspect, pad the
+    rest (around it, or below and right of it with ``centre=False``)."""
     height, width = image.shape[:2]
     target_h, target_w = size
     scale = min(target_h / height, target_w / width)
@@ -48,7 +57,7 @@ def letterbox(image: np.ndarray, size: tuple[int, int], fill: int = 114) -> tupl
     resized = image
     if (new_w, new_h) != (width, height):
         resized = cv2.resize(image, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
-    pad_x, pad_y = (target_w - new_w) / 2, (target_h - new_h) / 2
+    pad_x, pad_y = ((target_w - new_w) / 2, (target_h - new_h) / 2) if centre else (0.0, 0.0)
     top, left = round(pad_y - 0.1), round(pad_x - 0.1)
     canvas = np.full((target_h, target_w, 3), fill, dtype=np.uint8)
     canvas[top:top + new_h, left:left + new_w] = resized
@@ -70,6 +79,14 @@ def _names_from_metadata(session: ort.InferenceSession) -> list[str] | None:
     return None
 
 
+def _guess_format(shape: Sequence[int | str]) -> str:
+    """1x(4+C)xN (channels first, few) is Ultralytics; 1xNx(5+C) (cells first, many) is YOLOX."""
+    a, b = shape[1], shape[2]
+    if isinstance(a, int) and isinstance(b, int) and a > b:
+        return "yolox"
+    return "ultralytics"
+
+
 class YoloDetector:
     """Runs an Ultralytics-format ONNX detector on BGR frames."""
 
@@ -82,6 +99,7 @@ class YoloDetector:
         nms_iou: float = 0.45,
         providers: Sequence[str] = ("CPUExecutionProvider",),
         threads: int = 0,
+        output_format: str = "auto",
     ) -> None:
         path = Path(path)
         if not path.is_file():
@@ -106,20 +124,33 @@ class YoloDetector:
         self.input_size = (h if isinstance(h, int) else 640, w if isinstance(w, int) else 640)
         out_shape = outputs[0].shape
         if len(out_shape) != 3:
-            raise ModelError(f"{path}: expected a 1x(4+C)xN output, got shape {out_shape}")
+            raise ModelError(f"{path}: expected a 1x(4+C)xN or 1xNx(5+C) output, got shape {out_shape}")
+        self.format = output_format if output_format != "auto" else _guess_format(out_shape)
+        if self.format not in ("ultralytics", "yolox"):
+            raise ModelError(f"{path}: unknown output format {self.format!r} (ultralytics, yolox or auto)")
+        channels = out_shape[1] if self.format == "ultralytics" else out_shape[2]
+        channels = channels if isinstance(channels, int) else None
+        extra = 4 if self.format == "ultralytics" else 5
         names = list(class_names) if class_names else _names_from_metadata(self.session)
-        channels = out_shape[1] if isinstance(out_shape[1], int) else None
+        if names is None and self.format == "yolox" and channels == 85:
+            names = list(COCO_NAMES)
         if names is None:
             raise ModelError(f"{path}: the model has no class names in its metadata; set model.class_names")
-        if channels is not None and channels != 4 + len(names):
+        if channels is not None and channels != extra + len(names):
             raise ModelError(
                 f"{path}: output has {channels} channels but {len(names)} class names "
-                f"(Ultralytics format is 4 box values + one score per class)"
+                f"({self.format} format is {extra} box values + one score per class)"
             )
         self.class_names: list[str] = names
+        self._grid: tuple[np.ndarray, np.ndarray] | None = None
         self.confidence = confidence
         self.nms_iou = nms_iou
         self.providers = self.session.get_providers()
+
+    @classmethod
+    def from_config(cls, cfg: ModelConfig) -> YoloDetector:
+        return cls(cfg.path, class_names=cfg.class_names, confidence=cfg.confidence, nms_iou=cfg.nms_iou,
+                   providers=cfg.providers, threads=cfg.threads, output_format=cfg.format)
 
     def class_ids(self, names: Sequence[str]) -> list[int]:
         """Ids of ``names``; raises ``KeyError`` naming any the model does not know."""
@@ -129,9 +160,11 @@ class YoloDetector:
         return [self.class_names.index(n) for n in names]
 
     def preprocess(self, frame_bgr: np.ndarray) -> tuple[np.ndarray, Letterbox]:
+        if self.format == "yolox":
+            boxed, box = letterbox(frame_bgr, self.input_size, centre=False)
+            return cv2.dnn.blobFromImage(boxed, 1.0, swapRB=False), box
         boxed, box = letterbox(frame_bgr, self.input_size)
-        tensor = cv2.dnn.blobFromImage(boxed, 1 / 255.0, swapRB=True)
-        return tensor, box
+        return cv2.dnn.blobFromImage(boxed, 1 / 255.0, swapRB=True), box
 
     def detect_batch(self, frames_bgr: Sequence[np.ndarray]) -> list[Detections]:
         """Detect in several frames. Models exported with a fixed batch of 1 run one by one."""
@@ -142,11 +175,34 @@ class YoloDetector:
         (raw,) = self.session.run(None, {self.input_name: tensor})[:1]
         return self.postprocess(raw[0], box, frame_bgr.shape[:2])
 
+    def _candidates(self, raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(N, 4) cx, cy, w, h in input pixels and (N, C) class scores."""
+        if self.format == "ultralytics":
+            preds = raw.T  # (N, 4 + C)
+            return preds[:, :4], preds[:, 4:]
+        grid, strides = self._yolox_grid(raw.shape[0])
+        xy = (raw[:, :2] + grid) * strides
+        wh = np.exp(np.minimum(raw[:, 2:4], 10.0)) * strides
+        return np.concatenate([xy, wh], axis=1), raw[:, 5:] * raw[:, 4:5]
+
+    def _yolox_grid(self, count: int) -> tuple[np.ndarray, np.ndarray]:
+        if self._grid is None or self._grid[0].shape[0] != count:
+            h, w = self.input_size
+            cells, steps = [], []
+            for stride in (8, 16, 32):
+                ys, xs = np.meshgrid(np.arange(h // stride), np.arange(w // stride), indexing="ij")
+                cells.append(np.stack([xs, ys], axis=-1).reshape(-1, 2))
+                steps.append(np.full((cells[-1].shape[0], 1), stride))
+            self._grid = (np.concatenate(cells).astype(np.float32), np.concatenate(steps).astype(np.float32))
+            if self._grid[0].shape[0] != count:
+                raise ModelError(f"YOLOX output has {count} cells; strides 8/16/32 of {h}x{w} give "
+                                 f"{self._grid[0].shape[0]}")
+        return self._grid
+
     def postprocess(self, raw: np.ndarray, box: Letterbox, frame_hw: tuple[int, int]) -> Detections:
-        preds = raw.T  # (N, 4 + C)
-        scores_all = preds[:, 4:]
+        preds, scores_all = self._candidates(raw)
         class_id = scores_all.argmax(axis=1)
-        confidence = scores_all[np.arange(len(preds)), class_id]
+        confidence = scores_all[np.arange(len(scores_all)), class_id]
         keep = confidence >= self.confidence
         if not keep.any():
             return Detections.empty()

@@ -94,11 +94,7 @@ class EdgeRunner:
         self.config = config
         self.speed = speed
         self.on_event = on_event
-        m = config.model
-        self.detector = YoloDetector(
-            m.path, class_names=m.class_names, confidence=m.confidence, nms_iou=m.nms_iou,
-            providers=m.providers, threads=m.threads,
-        )
+        self.detector = YoloDetector.from_config(config.model)
         self.outbox = Outbox(config.outbox.path)
         self.evidence = EvidenceStore(config.evidence.dir, config.evidence.jpeg_quality, config.evidence.upload_url)
         self.publisher = Publisher(config.edge_id, config.mqtt, config.evidence, self.outbox)

@@ -73,9 +73,7 @@ def cmd_edge_replay(args: argparse.Namespace) -> int:
             from edge.detector import YoloDetector
             from edge.evidence import EvidenceStore
 
-            m = config.model
-            detector = YoloDetector(m.path, class_names=m.class_names, confidence=m.confidence,
-                                    nms_iou=m.nms_iou, providers=m.providers, threads=m.threads)
+            detector = YoloDetector.from_config(config.model)
             store = EvidenceStore(args.evidence_dir, config.evidence.jpeg_quality) if args.evidence_dir else None
             events = replay_video(config, camera, args.video, args.start, detector, store)
         for event in events:

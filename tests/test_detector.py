@@ -9,12 +9,18 @@ import numpy as np
 import onnx_free_check  # noqa: F401  (see tests/onnx_free_check.py)
 import pytest
 
+from edge.config import ModelConfig
 from edge.detector import ModelError, YoloDetector, letterbox
 
 
-@pytest.mark.parametrize("model", ["yolov8n-coco-int8-640.onnx", "yolo11n-coco-int8-320.onnx"])
-def test_bus_image_finds_the_people_and_the_bus(shared: Path, model: str) -> None:
-    detector = YoloDetector(shared / "models" / model)
+@pytest.mark.parametrize(("model", "layout"), [
+    ("yolov8n-coco-int8-640.onnx", "ultralytics"),
+    ("yolo11n-coco-int8-320.onnx", "ultralytics"),
+    ("yolox-nano-coco-416.onnx", "yolox"),
+])
+def test_bus_image_finds_the_people_and_the_bus(shared: Path, model: str, layout: str) -> None:
+    detector = YoloDetector.from_config(ModelConfig(path=shared / "models" / model))
+    assert detector.format == layout
     assert detector.class_names[:4] == ["person", "bicycle", "car", "motorcycle"]
     assert len(detector.class_names) == 80
     image = cv2.imread(str(shared / "media/images/bus.jpg"))
@@ -32,6 +38,8 @@ def test_letterbox_maps_boxes_back_to_the_frame() -> None:
     assert boxed.shape == (640, 640, 3) and box.scale == 2.0 and box.pad_y == 80
     back = box.to_frame(np.array([[0, 80, 640, 560]], np.float32))
     assert np.allclose(back, [[0, 0, 320, 240]])
+    boxed, box = letterbox(image, (416, 416), centre=False)  # YOLOX: image at the top left
+    assert box.pad_x == box.pad_y == 0 and (boxed[312:, :] == 114).all()
 
 
 def test_missing_model_and_wrong_class_names_are_clear_errors(shared: Path, tmp_path: Path) -> None:
@@ -39,6 +47,8 @@ def test_missing_model_and_wrong_class_names_are_clear_errors(shared: Path, tmp_
         YoloDetector(tmp_path / "nope.onnx")
     with pytest.raises(ModelError, match="84 channels but 3 class names"):
         YoloDetector(shared / "models/yolo11n-coco-int8-320.onnx", class_names=["a", "b", "c"])
+    with pytest.raises(ModelError, match="85 channels but 3 class names"):
+        YoloDetector(shared / "models/yolox-nano-coco-416.onnx", class_names=["a", "b", "c"])
     junk = tmp_path / "junk.onnx"
     junk.write_bytes(b"not a model")
     with pytest.raises(ModelError, match="ONNX Runtime cannot load it"):
