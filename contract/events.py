@@ -116,7 +116,34 @@ def event_topic(edge_id: str, camera_id: str) -> str:
     return f"{TOPIC_PREFIX}/{edge_id}/{camera_id}/events"
 
 
+def camera_status_topic(edge_id: str, camera_id: str) -> str:
+    return f"{TOPIC_PREFIX}/{edge_id}/{camera_id}/status"
+
+
 EVENTS_SUBSCRIPTION = f"{TOPIC_PREFIX}/+/+/events"
+CAMERA_STATUS_SUBSCRIPTION = f"{TOPIC_PREFIX}/+/+/status"
+
+
+class CameraState(StrEnum):
+    online = "online"
+    offline = "offline"
+    stalled = "stalled"
+
+
+class CameraStatus(BaseModel):
+    """A camera's current health, published retained: the newest message is the state."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    edge_id: Identifier
+    camera_id: Identifier
+    state: CameraState
+    reason: str = Field(default="", max_length=500)
+    since: UtcDatetime = Field(description="When the camera entered this state")
+
+    def topic(self) -> str:
+        return camera_status_topic(self.edge_id, self.camera_id)
 
 
 def parse_event(payload: bytes | str) -> ViolationEvent:

@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from contract.events import SCHEMA_VERSION, TOPIC_PREFIX, ViolationEvent
+from contract.events import SCHEMA_VERSION, TOPIC_PREFIX, CameraStatus, ViolationEvent
 
 HERE = Path(__file__).resolve().parent
 JSON_SCHEMA_PATH = HERE / f"event-v{SCHEMA_VERSION}.schema.json"
@@ -36,6 +36,10 @@ def asyncapi_document() -> dict[str, Any]:
     components = {name: json.loads(json.dumps(body).replace("#/$defs/", "#/components/schemas/"))
                   for name, body in defs.items()}
     components["ViolationEvent"] = json.loads(text)
+    status = CameraStatus.model_json_schema()
+    for name, body in status.pop("$defs", {}).items():
+        components.setdefault(name, body)
+    components["CameraStatus"] = json.loads(json.dumps(status).replace("#/$defs/", "#/components/schemas/"))
     return {
         "asyncapi": "3.0.0",
         "info": {
@@ -55,7 +59,15 @@ def asyncapi_document() -> dict[str, Any]:
                     "camera_id": {"description": "The camera, unique within the town"},
                 },
                 "messages": {"violationEvent": {"$ref": "#/components/messages/violationEvent"}},
-            }
+            },
+            "cameraStatus": {
+                "address": f"{TOPIC_PREFIX}/{{edge_id}}/{{camera_id}}/status",
+                "parameters": {
+                    "edge_id": {"description": "The edge box that reads the camera"},
+                    "camera_id": {"description": "The camera"},
+                },
+                "messages": {"cameraStatus": {"$ref": "#/components/messages/cameraStatus"}},
+            },
         },
         "operations": {
             "publishEvent": {
@@ -70,13 +82,23 @@ def asyncapi_document() -> dict[str, Any]:
                 "summary": "The dispatcher ingests events (MQTT v5 shared subscription when scaled out).",
                 "bindings": {"mqtt": {"qos": 1}},
             },
+            "publishCameraStatus": {
+                "action": "send",
+                "channel": {"$ref": "#/channels/cameraStatus"},
+                "summary": "An edge box says a camera went online, offline or stalled; retained, re-sent on reconnect.",
+                "bindings": {"mqtt": {"qos": 1, "retain": True}},
+            },
         },
         "components": {
             "messages": {
                 "violationEvent": {
                     "name": "ViolationEvent",
                     "payload": {"$ref": "#/components/schemas/ViolationEvent"},
-                }
+                },
+                "cameraStatus": {
+                    "name": "CameraStatus",
+                    "payload": {"$ref": "#/components/schemas/CameraStatus"},
+                },
             },
             "schemas": components,
         },

@@ -2,7 +2,10 @@
 event at QoS 1; an item leaves the outbox only once the broker acknowledged it.
 
 The edge announces itself on ``gridpatrol/v1/<edge_id>/status`` (retained), with a last
-will that says ``offline`` when the box disappears without a goodbye.
+will that says ``offline`` when the box disappears without a goodbye. Each camera's health
+goes to ``gridpatrol/v1/<edge_id>/<camera_id>/status`` (retained): camera status is state,
+not history, so the publisher keeps the newest per camera and announces them all again on
+every (re)connect instead of queueing each change.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from pathlib import Path
 import httpx
 import paho.mqtt.client as mqtt
 
+from contract import CameraStatus
 from contract.events import TOPIC_PREFIX
 from contract.mqtt import MqttConfig, mqtt_client
 from edge.config import EvidenceConfig
@@ -40,6 +44,8 @@ class Publisher:
         self._stop = threading.Event()
         self._connected = threading.Event()
         self._online: mqtt.MQTTMessageInfo | None = None
+        self._camera_status: dict[str, CameraStatus] = {}
+        self._status_lock = threading.Lock()
         self.published = 0
         self.client = mqtt_client(mqtt_cfg, mqtt_cfg.client_id or f"gridpatrol-edge-{edge_id}")
         self.client.will_set(status_topic(edge_id), json.dumps({"state": "offline", "reason": "lost"}), 1, True)
@@ -55,6 +61,10 @@ class Publisher:
             log.error("broker refused the connection: %s", reason_code)
             return
         self._online = client.publish(status_topic(self.edge_id), json.dumps({"state": "online"}), 1, True)
+        with self._status_lock:
+            current = list(self._camera_status.values())
+        for status in current:
+            client.publish(status.topic(), status.model_dump_json(), 1, True)
         self._connected.set()
         log.info("connected to broker %s:%s", self.host, self.port)
 
@@ -62,6 +72,17 @@ class Publisher:
         self._connected.clear()
         if not self._stop.is_set():
             log.warning("disconnected from broker: %s", reason_code)
+
+    def set_camera_status(self, status: CameraStatus) -> None:
+        """Record a camera's state; sent now if connected, and again on every reconnect."""
+        with self._status_lock:
+            self._camera_status[status.camera_id] = status
+        if self._connected.is_set():
+            self.client.publish(status.topic(), status.model_dump_json(), 1, True)
+
+    def camera_status(self, camera_id: str) -> CameraStatus | None:
+        with self._status_lock:
+            return self._camera_status.get(camera_id)
 
     def start(self) -> None:
         self.client.connect_async(self.host, self.port, self.keepalive)

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from contract import ViolationEvent
+from contract import CameraState, CameraStatus, ViolationEvent
 from edge.analyzer import CameraAnalyzer, media_clock
 from edge.config import CameraConfig, EdgeConfig
 from edge.detector import YoloDetector
@@ -36,6 +36,7 @@ class CameraWorker(threading.Thread):
         emit: Callable[[ViolationEvent, str | None], None],
         stop: threading.Event,
         speed: float = 1.0,
+        on_status: Callable[[CameraStatus], None] | None = None,
     ) -> None:
         super().__init__(name=f"camera-{camera.id}", daemon=True)
         self.camera = camera
@@ -49,12 +50,18 @@ class CameraWorker(threading.Thread):
         )
         self.frames_analysed = 0
         self.error: str | None = None
+        self.edge_id = config.edge_id
+        self.on_status = on_status or (lambda status: None)
 
-    def _status(self, status: str, reason: str) -> None:
-        log.info("camera %s %s: %s", self.camera.id, status, reason)
+    def _status(self, state: str, reason: str) -> None:
+        log.info("camera %s %s: %s", self.camera.id, state, reason)
+        self.on_status(CameraStatus(edge_id=self.edge_id, camera_id=self.camera.id, state=CameraState(state),
+                                    reason=reason[:500], since=datetime.now(UTC)))
 
     def run(self) -> None:
         source = CameraSource(self.camera.url, on_status=self._status, stop=self.stop_event.is_set)
+        if not source.live:
+            self._status("online", "playing a file")
         sampler = Sampler(self.camera.sample_fps)
         started = time.monotonic()
         try:
@@ -71,6 +78,10 @@ class CameraWorker(threading.Thread):
         except SourceError as exc:
             self.error = str(exc)
             log.error("camera %s stopped: %s", self.camera.id, exc)
+            self._status("offline", str(exc))
+            return
+        if not source.live and not self.stop_event.is_set():
+            self._status("offline", "the file ended")
 
     def process(self, t: float, image) -> None:
         height, width = image.shape[:2]
@@ -101,7 +112,8 @@ class EdgeRunner:
         self.stop_event = threading.Event()
         self.events_decided = 0
         self.workers = [
-            CameraWorker(config, cam, self.detector, self.evidence, self._emit, self.stop_event, speed)
+            CameraWorker(config, cam, self.detector, self.evidence, self._emit, self.stop_event, speed,
+                         self.publisher.set_camera_status)
             for cam in config.cameras if cam.enabled
         ]
 

@@ -7,11 +7,16 @@ import threading
 import time
 from pathlib import Path
 
+import paho.mqtt.client as mqtt
 import pytest
+from paho.mqtt.enums import CallbackAPIVersion
 
+from contract import CameraStatus, camera_status_topic
+from edge.config import EdgeConfig
+from edge.runner import EdgeRunner
 from edge.sampler import Sampler
 from edge.source import Backoff, CameraSource, SourceError, read_frames
-from gridpatrol.broker import free_port, wait_port
+from gridpatrol.broker import LocalBroker, free_port, wait_port
 
 RTSP_SERVER = Path(__file__).with_name("rtsp_server.py")
 
@@ -113,3 +118,48 @@ def test_an_rtsp_camera_that_dies_is_reopened_with_backoff(rtsp_camera: RtspCame
     assert online_again - back < 10.0  # reconnected within 10 s of the stream's return
     assert [s for _, s, _ in statuses][:3] == ["online", "offline", "online"]
     assert times == sorted(times) and times[-1] > times[before - 1] + 3  # media time ran on through the gap
+
+
+def test_edge_reports_camera_status_when_the_stream_dies_and_returns(
+    rtsp_camera: RtspCamera, mosquitto: LocalBroker, shared: Path, tmp_path: Path,
+) -> None:
+    config = EdgeConfig.model_validate({
+        "edge_id": "box-rtsp",
+        "model": {"path": str(shared / "models/yolo11n-coco-int8-320.onnx")},
+        "mqtt": {"url": mosquitto.url},
+        "cameras": [{"id": "cam-live", "url": rtsp_camera.url, "sample_fps": 1, "zones": [{
+            "id": "z", "kind": "parked_bike", "polygon": [[0, 0], [1, 0], [1, 1], [0, 1]], "classes": ["car"],
+            "dwell_s": 600, "micro_grid": "mg-017"}]}],
+        "evidence": {"dir": str(tmp_path / "evidence")},
+        "outbox": {"path": str(tmp_path / "outbox.sqlite")},
+    })
+    seen: list[CameraStatus] = []
+    host, port = mosquitto.url.removeprefix("mqtt://").split(":")
+    watcher = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="health-board", protocol=mqtt.MQTTv5)
+    watcher.on_message = lambda c, u, m: seen.append(CameraStatus.model_validate_json(m.payload))
+    watcher.connect(host, int(port))
+    watcher.subscribe(camera_status_topic("box-rtsp", "cam-live"), qos=1)
+    watcher.loop_start()
+    runner = EdgeRunner(config)
+    runner.start()
+
+    def wait_state(state: str, timeout_s: float) -> bool:
+        end = time.monotonic() + timeout_s
+        while time.monotonic() < end:
+            if seen and seen[-1].state.value == state:
+                return True
+            time.sleep(0.1)
+        return False
+
+    try:
+        assert wait_state("online", 30)
+        rtsp_camera.kill()
+        assert wait_state("offline", 30), [s.state for s in seen]
+        rtsp_camera.start()
+        assert wait_state("online", 40), [s.state for s in seen]
+        assert [s.state.value for s in seen][:3] == ["online", "offline", "online"]
+        assert runner.workers[0].frames_analysed > 0
+    finally:
+        runner.stop_event.set()
+        runner.stop(flush_timeout_s=2)
+        watcher.loop_stop()
