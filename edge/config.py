@@ -118,6 +118,11 @@ class EvidenceConfig(_Strict):
     upload_token: str | None = None
 
 
+class MetricsConfig(_Strict):
+    host: str = "127.0.0.1"
+    port: int = Field(default=9108, ge=0, le=65535, description="Prometheus /metrics; 0 picks a free port")
+
+
 class OutboxConfig(_Strict):
     path: Path = Path("var/edge/outbox.sqlite")
 
@@ -130,6 +135,7 @@ class EdgeConfig(_Strict):
     tracking: TrackingConfig = Field(default_factory=TrackingConfig)
     evidence: EvidenceConfig = Field(default_factory=EvidenceConfig)
     outbox: OutboxConfig = Field(default_factory=OutboxConfig)
+    metrics: MetricsConfig | None = Field(default=None, description="Serve Prometheus metrics when set")
 
     @field_validator("cameras")
     @classmethod

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -37,10 +38,14 @@ class UploadError(RuntimeError):
 
 
 class Publisher:
-    def __init__(self, edge_id: str, mqtt_cfg: MqttConfig, evidence_cfg: EvidenceConfig, outbox: Outbox) -> None:
+    def __init__(
+        self, edge_id: str, mqtt_cfg: MqttConfig, evidence_cfg: EvidenceConfig, outbox: Outbox,
+        on_published: Callable[[], object] | None = None,
+    ) -> None:
         self.edge_id = edge_id
         self.outbox = outbox
         self.evidence_cfg = evidence_cfg
+        self.on_published = on_published or (lambda: None)
         self._stop = threading.Event()
         self._connected = threading.Event()
         self._online: mqtt.MQTTMessageInfo | None = None
@@ -142,6 +147,7 @@ class Publisher:
                     break
                 self.outbox.ack(item.seq)
                 self.published += 1
+                self.on_published()
                 delays = backoff.delays()
 
     def wait_connected(self, timeout_s: float) -> bool:

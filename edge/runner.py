@@ -18,6 +18,7 @@ from edge.analyzer import CameraAnalyzer, media_clock
 from edge.config import CameraConfig, EdgeConfig
 from edge.detector import YoloDetector
 from edge.evidence import EvidenceError, EvidenceStore
+from edge.metrics import EdgeMetrics
 from edge.outbox import Outbox
 from edge.publisher import Publisher
 from edge.sampler import Sampler
@@ -37,6 +38,7 @@ class CameraWorker(threading.Thread):
         stop: threading.Event,
         speed: float = 1.0,
         on_status: Callable[[CameraStatus], None] | None = None,
+        metrics: EdgeMetrics | None = None,
     ) -> None:
         super().__init__(name=f"camera-{camera.id}", daemon=True)
         self.camera = camera
@@ -52,29 +54,38 @@ class CameraWorker(threading.Thread):
         self.error: str | None = None
         self.edge_id = config.edge_id
         self.on_status = on_status or (lambda status: None)
+        self.metrics = metrics or EdgeMetrics()
 
     def _status(self, state: str, reason: str) -> None:
         log.info("camera %s %s: %s", self.camera.id, state, reason)
+        self.metrics.camera_online.labels(self.camera.id).set(1 if state == "online" else 0)
+        if state == "offline":
+            self.metrics.decode_errors.labels(self.camera.id).inc()
         self.on_status(CameraStatus(edge_id=self.edge_id, camera_id=self.camera.id, state=CameraState(state),
                                     reason=reason[:500], since=datetime.now(UTC)))
 
     def run(self) -> None:
-        source = CameraSource(self.camera.url, on_status=self._status, stop=self.stop_event.is_set)
+        source = CameraSource(self.camera.url, on_status=self._status, stop=self.stop_event.is_set,
+                              on_reconnect=self.metrics.reconnects.labels(self.camera.id).inc)
         if not source.live:
             self._status("online", "playing a file")
         sampler = Sampler(self.camera.sample_fps)
         started = time.monotonic()
         try:
+            decoded = self.metrics.frames_decoded.labels(self.camera.id)
             for raw in source.frames():
                 if self.stop_event.is_set():
                     return
+                decoded.inc()
                 if not sampler.due(raw.time_s):
                     continue
                 if not source.live and self.speed > 0:
                     lag = raw.time_s / self.speed - (time.monotonic() - started)
                     if lag > 0 and self.stop_event.wait(lag):
                         return
+                arrived = time.monotonic()
                 self.process(raw.time_s, raw.to_bgr())
+                self.metrics.lag.labels(self.camera.id).set(time.monotonic() - arrived)
         except SourceError as exc:
             self.error = str(exc)
             log.error("camera %s stopped: %s", self.camera.id, exc)
@@ -85,7 +96,10 @@ class CameraWorker(threading.Thread):
 
     def process(self, t: float, image) -> None:
         height, width = image.shape[:2]
-        detections = self.detector.detect(image)
+        with self.metrics.inference.time():
+            detections = self.detector.detect(image)
+        self.metrics.batch_size.observe(1)
+        self.metrics.frames_analysed.labels(self.camera.id).inc()
         self.frames_analysed += 1
         for decision in self.analyzer.update(t, detections, (width, height)):
             event = self.analyzer.event_for(decision)
@@ -95,6 +109,7 @@ class CameraWorker(threading.Thread):
                 event.snapshot, evidence_path = stored.snapshot, str(stored.path)
             except EvidenceError as exc:
                 log.error("camera %s: %s; the event goes out without a snapshot", self.camera.id, exc)
+            self.metrics.events.labels(self.camera.id, event.state.value).inc()
             self.emit(event, evidence_path)
 
 
@@ -108,12 +123,16 @@ class EdgeRunner:
         self.detector = YoloDetector.from_config(config.model)
         self.outbox = Outbox(config.outbox.path)
         self.evidence = EvidenceStore(config.evidence.dir, config.evidence.jpeg_quality, config.evidence.upload_url)
-        self.publisher = Publisher(config.edge_id, config.mqtt, config.evidence, self.outbox)
+        self.metrics = EdgeMetrics()
+        self.metrics.watch_outbox(self.outbox.depth)
+        self.publisher = Publisher(config.edge_id, config.mqtt, config.evidence, self.outbox,
+                                   on_published=self.metrics.published.inc)
+        self.metrics_server = None
         self.stop_event = threading.Event()
         self.events_decided = 0
         self.workers = [
             CameraWorker(config, cam, self.detector, self.evidence, self._emit, self.stop_event, speed,
-                         self.publisher.set_camera_status)
+                         self.publisher.set_camera_status, self.metrics)
             for cam in config.cameras if cam.enabled
         ]
 
@@ -126,6 +145,9 @@ class EdgeRunner:
                  event.camera_id, event.zone_id, event.dwell_s)
 
     def start(self) -> None:
+        if self.config.metrics is not None:
+            self.metrics_server = self.metrics.serve(self.config.metrics.host, self.config.metrics.port)
+            log.info("metrics on http://%s:%s/metrics", self.config.metrics.host, self.metrics_server.server_port)
         self.publisher.start()
         for worker in self.workers:
             worker.start()
@@ -143,4 +165,6 @@ class EdgeRunner:
         if not self.publisher.flush(flush_timeout_s):
             log.warning("%d events stay in the outbox %s for the next start", self.outbox.depth(), self.outbox.path)
         self.publisher.stop()
+        if self.metrics_server is not None:
+            self.metrics_server.shutdown()
         self.outbox.close()

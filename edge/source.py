@@ -105,6 +105,7 @@ class CameraSource:
         on_status: StatusCallback | None = None,
         stop: Callable[[], bool] = lambda: False,
         open_timeout_s: float = 10.0,
+        on_reconnect: Callable[[], object] | None = None,
     ) -> None:
         self.url = url
         self.live = is_stream(url)
@@ -113,6 +114,7 @@ class CameraSource:
         self.stop = stop
         self.open_timeout_s = open_timeout_s
         self.reconnects = 0
+        self.on_reconnect = on_reconnect or (lambda: None)
 
     def frames(self) -> Iterator[RawFrame]:
         if not self.live:
@@ -141,6 +143,7 @@ class CameraSource:
             delay = next(delays)
             log.warning("camera source %s: %s; reconnecting in %.1fs", self.url, reason, delay)
             self.reconnects += 1
+            self.on_reconnect()
             end = time.monotonic() + delay
             while time.monotonic() < end and not self.stop():
                 time.sleep(min(0.2, end - time.monotonic()))

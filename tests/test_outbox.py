@@ -7,15 +7,18 @@ import threading
 import time
 from pathlib import Path
 
+import httpx
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
+from prometheus_client.parser import text_string_to_metric_families
 
 from contract.mqtt import MqttConfig
-from edge.config import EvidenceConfig
+from edge.config import EdgeConfig, EvidenceConfig
 from edge.outbox import Outbox
 from edge.publisher import Publisher, status_topic
+from edge.runner import EdgeRunner
 from gridpatrol.broker import LocalBroker
 
 
@@ -118,3 +121,32 @@ def test_edge_status_is_retained_with_a_last_will(tmp_path: Path, mosquitto: Loc
     assert watcher.got.wait(10)
     assert json.loads(watcher.messages[-1][1]) == {"state": "offline", "reason": "stopped"}
     watcher.stop()
+
+
+def test_edge_metrics_are_served_for_prometheus(tmp_path: Path, mosquitto: LocalBroker, shared: Path) -> None:
+    config = EdgeConfig.model_validate({
+        "edge_id": "box-m",
+        "model": {"path": str(shared / "models/yolo11n-coco-int8-320.onnx")},
+        "mqtt": {"url": mosquitto.url},
+        "cameras": [{"id": "cam-m", "url": str(shared / "media/clips/street-1920x1080.mp4"), "sample_fps": 2,
+                     "zones": [{"id": "z", "kind": "parked_bike", "polygon": [[0, 0], [1, 0], [1, 1], [0, 1]],
+                                "classes": ["car"], "dwell_s": 60, "micro_grid": "mg-017"}]}],
+        "evidence": {"dir": str(tmp_path / "evidence")},
+        "outbox": {"path": str(tmp_path / "outbox.sqlite")},
+        "metrics": {"host": "127.0.0.1", "port": 0},
+    })
+    runner = EdgeRunner(config, speed=0)
+    runner.start()
+    runner.wait()
+    try:
+        text = httpx.get(f"http://127.0.0.1:{runner.metrics_server.server_port}/metrics").text
+        samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
+                   for family in text_string_to_metric_families(text) for s in family.samples}
+        cam = (("camera", "cam-m"),)
+        assert samples[("gridpatrol_edge_frames_decoded_total", cam)] == 103  # every frame of the clip
+        assert samples[("gridpatrol_edge_frames_analysed_total", cam)] == 7  # 3.4 s at 2 per second
+        assert samples[("gridpatrol_edge_inference_seconds_count", ())] == 7
+        assert ("gridpatrol_edge_outbox_depth", ()) in samples
+        assert samples[("gridpatrol_edge_camera_online", cam)] == 0  # the file ended
+    finally:
+        runner.stop(flush_timeout_s=2)

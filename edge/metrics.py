@@ -1,0 +1,38 @@
+"""The edge's Prometheus metrics, on a registry of its own, served at ``/metrics``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from wsgiref.simple_server import WSGIServer
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+
+
+class EdgeMetrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.frames_decoded = Counter("gridpatrol_edge_frames_decoded", "Frames decoded", ["camera"], registry=r)
+        self.frames_analysed = Counter("gridpatrol_edge_frames_analysed", "Frames run through the detector",
+                                       ["camera"], registry=r)
+        self.lag = Gauge("gridpatrol_edge_lag_seconds", "Wall time from a frame's arrival to its decision",
+                         ["camera"], registry=r)
+        self.decode_errors = Counter("gridpatrol_edge_decode_errors", "Stream read or decode failures",
+                                     ["camera"], registry=r)
+        self.reconnects = Counter("gridpatrol_edge_reconnects", "Stream reopen attempts", ["camera"], registry=r)
+        self.camera_online = Gauge("gridpatrol_edge_camera_online", "1 while the camera's stream is up",
+                                   ["camera"], registry=r)
+        self.inference = Histogram("gridpatrol_edge_inference_seconds", "Detector time per frame", registry=r,
+                                   buckets=(0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0))
+        self.batch_size = Histogram("gridpatrol_edge_inference_batch_size", "Frames per inference call",
+                                    registry=r, buckets=(1, 2, 4, 8, 16, 32))
+        self.events = Counter("gridpatrol_edge_events", "Violation events decided", ["camera", "state"], registry=r)
+        self.published = Counter("gridpatrol_edge_published", "Messages the broker acknowledged", registry=r)
+        self.outbox_depth = Gauge("gridpatrol_edge_outbox_depth", "Messages waiting in the outbox", registry=r)
+
+    def watch_outbox(self, depth: Callable[[], int]) -> None:
+        self.outbox_depth.set_function(depth)
+
+    def serve(self, host: str, port: int) -> WSGIServer:
+        server, _thread = start_http_server(port, addr=host, registry=self.registry)
+        return server
