@@ -9,11 +9,13 @@ from pathlib import Path
 
 import uvicorn
 from fastapi import FastAPI
-from fastapi.responses import RedirectResponse
+from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from dispatcher import api
 from dispatcher.config import DispatcherConfig
+from dispatcher.metrics import registry_for, render
 from dispatcher.services import Services
 
 WEB_DIR = Path(__file__).resolve().parent / "web"
@@ -33,6 +35,11 @@ def create_app(config: DispatcherConfig, services: Services | None = None) -> Fa
 
     app = FastAPI(title="GridPatrol dispatcher", version="0.1.0", lifespan=lifespan)
     app.state.services = svc
+    registry = registry_for(svc)
+
+    @app.get("/metrics", include_in_schema=False)
+    def metrics() -> Response:
+        return Response(render(registry), media_type=CONTENT_TYPE_LATEST)
     for router in (api.health, api.cases, api.people, api.evidence, api.feed, api.stats):
         app.include_router(router)
     app.mount("/worker", StaticFiles(directory=WEB_DIR / "worker", html=True), name="worker")

@@ -235,6 +235,9 @@ def test_malformed_messages_are_quarantined_and_ingest_goes_on(dispatcher: Dispa
     assert "does not match the event's edge and camera" in reasons
     health = api.get("/healthz").json()
     assert (health["quarantined"], health["stored"], health["status"]) == (len(bad), 1, "ok")
+    metrics = api.get("/metrics").text
+    assert f'gridpatrol_dispatcher_messages_total{{outcome="quarantined"}} {float(len(bad))}' in metrics
+    assert 'gridpatrol_dispatcher_cases{state="dispatched"} 1.0' in metrics
     case = api.get("/api/v1/cases").json()[0]
     assert case["worker_id"] == "w-017" and case["snapshot_sha256"] == "a" * 64
     api.close()
