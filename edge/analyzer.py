@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from contract import (
     DetectedObject,
@@ -12,7 +13,7 @@ from contract import (
     event_id_for,
     violation_id_for,
 )
-from edge.config import CameraConfig, TrackingConfig
+from edge.config import CameraConfig, EdgeConfig, TrackingConfig
 from edge.detections import Detections
 from edge.rules import Decision, ZoneRule
 from edge.tracker import TrackedObject, Tracker
@@ -34,8 +35,10 @@ class CameraAnalyzer:
         class_names: Sequence[str],
         tracking: TrackingConfig,
         clock: Clock,
+        timezone: str = "Asia/Shanghai",
     ) -> None:
         self.edge_id = edge_id
+        self.timezone = ZoneInfo(timezone)
         self.camera = camera
         self.class_names = list(class_names)
         self.tracking = tracking
@@ -55,6 +58,12 @@ class CameraAnalyzer:
         self.frame_wh: tuple[int, int] | None = None
         self.last_objects: list[TrackedObject] = []
 
+    @classmethod
+    def from_config(
+        cls, config: EdgeConfig, camera: CameraConfig, class_names: Sequence[str], clock: Clock
+    ) -> CameraAnalyzer:
+        return cls(config.edge_id, camera, class_names, config.tracking, clock, config.timezone)
+
     def _rules_for(self, frame_wh: tuple[int, int]) -> list[ZoneRule]:
         if self.rules is None or self.frame_wh != frame_wh:
             self.frame_wh = frame_wh
@@ -72,8 +81,11 @@ class CameraAnalyzer:
         objects = self.tracker.update(t, detections[keep])
         self.last_objects = objects
         decisions: list[Decision] = []
+        local = self.clock(t).astimezone(self.timezone)
         for rule in self._rules_for(frame_wh):
-            decisions.extend(rule.update(t, objects))
+            windows = rule.zone.active
+            active = windows is None or any(w.covers(local) for w in windows)
+            decisions.extend(rule.update(t, objects, active))
         return decisions
 
     def event_for(self, decision: Decision) -> ViolationEvent:

@@ -6,10 +6,12 @@ run from the repository root); ``${VAR:-default}`` expands from the environment.
 
 from __future__ import annotations
 
+from datetime import datetime, time
 from pathlib import Path
 from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from shapely.geometry import Polygon
 
 from contract import ViolationKind
@@ -45,6 +47,27 @@ class ModelConfig(_Strict):
     )
 
 
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+class ActiveWindow(_Strict):
+    """The zone is enforced on ``days`` from ``start`` to ``end`` (edge's local time)."""
+
+    days: list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]] = Field(
+        default_factory=lambda: list(WEEKDAYS), min_length=1)
+    start: time = time(0, 0)
+    end: time = time(23, 59, 59)
+
+    @model_validator(mode="after")
+    def _order(self) -> ActiveWindow:
+        if self.end <= self.start:
+            raise ValueError("a window must end after it starts (split one across midnight in two)")
+        return self
+
+    def covers(self, local: datetime) -> bool:
+        return WEEKDAYS[local.weekday()] in self.days and self.start <= local.time() <= self.end
+
+
 class ZoneConfig(_Strict):
     id: Identifier
     kind: ViolationKind
@@ -56,6 +79,10 @@ class ZoneConfig(_Strict):
     clear_s: float = Field(default=30.0, gt=0.0, le=86400.0)
     micro_grid: Identifier
     min_confidence: float = Field(default=0.25, ge=0.0, le=1.0)
+    min_box_px: float = Field(default=0.0, ge=0.0, description="Smaller boxes (width or height) are ignored")
+    active: list[ActiveWindow] | None = Field(
+        default=None, description="When the zone is enforced (edge local time); always when unset"
+    )
     anchor: Literal["bottom_center", "center"] = Field(
         default="bottom_center",
         description="Which point of a box must lie in the zone: the ground point or the centre",
@@ -129,6 +156,7 @@ class OutboxConfig(_Strict):
 
 class EdgeConfig(_Strict):
     edge_id: Identifier
+    timezone: str = Field(default="Asia/Shanghai", description="For the zones' active hours")
     model: ModelConfig
     mqtt: MqttConfig = Field(default_factory=MqttConfig)
     cameras: list[CameraConfig] = Field(min_length=1)
@@ -136,6 +164,15 @@ class EdgeConfig(_Strict):
     evidence: EvidenceConfig = Field(default_factory=EvidenceConfig)
     outbox: OutboxConfig = Field(default_factory=OutboxConfig)
     metrics: MetricsConfig | None = Field(default=None, description="Serve Prometheus metrics when set")
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, name: str) -> str:
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {name!r}") from None
+        return name
 
     @field_validator("cameras")
     @classmethod

@@ -34,9 +34,7 @@ def replay_mot(
     class_names: list[str] | None = None,
 ) -> Iterator[ViolationEvent]:
     """Events from a MOT detection file; frame ``n`` is at ``(n - 1) / fps`` seconds."""
-    analyzer = CameraAnalyzer(
-        config.edge_id, camera, class_names or list(COCO_NAMES), config.tracking, media_clock(start)
-    )
+    analyzer = CameraAnalyzer.from_config(config, camera, class_names or list(COCO_NAMES), media_clock(start))
     sampler = Sampler(camera.sample_fps)
     for frame, detections in iter_mot_frames(read_mot(mot_path)):
         t = (frame - 1) / fps
@@ -56,7 +54,7 @@ def replay_video(
     on_evidence_error: Callable[[EvidenceError], None] | None = None,
 ) -> Iterator[ViolationEvent]:
     """Events from a video file, sampled at the camera's ``sample_fps``."""
-    analyzer = CameraAnalyzer(config.edge_id, camera, detector.class_names, config.tracking, media_clock(start))
+    analyzer = CameraAnalyzer.from_config(config, camera, detector.class_names, media_clock(start))
     sampler = Sampler(camera.sample_fps)
     for raw in read_frames(str(video)):
         if not sampler.due(raw.time_s):

@@ -68,15 +68,17 @@ class ZoneRule:
         self.tracking = tracking
         self.spots: list[Spot] = []
         self._next_spot = 1
+        self.active_since: float | None = None  # media time the zone last became active
 
     def _relevant(self, objects: Sequence[TrackedObject]) -> list[TrackedObject]:
         if not objects:
             return []
         boxes = np.stack([o.xyxy for o in objects])
         inside = self.shape.contains(boxes)
+        big = np.minimum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]) >= self.zone.min_box_px
         return [
-            o for o, ok in zip(objects, inside, strict=True)
-            if ok and o.class_id in self.class_ids and o.confidence >= self.zone.min_confidence
+            o for o, ok, size_ok in zip(objects, inside, big, strict=True)
+            if ok and size_ok and o.class_id in self.class_ids and o.confidence >= self.zone.min_confidence
         ]
 
     @staticmethod
@@ -87,7 +89,16 @@ class ZoneRule:
         iou = box_iou(np.stack([o.xyxy for o in objects]), np.stack([s.anchor for s in spots]))
         return {i: spots[k] for i, k in greedy_match(iou, min_iou)}
 
-    def update(self, t: float, objects: Sequence[TrackedObject]) -> list[Decision]:
+    def update(self, t: float, objects: Sequence[TrackedObject], active: bool = True) -> list[Decision]:
+        """One sample at media time ``t``. Outside its active hours (``active`` False) the zone
+        opens nothing and forgets its candidate spots, so the dwell clock starts when it
+        becomes active; violations already open go on and clear as usual."""
+        if not active:
+            self.spots = [s for s in self.spots if s.opened]
+            self.active_since = None
+            objects = ()
+        elif self.active_since is None:
+            self.active_since = t
         relevant = self._relevant(objects)
         still = [o for o in relevant if o.still_since is not None]
         # A young track is often the same parked object seen again after a detector gap:
@@ -107,6 +118,8 @@ class ZoneRule:
             if i in matches:
                 continue
             since = obj.still_since if obj.still_since is not None else t
+            if self.active_since is not None:
+                since = max(since, self.active_since)  # dwell counts only while the zone is enforced
             spot = Spot(self._next_spot, obj.xyxy, obj.xyxy, since, t, obj.track_id, obj.confidence,
                         Counter({obj.class_id: 1}))
             self._next_spot += 1

@@ -47,9 +47,7 @@ class CameraWorker(threading.Thread):
         self.emit = emit
         self.stop_event = stop
         self.speed = speed
-        self.analyzer = CameraAnalyzer(
-            config.edge_id, camera, detector.class_names, config.tracking, media_clock(datetime.now(UTC))
-        )
+        self.analyzer = CameraAnalyzer.from_config(config, camera, detector.class_names, media_clock(datetime.now(UTC)))
         self.frames_analysed = 0
         self.error: str | None = None
         self.edge_id = config.edge_id

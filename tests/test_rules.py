@@ -118,3 +118,30 @@ def test_two_bikes_are_two_violations() -> None:
     events = run(an, lambda t: dets((BIKE_BOX, BIKE), (other, BIKE)), 8)
     assert len({e.violation_id for e in events}) == 2
     assert all(e.state is EventState.opened for e in events)
+
+
+def test_a_zone_counts_dwell_only_in_its_active_hours() -> None:
+    # 08:00 in Shanghai is START + 0 s; the zone is enforced from 08:00:20 on weekdays.
+    zone = ZoneConfig(
+        id="z1", kind="cross_door_trading", polygon=[(0.0, 0.5), (1.0, 0.5), (1.0, 1.0), (0.0, 1.0)],
+        classes=["bicycle"], dwell_s=10, clear_s=5, micro_grid="mg-017",
+        active=[{"days": ["mon", "tue", "wed", "thu", "fri"], "start": "08:00:20", "end": "20:00"}],
+    )
+    camera = CameraConfig(id="cam", url="x.mp4", sample_fps=2, zones=[zone])
+    shanghai_8am = datetime(2026, 11, 23, 0, 0, tzinfo=UTC)  # a Monday, 08:00 in Asia/Shanghai
+    an = CameraAnalyzer("box", camera, COCO_NAMES, TrackingConfig(), media_clock(shanghai_8am), "Asia/Shanghai")
+    events = run(an, lambda t: dets((BIKE_BOX, BIKE)), 40)
+    assert [e.state for e in events] == [EventState.opened]
+    # Standing since 08:00:00, but counted from 08:00:20 (when the zone became active) + 10 s dwell.
+    assert (events[0].observed_at - shanghai_8am).total_seconds() >= 30.0
+    saturday = datetime(2026, 11, 28, 0, 0, tzinfo=UTC)
+    an = CameraAnalyzer("box", camera, COCO_NAMES, TrackingConfig(), media_clock(saturday), "Asia/Shanghai")
+    assert run(an, lambda t: dets((BIKE_BOX, BIKE)), 40) == []
+
+
+def test_boxes_smaller_than_the_zone_minimum_are_ignored() -> None:
+    zone = ZoneConfig(id="z1", kind="parked_bike", polygon=[(0.0, 0.5), (1.0, 0.5), (1.0, 1.0), (0.0, 1.0)],
+                      classes=["bicycle"], dwell_s=5, clear_s=5, micro_grid="mg-017", min_box_px=100)
+    camera = CameraConfig(id="cam", url="x.mp4", sample_fps=2, zones=[zone])
+    an = CameraAnalyzer("box", camera, COCO_NAMES, TrackingConfig(), media_clock(START))
+    assert run(an, lambda t: dets((BIKE_BOX, BIKE)), 20) == []  # 60x80 px < 100 px
