@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import os
 import re
+from datetime import datetime, time
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Annotated, Any, Literal, Self, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import BaseModel, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -85,3 +87,37 @@ def load_config(model: type[M], path: str | Path) -> M:
         problem = getattr(exc, "problem", None) or str(exc)
         raise ConfigError(f"{path}: not valid YAML{where}: {problem}") from None
     return parse_config(model, data if data is not None else {}, str(path))
+
+
+def _known_zone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {name!r}") from None
+    return name
+
+
+TimeZoneName = Annotated[str, AfterValidator(_known_zone)]
+"""An IANA time zone name such as Asia/Shanghai, checked when the config loads."""
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+
+
+class WeeklyWindow(BaseModel):
+    """Some weekdays from ``start`` to ``end`` (local time): a shift, or a zone's active hours."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    days: list[Weekday] = Field(default_factory=lambda: list(WEEKDAYS), min_length=1)
+    start: time = time(0, 0)
+    end: time = time(23, 59, 59)
+
+    @model_validator(mode="after")
+    def _order(self) -> Self:
+        if self.end <= self.start:
+            raise ValueError("a window must end after it starts (split one across midnight in two)")
+        return self
+
+    def covers(self, local: datetime) -> bool:
+        return WEEKDAYS[local.weekday()] in self.days and self.start <= local.time() <= self.end

@@ -5,12 +5,11 @@ from __future__ import annotations
 from datetime import datetime, time, timedelta
 from pathlib import Path
 from typing import Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from contract import ViolationKind
-from contract.configfile import load_config
+from contract.configfile import TimeZoneName, load_config
 from contract.mqtt import MqttConfig
 from dispatcher.workclock import WorkClock
 
@@ -56,16 +55,7 @@ class KindPolicy(_Strict):
 class WorkingHours(_Strict):
     start: time = time(8, 30)
     end: time = time(17, 30)
-    timezone: str = "Asia/Shanghai"
-
-    @field_validator("timezone")
-    @classmethod
-    def _zone(cls, name: str) -> str:
-        try:
-            ZoneInfo(name)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {name!r}") from None
-        return name
+    timezone: TimeZoneName = "Asia/Shanghai"
 
 
 class EscalationConfig(_Strict):

@@ -3,15 +3,15 @@ on duty when (rosters), who is away (leave), and the line department of each kin
 
 from __future__ import annotations
 
-from datetime import date, datetime, time
+from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from contract import ViolationKind
-from contract.configfile import load_config
+from contract.configfile import TimeZoneName, WeeklyWindow, load_config
 
 Identifier = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")]
 
@@ -36,29 +36,11 @@ class MicroGrid(BaseModel):
     leader: Identifier
 
 
-Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
-WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-
-
-class Shift(BaseModel):
+class Shift(WeeklyWindow):
     """``person`` is on duty for ``micro_grid`` on ``days`` from ``start`` to ``end`` (local time)."""
-
-    model_config = ConfigDict(extra="forbid")
 
     micro_grid: Identifier
     person: Identifier
-    days: list[Weekday] = Field(min_length=1)
-    start: time
-    end: time
-
-    @model_validator(mode="after")
-    def _order(self) -> Shift:
-        if self.end <= self.start:
-            raise ValueError("a shift must end after it starts (split a night shift in two)")
-        return self
-
-    def covers(self, local: datetime) -> bool:
-        return WEEKDAYS[local.weekday()] in self.days and self.start <= local.time() < self.end
 
 
 class Leave(BaseModel):
@@ -78,7 +60,7 @@ class Grid(BaseModel):
     departments: dict[ViolationKind, Identifier] = Field(
         default_factory=dict, description="The line department (a person id) that takes each kind when escalated"
     )
-    timezone: str = "Asia/Shanghai"
+    timezone: TimeZoneName = "Asia/Shanghai"
     rosters: list[Shift] = Field(default_factory=list)
     leave: list[Leave] = Field(default_factory=list)
 
@@ -107,10 +89,6 @@ class Grid(BaseModel):
         for i, away in enumerate(self.leave):
             if away.person not in people:
                 raise ValueError(f"leave[{i}]: {away.person!r} is not in people")
-        try:
-            ZoneInfo(self.timezone)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"timezone: unknown time zone {self.timezone!r}") from None
         for kind, pid in self.departments.items():
             if pid not in people or people[pid].role != "department":
                 raise ValueError(f"departments.{kind.value}: {pid!r} is not a person with role department")

@@ -6,16 +6,14 @@ run from the repository root); ``${VAR:-default}`` expands from the environment.
 
 from __future__ import annotations
 
-from datetime import datetime, time
 from pathlib import Path
 from typing import Annotated, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from shapely.geometry import Polygon
 
 from contract import ViolationKind
-from contract.configfile import load_config
+from contract.configfile import TimeZoneName, WeeklyWindow, load_config
 from contract.mqtt import MqttConfig
 
 Identifier = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")]
@@ -47,25 +45,8 @@ class ModelConfig(_Strict):
     )
 
 
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-
-
-class ActiveWindow(_Strict):
-    """The zone is enforced on ``days`` from ``start`` to ``end`` (edge's local time)."""
-
-    days: list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]] = Field(
-        default_factory=lambda: list(WEEKDAYS), min_length=1)
-    start: time = time(0, 0)
-    end: time = time(23, 59, 59)
-
-    @model_validator(mode="after")
-    def _order(self) -> ActiveWindow:
-        if self.end <= self.start:
-            raise ValueError("a window must end after it starts (split one across midnight in two)")
-        return self
-
-    def covers(self, local: datetime) -> bool:
-        return WEEKDAYS[local.weekday()] in self.days and self.start <= local.time() <= self.end
+class ActiveWindow(WeeklyWindow):
+    """When a zone is enforced: weekdays and hours in the edge's time zone."""
 
 
 class ZoneConfig(_Strict):
@@ -156,7 +137,7 @@ class OutboxConfig(_Strict):
 
 class EdgeConfig(_Strict):
     edge_id: Identifier
-    timezone: str = Field(default="Asia/Shanghai", description="For the zones' active hours")
+    timezone: TimeZoneName = Field(default="Asia/Shanghai", description="For the zones' active hours")
     model: ModelConfig
     mqtt: MqttConfig = Field(default_factory=MqttConfig)
     cameras: list[CameraConfig] = Field(min_length=1)
@@ -164,15 +145,6 @@ class EdgeConfig(_Strict):
     evidence: EvidenceConfig = Field(default_factory=EvidenceConfig)
     outbox: OutboxConfig = Field(default_factory=OutboxConfig)
     metrics: MetricsConfig | None = Field(default=None, description="Serve Prometheus metrics when set")
-
-    @field_validator("timezone")
-    @classmethod
-    def _zone(cls, name: str) -> str:
-        try:
-            ZoneInfo(name)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {name!r}") from None
-        return name
 
     @field_validator("cameras")
     @classmethod
