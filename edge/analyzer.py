@@ -8,7 +8,6 @@ from zoneinfo import ZoneInfo
 
 from contract import (
     DetectedObject,
-    EventState,
     ViolationEvent,
     event_id_for,
     violation_id_for,
@@ -117,4 +116,4 @@ class CameraAnalyzer:
         )
 
 
-__all__ = ["CameraAnalyzer", "Clock", "EventState", "media_clock"]
+__all__ = ["CameraAnalyzer", "Clock", "media_clock"]
