@@ -7,7 +7,7 @@ written to the audit trail; deadlines are stored as timers in the same transacti
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -30,7 +30,7 @@ from dispatcher.db import (
 )
 from dispatcher.grid import Grid
 from dispatcher.lifecycle import OPEN_STATES, CaseState, Role, TransitionError, next_state
-from dispatcher.routing import route
+from dispatcher.routing import Route, route
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +80,11 @@ def box_iou(a: Sequence[float], b: Sequence[float]) -> float:
     return inter / union if union > 0 else 0.0
 
 
+def same_spot(a: Sequence[float] | None, b: Sequence[float] | None, min_iou: float) -> bool:
+    """Two boxes of one camera and zone mark the same spot when they overlap this much."""
+    return a is not None and b is not None and box_iou(a, b) >= min_iou
+
+
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
@@ -116,6 +121,10 @@ def _placement(event: ViolationEvent) -> dict[str, Any]:
         "micro_grid": event.micro_grid,
         "started_at": event.started_at,
     }
+
+
+def _event_box(event: ViolationEvent) -> Sequence[float] | None:
+    return event.objects[0].bbox if event.objects else None
 
 
 def _subscriptions(session: Session, people: list[str]) -> dict[str, list[int]]:
@@ -185,9 +194,7 @@ class _Batch:
                 spots.setdefault((camera, zone), []).append(SpotCase(cid, state, bbox, closed_at, repeats))
         return cls(seen, cases, cleared, {}, spots)
 
-    def fresh_openings(
-        self, events: list[ViolationEvent], same_spot: Callable[[SpotCase, ViolationEvent], bool], spot_iou: float
-    ) -> list[int]:
+    def fresh_openings(self, events: list[ViolationEvent], spot_iou: float) -> list[int]:
         """Indexes of events that simply open a new case: ``opened`` (or a first ``updated``)
         for a violation unknown so far and alone in the batch, with no stored ``cleared``, at a
         spot where no open or recently closed case stands and no other event of the batch is.
@@ -200,13 +207,12 @@ class _Batch:
             at_place.setdefault((e.camera_id, e.zone_id), []).append(e)
 
         def crowded(e: ViolationEvent) -> bool:
-            if not e.objects:
+            box = _event_box(e)
+            if box is None:
                 return False
             place = (e.camera_id, e.zone_id)
-            if any(same_spot(c, e) for c in self.spots.get(place, [])):
-                return True
-            return any(o is not e and o.objects and box_iou(o.objects[0].bbox, e.objects[0].bbox) >= spot_iou
-                       for o in at_place[place])
+            return (any(same_spot(s.bbox, box, spot_iou) for s in self.spots.get(place, []))
+                    or any(o is not e and same_spot(_event_box(o), box, spot_iou) for o in at_place[place]))
 
         fresh = []
         for i, e in enumerate(events):
@@ -265,7 +271,7 @@ class CaseService:
             with self.sessions() as session:
                 batch = _Batch.load(session, events, self.dedup.repeat_window_days)
                 results: list[IngestResult | None] = [None] * len(events)
-                fresh = batch.fresh_openings(events, self._same_spot, self.dedup.spot_iou)
+                fresh = batch.fresh_openings(events, self.dedup.spot_iou)
                 for index, result in zip(fresh, self._open_many(session, [events[i] for i in fresh]), strict=True):
                     results[index] = result
                 pending = {i: self._apply(session, e, batch) for i, e in enumerate(events) if results[i] is None}
@@ -289,18 +295,12 @@ class CaseService:
             return []
         at = now()
         routes = [route(self.grid, e.micro_grid) for e in events]
-        case_rows = []
-        for event, target in zip(events, routes, strict=True):
-            case_rows.append({
-                **_placement(event), "state": (CaseState.dispatched if target.worker_id else CaseState.reported).value,
-                "event_code": self.event_codes.get(event.kind), "repeat_count": 0,
-                "worker_id": target.worker_id, "leader_id": target.leader_id, "assignee_id": target.worker_id,
-                "department_id": self.grid.departments.get(event.kind), "escalation_level": 0,
-                "routing_note": target.note, "opened_at": at, "dwell_s": event.dwell_s,
-                "objects": [o.model_dump(mode="json") for o in event.objects],
-                "snapshot_url": event.snapshot.url if event.snapshot else None,
-                "snapshot_sha256": event.snapshot.sha256 if event.snapshot else None,
-            })
+        case_rows = [
+            {**self._case_columns(event, target), "opened_at": at, "repeat_count": 0, "escalation_level": 0,
+             "state": (CaseState.dispatched if target.worker_id else CaseState.reported).value,
+             "assignee_id": target.worker_id}
+            for event, target in zip(events, routes, strict=True)
+        ]
         # Core inserts on the tables (not the ORM's bulk path, which here went row by row).
         cases_t = CaseRow.__table__
         ids = session.execute(
@@ -394,20 +394,11 @@ class CaseService:
         target = route(self.grid, event.micro_grid)
         prior = self._recent_case_at_spot(event, batch) if batch else None
         case = CaseRow(
+            **self._case_columns(event, target),
             state=CaseState.reported.value,
-            **_placement(event),
-            event_code=self.event_codes.get(event.kind),
             repeat_of=prior.id if prior else None,
             repeat_count=prior.repeat_count + 1 if prior else 0,
-            worker_id=target.worker_id,
-            leader_id=target.leader_id,
-            department_id=self.grid.departments.get(event.kind),
-            routing_note=target.note,
             opened_at=now(),
-            dwell_s=event.dwell_s,
-            objects=[o.model_dump(mode="json") for o in event.objects],
-            snapshot_url=event.snapshot.url if event.snapshot else None,
-            snapshot_sha256=event.snapshot.sha256 if event.snapshot else None,
         )
         session.add(case)
         self._tell_city(session, case, "case.opened")
@@ -423,6 +414,21 @@ class CaseService:
             return case, []
         return case, self._dispatch(session, case, target.worker_id, SYSTEM, Role.system, target.note, batch)
 
+    def _case_columns(self, event: ViolationEvent, target: Route) -> dict[str, Any]:
+        """What a new case takes from its opening event and its route, on either ingest path."""
+        return {
+            **_placement(event),
+            "event_code": self.event_codes.get(event.kind),
+            "worker_id": target.worker_id,
+            "leader_id": target.leader_id,
+            "department_id": self.grid.departments.get(event.kind),
+            "routing_note": target.note,
+            "dwell_s": event.dwell_s,
+            "objects": [o.model_dump(mode="json") for o in event.objects],
+            "snapshot_url": event.snapshot.url if event.snapshot else None,
+            "snapshot_sha256": event.snapshot.sha256 if event.snapshot else None,
+        }
+
     def _dispatch(
         self, session: Session, case: CaseRow, worker_id: str, actor: str, role: Role, reason: str | None,
         batch: _Batch | None = None,
@@ -437,9 +443,7 @@ class CaseService:
         return self.notify(session, case, worker_id, batch)
 
     def _same_spot(self, spot: SpotCase, event: ViolationEvent) -> bool:
-        if spot.bbox is None or not event.objects:
-            return False
-        return box_iou(spot.bbox, event.objects[0].bbox) >= self.dedup.spot_iou
+        return same_spot(spot.bbox, _event_box(event), self.dedup.spot_iou)
 
     def _open_case_at_spot(self, session: Session, event: ViolationEvent, batch: _Batch) -> CaseRow | None:
         spot = next((s for s in batch.spots.get((event.camera_id, event.zone_id), [])
@@ -454,11 +458,10 @@ class CaseService:
     def _camera_cleared(self, session: Session, case: CaseRow, at: datetime, violation_id: str) -> None:
         """The camera saw one violation's spot free. The case counts as cleared once every
         violation joined to it has cleared."""
-        states = session.execute(select(EventRow.violation_id, EventRow.state).where(EventRow.case_id == case.id))
-        standing = {v for v, s in states if s != "cleared"} - {
-            v for v, s in session.execute(select(EventRow.violation_id, EventRow.state).where(
-                EventRow.case_id == case.id, EventRow.state == "cleared"))} - {violation_id}
-        if standing:
+        states = session.execute(
+            select(EventRow.violation_id, EventRow.state).where(EventRow.case_id == case.id)).all()
+        cleared = {v for v, s in states if s == "cleared"} | {violation_id}
+        if {v for v, _ in states} - cleared:
             return
         case.cleared_at = at
         if case.state == CaseState.handled.value:
