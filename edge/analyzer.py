@@ -6,6 +6,8 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import numpy as np
+
 from contract import (
     DetectedObject,
     ViolationEvent,
@@ -14,6 +16,7 @@ from contract import (
 )
 from edge.config import CameraConfig, EdgeConfig, TrackingConfig
 from edge.detections import Detections
+from edge.evidence import EvidenceError, EvidenceStore, StoredImage
 from edge.rules import Decision, ZoneRule
 from edge.tracker import TrackedObject, Tracker
 from edge.zones import ZoneShape
@@ -86,6 +89,30 @@ class CameraAnalyzer:
             active = windows is None or any(w.covers(local) for w in windows)
             decisions.extend(rule.update(t, objects, active))
         return decisions
+
+    def events_for_frame(
+        self,
+        t: float,
+        image: np.ndarray,
+        detections: Detections,
+        evidence: EvidenceStore | None,
+        on_evidence_error: Callable[[EvidenceError], None],
+    ) -> list[tuple[ViolationEvent, StoredImage | None]]:
+        """The events this frame decides, each with its stored snapshot when evidence is kept.
+        A snapshot that cannot be stored goes to ``on_evidence_error`` (which may re-raise);
+        the event itself is never dropped for it."""
+        height, width = image.shape[:2]
+        out: list[tuple[ViolationEvent, StoredImage | None]] = []
+        for decision in self.update(t, detections, (width, height)):
+            event, stored = self.event_for(decision), None
+            if evidence is not None:
+                try:
+                    stored = evidence.save(image, event, self.shapes())
+                    event.snapshot = stored.snapshot
+                except EvidenceError as exc:
+                    on_evidence_error(exc)
+            out.append((event, stored))
+        return out
 
     def event_for(self, decision: Decision) -> ViolationEvent:
         spot, zone = decision.spot, decision.zone

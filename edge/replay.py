@@ -60,14 +60,11 @@ def replay_video(
         if not sampler.due(raw.time_s):
             continue
         image = raw.to_bgr()
-        height, width = image.shape[:2]
-        for decision in analyzer.update(raw.time_s, detector.detect(image), (width, height)):
-            event = analyzer.event_for(decision)
-            if evidence is not None:
-                try:
-                    event.snapshot = evidence.save(image, event, analyzer.shapes()).snapshot
-                except EvidenceError as exc:
-                    if on_evidence_error is None:
-                        raise
-                    on_evidence_error(exc)
+        for event, _ in analyzer.events_for_frame(
+            raw.time_s, image, detector.detect(image), evidence, on_evidence_error or _raise
+        ):
             yield event
+
+
+def _raise(exc: EvidenceError) -> None:
+    raise exc

@@ -93,22 +93,18 @@ class CameraWorker(threading.Thread):
             self._status("offline", "the file ended")
 
     def process(self, t: float, image) -> None:
-        height, width = image.shape[:2]
         with self.metrics.inference.time():
             detections = self.detector.detect(image)
         self.metrics.batch_size.observe(1)
         self.metrics.frames_analysed.labels(self.camera.id).inc()
         self.frames_analysed += 1
-        for decision in self.analyzer.update(t, detections, (width, height)):
-            event = self.analyzer.event_for(decision)
-            evidence_path: str | None = None
-            try:
-                stored = self.evidence.save(image, event, self.analyzer.shapes())
-                event.snapshot, evidence_path = stored.snapshot, str(stored.path)
-            except EvidenceError as exc:
-                log.error("camera %s: %s; the event goes out without a snapshot", self.camera.id, exc)
+        for event, stored in self.analyzer.events_for_frame(t, image, detections, self.evidence,
+                                                            self._evidence_failed):
             self.metrics.events.labels(self.camera.id, event.state.value).inc()
-            self.emit(event, evidence_path)
+            self.emit(event, str(stored.path) if stored else None)
+
+    def _evidence_failed(self, exc: EvidenceError) -> None:
+        log.error("camera %s: %s; the event goes out without a snapshot", self.camera.id, exc)
 
 
 class EdgeRunner:
