@@ -8,12 +8,13 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import uvicorn
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from dispatcher import api
+from dispatcher.api import ROUTERS
+from dispatcher.api.deps import require
 from dispatcher.config import DispatcherConfig
 from dispatcher.metrics import registry_for, render
 from dispatcher.services import Services
@@ -37,10 +38,11 @@ def create_app(config: DispatcherConfig, services: Services | None = None) -> Fa
     app.state.services = svc
     registry = registry_for(svc)
 
-    @app.get("/metrics", include_in_schema=False)
+    @app.get("/metrics", include_in_schema=False, dependencies=[Depends(require("monitor", "admin"))])
     def metrics() -> Response:
         return Response(render(registry), media_type=CONTENT_TYPE_LATEST)
-    for router in (api.health, api.cases, api.people, api.evidence, api.feed, api.stats):
+
+    for router in ROUTERS:
         app.include_router(router)
     app.mount("/worker", StaticFiles(directory=WEB_DIR / "worker", html=True), name="worker")
 

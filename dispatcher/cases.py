@@ -473,7 +473,7 @@ class CaseService:
         person = self.grid.person(person_id)
         if person is None:
             raise PermissionError(f"{person_id!r} is not a person in the grid file")
-        return Role(person.role) if person.role != "department" else Role.leader
+        return {"department": Role.leader, "admin": Role.dispatcher}.get(person.role) or Role(person.role)
 
     def _may_act(self, case: CaseRow, person_id: str, role: Role) -> bool:
         if role in (Role.dispatcher, Role.system, Role.resident):

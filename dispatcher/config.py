@@ -104,6 +104,16 @@ class CityWebhookConfig(_Strict):
     poll_s: float = Field(default=2.0, gt=0)
 
 
+class AuthConfig(_Strict):
+    session_ttl_h: float = Field(default=720.0, gt=0, description="How long a login lasts (phones stay logged in)")
+    login_max_failures: int = Field(default=5, ge=1, description="Failed logins per person or address ...")
+    login_window_s: float = Field(default=300.0, gt=0, description="... in this sliding window, then HTTP 429")
+    link_ttl_s: int = Field(default=3600, ge=60, description="Signed evidence links expire after this")
+    link_secret: str | None = Field(
+        default=None, min_length=32, description="Shared by all dispatchers behind one URL; else made in data_dir"
+    )
+
+
 class DispatcherConfig(_Strict):
     database_url: str = "sqlite:///var/dispatcher/gridpatrol.sqlite"
     data_dir: Path = Path("var/dispatcher")
@@ -116,6 +126,7 @@ class DispatcherConfig(_Strict):
     dedup: DedupConfig = Field(default_factory=DedupConfig)
     event_codes: dict[ViolationKind, str] = Field(default_factory=_default_codes)
     city_webhook: CityWebhookConfig | None = None
+    auth: AuthConfig = Field(default_factory=AuthConfig)
     max_evidence_bytes: int = Field(default=5 * 1024 * 1024, gt=0)
 
     def public_url(self) -> str:

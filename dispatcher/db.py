@@ -209,6 +209,34 @@ class QuarantineRow(Base):
     received_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now)
 
 
+class CredentialRow(Base):
+    """A person's password, as an scrypt hash (never the password itself)."""
+
+    __tablename__ = "credentials"
+
+    person_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    password_hash: Mapped[str] = mapped_column(String(256))
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now)
+
+
+class ApiTokenRow(Base):
+    """A bearer token: a login session of a person, or a machine's API token (an edge box,
+    a monitoring scraper). Only the SHA-256 of the token is stored."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))  # session, machine
+    name: Mapped[str] = mapped_column(String(128))
+    person_id: Mapped[str | None] = mapped_column(String(64), index=True)  # sessions: whose
+    role: Mapped[str | None] = mapped_column(String(16))  # machines: edge, monitor, admin
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now)
+    expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    last_used_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)

@@ -21,7 +21,7 @@ class Person(BaseModel):
 
     id: Identifier
     name: str = Field(min_length=1)
-    role: Literal["worker", "leader", "department", "dispatcher"]
+    role: Literal["worker", "leader", "department", "dispatcher", "admin"]
     phone: str | None = None
 
 

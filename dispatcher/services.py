@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlalchemy.orm import sessionmaker
 
 from contract import ViolationEvent
+from dispatcher.auth import AuthService, EvidenceLinks, LoginLimiter
 from dispatcher.cases import CaseService, IngestResult
 from dispatcher.config import DispatcherConfig
 from dispatcher.db import make_engine, make_sessions
@@ -32,6 +34,8 @@ class Services:
     notifier: Notifier
     ingest: Ingest
     scheduler: EscalationScheduler
+    auth: AuthService
+    links: EvidenceLinks
     city: CityWebhookSender | None = None
 
     @classmethod
@@ -42,14 +46,20 @@ class Services:
         keys = VapidKeys(config.data_dir)
         notifier = Notifier(sessions, keys, config.webpush, config.public_url())
         feed = FeedHub()
+        auth = AuthService(sessions, grid, timedelta(hours=config.auth.session_ttl_h),
+                           LoginLimiter(config.auth.login_max_failures, config.auth.login_window_s))
+        links = EvidenceLinks(config.auth.link_secret, config.data_dir, config.public_url(), config.auth.link_ttl_s)
 
         def on_result(event: ViolationEvent, result: IngestResult) -> None:
             if result.duplicate:
                 return
             notifier.submit(result.deliveries)
+            shown = event.model_dump(mode="json")
+            if shown.get("snapshot"):
+                shown["snapshot"]["url"] = links.sign(shown["snapshot"]["url"])
             feed.publish({
                 "type": "event",
-                "event": event.model_dump(mode="json"),
+                "event": shown,
                 "case_id": result.case_id,
                 "case_opened": result.opened,
             })
@@ -63,7 +73,7 @@ class Services:
         if config.city_webhook is not None:
             cases.city_webhook = True
             city = CityWebhookSender(sessions, config.city_webhook)
-        return cls(config, sessions, grid, cases, evidence, feed, keys, notifier, ingest, scheduler, city)
+        return cls(config, sessions, grid, cases, evidence, feed, keys, notifier, ingest, scheduler, auth, links, city)
 
     def start(self) -> None:
         self.ingest.start()

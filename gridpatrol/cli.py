@@ -1,4 +1,5 @@
-"""The ``gridpatrol`` command: ``edge run``, ``edge replay``, ``dispatcher serve``, ``demo``."""
+"""The ``gridpatrol`` command: ``edge run``, ``edge replay``, ``dispatcher serve|token|set-password``,
+``demo``."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import logging
 import signal
 import sys
 import threading
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from contract.configfile import ConfigError
@@ -100,6 +101,49 @@ def cmd_dispatcher_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _auth(args: argparse.Namespace):  # -> dispatcher.auth.AuthService
+    from dispatcher.auth import AuthService, LoginLimiter
+    from dispatcher.config import DispatcherConfig, load_dispatcher_config
+    from dispatcher.db import make_engine, make_sessions
+    from dispatcher.grid import load_grid
+
+    config = load_dispatcher_config(args.config) if args.config else DispatcherConfig()
+    sessions = make_sessions(make_engine(config.database_url))
+    return AuthService(sessions, load_grid(config.grid_file), timedelta(hours=config.auth.session_ttl_h),
+                       LoginLimiter(config.auth.login_max_failures, config.auth.login_window_s))
+
+
+def cmd_dispatcher_token(args: argparse.Namespace) -> int:
+    auth = _auth(args)
+    if args.revoke is not None:
+        if not auth.revoke(args.revoke):
+            raise ValueError(f"no live token {args.revoke}")
+        print(f"revoked token {args.revoke}")
+        return 0
+    if not args.name or not args.role:
+        raise ValueError("give --name and --role to make a token (or --revoke ID)")
+    issued = auth.issue_machine(args.name, args.role, timedelta(days=args.ttl_days) if args.ttl_days else None)
+    print(f"token {issued.token_id} for {args.name} ({args.role}); shown once, keep it secret:", file=sys.stderr)
+    print(issued.token)
+    return 0
+
+
+def cmd_dispatcher_password(args: argparse.Namespace) -> int:
+    import getpass
+    import os
+
+    from dispatcher.auth import AuthError
+
+    password = os.environ.get("GRIDPATROL_PASSWORD") or (
+        getpass.getpass(f"password for {args.person}: ") if sys.stdin.isatty() else sys.stdin.readline().strip())
+    try:
+        _auth(args).set_password(args.person, password)
+    except AuthError as exc:
+        raise ValueError(str(exc)) from None
+    print(f"password set for {args.person}")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from gridpatrol.demo import run_demo
 
@@ -138,6 +182,18 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
     serve.set_defaults(func=cmd_dispatcher_serve)
+    token = disp.add_parser("token", help="make (or revoke) a machine API token: edge, monitor, admin")
+    token.add_argument("--config", type=Path, help="dispatcher config YAML (built-in defaults otherwise)")
+    token.add_argument("--name", help="what the token is for, e.g. edge-east-01")
+    token.add_argument("--role", choices=["edge", "monitor", "admin"])
+    token.add_argument("--ttl-days", type=float, help="expire after this many days (default: never)")
+    token.add_argument("--revoke", type=int, metavar="ID", help="revoke the token with this id instead")
+    token.set_defaults(func=cmd_dispatcher_token)
+    password = disp.add_parser("set-password", help="set a person's login password (from GRIDPATROL_PASSWORD, "
+                               "the terminal, or one line of stdin)")
+    password.add_argument("--config", type=Path, help="dispatcher config YAML (built-in defaults otherwise)")
+    password.add_argument("person", help="a person id of the grid file")
+    password.set_defaults(func=cmd_dispatcher_password)
 
     demo = top.add_parser("demo", help="broker + dispatcher + edge on a sample clip, on this machine")
     demo.add_argument("--speed", type=float, default=1.0, help="clip speed (0: as fast as possible)")

@@ -82,22 +82,27 @@ def run_demo(workdir: Path | None = None, speed: float = 1.0, serve_after_s: flo
     dispatcher = DispatcherThread(disp_cfg)
     dispatcher.start()
     base = disp_cfg.public_url()
+    auth = dispatcher.services.auth
+    edge_token = auth.issue_machine("demo edge box", "edge").token
+    staff_token = auth.issue_session("d-01").token
+    worker_url = f"{base}/worker/#token={auth.issue_session('w-017').token}"
     print(f"dispatcher: {base}  (API docs {base}/docs)")
-    print(f"worker page: {base}/worker/?person=w-017")
+    print(f"worker page, logged in as w-017: {worker_url}")
     edge_cfg = load_config(EdgeConfig, EDGE_CONFIG)
     edge_cfg = edge_cfg.model_copy(update={
         "model": edge_cfg.model.model_copy(update={"path": model}),
         "mqtt": edge_cfg.mqtt.model_copy(update={"url": broker.url}),
         "cameras": [edge_cfg.cameras[0].model_copy(update={"url": str(clip)})],
         "evidence": edge_cfg.evidence.model_copy(
-            update={"dir": workdir / "edge-evidence", "upload_url": f"{base}/api/v1/evidence"}),
+            update={"dir": workdir / "edge-evidence", "upload_url": f"{base}/api/v1/evidence",
+                    "upload_token": edge_token}),
         "outbox": edge_cfg.outbox.model_copy(update={"path": workdir / "edge-outbox.sqlite"}),
     })
     runner = EdgeRunner(edge_cfg, speed=speed)
     print(f"edge: {edge_cfg.edge_id} playing {clip.name} at {speed or 'max'}x, "
           f"zone {edge_cfg.cameras[0].zones[0].id} dwell {edge_cfg.cameras[0].zones[0].dwell_s}s")
     seen: set[int] = set()
-    http = httpx.Client(base_url=base, timeout=5.0)
+    http = httpx.Client(base_url=base, timeout=5.0, headers={"authorization": f"Bearer {staff_token}"})
 
     def report() -> None:
         for case in reversed(http.get("/api/v1/cases", params={"limit": 500}).json()):
@@ -118,7 +123,7 @@ def run_demo(workdir: Path | None = None, speed: float = 1.0, serve_after_s: flo
         report()
         print(f"clip done: {runner.events_decided} events decided, {len(seen)} cases opened")
         if serve_after_s > 0:
-            print(f"serving for {serve_after_s:.0f}s more: {base}/worker/?person=w-017 (Ctrl-C to stop)")
+            print(f"serving for {serve_after_s:.0f}s more: {worker_url} (Ctrl-C to stop)")
             time.sleep(serve_after_s)
     except KeyboardInterrupt:
         print("stopping")

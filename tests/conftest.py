@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import psycopg
 import pytest
 
@@ -63,6 +64,14 @@ def dispatcher(tmp_path: Path, mosquitto: LocalBroker) -> Iterator[DispatcherThr
     assert wait_connected(thread.services.ingest, 10), "dispatcher did not reach the broker"
     yield thread
     thread.stop()
+
+
+def api_client(thread: DispatcherThread, person: str | None = "d-01", machine: str | None = None) -> httpx.Client:
+    """An HTTP client of ``thread`` logged in as ``person`` (default the dispatcher d-01), or
+    holding a machine token of role ``machine``."""
+    auth = thread.services.auth
+    token = auth.issue_machine(f"test {machine}", machine).token if machine else auth.issue_session(person).token
+    return httpx.Client(base_url=thread.url, timeout=10, headers={"authorization": f"Bearer {token}"})
 
 
 @pytest.fixture

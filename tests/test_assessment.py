@@ -6,8 +6,8 @@ import csv
 import io
 from datetime import UTC, datetime, timedelta
 
-import httpx
 import pytest
+from conftest import api_client
 from test_storage import opened, service
 
 from dispatcher.assessment import assess, month_bounds
@@ -80,7 +80,7 @@ def test_assessment_per_worker_and_grid(database_url: str) -> None:
 def test_assessment_csv_over_http(dispatcher) -> None:
     cases = dispatcher.services.cases
     build(cases, 1, accept_after_min=10, handle_after_min=60, rating=5)
-    api = httpx.Client(base_url=dispatcher.url)
+    api = api_client(dispatcher)
     response = api.get("/api/v1/assessment.csv", params={"month": "2026-10", "by": "micro_grid"})
     assert response.status_code == 200 and response.headers["content-type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(response.text)))

@@ -14,7 +14,7 @@ import paho.mqtt.publish as mqtt_publish
 import paho.mqtt.subscribe as mqtt_subscribe
 import pytest
 import yaml
-from conftest import dispatcher_config
+from conftest import api_client, dispatcher_config
 from samples import sample_event
 
 from contract import EventState, ViolationEvent, event_id_for
@@ -131,7 +131,7 @@ def test_a_running_dispatcher_escalates_on_its_own(tmp_path: Path, mosquitto: Lo
         host, port = mosquitto.url.removeprefix("mqtt://").split(":")
         mqtt_publish.single("gridpatrol/v1/box-01/cam-001/events", json.dumps(sample_event()), qos=1,
                             hostname=host, port=int(port))
-        api = httpx.Client(base_url=thread.url)
+        api = api_client(thread)
         for _ in range(100):
             found = api.get("/api/v1/cases").json()
             if found and found[0]["escalation_level"] == 1:

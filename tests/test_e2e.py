@@ -18,6 +18,7 @@ import http_ece
 import httpx
 import paho.mqtt.publish as mqtt_publish
 import pytest
+from conftest import api_client
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
@@ -114,16 +115,18 @@ def test_clip_to_cases_on_the_workers_phone(
     dispatcher: DispatcherThread, mosquitto, push_endpoint: PushEndpoint, project_root: Path,
     shared: Path, tmp_path: Path,
 ) -> None:
-    api = httpx.Client(base_url=dispatcher.url, timeout=10)
+    api = api_client(dispatcher)  # the dispatcher on duty, d-01
+    worker = api_client(dispatcher, "w-017")
+    staff_token = api.headers["authorization"].removeprefix("Bearer ")
     # The worker's phone subscribes to Web Push.
-    key = api.get("/api/v1/push/vapid-public-key").json()["application_server_key"]
-    assert api.post("/api/v1/people/w-017/push-subscriptions", json=push_endpoint.subscription).status_code == 201
+    key = worker.get("/api/v1/push/vapid-public-key").json()["application_server_key"]
+    assert worker.post("/api/v1/people/w-017/push-subscriptions", json=push_endpoint.subscription).status_code == 201
 
     feed_messages: list[dict] = []
     feed_ready = threading.Event()
 
     def listen() -> None:
-        with connect(dispatcher.url.replace("http", "ws") + "/api/v1/feed", open_timeout=10) as ws:
+        with connect(dispatcher.url.replace("http", "ws") + f"/api/v1/feed?token={staff_token}", open_timeout=10) as ws:
             feed_ready.set()
             deadline = time.monotonic() + 120
             while time.monotonic() < deadline and len([m for m in feed_messages if m.get("case_opened")]) < 50:
@@ -144,7 +147,8 @@ def test_clip_to_cases_on_the_workers_phone(
         "mqtt": config.mqtt.model_copy(update={"url": mosquitto.url}),
         "cameras": [config.cameras[0].model_copy(update={"url": str(shared / "media/clips/carpark-320x240.mp4")})],
         "evidence": config.evidence.model_copy(update={
-            "dir": tmp_path / "edge-evidence", "upload_url": f"{dispatcher.url}/api/v1/evidence"}),
+            "dir": tmp_path / "edge-evidence", "upload_url": f"{dispatcher.url}/api/v1/evidence",
+            "upload_token": dispatcher.services.auth.issue_machine("test edge", "edge").token}),
         "outbox": config.outbox.model_copy(update={"path": tmp_path / "outbox.sqlite"}),
     })
     decided: list[ViolationEvent] = []
@@ -167,12 +171,12 @@ def test_clip_to_cases_on_the_workers_phone(
     for case in cases:
         assert (case["worker_id"], case["leader_id"], case["micro_grid"]) == ("w-017", "l-017", "mg-017")
         assert case["state"] == "dispatched" and case["kind"] == "parked_bike"
-        image = api.get(case["snapshot_url"].removeprefix(dispatcher.url))
+        image = httpx.get(case["snapshot_url"])  # a signed link: no token needed, as for an <img>
         assert image.status_code == 200 and image.headers["content-type"] == "image/jpeg"
         assert hashlib.sha256(image.content).hexdigest() == case["snapshot_sha256"]
 
     # The worker's in-app inbox holds every case; each was pushed to the phone.
-    inbox = api.get("/api/v1/people/w-017/inbox").json()
+    inbox = worker.get("/api/v1/people/w-017/inbox").json()
     assert {i["case"]["id"] for i in inbox} == {c["id"] for c in cases}
     pushes = wait_for(lambda: push_endpoint.received if len(push_endpoint.received) >= len(cases) else None,
                       30, "a push per case")
@@ -201,11 +205,12 @@ def test_clip_to_cases_on_the_workers_phone(
 
     # Acknowledge and resolve; another worker may not act on this case.
     first = cases[-1]["id"]
-    assert api.post(f"/api/v1/cases/{first}/acknowledge", json={"person_id": "w-018"}).status_code == 403
-    assert api.post(f"/api/v1/cases/{first}/acknowledge", json={"person_id": "w-017"}).json()["state"] == "accepted"
-    resolved = api.post(f"/api/v1/cases/{first}/resolve", json={"person_id": "w-017", "note": "moved"}).json()
+    other = api_client(dispatcher, "w-018")
+    assert other.post(f"/api/v1/cases/{first}/acknowledge").status_code == 403
+    assert worker.post(f"/api/v1/cases/{first}/acknowledge").json()["state"] == "accepted"
+    resolved = worker.post(f"/api/v1/cases/{first}/resolve", json={"note": "moved"}).json()
     assert resolved["state"] == "handled" and resolved["handling_note"] == "moved"
-    assert api.post(f"/api/v1/cases/{first}/acknowledge", json={"person_id": "w-017"}).status_code == 409
+    assert worker.post(f"/api/v1/cases/{first}/acknowledge").status_code == 409
 
     # QoS 1 redelivery of the same event is one event: no second case.
     stats = api.get("/healthz").json()
@@ -213,11 +218,12 @@ def test_clip_to_cases_on_the_workers_phone(
     mqtt_publish.single(opened[0].topic(), opened[0].model_dump_json(), qos=1, hostname=host, port=int(port))
     wait_for(lambda: api.get("/healthz").json()["duplicates"] == stats["duplicates"] + 1, 10, "duplicate counted")
     assert len(api.get("/api/v1/cases").json()) == len(cases)
-    api.close()
+    for client in (api, worker, other):
+        client.close()
 
 
 def test_malformed_messages_are_quarantined_and_ingest_goes_on(dispatcher: DispatcherThread, mosquitto) -> None:
-    api = httpx.Client(base_url=dispatcher.url, timeout=10)
+    api = api_client(dispatcher)
     host, port = mosquitto.url.removeprefix("mqtt://").split(":")
     topic = "gridpatrol/v1/box-01/cam-001/events"
     good = sample_event()
@@ -235,7 +241,7 @@ def test_malformed_messages_are_quarantined_and_ingest_goes_on(dispatcher: Dispa
     assert "does not match the event's edge and camera" in reasons
     health = api.get("/healthz").json()
     assert (health["quarantined"], health["stored"], health["status"]) == (len(bad), 1, "ok")
-    metrics = api.get("/metrics").text
+    metrics = api_client(dispatcher, machine="monitor").get("/metrics").text
     assert f'gridpatrol_dispatcher_messages_total{{outcome="quarantined"}} {float(len(bad))}' in metrics
     assert 'gridpatrol_dispatcher_cases{state="dispatched"} 1.0' in metrics
     case = api.get("/api/v1/cases").json()[0]

@@ -81,7 +81,8 @@ def test_demo_runs_on_embedded_defaults(shared: Path) -> None:
                           capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     lines = proc.stdout.splitlines()
-    assert any(line.startswith("worker page: http://127.0.0.1:") for line in lines)
+    assert any(line.startswith("worker page, logged in as w-017: http://127.0.0.1:") and "#token=gp_" in line
+               for line in lines)
     opened = [line for line in lines if line.startswith("case #")]
     assert len(opened) >= 6 and all("-> worker w-017 (mg-017)" in line for line in opened)
     assert f"{len(opened)} cases opened" in lines[-1]

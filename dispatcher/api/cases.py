@@ -1,0 +1,125 @@
+"""Cases: list and read what the caller may see, and take the closed loop's actions."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Query
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+
+from dispatcher.api.deps import Caller, ServicesDep, person_of, require
+from dispatcher.auth import PEOPLE_ROLES, Principal
+from dispatcher.cases import ActionResult, CaseActionError, case_summary, transition_summary
+from dispatcher.db import CaseRow
+from dispatcher.services import Services
+
+router = APIRouter(prefix="/api/v1/cases", tags=["cases"], dependencies=[Depends(require(*PEOPLE_ROLES))])
+
+
+class ResolveBody(BaseModel):
+    note: str | None = Field(default=None, max_length=2000)
+
+
+class ActionBody(BaseModel):
+    reason: str | None = Field(default=None, max_length=2000)
+    data: dict[str, Any] = Field(
+        default_factory=dict,
+        description="rating (rate), minutes (extend), micro_grid (reroute), after_photo_sha256 (handle)",
+    )
+
+
+def present(svc: Services, summary: dict[str, Any]) -> dict[str, Any]:
+    """A case as the API shows it: evidence links signed so that an <img> can load them."""
+    out = dict(summary)
+    out["snapshot_url"] = svc.links.sign(out.get("snapshot_url"))
+    photo = out.get("after_photo_sha256")
+    out["after_photo_url"] = svc.links.sign(f"{svc.links.public_url}/api/v1/evidence/{photo}.jpg") if photo else None
+    return out
+
+
+def visible_case(svc: Services, who: Principal, case_id: int, session: Any) -> CaseRow:
+    case = session.scalar(select(CaseRow).where(CaseRow.id == case_id, svc.auth.case_filter(who)))
+    if case is None:
+        if session.get(CaseRow, case_id) is not None:
+            raise HTTPException(403, f"case {case_id} is not yours to see")
+        raise HTTPException(404, f"no case {case_id}")
+    return case
+
+
+@router.get("")
+def list_cases(
+    svc: ServicesDep,
+    who: Caller,
+    state: str | None = None,
+    micro_grid: str | None = None,
+    worker_id: str | None = None,
+    kind: str | None = None,
+    since: datetime | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> list[dict[str, Any]]:
+    """The caller's cases, newest first: all for dispatchers and admins, a worker's own, a
+    leader's micro-grids'."""
+    query = select(CaseRow).where(svc.auth.case_filter(who)).order_by(CaseRow.id.desc()).limit(limit)
+    for column, value in (
+        (CaseRow.state, state), (CaseRow.micro_grid, micro_grid), (CaseRow.worker_id, worker_id), (CaseRow.kind, kind)
+    ):
+        if value is not None:
+            query = query.where(column == value)
+    if since is not None:
+        query = query.where(CaseRow.opened_at >= since)
+    with svc.sessions() as session:
+        return [present(svc, case_summary(c)) for c in session.scalars(query)]
+
+
+@router.get("/{case_id}")
+def get_case(case_id: int, svc: ServicesDep, who: Caller) -> dict[str, Any]:
+    with svc.sessions() as session:
+        case = visible_case(svc, who, case_id, session)
+        out = present(svc, case_summary(case))
+        out["timeline"] = [transition_summary(t) for t in case.transitions]
+        out["notifications"] = [
+            {"id": n.id, "person_id": n.person_id, "channel": n.channel, "status": n.status,
+             "attempts": n.attempts, "detail": n.detail, "updated_at": n.updated_at.isoformat()}
+            for n in case.notifications
+        ]
+        return out
+
+
+def _act(svc: Services, who: Principal, case_id: int, action: str, reason: str | None,
+         data: dict[str, Any]) -> dict[str, Any]:
+    person = person_of(who)
+    with svc.sessions() as session:
+        visible_case(svc, who, case_id, session)
+    try:
+        result: ActionResult = svc.cases.act(case_id, action, person, reason, data)
+    except LookupError as exc:
+        raise HTTPException(404, str(exc)) from None
+    except PermissionError as exc:
+        raise HTTPException(403, str(exc)) from None
+    except CaseActionError as exc:
+        raise HTTPException(409, str(exc)) from None
+    svc.notifier.submit(result.deliveries)
+    shown = present(svc, result.case)
+    svc.feed.publish({"type": "case", "action": action, "case": shown})
+    return shown
+
+
+@router.post("/{case_id}/actions/{action}")
+def case_action(case_id: int, action: str, body: ActionBody, svc: ServicesDep, who: Caller) -> dict[str, Any]:
+    """One step of the closed loop, taken by the logged-in person: accept, return, reroute,
+    consult, resume, handle, reject, verify, rate, close, extend, void (dispatcher/lifecycle.py)."""
+    return _act(svc, who, case_id, action, body.reason, body.data)
+
+
+@router.post("/{case_id}/acknowledge")
+def acknowledge(case_id: int, svc: ServicesDep, who: Caller) -> dict[str, Any]:
+    """The worker accepts the case (the ``accept`` action)."""
+    return _act(svc, who, case_id, "accept", None, {})
+
+
+@router.post("/{case_id}/resolve")
+def resolve(case_id: int, body: ResolveBody, svc: ServicesDep, who: Caller) -> dict[str, Any]:
+    """The worker reports it handled (the ``handle`` action), with what was done."""
+    return _act(svc, who, case_id, "handle", body.note, {})

@@ -1,0 +1,62 @@
+"""What every route depends on: the process's services and who is calling."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from dispatcher.auth import Principal
+from dispatcher.services import Services
+
+bearer = HTTPBearer(auto_error=False, description="A login session token or a machine API token (gp_...)")
+
+
+def services(request: Request) -> Services:
+    return request.app.state.services
+
+
+ServicesDep = Annotated[Services, Depends(services)]
+
+
+def caller(
+    svc: ServicesDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+) -> Principal:
+    if credentials is None:
+        raise HTTPException(401, "log in first: send Authorization: Bearer <token>",
+                            headers={"WWW-Authenticate": "Bearer"})
+    principal = svc.auth.authenticate(credentials.credentials)
+    if principal is None:
+        raise HTTPException(401, "the token is unknown, expired or revoked", headers={"WWW-Authenticate": "Bearer"})
+    return principal
+
+
+Caller = Annotated[Principal, Depends(caller)]
+
+
+def require(*roles: str) -> Callable[[Principal], Principal]:
+    """A dependency that lets only ``roles`` through (403 for the others)."""
+
+    def check(who: Caller) -> Principal:
+        if who.role not in roles:
+            raise HTTPException(403, f"a {who.role} may not do this (needs {' or '.join(roles)})")
+        return who
+
+    return check
+
+
+def person_of(who: Principal) -> str:
+    if who.person_id is None:
+        raise HTTPException(403, "this is done by a person, not a machine token")
+    return who.person_id
+
+
+def bearer_token(headers: Mapping[str, str], query: Mapping[str, str]) -> str:
+    """The token of a request that cannot go through ``caller``: an ``Authorization: Bearer``
+    header or, for what browsers open without headers (WebSocket), ``?token=``."""
+    header = headers.get("authorization", "")
+    if header.lower().startswith("bearer "):
+        return header[7:].strip()
+    return query.get("token", "")

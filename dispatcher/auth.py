@@ -1,0 +1,286 @@
+"""Who is calling: passwords, bearer tokens, roles, login throttling and signed evidence links.
+
+People log in with their grid id and password and get a session token; machines (edge boxes
+uploading evidence, a Prometheus scraper, an admin script) get long-lived API tokens made by
+an admin or the ``gridpatrol dispatcher token`` command. Only hashes are stored: scrypt for
+passwords (low entropy, so slow on purpose), SHA-256 for tokens (256 random bits, so a fast
+hash is enough). A person's role is read from the grid file on every request, so a change
+there (a worker who left) takes effect at once.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+import threading
+import time
+from collections import defaultdict, deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from sqlalchemy import ColumnElement, false, or_, select, true, update
+from sqlalchemy.orm import sessionmaker
+
+from dispatcher.db import ApiTokenRow, CaseRow, CredentialRow, now
+from dispatcher.grid import Grid
+
+MachineRole = Literal["edge", "monitor", "admin"]
+SEES_ALL = frozenset({"admin", "dispatcher"})
+PEOPLE_ROLES = ("admin", "dispatcher", "leader", "department", "worker")  # the grid file's roles
+TOKEN_PREFIX = "gp_"
+MIN_PASSWORD = 8
+_SCRYPT = {"n": 2**14, "r": 8, "p": 1}
+
+
+class AuthError(Exception):
+    """Bad credentials, or a request this caller may not make."""
+
+
+class LoginThrottled(AuthError):
+    def __init__(self, retry_after_s: float) -> None:
+        super().__init__(f"too many failed logins; try again in {retry_after_s:.0f} s")
+        self.retry_after_s = retry_after_s
+
+
+@dataclass(frozen=True)
+class Principal:
+    token_id: int
+    kind: Literal["session", "machine"]
+    name: str
+    role: str  # a person's grid role (worker, leader, department, dispatcher, admin) or a MachineRole
+    person_id: str | None = None
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    token: str  # shown once, never stored
+    token_id: int
+    expires_at: datetime | None
+    principal: Principal
+
+
+def hash_password(password: str) -> str:
+    salt = secrets.token_bytes(16)
+    digest = hashlib.scrypt(password.encode(), salt=salt, **_SCRYPT)
+    return "scrypt${n}${r}${p}$".format(**_SCRYPT) + f"{_b64(salt)}${_b64(digest)}"
+
+
+def verify_password(password: str, stored: str) -> bool:
+    try:
+        scheme, n, r, p, salt, digest = stored.split("$")
+        if scheme != "scrypt":
+            return False
+        expected = base64.b64decode(digest)
+        got = hashlib.scrypt(password.encode(), salt=base64.b64decode(salt), n=int(n), r=int(r), p=int(p))
+    except ValueError:
+        return False
+    return hmac.compare_digest(got, expected)
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+_DUMMY_HASH = hash_password(secrets.token_urlsafe(12))  # same work for unknown people as for known
+
+
+class LoginLimiter:
+    """At most ``max_failures`` failed logins per key (a person id, a client address) in a
+    sliding ``window_s``. Per process: behind several dispatchers the limit is per instance."""
+
+    def __init__(self, max_failures: int, window_s: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.max_failures = max_failures
+        self.window_s = window_s
+        self.clock = clock
+        self._failures: dict[str, deque[float]] = defaultdict(deque)
+        self._lock = threading.Lock()
+
+    def check(self, keys: Iterable[str]) -> None:
+        at = self.clock()
+        with self._lock:
+            for key in keys:
+                times = self._failures[key]
+                while times and times[0] <= at - self.window_s:
+                    times.popleft()
+                if len(times) >= self.max_failures:
+                    raise LoginThrottled(times[0] + self.window_s - at)
+
+    def failed(self, keys: Iterable[str]) -> None:
+        at = self.clock()
+        with self._lock:
+            for key in keys:
+                self._failures[key].append(at)
+
+    def forget(self, key: str) -> None:
+        with self._lock:
+            self._failures.pop(key, None)
+
+
+class AuthService:
+    def __init__(
+        self, sessions: sessionmaker, grid: Grid, session_ttl: timedelta, limiter: LoginLimiter,
+    ) -> None:
+        self.sessions = sessions
+        self.grid = grid
+        self.session_ttl = session_ttl
+        self.limiter = limiter
+
+    # --- passwords and logins ----------------------------------------------------------
+
+    def set_password(self, person_id: str, password: str) -> None:
+        if self.grid.person(person_id) is None:
+            raise AuthError(f"{person_id!r} is not a person in the grid file")
+        if len(password) < MIN_PASSWORD:
+            raise AuthError(f"a password needs at least {MIN_PASSWORD} characters")
+        with self.sessions() as session:
+            row = session.get(CredentialRow, person_id)
+            if row is None:
+                session.add(CredentialRow(person_id=person_id, password_hash=hash_password(password)))
+            else:
+                row.password_hash, row.updated_at = hash_password(password), now()
+            session.commit()
+
+    def login(self, person_id: str, password: str, client: str) -> IssuedToken:
+        self.check_password(person_id, password, client)
+        return self.issue_session(person_id)
+
+    def check_password(self, person_id: str, password: str, client: str) -> None:
+        """Raises AuthError (LoginThrottled after too many failures) unless it is right."""
+        keys = (f"person:{person_id}", f"client:{client}")
+        self.limiter.check(keys)
+        with self.sessions() as session:
+            row = session.get(CredentialRow, person_id)
+        ok = verify_password(password, row.password_hash if row else _DUMMY_HASH) and row is not None
+        if not ok or self.grid.person(person_id) is None:
+            self.limiter.failed(keys)
+            raise AuthError("unknown person or wrong password")
+        self.limiter.forget(keys[0])
+
+    # --- tokens ------------------------------------------------------------------------
+
+    def issue_session(self, person_id: str, ttl: timedelta | None = None) -> IssuedToken:
+        person = self.grid.person(person_id)
+        if person is None:
+            raise AuthError(f"{person_id!r} is not a person in the grid file")
+        return self._issue("session", f"login {person_id}", None, person_id, ttl or self.session_ttl)
+
+    def issue_machine(self, name: str, role: MachineRole, ttl: timedelta | None = None) -> IssuedToken:
+        return self._issue("machine", name, role, None, ttl)
+
+    def _issue(self, kind: str, name: str, role: str | None, person_id: str | None,
+               ttl: timedelta | None) -> IssuedToken:
+        token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        expires = now() + ttl if ttl else None
+        with self.sessions() as session:
+            row = ApiTokenRow(token_hash=hash_token(token), kind=kind, name=name, role=role,
+                              person_id=person_id, expires_at=expires)
+            session.add(row)
+            session.commit()
+            principal = self._principal(row)
+        assert principal is not None
+        return IssuedToken(token, row.id, expires, principal)
+
+    def authenticate(self, token: str) -> Principal | None:
+        if not token.startswith(TOKEN_PREFIX):
+            return None
+        at = now()
+        with self.sessions() as session:
+            row = session.scalar(select(ApiTokenRow).where(ApiTokenRow.token_hash == hash_token(token)))
+            if row is None or row.revoked_at is not None or (row.expires_at and row.expires_at <= at):
+                return None
+            if row.last_used_at is None or at - row.last_used_at > timedelta(minutes=1):
+                session.execute(update(ApiTokenRow).where(ApiTokenRow.id == row.id).values(last_used_at=at))
+                session.commit()
+            return self._principal(row)
+
+    def _principal(self, row: ApiTokenRow) -> Principal | None:
+        if row.kind == "machine":
+            return Principal(row.id, "machine", row.name, row.role or "monitor")
+        person = self.grid.person(row.person_id or "")
+        if person is None:  # removed from the grid file since
+            return None
+        return Principal(row.id, "session", row.name, person.role, person.id)
+
+    def revoke(self, token_id: int) -> bool:
+        with self.sessions() as session:
+            done = session.execute(update(ApiTokenRow).where(
+                ApiTokenRow.id == token_id, ApiTokenRow.revoked_at.is_(None)).values(revoked_at=now()))
+            session.commit()
+            return bool(done.rowcount)
+
+    def tokens(self, include_sessions: bool = False) -> list[dict[str, Any]]:
+        query = select(ApiTokenRow).where(ApiTokenRow.revoked_at.is_(None)).order_by(ApiTokenRow.id)
+        if not include_sessions:
+            query = query.where(ApiTokenRow.kind == "machine")
+        with self.sessions() as session:
+            return [{"id": r.id, "kind": r.kind, "name": r.name, "role": r.role, "person_id": r.person_id,
+                     "created_at": r.created_at.isoformat(),
+                     "expires_at": r.expires_at.isoformat() if r.expires_at else None,
+                     "last_used_at": r.last_used_at.isoformat() if r.last_used_at else None}
+                    for r in session.scalars(query)]
+
+    # --- what a caller may see -----------------------------------------------------------
+
+    def case_filter(self, who: Principal) -> ColumnElement[bool]:
+        """The cases ``who`` may read: all for admins and dispatchers; for a worker the cases
+        assigned to them; for a leader those of the micro-grids they lead or escalated to
+        them; for a department those escalated to it; none for other machines."""
+        if who.role in SEES_ALL:
+            return true()
+        pid = who.person_id
+        if pid is None:
+            return false()
+        mine = or_(CaseRow.worker_id == pid, CaseRow.assignee_id == pid)
+        if who.role == "leader":
+            led = [g.id for g in self.grid.micro_grids if g.leader == pid]
+            return or_(mine, CaseRow.leader_id == pid, CaseRow.micro_grid.in_(led))
+        if who.role == "department":
+            return or_(mine, CaseRow.department_id == pid)
+        return mine
+
+
+class EvidenceLinks:
+    """Evidence URLs that cannot be guessed and expire: an HMAC over the image name and the
+    expiry time. Dispatchers behind one load balancer share ``secret`` (config), else it is
+    made once and kept in ``data_dir``."""
+
+    PATH = "/api/v1/evidence/"
+
+    def __init__(self, secret: str | None, data_dir: Path, public_url: str, ttl_s: int) -> None:
+        if secret is None:
+            path = data_dir / "link_secret"
+            if not path.exists():
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(secrets.token_urlsafe(32))
+                path.chmod(0o600)
+            secret = path.read_text().strip()
+        self.key = secret.encode()
+        self.public_url = public_url
+        self.ttl_s = ttl_s
+
+    def _sig(self, name: str, expires: int) -> str:
+        return hmac.new(self.key, f"{name}:{expires}".encode(), hashlib.sha256).hexdigest()[:32]
+
+    def sign(self, url: str | None, at: float | None = None) -> str | None:
+        """A signed link for a URL of this dispatcher's evidence store; other URLs unchanged."""
+        if not url:
+            return url
+        path = urlsplit(url).path
+        if not path.startswith(self.PATH):
+            return url
+        name = path.removeprefix(self.PATH)
+        expires = int((at or time.time()) + self.ttl_s)
+        return f"{self.public_url}{self.PATH}{name}?exp={expires}&sig={self._sig(name, expires)}"
+
+    def valid(self, name: str, expires: int, sig: str) -> bool:
+        return expires > time.time() and hmac.compare_digest(sig, self._sig(name, expires))

@@ -1,0 +1,215 @@
+"""Nobody let in who should not be: every route but health needs a token, roles decide what
+a caller sees and does, secrets are hashed at rest, logins are throttled, evidence links are
+signed and expire. Against a real dispatcher (Uvicorn) and its database."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import paho.mqtt.publish as mqtt_publish
+import pytest
+import yaml
+from conftest import api_client, dispatcher_config
+from samples import sample_event
+from sqlalchemy import select
+from websockets.exceptions import InvalidStatus
+from websockets.sync.client import connect
+
+from dispatcher.auth import LoginLimiter, LoginThrottled, hash_password, verify_password
+from dispatcher.db import ApiTokenRow, CredentialRow
+from gridpatrol.demo import DispatcherThread
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def open_case(dispatcher: DispatcherThread, mosquitto, **fields: object) -> dict:
+    host, port = mosquitto.url.removeprefix("mqtt://").split(":")
+    event = sample_event(**fields)
+    mqtt_publish.single(f"gridpatrol/v1/{event['edge_id']}/{event['camera_id']}/events", json.dumps(event), qos=1,
+                        hostname=host, port=int(port))
+    staff = api_client(dispatcher)
+    for _ in range(100):
+        found = [c for c in staff.get("/api/v1/cases").json() if c["violation_id"] == event["violation_id"]]
+        if found:
+            return found[0]
+        time.sleep(0.1)
+    raise AssertionError("no case opened")
+
+
+def test_every_route_but_health_needs_a_token(dispatcher: DispatcherThread) -> None:
+    spec = httpx.get(f"{dispatcher.url}/openapi.json").json()
+    anonymous = httpx.Client(base_url=dispatcher.url, timeout=10)
+    checked = 0
+    for path, methods in spec["paths"].items():
+        concrete = re.sub(r"\{[^}]+\}", "1", path)
+        for method in methods:
+            response = anonymous.request(method.upper(), concrete, json={})
+            if path in ("/healthz", "/api/v1/auth/login"):
+                assert response.status_code != 401, path
+                continue
+            if path == "/api/v1/evidence/{name}" and method == "get":
+                assert response.status_code == 401  # neither a signed link nor a token
+            else:
+                assert response.status_code == 401, (method, path, response.status_code)
+            checked += 1
+    assert checked >= 15
+    assert anonymous.get("/metrics").status_code == 401
+    bogus = {"authorization": "Bearer gp_not-a-token"}
+    assert anonymous.get("/api/v1/cases", headers=bogus).status_code == 401
+
+
+def test_roles_decide_what_each_caller_sees_and_does(dispatcher: DispatcherThread, mosquitto) -> None:
+    case = open_case(dispatcher, mosquitto)
+    assert case["worker_id"] == "w-017"
+    owner, other = api_client(dispatcher, "w-017"), api_client(dispatcher, "w-018")
+    leader, other_leader = api_client(dispatcher, "l-017"), api_client(dispatcher, "l-018")
+    edge = api_client(dispatcher, machine="edge")
+
+    # Reading: the owner, the grid's leader and the dispatcher; not another worker or leader.
+    for client in (owner, leader, api_client(dispatcher)):
+        assert client.get(f"/api/v1/cases/{case['id']}").status_code == 200
+        assert [c["id"] for c in client.get("/api/v1/cases").json()] == [case["id"]]
+    for client in (other, other_leader):
+        assert client.get(f"/api/v1/cases/{case['id']}").status_code == 403
+        assert client.get("/api/v1/cases").json() == []
+    assert other.get("/api/v1/people/w-017/inbox").status_code == 403
+    assert edge.get("/api/v1/cases").status_code == 403
+
+    # Acting: the actor is the token's person, whatever the body says.
+    assert other.post(f"/api/v1/cases/{case['id']}/acknowledge", json={"person_id": "w-017"}).status_code == 403
+    assert edge.post(f"/api/v1/cases/{case['id']}/acknowledge").status_code == 403
+    accepted = owner.post(f"/api/v1/cases/{case['id']}/acknowledge").json()
+    assert accepted["state"] == "accepted"
+    timeline = api_client(dispatcher).get(f"/api/v1/cases/{case['id']}").json()["timeline"]
+    assert timeline[-1]["action"] == "accept" and timeline[-1]["actor_id"] == "w-017"
+
+    # Configuration and staff pages: not for workers.
+    assert owner.post("/api/v1/auth/tokens", json={"name": "x", "role": "admin"}).status_code == 403
+    assert owner.get("/api/v1/quarantine").status_code == 403
+    assert owner.get("/api/v1/assessment", params={"month": "2026-10"}).status_code == 403
+    assert owner.put("/api/v1/auth/passwords/w-018", json={"password": "x" * 12}).status_code == 403
+    assert owner.post("/api/v1/people/w-018/push-subscriptions", json={
+        "endpoint": "https://push.example/x", "keys": {"p256dh": "k" * 20, "auth": "a" * 16}}).status_code == 403
+    assert owner.get("/metrics").status_code == 403
+    assert api_client(dispatcher, machine="monitor").get("/metrics").status_code == 200
+
+    # Logging out revokes the token.
+    assert owner.post("/api/v1/auth/logout").status_code == 204
+    assert owner.get("/api/v1/auth/me").status_code == 401
+
+
+def test_login_passwords_and_tokens_are_hashed_and_throttled(dispatcher: DispatcherThread) -> None:
+    svc = dispatcher.services
+    svc.auth.set_password("w-017", "correct horse battery")
+    anonymous = httpx.Client(base_url=dispatcher.url, timeout=10)
+    good = {"person_id": "w-017", "password": "correct horse battery"}
+    login = anonymous.post("/api/v1/auth/login", json=good)
+    assert login.status_code == 200
+    token = login.json()["token"]
+    me = anonymous.get("/api/v1/auth/me", headers={"authorization": f"Bearer {token}"}).json()
+    assert (me["person_id"], me["role"]) == ("w-017", "worker")
+
+    with svc.sessions() as session:
+        stored = session.get(CredentialRow, "w-017").password_hash
+        hashes = set(session.scalars(select(ApiTokenRow.token_hash)))
+    assert "correct horse" not in stored and stored.startswith("scrypt$")
+    assert hashlib.sha256(token.encode()).hexdigest() in hashes and token not in hashes
+
+    # Five wrong passwords, then even the right one is refused for a while (429, Retry-After).
+    for _ in range(5):
+        assert anonymous.post("/api/v1/auth/login", json={**good, "password": "wrong guess"}).status_code == 401
+    throttled = anonymous.post("/api/v1/auth/login", json=good)
+    assert throttled.status_code == 429 and int(throttled.headers["retry-after"]) > 0
+    assert anonymous.post("/api/v1/auth/login", json={"person_id": "nobody", "password": "x"}).status_code == 429
+
+    # A person changes their own password with the current one.
+    svc.auth.limiter.forget("client:127.0.0.1")
+    svc.auth.limiter.forget("person:w-017")
+    worker = httpx.Client(base_url=dispatcher.url, headers={"authorization": f"Bearer {token}"})
+    assert worker.put("/api/v1/auth/passwords/w-017", json={"password": "new password 1"}).status_code == 403
+    assert worker.put("/api/v1/auth/passwords/w-017", json={
+        "password": "new password 1", "current_password": "correct horse battery"}).status_code == 204
+    assert anonymous.post("/api/v1/auth/login", json={**good, "password": "new password 1"}).status_code == 200
+
+
+def test_login_limiter_window_slides() -> None:
+    clock = [0.0]
+    limiter = LoginLimiter(max_failures=2, window_s=60, clock=lambda: clock[0])
+    limiter.failed(["p"])
+    clock[0] = 30
+    limiter.failed(["p"])
+    with pytest.raises(LoginThrottled) as caught:
+        limiter.check(["p"])
+    assert caught.value.retry_after_s == pytest.approx(30)
+    clock[0] = 61  # the first failure left the window
+    limiter.check(["p"])
+    assert verify_password("pw-123456", hash_password("pw-123456"))
+    assert not verify_password("pw-123457", hash_password("pw-123456"))
+    assert not verify_password("x", "not a hash")
+
+
+def test_evidence_links_are_signed_and_expire(dispatcher: DispatcherThread, mosquitto) -> None:
+    jpeg = b"\xff\xd8\xff\xe0" + b"gridpatrol" * 50
+    sha = hashlib.sha256(jpeg).hexdigest()
+    edge = api_client(dispatcher, machine="edge")
+    put = edge.put(f"/api/v1/evidence/{sha}.jpg", content=jpeg, headers={"content-type": "image/jpeg"})
+    assert put.status_code == 201
+    assert httpx.put(put.json()["url"], content=jpeg, headers={"content-type": "image/jpeg"}).status_code == 401
+    case = open_case(dispatcher, mosquitto, snapshot={"url": put.json()["url"], "sha256": sha,
+                                                       "width": 640, "height": 480})
+    link = case["snapshot_url"]
+    assert "sig=" in link and "exp=" in link
+    assert httpx.get(link).content == jpeg  # as an <img> loads it: no token
+    assert httpx.get(link.replace("sig=", "sig=0")).status_code == 403
+    expired = dispatcher.services.links.sign(put.json()["url"], at=time.time() - 7200)
+    assert httpx.get(expired).status_code == 403
+    assert httpx.get(put.json()["url"]).status_code == 401
+    assert edge.get(put.json()["url"]).status_code == 200  # or with a token
+
+
+def test_feed_needs_a_staff_token(dispatcher: DispatcherThread) -> None:
+    ws = dispatcher.url.replace("http", "ws") + "/api/v1/feed"
+    worker_token = dispatcher.services.auth.issue_session("w-017").token
+    for url in (ws, f"{ws}?token={worker_token}", f"{ws}?token=gp_forged"):
+        with pytest.raises(InvalidStatus) as refused:  # closed before the handshake: HTTP 403
+            connect(url, open_timeout=10)
+        assert refused.value.response.status_code == 403
+    staff_token = dispatcher.services.auth.issue_session("d-01").token
+    with connect(f"{ws}?token={staff_token}", open_timeout=10) as conn, pytest.raises(TimeoutError):
+        conn.recv(timeout=0.5)  # open, and quiet until something happens
+
+
+def test_cli_makes_machine_tokens_and_passwords(tmp_path: Path, mosquitto) -> None:
+    config = dispatcher_config(tmp_path, mosquitto.url)
+    path = tmp_path / "dispatcher.yaml"
+    path.write_text(yaml.safe_dump(json.loads(config.model_dump_json())))
+    cli = [sys.executable, "-m", "gridpatrol.cli", "dispatcher"]
+    made = subprocess.run([*cli, "token", "--config", str(path), "--name", "edge-east-01", "--role", "edge"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert made.returncode == 0, made.stderr
+    token = made.stdout.strip()
+    assert token.startswith("gp_") and "shown once" in made.stderr
+    password = subprocess.run([*cli, "set-password", "--config", str(path), "l-017"], input="leader password\n",
+                              cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert password.returncode == 0, password.stderr
+    short = subprocess.run([*cli, "set-password", "--config", str(path), "l-017"], input="short\n",
+                           cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert short.returncode == 1 and "at least 8 characters" in short.stderr
+
+    thread = DispatcherThread(config)  # the same database
+    thread.start()
+    try:
+        me = httpx.get(f"{thread.url}/api/v1/auth/me", headers={"authorization": f"Bearer {token}"}).json()
+        assert (me["kind"], me["role"], me["name"]) == ("machine", "edge", "edge-east-01")
+        login = httpx.post(f"{thread.url}/api/v1/auth/login",
+                           json={"person_id": "l-017", "password": "leader password"})
+        assert login.status_code == 200 and login.json()["role"] == "leader"
+    finally:
+        thread.stop()
