@@ -249,10 +249,11 @@ class AuthService:
         return mine
 
 
-class EvidenceLinks:
-    """Evidence URLs that cannot be guessed and expire: an HMAC over the image name and the
-    expiry time. Dispatchers behind one load balancer share ``secret`` (config), else it is
-    made once and kept in ``data_dir``."""
+class SignedLinks:
+    """URLs that cannot be guessed: evidence links that expire (an HMAC over the image name
+    and the expiry time) and delivery-receipt links of notifications (an HMAC over the id).
+    Dispatchers behind one load balancer share ``secret`` (config), else it is made once and
+    kept in ``data_dir``."""
 
     PATH = "/api/v1/evidence/"
 
@@ -284,3 +285,11 @@ class EvidenceLinks:
 
     def valid(self, name: str, expires: int, sig: str) -> bool:
         return expires > time.time() and hmac.compare_digest(sig, self._sig(name, expires))
+
+    def receipt_url(self, notification_id: int) -> str:
+        """Called back by the phone's service worker or the SMS gateway when a message arrives."""
+        sig = self._sig(f"receipt/{notification_id}", 0)
+        return f"{self.public_url}/api/v1/notifications/{notification_id}/receipt?sig={sig}"
+
+    def receipt_valid(self, notification_id: int, sig: str) -> bool:
+        return hmac.compare_digest(sig, self._sig(f"receipt/{notification_id}", 0))

@@ -28,7 +28,7 @@ from dispatcher.db import (
     TimerRow,
     now,
 )
-from dispatcher.grid import Grid
+from dispatcher.grid import ChannelRef, Grid
 from dispatcher.lifecycle import OPEN_STATES, CaseState, Role, TransitionError, next_state
 from dispatcher.routing import Route, route
 
@@ -57,8 +57,29 @@ class ActionResult:
 
 
 def deliveries(notes: list[NotificationRow]) -> tuple[int, ...]:
-    """Ids of the notifications a channel must still deliver (the inbox needs no delivery)."""
-    return tuple(n.id for n in notes if n.channel != "inbox")
+    """Ids of the notifications to send now: the first place of each chain (the inbox needs
+    no sending; later places wait on standby until the earlier fail)."""
+    return tuple(n.id for n in notes if n.channel != "inbox" and n.status == "pending")
+
+
+def chain_rows(grid: Grid, person_id: str, subscriptions: list[int]) -> list[dict[str, Any]]:
+    """The notification rows that tell ``person_id`` about a case: the inbox entry, then the
+    person's channels in their order (``position`` is the index in the grid file's list); the
+    first present is pending, the rest on standby. Web Push has a row per subscribed phone and
+    no row without one."""
+    person = grid.person(person_id)
+    chain = person.channels if person else [ChannelRef(type="webpush")]
+    rows: list[dict[str, Any]] = [{"person_id": person_id, "channel": "inbox", "status": "unread", "position": 0,
+                                   "address": None, "subscription_id": None}]
+    for position, ref in enumerate(chain):
+        if ref.type == "webpush":
+            targets = [(f"webpush:{sub}", sub) for sub in subscriptions]
+        else:
+            targets = [(ref.address(person), None)] if person else []
+        status = "pending" if len(rows) == 1 else "standby"
+        rows += [{"person_id": person_id, "channel": ref.type, "status": status, "position": position,
+                  "address": address, "subscription_id": sub} for address, sub in targets]
+    return rows
 
 
 CITY_FIELDS = ("violation_id", "kind", "event_code", "state", "camera_id", "zone_id", "micro_grid", "worker_id",
@@ -100,7 +121,7 @@ def case_summary(case: CaseRow) -> dict[str, Any]:
         )
     }
     for c in ("started_at", "opened_at", "accepted_at", "handled_at", "verified_at", "closed_at", "handle_due_at",
-              "cleared_at"):
+              "cleared_at", "delivered_at"):
         out[c] = _iso(getattr(case, c))
     return out
 
@@ -306,7 +327,7 @@ class CaseService:
         ids = session.execute(
             insert(cases_t).returning(cases_t.c.id, sort_by_parameter_order=True), case_rows
         ).scalars().all()
-        event_rows, audit, timers, inbox, pushes = [], [], [], [], []
+        event_rows, audit, timers, notes = [], [], [], []
         subs = _subscriptions(session, sorted({r.worker_id for r in routes if r.worker_id}))
         for event, target, case_id in zip(events, routes, ids, strict=True):
             event_rows.append({"event_id": str(event.event_id), "state": event.state.value,
@@ -323,27 +344,26 @@ class CaseService:
                           "reason": target.note, "data": {"assignee_id": target.worker_id}, "at": at})
             due = self.escalation.accept_due(event.kind.value, at)
             timers.append({"case_id": case_id, "purpose": "accept", "due_at": due})
-            inbox.append({"case_id": case_id, "person_id": target.worker_id, "channel": "inbox",
-                          "status": "delivered", "attempts": 0, "created_at": at, "updated_at": at})
-            pushes += [{"case_id": case_id, "person_id": target.worker_id, "channel": "webpush", "status": "pending",
-                        "subscription_id": sub_id, "attempts": 0, "created_at": at, "updated_at": at}
-                       for sub_id in subs[target.worker_id]]
+            notes += [{**row, "case_id": case_id, "attempts": 0, "created_at": at, "updated_at": at}
+                      for row in chain_rows(self.grid, target.worker_id, subs[target.worker_id])]
         outbound = [{"target": "city", "case_id": case_id, "topic": "case.opened", "status": "pending",
                      "attempts": 0, "next_attempt_at": at, "created_at": at,
                      "payload": city_payload("case.opened", row)}
                     for case_id, row in zip(ids, case_rows, strict=True)] if self.city_webhook else []
         for model, rows in ((EventRow, event_rows), (CaseTransitionRow, audit), (TimerRow, timers),
-                            (NotificationRow, inbox), (OutboundRow, outbound)):
+                            (OutboundRow, outbound)):
             if rows:
                 session.execute(insert(model.__table__), rows)
-        push_ids: dict[int, list[int]] = {}
-        if pushes:
+        to_send: dict[int, list[int]] = {}
+        if notes:
             notes_t = NotificationRow.__table__
-            inserted = session.execute(
-                insert(notes_t).returning(notes_t.c.id, notes_t.c.case_id, sort_by_parameter_order=True), pushes)
-            for note_id, case_id in inserted:
-                push_ids.setdefault(case_id, []).append(note_id)
-        return [IngestResult(False, case_id, True, tuple(push_ids.get(case_id, ()))) for case_id in ids]
+            inserted = session.execute(insert(notes_t).returning(
+                notes_t.c.id, notes_t.c.case_id, notes_t.c.channel, notes_t.c.status, sort_by_parameter_order=True),
+                notes)
+            for note_id, case_id, channel, status in inserted:
+                if channel != "inbox" and status == "pending":
+                    to_send.setdefault(case_id, []).append(note_id)
+        return [IngestResult(False, case_id, True, tuple(to_send.get(case_id, ()))) for case_id in ids]
 
     def _apply(self, session: Session, event: ViolationEvent, batch: _Batch) -> _Pending:
         event_id = str(event.event_id)
@@ -530,6 +550,7 @@ class CaseService:
         at = now()
         if action == "accept":
             case.accepted_at = at
+            case.delivered_at = case.delivered_at or at
             self._cancel_timers(session, case)
             case.handle_due_at = self.escalation.handle_due(case.kind, at)
             self._start_timer(session, case, "handle", case.handle_due_at)
@@ -568,6 +589,40 @@ class CaseService:
             self._tell_city(session, case, "case.closed" if action == "close" else "case.voided")
         self._record(session, case, action, before, after, actor, role, reason, data)
 
+    # --- delivery -----------------------------------------------------------------------
+
+    def mark_delivered(self, session: Session, case_id: int, person_id: str, how: str) -> bool:
+        """A channel confirmed, or ``person_id`` opened the case: if they are the one who must
+        act now, the case counts as delivered (no delivery escalation). Returns whether it did."""
+        case = session.get(CaseRow, case_id)
+        if case is None or case.assignee_id != person_id or case.delivered_at is not None:
+            return False
+        case.delivered_at = now()
+        self._record(session, case, "delivered", CaseState(case.state), CaseState(case.state), person_id,
+                     Role.system, how, {})
+        return True
+
+    def delivery_check(self, session: Session, case_id: int, person_id: str, due: datetime) -> bool:
+        """Nothing confirmed delivery to ``person_id`` yet: at ``due`` a ``deliver`` timer tries
+        their next channel or, at the chain's end, escalates (fired once, by the scheduler)."""
+        case = session.get(CaseRow, case_id)
+        if (case is None or case.assignee_id != person_id or case.delivered_at is not None
+                or case.state != CaseState.dispatched.value):
+            return False
+        self._cancel_timers(session, case, "deliver")
+        self._start_timer(session, case, "deliver", due)
+        return True
+
+    def _next_channel(self, session: Session, case: CaseRow) -> list[NotificationRow]:
+        """The assignee's next standby place, made pending; none when the chain is spent."""
+        standby = session.scalars(select(NotificationRow).where(
+            NotificationRow.case_id == case.id, NotificationRow.person_id == case.assignee_id,
+            NotificationRow.status == "standby").order_by(NotificationRow.position, NotificationRow.id)).all()
+        place = [n for n in standby if n.position == standby[0].position] if standby else []
+        for note in place:
+            note.status, note.updated_at = "pending", now()
+        return place
+
     # --- escalation ---------------------------------------------------------------------
 
     def escalate(self, session: Session, case: CaseRow, purpose: str, instance: str) -> list[NotificationRow]:
@@ -575,10 +630,17 @@ class CaseService:
         the transaction that claimed the timer, so it happens once."""
         if CaseState(case.state) not in OPEN_STATES:
             return []
+        if purpose == "deliver":
+            if case.delivered_at is not None or case.state != CaseState.dispatched.value:
+                return []  # reached after all (opened, a late receipt) or already taken up
+            following = self._next_channel(session, case)
+            if following:
+                return following  # the chain goes on; escalation only once it is spent
         stand_in = self._stand_in_for(case)
-        if purpose == "accept" and case.escalation_level == 0 and stand_in is not None:
+        first_step = purpose in ("accept", "deliver")
+        if first_step and case.escalation_level == 0 and stand_in is not None:
             level, target = 0, stand_in  # the worker did not accept: the micro-grid's stand-in first
-        elif purpose == "accept" and case.escalation_level == 0:
+        elif first_step and case.escalation_level == 0:
             level, target = 1, case.leader_id  # nor the stand-in: the micro-grid leader
         elif case.escalation_level < 2:
             level, target = 2, case.department_id  # the leader did not, or it was not handled in time
@@ -589,11 +651,13 @@ class CaseService:
                          Role.system, f"{purpose} deadline passed; nobody further up to escalate to", {})
             return []
         case.escalation_level, case.assignee_id = level, target
-        reason = "not accepted in time" if purpose == "accept" else "not handled by the deadline"
+        reason = {"accept": "not accepted in time", "deliver": "no channel reached the assignee"}.get(
+            purpose, "not handled by the deadline")
         self._record(session, case, "escalate", CaseState(case.state), CaseState(case.state), instance,
                      Role.system, reason, {"assignee_id": target, "level": level, "timer": purpose,
                                            "stand_in": target == stand_in})
-        if purpose == "accept" and level < 2:
+        if first_step and level < 2:
+            self._cancel_timers(session, case, "accept")
             self._start_timer(session, case, "accept", self.escalation.accept_due(case.kind, now()))
         return self.notify(session, case, target)
 
@@ -641,8 +705,7 @@ class CaseService:
         """An inbox entry for ``person_id`` and one Web Push per subscribed device. The rows
         get their ids when the session flushes."""
         subs = batch.subscriptions(session, person_id) if batch else _subscriptions(session, [person_id])[person_id]
-        rows = [NotificationRow(person_id=person_id, channel="inbox", status="delivered")]
-        rows += [NotificationRow(person_id=person_id, channel="webpush", status="pending", subscription_id=sub_id)
-                 for sub_id in subs]
+        rows = [NotificationRow(**row) for row in chain_rows(self.grid, person_id, subs)]
         case.notifications.extend(rows)
+        case.delivered_at = None  # a new person to reach
         return rows

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, time, timedelta
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -104,6 +104,84 @@ class CityWebhookConfig(_Strict):
     poll_s: float = Field(default=2.0, gt=0)
 
 
+class WeComAppConfig(_Strict):
+    """The town's WeCom (企业微信) self-built app: messages to one person by their WeCom user id."""
+
+    corp_id: str = Field(min_length=1)
+    corp_secret: str = Field(min_length=1)
+    agent_id: int
+    base_url: str = Field(default="https://qyapi.weixin.qq.com", pattern=r"^https?://")
+    per_minute: int = Field(default=600, ge=1, description="Our own ceiling on messages per minute")
+
+
+class DingTalkAppConfig(_Strict):
+    """The town's DingTalk (钉钉) app: work notifications to one person by their DingTalk user id."""
+
+    app_key: str = Field(min_length=1)
+    app_secret: str = Field(min_length=1)
+    agent_id: int
+    base_url: str = Field(default="https://oapi.dingtalk.com", pattern=r"^https?://")
+    per_minute: int = Field(default=600, ge=1)
+
+
+# The platforms' documented limits for custom group robots, per robot.
+ROBOT_PER_MINUTE = {"wecom": 20, "dingtalk": 20, "feishu": 100}
+
+
+class RobotConfig(_Strict):
+    """A group robot: its webhook URL (with its key or access token) and, for DingTalk's and
+    Feishu's signed robots, the signing secret."""
+
+    kind: Literal["wecom", "dingtalk", "feishu"]
+    url: str = Field(pattern=r"^https?://")
+    secret: str | None = Field(default=None, min_length=1)
+    per_minute: int | None = Field(default=None, ge=1, description="Default: the platform's limit (20, 20, 100)")
+
+    def rate(self) -> int:
+        return self.per_minute or ROBOT_PER_MINUTE[self.kind]
+
+
+class SmsConfig(_Strict):
+    """An HTTP SMS gateway. ``body`` is sent as JSON after replacing ``{phone}``, ``{text}``
+    and ``{receipt_url}`` in its string values; any 2xx answer means accepted."""
+
+    url: str = Field(pattern=r"^https?://")
+    headers: dict[str, str] = Field(default_factory=dict)
+    body: dict[str, Any] = Field(default_factory=lambda: {"to": "{phone}", "text": "{text}",
+                                                          "callback": "{receipt_url}"})
+    confirm: Literal["accepted", "receipt"] = Field(
+        default="accepted", description="receipt: delivered only when the gateway calls the receipt URL back"
+    )
+    per_minute: int = Field(default=60, ge=1)
+
+
+class WebhookChannelConfig(_Strict):
+    """A generic webhook: a signed JSON POST (the city webhook's signature scheme)."""
+
+    url: str = Field(pattern=r"^https?://")
+    secret: str = Field(min_length=16)
+    per_minute: int = Field(default=600, ge=1)
+
+
+class ChannelsConfig(_Strict):
+    """How the dispatcher reaches phones besides Web Push. People pick theirs in the grid file."""
+
+    wecom: WeComAppConfig | None = None
+    dingtalk: DingTalkAppConfig | None = None
+    robots: dict[str, RobotConfig] = Field(default_factory=dict)
+    sms: SmsConfig | None = None
+    webhooks: dict[str, WebhookChannelConfig] = Field(default_factory=dict)
+    attempts: int = Field(default=3, ge=1, le=10, description="Tries per channel before the next one")
+    first_retry_s: float = Field(default=2.0, ge=0, description="Then doubling")
+    timeout_s: float = Field(default=10.0, gt=0)
+    rate_wait_s: float = Field(default=30.0, ge=0, description="Longest wait for a rate-limited channel")
+    confirm_wait_s: float = Field(
+        default=600.0, ge=0,
+        description="A message sent but not confirmed (Web Push, SMS with receipts) waits this long for its "
+        "receipt or the person opening the case, then the next channel is tried (at the chain's end: escalate)",
+    )
+
+
 class AuthConfig(_Strict):
     session_ttl_h: float = Field(default=720.0, gt=0, description="How long a login lasts (phones stay logged in)")
     login_max_failures: int = Field(default=5, ge=1, description="Failed logins per person or address ...")
@@ -127,6 +205,7 @@ class DispatcherConfig(_Strict):
     event_codes: dict[ViolationKind, str] = Field(default_factory=_default_codes)
     city_webhook: CityWebhookConfig | None = None
     auth: AuthConfig = Field(default_factory=AuthConfig)
+    channels: ChannelsConfig = Field(default_factory=ChannelsConfig)
     max_evidence_bytes: int = Field(default=5 * 1024 * 1024, gt=0)
 
     def public_url(self) -> str:

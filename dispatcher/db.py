@@ -107,6 +107,8 @@ class CaseRow(Base):
     void_reason: Mapped[str | None] = mapped_column(Text)
     handle_due_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     cleared_at: Mapped[datetime | None] = mapped_column(UtcDateTime)  # the camera saw the spot free
+    # When a channel confirmed delivery to the current assignee, or they opened the case.
+    delivered_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     dwell_s: Mapped[float] = mapped_column(Float, default=0.0)
     objects: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     snapshot_url: Mapped[str | None] = mapped_column(Text)
@@ -155,10 +157,15 @@ class NotificationRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
     person_id: Mapped[str] = mapped_column(String(64), index=True)
-    channel: Mapped[str] = mapped_column(String(16))  # inbox, webpush
+    channel: Mapped[str] = mapped_column(String(16))  # inbox, or a grid.ChannelType
+    # Place in the person's chain of channels (0 first); rows of one place are tried together.
+    position: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    address: Mapped[str | None] = mapped_column(String(128))  # e.g. wecom_app:ZhangWei, sms:+86...
     subscription_id: Mapped[int | None] = mapped_column(ForeignKey("push_subscriptions.id", ondelete="SET NULL"))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
-    status: Mapped[str] = mapped_column(String(16))  # pending, delivered, failed, read
+    # inbox: unread, read. Channels: pending (to try now), standby (if the earlier fail), sending,
+    # sent (taken, not a confirmation), delivered (confirmed), failed, skipped (an earlier confirmed).
+    status: Mapped[str] = mapped_column(String(16))
     detail: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now)

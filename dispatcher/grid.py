@@ -16,6 +16,43 @@ from contract.configfile import TimeZoneName, WeeklyWindow, load_config
 Identifier = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")]
 
 
+ChannelType = Literal["webpush", "wecom_app", "dingtalk_app", "robot", "sms", "webhook"]
+
+
+class ChannelRef(BaseModel):
+    """One way to reach a person. ``webpush``: the phones they subscribed; ``wecom_app`` and
+    ``dingtalk_app``: an app message to ``user_id`` (the town's app in the dispatcher config);
+    ``robot``: a group robot named in the dispatcher config (WeCom, DingTalk or Feishu),
+    mentioning the person's phone; ``sms``: a text to ``phone`` (default: the person's);
+    ``webhook``: a named webhook of the dispatcher config."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: ChannelType
+    user_id: str | None = Field(default=None, min_length=1, max_length=64)
+    name: str | None = Field(default=None, min_length=1, max_length=64, description="robot or webhook name")
+    phone: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, value: object) -> object:
+        return {"type": value} if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _needs(self) -> ChannelRef:
+        if self.type in ("wecom_app", "dingtalk_app") and not self.user_id:
+            raise ValueError(f"a {self.type} channel needs user_id (the person's id in that app)")
+        if self.type in ("robot", "webhook") and not self.name:
+            raise ValueError(f"a {self.type} channel needs name (one of the dispatcher config's {self.type}s)")
+        return self
+
+    def address(self, person: Person) -> str:
+        """What the audit trail shows as the destination."""
+        if self.type == "sms":
+            return f"sms:{self.phone or person.phone}"
+        return f"{self.type}:{self.user_id or self.name or person.id}"
+
+
 class Person(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -23,6 +60,17 @@ class Person(BaseModel):
     name: str = Field(min_length=1)
     role: Literal["worker", "leader", "department", "dispatcher", "admin"]
     phone: str | None = None
+    channels: list[ChannelRef] = Field(
+        default_factory=lambda: [ChannelRef(type="webpush")],
+        description="Tried in this order until one confirms delivery",
+    )
+
+    @model_validator(mode="after")
+    def _sms_phone(self) -> Person:
+        for i, channel in enumerate(self.channels):
+            if channel.type == "sms" and not (channel.phone or self.phone):
+                raise ValueError(f"channels[{i}]: sms needs a phone (on the channel or the person)")
+        return self
 
 
 class MicroGrid(BaseModel):

@@ -1,7 +1,17 @@
-"""Delivers the pending Web Push notifications of a case, off the ingest thread.
+"""Tells people about their cases: each person's chain of channels, off the ingest thread.
 
-The in-app inbox needs no delivery (the worker page reads it); a push that fails is retried
-with backoff and its outcome stored on the notification row, so nothing is silently lost.
+A case is *delivered* only when a channel confirms it (an app message or robot post the
+platform took for that person, an SMS gateway's acceptance or receipt, a webhook's 2xx, the
+phone's receipt of a Web Push) or the person opens it; a Web Push the push service took is
+only *sent*, since in mainland China it often never reaches an Android phone.
+
+The chain runs one place at a time (``NotificationRow.position``). After a place:
+- confirmed: the case is delivered, later places are skipped;
+- every row failed: a ``deliver`` timer due now moves on to the next place;
+- sent, not confirmed: a ``deliver`` timer waits ``confirm_wait_s`` for the receipt first.
+When the ``deliver`` timer fires (``dispatcher.escalation``, once across dispatchers) and the
+case is still not delivered, the next place is tried or, at the end of the chain, the case
+escalates. Every attempt's outcome is stored on its row.
 """
 
 from __future__ import annotations
@@ -10,10 +20,15 @@ import logging
 import time
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 
+from sqlalchemy import select, update
 from sqlalchemy.orm import sessionmaker
 
-from dispatcher.config import WebPushConfig
+from dispatcher.auth import SignedLinks
+from dispatcher.cases import CaseService
+from dispatcher.channels import ChannelSet, Message, SendResult
+from dispatcher.config import ChannelsConfig, WebPushConfig
 from dispatcher.db import CaseRow, NotificationRow, PushSubscriptionRow, now
 from dispatcher.webpush import VapidKeys, send_push
 
@@ -22,68 +37,145 @@ log = logging.getLogger(__name__)
 KIND_TITLES = {"parked_bike": "Illegally parked bike", "cross_door_trading": "Goods outside the shop door"}
 
 
+def message_for(case: CaseRow, public_url: str, receipt_url: str) -> Message:
+    return Message(
+        case_id=case.id,
+        title=KIND_TITLES.get(case.kind, case.kind),
+        body=f"{case.camera_id} / {case.zone_id} in {case.micro_grid}, standing {case.dwell_s:.0f}s",
+        url=f"{public_url}/worker/?case={case.id}",
+        receipt_url=receipt_url,
+    )
+
+
 class Notifier:
     def __init__(
-        self, sessions: sessionmaker, keys: VapidKeys, cfg: WebPushConfig, public_url: str,
-        attempts: int = 3, first_retry_s: float = 2.0,
+        self, sessions: sessionmaker, cases: CaseService, keys: VapidKeys, webpush: WebPushConfig,
+        channels: ChannelsConfig, links: SignedLinks, public_url: str,
     ) -> None:
         self.sessions = sessions
+        self.cases = cases
         self.keys = keys
-        self.cfg = cfg
+        self.webpush = webpush
+        self.cfg = channels
+        self.channels = ChannelSet(channels)
+        self.links = links
         self.public_url = public_url
-        self.attempts = attempts
-        self.first_retry_s = first_retry_s
         self.pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="notify")
 
     def submit(self, notification_ids: Iterable[int]) -> None:
-        for nid in notification_ids:
-            self.pool.submit(self._deliver, nid)
+        """Send these pending rows, one task per (case, person, place) so that the place's
+        outcome is judged on all its rows (a person's several phones)."""
+        ids = list(notification_ids)
+        if not ids:
+            return
+        with self.sessions() as session:
+            rows = session.execute(select(
+                NotificationRow.id, NotificationRow.case_id, NotificationRow.person_id, NotificationRow.position,
+            ).where(NotificationRow.id.in_(ids))).all()
+        groups: dict[tuple[int, str, int], list[int]] = {}
+        for nid, case_id, person_id, position in rows:
+            groups.setdefault((case_id, person_id, position), []).append(nid)
+        for (case_id, person_id, _), group in groups.items():
+            self.pool.submit(self._run_place, case_id, person_id, group)
 
-    def message_for(self, case: CaseRow) -> dict[str, object]:
-        return {
-            "case_id": case.id,
-            "title": KIND_TITLES.get(case.kind, case.kind),
-            "body": f"{case.camera_id} / {case.zone_id} in {case.micro_grid}, standing {case.dwell_s:.0f}s",
-            "url": f"{self.public_url}/worker/?case={case.id}",
-        }
-
-    def _deliver(self, notification_id: int) -> None:
+    def _run_place(self, case_id: int, person_id: str, ids: list[int]) -> None:
         try:
+            outcomes = [self._deliver(nid) for nid in ids]
+            sent = [o for o in outcomes if o is not None and o.ok]
             with self.sessions() as session:
-                note = session.get(NotificationRow, notification_id)
-                if note is None or note.channel != "webpush" or note.status != "pending":
-                    return
-                sub = session.get(PushSubscriptionRow, note.subscription_id) if note.subscription_id else None
-                case = session.get(CaseRow, note.case_id)
-                if sub is None or case is None:
-                    note.status, note.detail, note.updated_at = "failed", "subscription removed", now()
-                    session.commit()
-                    return
-                subscription = {"endpoint": sub.endpoint, "keys": {"p256dh": sub.p256dh, "auth": sub.auth}}
-                message = self.message_for(case)
-            delay = self.first_retry_s
-            for attempt in range(1, self.attempts + 1):
-                result = send_push(self.keys, subscription, message, self.cfg.subject, self.cfg.ttl_s)
-                with self.sessions() as session:
-                    note = session.get(NotificationRow, notification_id)
-                    note.attempts, note.detail, note.updated_at = attempt, result.detail, now()
-                    if result.ok:
-                        note.status = "delivered"
-                    elif result.gone or attempt == self.attempts:
-                        note.status = "failed"
-                        if result.gone:
-                            stale = session.get(PushSubscriptionRow, note.subscription_id)
-                            if stale is not None:
-                                session.delete(stale)
-                    session.commit()
-                if result.ok or result.gone:
-                    return
-                log.warning("push %s attempt %d failed: %s", notification_id, attempt, result.detail)
-                if attempt < self.attempts:
-                    time.sleep(delay)
-                    delay *= 2
+                if any(o.confirmed for o in sent):
+                    self._skip_rest(session, case_id, person_id)
+                    self.cases.mark_delivered(session, case_id, person_id, "a channel confirmed delivery")
+                else:
+                    wait = timedelta(seconds=self.cfg.confirm_wait_s) if sent else timedelta(0)
+                    self.cases.delivery_check(session, case_id, person_id, now() + wait)
+                session.commit()
         except Exception:  # a worker thread must log, never die silently
-            log.exception("delivering notification %s failed", notification_id)
+            log.exception("notifying %s of case %s failed", person_id, case_id)
+
+    def _skip_rest(self, session, case_id: int, person_id: str) -> None:
+        session.execute(update(NotificationRow).where(
+            NotificationRow.case_id == case_id, NotificationRow.person_id == person_id,
+            NotificationRow.status.in_(["standby", "pending"])).values(status="skipped", updated_at=now()))
+
+    def _deliver(self, notification_id: int) -> SendResult | None:
+        """Send one row with retries and backoff; its outcome is stored on it. None when
+        another dispatcher (or an earlier call) took the row."""
+        with self.sessions() as session:
+            claimed = session.execute(update(NotificationRow).where(
+                NotificationRow.id == notification_id, NotificationRow.status == "pending",
+            ).values(status="sending", updated_at=now())).rowcount
+            session.commit()
+            if claimed != 1:
+                return None
+            note = session.get(NotificationRow, notification_id)
+            case = session.get(CaseRow, note.case_id)
+            person = self.cases.grid.person(note.person_id)
+            message = message_for(case, self.public_url, self.links.receipt_url(notification_id))
+            channel, position, sub_id = note.channel, note.position, note.subscription_id
+            subscription = session.get(PushSubscriptionRow, sub_id) if sub_id else None
+            push_to = ({"endpoint": subscription.endpoint,
+                        "keys": {"p256dh": subscription.p256dh, "auth": subscription.auth}} if subscription else None)
+        delay = self.cfg.first_retry_s
+        result = SendResult(False, "not tried")
+        for attempt in range(1, self.cfg.attempts + 1):
+            if channel == "webpush":
+                result = self._push(push_to, message)
+            elif person is None or position >= len(person.channels):
+                result = SendResult(False, "the person or channel is no longer in the grid file", retry=False)
+            else:
+                result = self.channels.send(person.channels[position], person, message)
+            self._store(notification_id, attempt, result)
+            if result.ok or not result.retry:
+                break
+            log.warning("notification %s (%s) attempt %d failed: %s", notification_id, channel, attempt,
+                        result.detail)
+            if attempt < self.cfg.attempts:
+                time.sleep(delay)
+                delay *= 2
+        return result
+
+    def _push(self, subscription: dict | None, message: Message) -> SendResult:
+        if subscription is None:
+            return SendResult(False, "subscription removed", retry=False)
+        payload = {"case_id": message.case_id, "title": message.title, "body": message.body, "url": message.url,
+                   "receipt_url": message.receipt_url}
+        pushed = send_push(self.keys, subscription, payload, self.webpush.subject, self.webpush.ttl_s)
+        return SendResult(pushed.ok, pushed.detail, confirmed=False, retry=not pushed.gone, gone=pushed.gone)
+
+    def _store(self, notification_id: int, attempt: int, result: SendResult) -> None:
+        with self.sessions() as session:
+            note = session.get(NotificationRow, notification_id)
+            note.attempts, note.detail, note.updated_at = attempt, result.detail, now()
+            if result.ok:
+                note.status = "delivered" if result.confirmed else "sent"
+            elif not result.retry or attempt == self.cfg.attempts:
+                note.status = "failed"
+                if result.gone and note.subscription_id:
+                    stale = session.get(PushSubscriptionRow, note.subscription_id)
+                    if stale is not None:
+                        session.delete(stale)
+            else:
+                note.status = "sending"
+            session.commit()
+
+    def receipt(self, notification_id: int, delivered: bool, how: str) -> bool:
+        """The phone (service worker) or the SMS gateway reports the outcome of one message."""
+        with self.sessions() as session:
+            note = session.get(NotificationRow, notification_id)
+            if note is None or note.channel == "inbox":
+                return False
+            note.updated_at = now()
+            if not delivered:
+                note.status, note.detail = "failed", f"receipt: {how}"
+                session.commit()
+                return True
+            note.status, note.detail = "delivered", f"receipt: {how}"
+            self._skip_rest(session, note.case_id, note.person_id)
+            self.cases.mark_delivered(session, note.case_id, note.person_id, f"receipt from {note.channel}")
+            session.commit()
+            return True
 
     def close(self) -> None:
         self.pool.shutdown(wait=False, cancel_futures=True)
+        self.channels.close()

@@ -8,8 +8,10 @@ from datetime import timedelta
 from sqlalchemy.orm import sessionmaker
 
 from contract import ViolationEvent
-from dispatcher.auth import AuthService, EvidenceLinks, LoginLimiter
+from contract.configfile import ConfigError
+from dispatcher.auth import AuthService, LoginLimiter, SignedLinks
 from dispatcher.cases import CaseService, IngestResult
+from dispatcher.channels import channel_problems
 from dispatcher.config import DispatcherConfig
 from dispatcher.db import make_engine, make_sessions
 from dispatcher.escalation import EscalationScheduler
@@ -35,7 +37,7 @@ class Services:
     ingest: Ingest
     scheduler: EscalationScheduler
     auth: AuthService
-    links: EvidenceLinks
+    links: SignedLinks
     city: CityWebhookSender | None = None
 
     @classmethod
@@ -43,12 +45,15 @@ class Services:
         grid = load_grid(config.grid_file)
         sessions = make_sessions(make_engine(config.database_url))
         cases = CaseService(sessions, grid, config.escalation, config.dedup, config.event_codes)
+        problems = channel_problems(config.channels, grid)
+        if problems:
+            raise ConfigError(f"{config.grid_file}: " + "; ".join(problems))
         keys = VapidKeys(config.data_dir)
-        notifier = Notifier(sessions, keys, config.webpush, config.public_url())
+        links = SignedLinks(config.auth.link_secret, config.data_dir, config.public_url(), config.auth.link_ttl_s)
+        notifier = Notifier(sessions, cases, keys, config.webpush, config.channels, links, config.public_url())
         feed = FeedHub()
         auth = AuthService(sessions, grid, timedelta(hours=config.auth.session_ttl_h),
                            LoginLimiter(config.auth.login_max_failures, config.auth.login_window_s))
-        links = EvidenceLinks(config.auth.link_secret, config.data_dir, config.public_url(), config.auth.link_ttl_s)
 
         def on_result(event: ViolationEvent, result: IngestResult) -> None:
             if result.duplicate:

@@ -56,6 +56,8 @@ def test_every_route_but_health_needs_a_token(dispatcher: DispatcherThread) -> N
                 continue
             if path == "/api/v1/evidence/{name}" and method == "get":
                 assert response.status_code == 401  # neither a signed link nor a token
+            elif path == "/api/v1/notifications/{notification_id}/receipt":
+                assert response.status_code == 422  # signed per notification, no token: no sig, no entry
             else:
                 assert response.status_code == 401, (method, path, response.status_code)
             checked += 1

@@ -77,10 +77,14 @@ def list_cases(
 def get_case(case_id: int, svc: ServicesDep, who: Caller) -> dict[str, Any]:
     with svc.sessions() as session:
         case = visible_case(svc, who, case_id, session)
+        if who.person_id is not None and svc.cases.mark_delivered(session, case.id, who.person_id,
+                                                                   "opened by the assignee"):
+            session.commit()
         out = present(svc, case_summary(case))
         out["timeline"] = [transition_summary(t) for t in case.transitions]
         out["notifications"] = [
-            {"id": n.id, "person_id": n.person_id, "channel": n.channel, "status": n.status,
+            {"id": n.id, "person_id": n.person_id, "channel": n.channel, "address": n.address,
+             "position": n.position, "status": n.status,
              "attempts": n.attempts, "detail": n.detail, "updated_at": n.updated_at.isoformat()}
             for n in case.notifications
         ]

@@ -12,7 +12,7 @@ from dispatcher.api.cases import present
 from dispatcher.api.deps import Caller, ServicesDep
 from dispatcher.auth import SEES_ALL, Principal
 from dispatcher.cases import case_summary
-from dispatcher.db import CaseRow, NotificationRow, PushSubscriptionRow
+from dispatcher.db import CaseRow, NotificationRow, PushSubscriptionRow, now
 
 router = APIRouter(prefix="/api/v1/people", tags=["people"])
 
@@ -33,8 +33,15 @@ def inbox(person_id: str, svc: ServicesDep, who: Caller) -> list[dict[str, Any]]
             .order_by(NotificationRow.id.desc())
             .limit(200)
         ).all()
-        return [{"notification_id": n.id, "status": n.status, "case": present(svc, case_summary(c))}
-                for n, c in rows]
+        shown = [{"notification_id": n.id, "status": n.status, "case": present(svc, case_summary(c))}
+                 for n, c in rows]
+        if who.person_id == person_id:  # the worker page shows them: each case reached its person
+            for note, case in rows:
+                if note.status == "unread":
+                    note.status, note.updated_at = "read", now()
+                svc.cases.mark_delivered(session, case.id, person_id, "seen on the worker page")
+            session.commit()
+        return shown
 
 
 class PushKeys(BaseModel):

@@ -1,8 +1,14 @@
 "use strict";
-// Shows a pushed case as a notification; a tap opens the worker page on that case.
+// Shows a pushed case as a notification and tells the dispatcher it arrived (the signed
+// receipt URL in the message): only then does the case count as delivered to this phone.
+// A tap opens the worker page on that case.
 self.addEventListener("push", (event) => {
   const data = event.data ? event.data.json() : { title: "GridPatrol", body: "New case" };
-  event.waitUntil(self.registration.showNotification(data.title, { body: data.body, data: { url: data.url }, tag: `case-${data.case_id}` }));
+  const shown = self.registration.showNotification(data.title, {
+    body: data.body, data: { url: data.url }, tag: `case-${data.case_id}`,
+  });
+  const receipt = data.receipt_url ? fetch(data.receipt_url, { method: "POST" }).catch(() => {}) : Promise.resolve();
+  event.waitUntil(Promise.all([shown, receipt]));
 });
 self.addEventListener("notificationclick", (event) => {
   event.notification.close();

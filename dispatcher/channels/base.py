@@ -1,0 +1,95 @@
+"""What every phone channel shares: the message, the outcome of one send, rate limits and
+cached access tokens."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class Message:
+    case_id: int
+    title: str
+    body: str
+    url: str  # the case on the worker page
+    receipt_url: str  # a signed URL that marks this notification delivered when called
+
+    def text(self) -> str:
+        return f"{self.title}\n{self.body}\n{self.url}"
+
+
+@dataclass(frozen=True)
+class SendResult:
+    ok: bool  # the platform took the message for this person
+    detail: str
+    confirmed: bool = False  # taking it counts as delivery (not for Web Push, nor SMS with receipts)
+    retry: bool = True  # worth trying this channel again (not for a bad address or bad credentials)
+    gone: bool = False  # the address no longer exists (a Web Push subscription): forget it
+
+
+class Channel(Protocol):
+    def send(self, message: Message) -> SendResult: ...
+
+
+class RateLimiter:
+    """A token bucket per key (a robot, an app): ``per_minute`` sends, refilled evenly."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        self._buckets: dict[str, tuple[float, float]] = {}  # key -> (tokens, last refill time)
+        self._lock = threading.Lock()
+
+    def wait_time(self, key: str, per_minute: int) -> float:
+        """Take a token now (returns 0) or say how long until one is free (takes nothing)."""
+        at = self.clock()
+        rate = per_minute / 60.0
+        with self._lock:
+            tokens, last = self._buckets.get(key, (float(per_minute), at))
+            tokens = min(float(per_minute), tokens + (at - last) * rate)
+            if tokens >= 1.0:
+                self._buckets[key] = (tokens - 1.0, at)
+                return 0.0
+            self._buckets[key] = (tokens, at)
+            return (1.0 - tokens) / rate
+
+    def acquire(self, key: str, per_minute: int, max_wait_s: float) -> bool:
+        """Wait for a token up to ``max_wait_s``; False when the channel stays saturated."""
+        deadline = self.clock() + max_wait_s
+        while True:
+            wait = self.wait_time(key, per_minute)
+            if wait == 0.0:
+                return True
+            if self.clock() + wait > deadline:
+                return False
+            time.sleep(wait)
+
+
+class AccessTokenCache:
+    """An app's access token (WeCom, DingTalk: valid 7,200 s), fetched once and reused until
+    shortly before it expires or the platform says it is no longer valid."""
+
+    def __init__(self, fetch: Callable[[], tuple[str, float]], clock: Callable[[], float] = time.monotonic) -> None:
+        self.fetch = fetch  # -> (token, lifetime in seconds)
+        self.clock = clock
+        self._token: str | None = None
+        self._expires = 0.0
+        self._lock = threading.Lock()
+
+    def get(self) -> str:
+        with self._lock:
+            if self._token is None or self.clock() >= self._expires:
+                token, lifetime = self.fetch()
+                self._token, self._expires = token, self.clock() + max(lifetime - 300.0, lifetime / 2)
+            return self._token
+
+    def invalidate(self) -> None:
+        with self._lock:
+            self._token = None
+
+
+class ChannelError(Exception):
+    """A platform refused the credentials or answered something unreadable."""

@@ -1,0 +1,85 @@
+"""WeCom (企业微信): app messages to one person, and group robots.
+
+App: ``GET /cgi-bin/gettoken?corpid&corpsecret`` gives an access token (7,200 s);
+``POST /cgi-bin/message/send?access_token`` with ``touser``, ``agentid`` and a text card.
+``errcode`` 0 means sent; ``invaliduser`` lists ids WeCom does not know. Robot: a POST to
+the robot's webhook URL; a mention by mobile number; 20 messages a minute per robot.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from dispatcher.channels.base import AccessTokenCache, ChannelError, Message, SendResult
+from dispatcher.config import WeComAppConfig
+
+TOKEN_INVALID = {40014, 42001}  # invalid / expired access token: fetch a new one
+RATE_LIMITED = {45009, 45033}
+
+
+def _answer(response: httpx.Response) -> dict[str, Any]:
+    try:
+        data = response.json()
+    except ValueError:
+        raise ChannelError(f"HTTP {response.status_code}, not JSON") from None
+    if not isinstance(data, dict):
+        raise ChannelError("answer is not a JSON object")
+    return data
+
+
+def fetch_token(cfg: WeComAppConfig, http: httpx.Client) -> tuple[str, float]:
+    data = _answer(http.get(f"{cfg.base_url}/cgi-bin/gettoken",
+                            params={"corpid": cfg.corp_id, "corpsecret": cfg.corp_secret}))
+    if data.get("errcode") != 0 or not data.get("access_token"):
+        raise ChannelError(f"WeCom gettoken: {data.get('errcode')} {data.get('errmsg')}")
+    return str(data["access_token"]), float(data.get("expires_in", 7200))
+
+
+class WeComApp:
+    def __init__(self, cfg: WeComAppConfig, http: httpx.Client, user_id: str, tokens: AccessTokenCache) -> None:
+        self.cfg = cfg
+        self.http = http
+        self.user_id = user_id
+        self.tokens = tokens  # one per app, shared by all its recipients
+
+    def send(self, message: Message) -> SendResult:
+        body = {"touser": self.user_id, "msgtype": "textcard", "agentid": self.cfg.agent_id,
+                "textcard": {"title": message.title, "description": message.body, "url": message.url,
+                             "btntxt": "Open"}}
+        for attempt in (1, 2):
+            try:
+                token = self.tokens.get()
+            except ChannelError as exc:
+                return SendResult(False, str(exc), retry=False)
+            data = _answer(self.http.post(f"{self.cfg.base_url}/cgi-bin/message/send",
+                                          params={"access_token": token}, json=body))
+            code = data.get("errcode")
+            if code in TOKEN_INVALID and attempt == 1:
+                self.tokens.invalidate()
+                continue
+            if code != 0:
+                return SendResult(False, f"WeCom errcode {code}: {data.get('errmsg')}",
+                                  retry=code in RATE_LIMITED or code == -1)
+            if self.user_id in str(data.get("invaliduser", "")).split("|"):
+                return SendResult(False, f"WeCom does not know user {self.user_id}", retry=False)
+            return SendResult(True, f"WeCom msgid {data.get('msgid', '')}", confirmed=True)
+        return SendResult(False, "WeCom keeps refusing the access token", retry=False)
+
+
+class WeComRobot:
+    def __init__(self, url: str, http: httpx.Client, mention_mobile: str | None) -> None:
+        self.url = url
+        self.http = http
+        self.mention_mobile = mention_mobile
+
+    def send(self, message: Message) -> SendResult:
+        text: dict[str, Any] = {"content": message.text()}
+        if self.mention_mobile:
+            text["mentioned_mobile_list"] = [self.mention_mobile]
+        data = _answer(self.http.post(self.url, json={"msgtype": "text", "text": text}))
+        code = data.get("errcode")
+        if code != 0:
+            return SendResult(False, f"WeCom robot errcode {code}: {data.get('errmsg')}", retry=code in RATE_LIMITED)
+        return SendResult(True, "WeCom robot posted to the group", confirmed=True)

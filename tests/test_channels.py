@@ -1,0 +1,189 @@
+"""Channels to the phone: each person's chain is tried in order until one confirms delivery,
+with retries, access tokens, robot signatures and rate limits; a case nobody could be
+reached for escalates. A real dispatcher and Mosquitto; the messaging platforms are local
+stand-ins that check what the real ones check (tests/providers.py)."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import paho.mqtt.publish as mqtt_publish
+import pytest
+import yaml
+from conftest import api_client, dispatcher_config
+from providers import Providers
+from samples import sample_event
+
+from contract import EventState, event_id_for, violation_id_for
+from contract.configfile import ConfigError
+from dispatcher.services import Services
+from gridpatrol.data import PROJECT_ROOT
+from gridpatrol.demo import DispatcherThread
+
+
+@pytest.fixture
+def providers() -> Iterator[Providers]:
+    stand_ins = Providers()
+    yield stand_ins
+    stand_ins.close()
+
+
+def grid_file(tmp_path: Path, channels: dict[str, list[Any]]) -> Path:
+    grid = yaml.safe_load((PROJECT_ROOT / "configs/grid.yaml").read_text())
+    for person in grid["people"]:
+        if person["id"] in channels:
+            person["channels"] = channels[person["id"]]
+    path = tmp_path / "grid.yaml"
+    path.write_text(yaml.safe_dump(grid))
+    return path
+
+
+def start(tmp_path: Path, mosquitto, providers: Providers, channels: dict[str, list[Any]],
+          **channel_overrides: Any) -> DispatcherThread:
+    config = dispatcher_config(
+        tmp_path, mosquitto.url, grid_file=grid_file(tmp_path, channels),
+        channels=providers.channels_config(**channel_overrides), escalation={"poll_s": 0.2})
+    thread = DispatcherThread(config)
+    thread.start()
+    return thread
+
+
+def publish(mosquitto, n: int, micro_grid: str = "mg-017") -> str:
+    """A violation on camera ``cam-<n>`` (its own spot); returns its violation id."""
+    camera = f"cam-{n:03d}"
+    vid = violation_id_for("box-01", camera, "z1", 3, datetime(2026, 5, 1, 8, 0, tzinfo=UTC))
+    event = sample_event(camera_id=camera, violation_id=str(vid), micro_grid=micro_grid,
+                         event_id=str(event_id_for(vid, EventState.opened)))
+    host, port = mosquitto.url.removeprefix("mqtt://").split(":")
+    mqtt_publish.single(f"gridpatrol/v1/box-01/{camera}/events", json.dumps(event), qos=1, hostname=host,
+                        port=int(port))
+    return str(vid)
+
+
+def wait_for(predicate: Callable[[], Any], timeout_s: float, what: str) -> Any:
+    end = time.monotonic() + timeout_s
+    while time.monotonic() < end:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def case_of(thread: DispatcherThread, violation_id: str) -> dict | None:
+    staff = api_client(thread)
+    found = [c for c in staff.get("/api/v1/cases").json() if c["violation_id"] == violation_id]
+    return staff.get(f"/api/v1/cases/{found[0]['id']}").json() if found else None
+
+
+def delivered_case(thread: DispatcherThread, violation_id: str) -> dict:
+    return wait_for(lambda: (c := case_of(thread, violation_id)) and c["delivered_at"] and c, 20, "delivery")
+
+
+def statuses(case: dict) -> dict[str, str]:
+    return {n["channel"]: n["status"] for n in case["notifications"]}
+
+
+def test_chain_falls_back_until_a_channel_confirms(tmp_path: Path, mosquitto, providers: Providers) -> None:
+    chain = ["webpush", {"type": "wecom_app", "user_id": "NotInWeCom"},
+             {"type": "dingtalk_app", "user_id": "zhangwei01"}, "sms"]
+    thread = start(tmp_path, mosquitto, providers, {"w-017": chain})
+    try:
+        case = delivered_case(thread, publish(mosquitto, 1))
+    finally:
+        thread.stop()
+    # No phone subscribed to Web Push: that place has no row. WeCom does not know the user id
+    # (no retry: it would not help); DingTalk took it for the person; SMS was never needed.
+    assert statuses(case) == {"inbox": "unread", "wecom_app": "failed", "dingtalk_app": "delivered",
+                              "sms": "skipped"}
+    wecom = next(n for n in case["notifications"] if n["channel"] == "wecom_app")
+    assert wecom["attempts"] == 1 and "81013" in wecom["detail"]
+    assert [r.to for r in providers.to("dingtalk_app")] == ["zhangwei01"]
+    sent = providers.to("dingtalk_app")[0].body
+    assert sent["agent_id"] == 2000001 and sent["msg"]["link"]["messageUrl"].endswith(f"?case={case['id']}")
+    assert providers.to("sms") == []
+    delivered = [t for t in case["timeline"] if t["action"] == "delivered"]
+    assert len(delivered) == 1 and delivered[0]["reason"] == "a channel confirmed delivery"
+    assert not [t for t in case["timeline"] if t["action"] == "escalate"]
+
+
+def test_app_access_tokens_are_cached_and_refreshed(tmp_path: Path, mosquitto, providers: Providers) -> None:
+    thread = start(tmp_path, mosquitto, providers, {"w-017": [{"type": "wecom_app", "user_id": "ZhangWei"}]})
+    try:
+        for n in (1, 2):
+            delivered_case(thread, publish(mosquitto, n))
+        assert providers.token_fetches["wecom"] == 1  # one token for both messages
+        providers.expire_wecom_token_once = True  # WeCom answers 42001 (expired) once
+        case = delivered_case(thread, publish(mosquitto, 3))
+    finally:
+        thread.stop()
+    assert providers.token_fetches["wecom"] == 2 and statuses(case)["wecom_app"] == "delivered"
+    assert [r.to for r in providers.to("wecom_app")] == ["ZhangWei"] * 3
+
+
+def test_group_robots_sign_mention_and_keep_their_rate(tmp_path: Path, mosquitto, providers: Providers) -> None:
+    chains = {"w-017": [{"type": "robot", "name": "east-wecom"}, {"type": "robot", "name": "east-ding"}],
+              "w-018": [{"type": "robot", "name": "east-feishu"}]}
+    robots = providers.channels_config()["robots"]
+    robots["east-wecom"]["per_minute"] = 1  # our own ceiling: the second message must go elsewhere
+    thread = start(tmp_path, mosquitto, providers, chains, robots=robots, rate_wait_s=0)
+    try:
+        first = delivered_case(thread, publish(mosquitto, 1))
+        second = delivered_case(thread, publish(mosquitto, 2))
+        third = delivered_case(thread, publish(mosquitto, 3, micro_grid="mg-018"))
+    finally:
+        thread.stop()
+    assert providers.refused == []  # every signature checked out
+    robot_rows = [(n["address"], n["status"]) for n in first["notifications"] if n["channel"] == "robot"]
+    assert robot_rows == [("robot:east-wecom", "delivered"), ("robot:east-ding", "skipped")]
+    assert [r.to for r in providers.to("wecom_robot")] == ["+86 138 0000 0017"]  # mentioned by mobile
+    limited = [n for n in second["notifications"] if n["channel"] == "robot"]
+    assert [n["status"] for n in limited] == ["failed", "delivered"]
+    assert "limit of 1 messages a minute" in limited[0]["detail"]
+    assert [r.to for r in providers.to("dingtalk_robot")] == ["+86 138 0000 0017"]
+    assert statuses(third)["robot"] == "delivered" and len(providers.to("feishu_robot")) == 1
+    assert f"?case={third['id']}" in providers.to("feishu_robot")[0].body["content"]["text"]
+
+
+def test_a_case_nobody_could_be_told_of_escalates(tmp_path: Path, mosquitto, providers: Providers) -> None:
+    providers.sms_status = 503
+    chains = {"w-017": ["sms"], "w-019": [{"type": "webhook", "name": "ops"}]}
+    thread = start(tmp_path, mosquitto, providers, chains)
+    try:
+        vid = publish(mosquitto, 1)
+        case = wait_for(lambda: (c := case_of(thread, vid)) and c["assignee_id"] == "w-019" and c["delivered_at"]
+                        and c, 20, "escalation to the stand-in, and delivery to them")
+    finally:
+        thread.stop()
+    sms = next(n for n in case["notifications"] if n["channel"] == "sms")
+    assert (sms["status"], sms["attempts"], sms["person_id"]) == ("failed", 2, "w-017")
+    escalation = next(t for t in case["timeline"] if t["action"] == "escalate")
+    assert escalation["reason"] == "no channel reached the assignee" and escalation["data"]["stand_in"]
+    assert [r.to for r in providers.to("webhook")] == ["w-019"]
+    assert providers.to("webhook")[0].body["case_id"] == case["id"]
+
+
+def test_sms_with_delivery_reports_waits_for_the_receipt(tmp_path: Path, mosquitto, providers: Providers) -> None:
+    providers.sms_receipts = True
+    sms = providers.channels_config()["sms"] | {"confirm": "receipt"}
+    chain = ["sms", {"type": "wecom_app", "user_id": "ZhangWei"}]
+    thread = start(tmp_path, mosquitto, providers, {"w-017": chain}, sms=sms, confirm_wait_s=30)
+    try:
+        case = delivered_case(thread, publish(mosquitto, 1))
+    finally:
+        thread.stop()
+    assert statuses(case) == {"inbox": "unread", "sms": "delivered", "wecom_app": "skipped"}
+    assert [r.to for r in providers.to("sms")] == ["+86 138 0000 0017"]
+    assert providers.to("wecom_app") == []
+
+
+def test_a_grid_naming_an_unconfigured_channel_refuses_to_start(tmp_path: Path, mosquitto) -> None:
+    config = dispatcher_config(tmp_path, mosquitto.url, grid_file=grid_file(
+        tmp_path, {"w-018": ["webpush", {"type": "robot", "name": "nowhere"}]}))
+    with pytest.raises(ConfigError, match=r"people\[w-018\]\.channels\[1\] \(robot\): no robot 'nowhere'"):
+        Services.build(config)
