@@ -11,9 +11,14 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 SCHEMA_VERSION = 1
+# Compatible additions within v1 (a consumer of an older revision reads newer events after
+# updating; the version in the payload stays 1):
+#   1.1: optional location (GeoPoint) and shop_id; micro_grid may be left out when either is
+#        given: the dispatcher finds the micro-grid whose area holds the point, or the shop's.
+SCHEMA_REVISION = "1.1.0"
 
 # Names used to build deterministic ids (uuid5): the same violation found again by a
 # replay of the same input gets the same ids, and a retried publish repeats its id.
@@ -72,10 +77,23 @@ class Snapshot(BaseModel):
     height: int = Field(gt=0)
 
 
+class GeoPoint(BaseModel):
+    """A place on the map: WGS 84 longitude and latitude, as GeoJSON orders them."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    lon: float = Field(ge=-180.0, le=180.0)
+    lat: float = Field(ge=-90.0, le=90.0)
+
+
 class ViolationEvent(BaseModel):
     """One state change of one violation at one spot of one camera."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"anyOf": [
+        {"required": ["micro_grid"], "properties": {"micro_grid": {"type": "string"}}},
+        {"required": ["location"], "properties": {"location": {"type": "object"}}},
+        {"required": ["shop_id"], "properties": {"shop_id": {"type": "string"}}},
+    ]})
 
     schema_version: Literal[1] = SCHEMA_VERSION
     event_id: uuid.UUID = Field(description="Stable across retries: the same event keeps its id")
@@ -87,12 +105,22 @@ class ViolationEvent(BaseModel):
     edge_id: Identifier
     camera_id: Identifier
     zone_id: Identifier
-    micro_grid: Identifier
+    micro_grid: Identifier | None = Field(
+        default=None, description="The zone's micro-grid; when absent the dispatcher finds it from location or shop"
+    )
+    location: GeoPoint | None = Field(default=None, description="The zone's place on the map")
+    shop_id: Identifier | None = Field(default=None, description="The shop whose front the zone is")
     started_at: UtcDatetime = Field(description="When the object came to rest in the zone")
     observed_at: UtcDatetime = Field(description="Time of the frame that decided this event")
     dwell_s: float = Field(ge=0.0)
     objects: list[DetectedObject] = Field(default_factory=list, max_length=256)
     snapshot: Snapshot | None = None
+
+    @model_validator(mode="after")
+    def _placed(self) -> ViolationEvent:
+        if self.micro_grid is None and self.location is None and self.shop_id is None:
+            raise ValueError("an event needs micro_grid, location or shop_id (to find the micro-grid by)")
+        return self
 
     def topic(self) -> str:
         return event_topic(self.edge_id, self.camera_id)

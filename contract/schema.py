@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from contract.events import SCHEMA_VERSION, TOPIC_PREFIX, CameraStatus, ViolationEvent
+from contract.events import SCHEMA_REVISION, SCHEMA_VERSION, TOPIC_PREFIX, CameraStatus, ViolationEvent
 
 HERE = Path(__file__).resolve().parent
 JSON_SCHEMA_PATH = HERE / f"event-v{SCHEMA_VERSION}.schema.json"
@@ -44,7 +44,7 @@ def asyncapi_document() -> dict[str, Any]:
         "asyncapi": "3.0.0",
         "info": {
             "title": "GridPatrol events",
-            "version": f"{SCHEMA_VERSION}.0.0",
+            "version": SCHEMA_REVISION,
             "description": (
                 "Violation events published by GridPatrol edge boxes and consumed by the "
                 "dispatcher. QoS 1; event_id is stable across retries, so consumers dedupe on it."

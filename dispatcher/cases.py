@@ -115,7 +115,8 @@ def case_summary(case: CaseRow) -> dict[str, Any]:
         c: getattr(case, c)
         for c in (
             "id", "violation_id", "kind", "event_code", "state", "repeat_of", "repeat_count", "edge_id", "camera_id",
-            "zone_id", "micro_grid", "worker_id", "leader_id", "department_id", "assignee_id", "escalation_level",
+            "zone_id", "micro_grid", "shop_id", "lon", "lat", "worker_id", "leader_id", "department_id", "assignee_id",
+            "escalation_level",
             "routing_note", "handling_note", "after_photo_sha256", "verified_by", "rating", "void_reason", "dwell_s",
             "objects", "snapshot_url", "snapshot_sha256",
         )
@@ -129,6 +130,9 @@ def case_summary(case: CaseRow) -> dict[str, Any]:
 def transition_summary(row: CaseTransitionRow) -> dict[str, Any]:
     return {"action": row.action, "from": row.from_state, "to": row.to_state, "actor_id": row.actor_id,
             "actor_role": row.actor_role, "reason": row.reason, "data": row.data, "at": row.at.isoformat()}
+
+
+UNLOCATED = "unlocated"  # the micro-grid of an event no area or shop places
 
 
 def _placement(event: ViolationEvent) -> dict[str, Any]:
@@ -228,10 +232,12 @@ class _Batch:
             at_place.setdefault((e.camera_id, e.zone_id), []).append(e)
 
         def crowded(e: ViolationEvent) -> bool:
+            place = (e.camera_id, e.zone_id)
+            if e.shop_id is not None:  # a shop front is one spot
+                return bool(self.spots.get(place)) or len(at_place[place]) > 1
             box = _event_box(e)
             if box is None:
                 return False
-            place = (e.camera_id, e.zone_id)
             return (any(same_spot(s.bbox, box, spot_iou) for s in self.spots.get(place, []))
                     or any(o is not e and same_spot(_event_box(o), box, spot_iou) for o in at_place[place]))
 
@@ -280,6 +286,17 @@ class CaseService:
 
     # --- ingest -------------------------------------------------------------------------
 
+    def place(self, event: ViolationEvent) -> ViolationEvent:
+        """The event with its micro-grid: its own, else the one whose area holds its location,
+        else its shop's; ``UNLOCATED`` when none (the case then waits to be dispatched by hand)."""
+        if event.micro_grid is not None:
+            return event
+        found = self.grid.locate(event.location.lon, event.location.lat) if event.location else None
+        shop = self.grid.shop(event.shop_id) if event.shop_id else None
+        if found is None and shop is not None:
+            found = shop.micro_grid
+        return event.model_copy(update={"micro_grid": found or UNLOCATED})
+
     def ingest(self, event: ViolationEvent) -> IngestResult:
         """Store ``event`` once and apply it; a repeated event_id changes nothing."""
         return self.ingest_many([event])[0]
@@ -288,6 +305,7 @@ class CaseService:
         """Store and apply a batch of events in one transaction (in their order); repeated
         event_ids, within the batch or already stored, change nothing. If another dispatcher
         stored some of them meanwhile, the batch is retried one event at a time."""
+        events = [self.place(e) for e in events]
         try:
             with self.sessions() as session:
                 batch = _Batch.load(session, events, self.dedup.repeat_window_days)
@@ -439,6 +457,9 @@ class CaseService:
         return {
             **_placement(event),
             "event_code": self.event_codes.get(event.kind),
+            "shop_id": event.shop_id,
+            "lon": event.location.lon if event.location else None,
+            "lat": event.location.lat if event.location else None,
             "worker_id": target.worker_id,
             "leader_id": target.leader_id,
             "department_id": self.grid.departments.get(event.kind),
@@ -463,7 +484,9 @@ class CaseService:
         return self.notify(session, case, worker_id, batch)
 
     def _same_spot(self, spot: SpotCase, event: ViolationEvent) -> bool:
-        return same_spot(spot.bbox, _event_box(event), self.dedup.spot_iou)
+        """Spots are looked up per camera zone; a shop front's zone is one spot (the shop), any
+        other zone holds as many spots as boxes that do not overlap."""
+        return event.shop_id is not None or same_spot(spot.bbox, _event_box(event), self.dedup.spot_iou)
 
     def _open_case_at_spot(self, session: Session, event: ViolationEvent, batch: _Batch) -> CaseRow | None:
         spot = next((s for s in batch.spots.get((event.camera_id, event.zone_id), [])

@@ -88,6 +88,9 @@ class CaseRow(Base):
     camera_id: Mapped[str] = mapped_column(String(64))
     zone_id: Mapped[str] = mapped_column(String(64))
     micro_grid: Mapped[str] = mapped_column(String(64), index=True)
+    shop_id: Mapped[str | None] = mapped_column(String(64), index=True)  # a shop front's shop
+    lon: Mapped[float | None] = mapped_column(Float)  # the zone's place on the map, if the edge knows it
+    lat: Mapped[float | None] = mapped_column(Float)
     worker_id: Mapped[str | None] = mapped_column(String(64), index=True)
     leader_id: Mapped[str | None] = mapped_column(String(64))
     department_id: Mapped[str | None] = mapped_column(String(64))
@@ -242,6 +245,21 @@ class ApiTokenRow(Base):
     expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     last_used_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class GridVersionRow(Base):
+    """Each version of the grid (people, micro-grids, areas, rosters, leave): imported from the
+    grid file when it changed, or saved through the admin API. The newest is in force."""
+
+    __tablename__ = "grid_versions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    source: Mapped[str] = mapped_column(String(8))  # file, api
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    document: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_by: Mapped[str] = mapped_column(String(64))
+    note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now)
 
 
 def make_engine(url: str) -> Engine:

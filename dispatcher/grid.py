@@ -8,10 +8,11 @@ from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
 from contract import ViolationKind
-from contract.configfile import TimeZoneName, WeeklyWindow, load_config
+from contract.configfile import ConfigError, TimeZoneName, WeeklyWindow, load_config
+from dispatcher.areas import AreasError, GridAreas
 
 Identifier = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")]
 
@@ -84,6 +85,27 @@ class MicroGrid(BaseModel):
     leader: Identifier
 
 
+class Community(BaseModel):
+    """A community or village: the level between the town and its micro-grids."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: Identifier
+    name: str = Field(min_length=1)
+
+
+class Shop(BaseModel):
+    """A shop whose front a camera zone watches (the zone's ``shop_id``), and who answers for it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: Identifier
+    name: str = Field(min_length=1)
+    owner: str = Field(min_length=1)
+    phone: str | None = None
+    micro_grid: Identifier | None = Field(default=None, description="Where the shop is, if not by location")
+
+
 class Shift(WeeklyWindow):
     """``person`` is on duty for ``micro_grid`` on ``days`` from ``start`` to ``end`` (local time)."""
 
@@ -103,6 +125,7 @@ class Grid(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     town: str = Field(min_length=1)
+    communities: list[Community] = Field(default_factory=list)
     people: list[Person] = Field(min_length=1)
     micro_grids: list[MicroGrid] = Field(min_length=1)
     departments: dict[ViolationKind, Identifier] = Field(
@@ -111,6 +134,11 @@ class Grid(BaseModel):
     timezone: TimeZoneName = "Asia/Shanghai"
     rosters: list[Shift] = Field(default_factory=list)
     leave: list[Leave] = Field(default_factory=list)
+    shops: list[Shop] = Field(default_factory=list)
+    areas_file: str | None = Field(
+        default=None, description="GeoJSON of the communities' and micro-grids' areas (relative to this file)"
+    )
+    _areas: GridAreas | None = PrivateAttr(default=None)
 
     @model_validator(mode="after")
     def _references(self) -> Grid:
@@ -137,10 +165,36 @@ class Grid(BaseModel):
         for i, away in enumerate(self.leave):
             if away.person not in people:
                 raise ValueError(f"leave[{i}]: {away.person!r} is not in people")
+        communities = {c.id for c in self.communities}
+        if len(communities) != len(self.communities):
+            raise ValueError("a community id appears twice")
+        for g in self.micro_grids:
+            if communities and g.community not in communities:
+                raise ValueError(f"micro-grid {g.id}: community {g.community!r} is not in communities")
+        if len({s.id for s in self.shops}) != len(self.shops):
+            raise ValueError("a shop id appears twice")
+        for shop in self.shops:
+            if shop.micro_grid is not None and shop.micro_grid not in grids:
+                raise ValueError(f"shop {shop.id}: micro-grid {shop.micro_grid!r} is not in micro_grids")
         for kind, pid in self.departments.items():
             if pid not in people or people[pid].role != "department":
                 raise ValueError(f"departments.{kind.value}: {pid!r} is not a person with role department")
         return self
+
+    @property
+    def areas(self) -> GridAreas | None:
+        return self._areas
+
+    def with_areas(self, areas: GridAreas | None) -> Grid:
+        self._areas = areas
+        return self
+
+    def locate(self, lon: float, lat: float) -> str | None:
+        """The micro-grid whose area holds the point, if the grid has areas and one does."""
+        return self._areas.locate(lon, lat) if self._areas else None
+
+    def shop(self, shop_id: str) -> Shop | None:
+        return next((s for s in self.shops if s.id == shop_id), None)
 
     def micro_grid(self, grid_id: str) -> MicroGrid | None:
         return next((g for g in self.micro_grids if g.id == grid_id), None)
@@ -163,4 +217,13 @@ class Grid(BaseModel):
 
 
 def load_grid(path: str | Path) -> Grid:
-    return load_config(Grid, path)
+    """The grid file and, when it names one, its GeoJSON areas file (errors name either file)."""
+    grid = load_config(Grid, path)
+    if grid.areas_file is None:
+        return grid
+    areas_path = Path(path).parent / grid.areas_file
+    try:
+        areas = GridAreas.load(areas_path, {c.id for c in grid.communities}, {g.id for g in grid.micro_grids})
+    except AreasError as exc:
+        raise ConfigError(f"{areas_path}: {exc}") from None
+    return grid.with_areas(areas)

@@ -18,6 +18,7 @@ from dispatcher.escalation import EscalationScheduler
 from dispatcher.evidence import EvidenceStore
 from dispatcher.feed import FeedHub
 from dispatcher.grid import Grid, load_grid
+from dispatcher.gridstore import GridRejected, GridStore, GridWatcher
 from dispatcher.ingest import Ingest
 from dispatcher.notify import Notifier
 from dispatcher.webhook import CityWebhookSender
@@ -38,16 +39,20 @@ class Services:
     scheduler: EscalationScheduler
     auth: AuthService
     links: SignedLinks
+    grids: GridStore
     city: CityWebhookSender | None = None
+    grid_watcher: GridWatcher | None = None
 
     @classmethod
     def build(cls, config: DispatcherConfig) -> Services:
-        grid = load_grid(config.grid_file)
-        sessions = make_sessions(make_engine(config.database_url))
-        cases = CaseService(sessions, grid, config.escalation, config.dedup, config.event_codes)
-        problems = channel_problems(config.channels, grid)
+        from_file = load_grid(config.grid_file)
+        problems = channel_problems(config.channels, from_file)
         if problems:
             raise ConfigError(f"{config.grid_file}: " + "; ".join(problems))
+        sessions = make_sessions(make_engine(config.database_url))
+        grids = GridStore(sessions)
+        grid_version, grid = grids.start_from_file(from_file)
+        cases = CaseService(sessions, grid, config.escalation, config.dedup, config.event_codes)
         keys = VapidKeys(config.data_dir)
         links = SignedLinks(config.auth.link_secret, config.data_dir, config.public_url(), config.auth.link_ttl_s)
         notifier = Notifier(sessions, cases, keys, config.webpush, config.channels, links, config.public_url())
@@ -78,11 +83,31 @@ class Services:
         if config.city_webhook is not None:
             cases.city_webhook = True
             city = CityWebhookSender(sessions, config.city_webhook)
-        return cls(config, sessions, grid, cases, evidence, feed, keys, notifier, ingest, scheduler, auth, links, city)
+        svc = cls(config, sessions, grid, cases, evidence, feed, keys, notifier, ingest, scheduler, auth, links,
+                  grids, city)
+        svc.grid_watcher = GridWatcher(grids, grid_version, svc.use_grid, config.escalation.poll_s)
+        return svc
+
+    def use_grid(self, grid: Grid) -> None:
+        """Put a new grid version in force in this process (routing, escalation, access)."""
+        self.grid = self.cases.grid = self.auth.grid = grid
+
+    def save_grid(self, grid: Grid, by: str, note: str | None) -> int:
+        """Validate against this dispatcher's channels, store as the newest version, use it."""
+        problems = channel_problems(self.config.channels, grid)
+        if problems:
+            raise GridRejected("; ".join(problems))
+        version = self.grids.save(grid, by, note)
+        self.use_grid(grid)
+        if self.grid_watcher is not None:
+            self.grid_watcher.current_id = max(self.grid_watcher.current_id, version)
+        return version
 
     def start(self) -> None:
         self.ingest.start()
         self.scheduler.start()
+        if self.grid_watcher:
+            self.grid_watcher.start()
         if self.city:
             self.city.start()
 
@@ -90,5 +115,7 @@ class Services:
         if self.city:
             self.city.stop()
         self.scheduler.stop()
+        if self.grid_watcher:
+            self.grid_watcher.stop()
         self.ingest.stop()
         self.notifier.close()

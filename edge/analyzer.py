@@ -129,6 +129,8 @@ class CameraAnalyzer:
             camera_id=self.camera.id,
             zone_id=zone.id,
             micro_grid=zone.micro_grid,
+            location=zone.location,
+            shop_id=zone.shop_id,
             started_at=started_at,
             observed_at=self.clock(decision.time_s),
             dwell_s=round(decision.dwell_s, 3),

@@ -9,10 +9,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from shapely.geometry import Polygon
 
-from contract import ViolationKind
+from contract import GeoPoint, ViolationKind
 from contract.configfile import TimeZoneName, WeeklyWindow, load_config
 from contract.mqtt import MqttConfig
 
@@ -58,7 +58,11 @@ class ZoneConfig(_Strict):
     classes: list[str] = Field(min_length=1)
     dwell_s: float = Field(gt=0.0, le=86400.0)
     clear_s: float = Field(default=30.0, gt=0.0, le=86400.0)
-    micro_grid: Identifier
+    micro_grid: Identifier | None = Field(
+        default=None, description="Whose zone it is; or leave it out and give location (the dispatcher locates it)"
+    )
+    location: GeoPoint | None = Field(default=None, description="The zone's place on the map (lon, lat)")
+    shop_id: Identifier | None = Field(default=None, description="For a shop front: the shop it belongs to")
     min_confidence: float = Field(default=0.25, ge=0.0, le=1.0)
     min_box_px: float = Field(default=0.0, ge=0.0, description="Smaller boxes (width or height) are ignored")
     active: list[ActiveWindow] | None = Field(
@@ -79,6 +83,12 @@ class ZoneConfig(_Strict):
         if not shape.is_valid or shape.area <= 0.0:
             raise ValueError("polygon must not cross itself and must enclose an area")
         return points
+
+    @model_validator(mode="after")
+    def _placed(self) -> ZoneConfig:
+        if self.micro_grid is None and self.location is None and self.shop_id is None:
+            raise ValueError("a zone needs micro_grid, location or shop_id (so the dispatcher finds whose it is)")
+        return self
 
 
 class CameraConfig(_Strict):

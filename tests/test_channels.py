@@ -35,6 +35,7 @@ def providers() -> Iterator[Providers]:
 
 def grid_file(tmp_path: Path, channels: dict[str, list[Any]]) -> Path:
     grid = yaml.safe_load((PROJECT_ROOT / "configs/grid.yaml").read_text())
+    grid["areas_file"] = str(PROJECT_ROOT / "configs" / grid["areas_file"])
     for person in grid["people"]:
         if person["id"] in channels:
             person["channels"] = channels[person["id"]]

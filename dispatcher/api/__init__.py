@@ -1,8 +1,8 @@
 """The HTTP API (FastAPI routers). Every route needs a bearer token except ``/healthz``."""
 
-from dispatcher.api import auth, cases, evidence, feed, health, notifications, people, stats
+from dispatcher.api import auth, cases, evidence, feed, grid, health, notifications, people, stats
 
 ROUTERS = (health.router, auth.router, cases.router, people.router, evidence.router, feed.router, stats.router,
-           notifications.router)
+           notifications.router, grid.router)
 
 __all__ = ["ROUTERS"]
