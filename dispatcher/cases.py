@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, insert, or_, select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -26,6 +26,7 @@ from dispatcher.db import (
     OutboundRow,
     PushSubscriptionRow,
     TimerRow,
+    insert_rows,
     now,
 )
 from dispatcher.grid import ChannelRef, Grid
@@ -340,12 +341,10 @@ class CaseService:
              "assignee_id": target.worker_id}
             for event, target in zip(events, routes, strict=True)
         ]
-        # Core inserts on the tables (not the ORM's bulk path, which here went row by row).
-        cases_t = CaseRow.__table__
-        ids = session.execute(
-            insert(cases_t).returning(cases_t.c.id, sort_by_parameter_order=True), case_rows
-        ).scalars().all()
+        # Set-based inserts (not the ORM's bulk path, which here went row by row).
+        ids = insert_rows(session, CaseRow, case_rows, ids=True)
         event_rows, audit, timers, notes = [], [], [], []
+        accept_due = {kind: self.escalation.accept_due(kind, at) for kind in {e.kind.value for e in events}}
         subs = _subscriptions(session, sorted({r.worker_id for r in routes if r.worker_id}))
         for event, target, case_id in zip(events, routes, ids, strict=True):
             event_rows.append({"event_id": str(event.event_id), "state": event.state.value,
@@ -360,8 +359,7 @@ class CaseService:
             audit.append({"case_id": case_id, "action": "dispatch", "from_state": "reported",
                           "to_state": "dispatched", "actor_id": SYSTEM, "actor_role": Role.system.value,
                           "reason": target.note, "data": {"assignee_id": target.worker_id}, "at": at})
-            due = self.escalation.accept_due(event.kind.value, at)
-            timers.append({"case_id": case_id, "purpose": "accept", "due_at": due})
+            timers.append({"case_id": case_id, "purpose": "accept", "due_at": accept_due[event.kind.value]})
             notes += [{**row, "case_id": case_id, "attempts": 0, "created_at": at, "updated_at": at}
                       for row in chain_rows(self.grid, target.worker_id, subs[target.worker_id])]
         outbound = [{"target": "city", "case_id": case_id, "topic": "case.opened", "status": "pending",
@@ -370,17 +368,11 @@ class CaseService:
                     for case_id, row in zip(ids, case_rows, strict=True)] if self.city_webhook else []
         for model, rows in ((EventRow, event_rows), (CaseTransitionRow, audit), (TimerRow, timers),
                             (OutboundRow, outbound)):
-            if rows:
-                session.execute(insert(model.__table__), rows)
+            insert_rows(session, model, rows)
         to_send: dict[int, list[int]] = {}
-        if notes:
-            notes_t = NotificationRow.__table__
-            inserted = session.execute(insert(notes_t).returning(
-                notes_t.c.id, notes_t.c.case_id, notes_t.c.channel, notes_t.c.status, sort_by_parameter_order=True),
-                notes)
-            for note_id, case_id, channel, status in inserted:
-                if channel != "inbox" and status == "pending":
-                    to_send.setdefault(case_id, []).append(note_id)
+        for note_id, note in zip(insert_rows(session, NotificationRow, notes, ids=True), notes, strict=True):
+            if note["channel"] != "inbox" and note["status"] == "pending":
+                to_send.setdefault(note["case_id"], []).append(note_id)
         return [IngestResult(False, case_id, True, tuple(to_send.get(case_id, ()))) for case_id in ids]
 
     def _apply(self, session: Session, event: ViolationEvent, batch: _Batch) -> _Pending:
