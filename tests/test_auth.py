@@ -215,3 +215,16 @@ def test_cli_makes_machine_tokens_and_passwords(tmp_path: Path, mosquitto) -> No
         assert login.status_code == 200 and login.json()["role"] == "leader"
     finally:
         thread.stop()
+
+
+def test_stats_count_what_the_caller_may_see(dispatcher: DispatcherThread, mosquitto) -> None:
+    case = open_case(dispatcher, mosquitto)
+    staff, other = api_client(dispatcher), api_client(dispatcher, "w-018")
+    figures = staff.get("/api/v1/stats").json()
+    assert (figures["total"], figures["open"], figures["undelivered"]) == (1, 1, 1)
+    assert figures["by_state"] == {"dispatched": 1} and figures["by_micro_grid"] == {"mg-017": 1}
+    assert other.get("/api/v1/stats").json()["total"] == 0  # not w-018's case
+    assert staff.get("/api/v1/stats", params={"since": "2999-01-01T00:00:00Z"}).json()["total"] == 0
+    assert staff.get("/api/v1/cases", params={"until": "2000-01-01T00:00:00Z"}).json() == []
+    api_client(dispatcher, "w-017").get(f"/api/v1/cases/{case['id']}")  # the worker opens it
+    assert staff.get("/api/v1/stats").json()["undelivered"] == 0

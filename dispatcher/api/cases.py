@@ -57,10 +57,11 @@ def list_cases(
     worker_id: str | None = None,
     kind: str | None = None,
     since: datetime | None = None,
+    until: datetime | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[dict[str, Any]]:
     """The caller's cases, newest first: all for dispatchers and admins, a worker's own, a
-    leader's micro-grids'."""
+    leader's micro-grids'. ``since``/``until`` bound the time the case opened."""
     query = select(CaseRow).where(svc.auth.case_filter(who)).order_by(CaseRow.id.desc()).limit(limit)
     for column, value in (
         (CaseRow.state, state), (CaseRow.micro_grid, micro_grid), (CaseRow.worker_id, worker_id), (CaseRow.kind, kind)
@@ -69,6 +70,8 @@ def list_cases(
             query = query.where(column == value)
     if since is not None:
         query = query.where(CaseRow.opened_at >= since)
+    if until is not None:
+        query = query.where(CaseRow.opened_at < until)
     with svc.sessions() as session:
         return [present(svc, case_summary(c)) for c in session.scalars(query)]
 
