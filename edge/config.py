@@ -96,6 +96,12 @@ class CameraConfig(_Strict):
     url: str = Field(min_length=1, description="rtsp://, http(s):// or a video file path")
     sample_fps: float = Field(default=2.0, gt=0.0, le=30.0)
     enabled: bool = True
+    loop: bool = Field(default=False, description="Play a video file again and again (a file as a test camera)")
+    decode: Literal["auto", "all", "keyframes"] = Field(
+        default="auto",
+        description="auto: decode only keyframes once the stream shows they come at least as often as the "
+        "sample rate needs (e.g. a 2 s GOP at sample_fps 0.5); all: every frame; keyframes: only keyframes",
+    )
     frame_size: tuple[int, int] | None = Field(
         default=None, description="Width, height; needed only where the source cannot tell (MOT replay)"
     )

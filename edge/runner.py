@@ -22,7 +22,7 @@ from edge.metrics import EdgeMetrics
 from edge.outbox import Outbox
 from edge.publisher import Publisher
 from edge.sampler import Sampler
-from edge.source import CameraSource, SourceError
+from edge.source import CameraSource, KeyframeGate, SourceError
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +53,7 @@ class CameraWorker(threading.Thread):
         self.edge_id = config.edge_id
         self.on_status = on_status or (lambda status: None)
         self.metrics = metrics or EdgeMetrics()
+        self.started = time.monotonic()
 
     def _status(self, state: str, reason: str) -> None:
         log.info("camera %s %s: %s", self.camera.id, state, reason)
@@ -64,11 +65,12 @@ class CameraWorker(threading.Thread):
 
     def run(self) -> None:
         source = CameraSource(self.camera.url, on_status=self._status, stop=self.stop_event.is_set,
-                              on_reconnect=self.metrics.reconnects.labels(self.camera.id).inc)
+                              on_reconnect=self.metrics.reconnects.labels(self.camera.id).inc, loop=self.camera.loop,
+                              gate=lambda: KeyframeGate(self.camera.decode, 1.0 / self.camera.sample_fps))
         if not source.live:
             self._status("online", "playing a file")
         sampler = Sampler(self.camera.sample_fps)
-        started = time.monotonic()
+        self.started = started = time.monotonic()
         try:
             decoded = self.metrics.frames_decoded.labels(self.camera.id)
             for raw in source.frames():

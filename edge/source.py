@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,8 +48,44 @@ def _open(url: str, open_timeout_s: float) -> av.container.InputContainer:
         raise SourceError(f"cannot open {url}: {exc}") from None
 
 
-def read_frames(url: str, open_timeout_s: float = 10.0) -> Iterator[RawFrame]:
-    """Decode every frame of one connection to ``url`` until it ends or fails."""
+class KeyframeGate:
+    """Decides whether the packets between keyframes need decoding at all.
+
+    A frame of a compressed stream can only be decoded after the frames it refers to, back to
+    the last keyframe; but when the sample interval is at least the keyframe interval, every
+    sampled frame can be a keyframe, and the packets between need not reach the decoder. The
+    gate measures the keyframe interval on the stream itself (the last two intervals) and
+    opens the shortcut only when ``sample_interval_s`` allows it (``mode`` ``auto``), always
+    (``keyframes``) or never (``all``)."""
+
+    def __init__(self, mode: str, sample_interval_s: float) -> None:
+        self.mode = mode
+        self.sample_interval_s = sample_interval_s
+        self._last_key: float | None = None
+        self._intervals: deque[float] = deque(maxlen=2)
+
+    def skip(self, is_keyframe: bool, time_s: float | None) -> bool:
+        if self.mode == "all":
+            return False
+        if is_keyframe:
+            if time_s is not None and self._last_key is not None:
+                self._intervals.append(time_s - self._last_key)
+            self._last_key = time_s
+            return False
+        return self.keyframes_only
+
+    @property
+    def keyframes_only(self) -> bool:
+        if self.mode == "keyframes":
+            return True
+        # 5 % slack: a "2 s" GOP of 60 frames at 29.97 fps is 2.002 s
+        return (self.mode == "auto" and len(self._intervals) >= 1
+                and max(self._intervals) <= self.sample_interval_s * 1.05)
+
+
+def read_frames(url: str, open_timeout_s: float = 10.0, gate: KeyframeGate | None = None) -> Iterator[RawFrame]:
+    """Decode the frames of one connection to ``url`` until it ends or fails; with a
+    ``gate`` that says so, only its keyframes."""
     container = _open(url, open_timeout_s)
     try:
         if not container.streams.video:
@@ -59,15 +96,20 @@ def read_frames(url: str, open_timeout_s: float = 10.0) -> Iterator[RawFrame]:
         fallback_step = 1.0 / float(stream.average_rate or 25)
         index = 0
         try:
-            for frame in container.decode(stream):
-                if frame.time is None:
-                    t = index * fallback_step
-                else:
-                    if first_pts is None:
-                        first_pts = float(frame.time)
-                    t = float(frame.time) - first_pts
-                index += 1
-                yield RawFrame(t, frame)
+            for packet in container.demux(stream):
+                if gate is not None and packet.pts is not None and gate.skip(
+                        packet.is_keyframe, float(packet.pts * packet.time_base)):
+                    index += 1
+                    continue
+                for frame in packet.decode():
+                    if frame.time is None:
+                        t = index * fallback_step
+                    else:
+                        if first_pts is None:
+                            first_pts = float(frame.time)
+                        t = float(frame.time) - first_pts
+                    index += 1
+                    yield RawFrame(t, frame)
         except (av.error.FFmpegError, OSError) as exc:
             raise SourceError(f"{url}: read failed: {exc}") from None
     finally:
@@ -106,8 +148,12 @@ class CameraSource:
         stop: Callable[[], bool] = lambda: False,
         open_timeout_s: float = 10.0,
         on_reconnect: Callable[[], object] | None = None,
+        loop: bool = False,
+        gate: Callable[[], KeyframeGate] | None = None,
     ) -> None:
         self.url = url
+        self.loop = loop
+        self.gate = gate or (lambda: KeyframeGate("all", 0.0))  # a new gate per connection
         self.live = is_stream(url)
         self.backoff = backoff or Backoff()
         self.on_status = on_status or (lambda status, reason: None)
@@ -118,14 +164,22 @@ class CameraSource:
 
     def frames(self) -> Iterator[RawFrame]:
         if not self.live:
-            yield from read_frames(self.url, self.open_timeout_s)
-            return
+            offset, gate = 0.0, self.gate()  # one stream, however often it is played
+            while True:  # a file plays once, or again and again as a camera that never ends
+                last = 0.0
+                for raw in read_frames(self.url, self.open_timeout_s, gate):
+                    last = raw.time_s
+                    raw.time_s += offset
+                    yield raw
+                if not self.loop or self.stop():
+                    return
+                offset += last + 1e-3
         started = time.monotonic()
         delays = self.backoff.delays()
         online = False
         while not self.stop():
             try:
-                for raw in read_frames(self.url, self.open_timeout_s):
+                for raw in read_frames(self.url, self.open_timeout_s, self.gate()):
                     if not online:
                         online = True
                         delays = self.backoff.delays()

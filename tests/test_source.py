@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import threading
 import time
+from itertools import pairwise
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
@@ -15,7 +16,7 @@ from contract import CameraStatus, camera_status_topic
 from edge.config import EdgeConfig
 from edge.runner import EdgeRunner
 from edge.sampler import Sampler
-from edge.source import Backoff, CameraSource, SourceError, read_frames
+from edge.source import Backoff, CameraSource, KeyframeGate, SourceError, read_frames
 from gridpatrol.broker import LocalBroker, free_port, wait_port
 
 RTSP_SERVER = Path(__file__).with_name("rtsp_server.py")
@@ -163,3 +164,24 @@ def test_edge_reports_camera_status_when_the_stream_dies_and_returns(
         runner.stop_event.set()
         runner.stop(flush_timeout_s=2)
         watcher.loop_stop()
+
+
+def test_keyframes_only_once_the_stream_shows_they_come_often_enough(shared: Path) -> None:
+    # The car-park clip has a keyframe every 2 s (50 frames at 25 fps).
+    clip = str(shared / "media/clips/carpark-320x240.mp4")
+    every = [raw.time_s for raw in read_frames(clip)]
+    gate = KeyframeGate("auto", sample_interval_s=2.0)
+    sparse = [raw.time_s for raw in read_frames(clip, gate=gate)]
+    assert gate.keyframes_only
+    # The first keyframe interval is measured on fully decoded frames; after that only
+    # keyframes reach the decoder: one frame every 2 s, at the same media times.
+    assert len(every) == 1823 and sparse[:51] == every[:51]  # keyframes at 0 and 2 s seen
+    tail = sparse[50:]
+    assert len(tail) == 36 and tail[0] == 2.0  # 2, 4, ..., 72 s
+    assert all(abs((b - a) - 2.0) < 1e-3 for a, b in pairwise(tail))
+    assert set(sparse) <= set(every)
+    # A sample rate above the keyframe rate keeps decoding everything.
+    assert len(list(read_frames(clip, gate=KeyframeGate("auto", sample_interval_s=1.0)))) == len(every)
+    looped = CameraSource(clip, loop=True)
+    times = [raw.time_s for _, raw in zip(range(len(every) + 5), looped.frames(), strict=False)]
+    assert times[len(every)] > times[len(every) - 1]  # played again, media time going on
