@@ -15,6 +15,7 @@ from shapely.geometry import Polygon
 from contract import GeoPoint, ViolationKind
 from contract.configfile import TimeZoneName, WeeklyWindow, load_config
 from contract.mqtt import MqttConfig
+from edge.retention import Retention
 
 Identifier = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")]
 
@@ -140,6 +141,17 @@ class EvidenceConfig(_Strict):
         default=None, description="Dispatcher evidence endpoint; unset keeps file:// URLs"
     )
     upload_token: str | None = None
+    max_age_days: float | None = Field(default=30.0, gt=0, description="Delete older evidence (unset: keep)")
+    max_mb: float | None = Field(default=None, gt=0, description="Keep at most this much evidence, oldest out")
+    min_free_mb: float = Field(default=100.0, ge=0, description="Prune oldest evidence to keep this much disk free")
+    prune_every_s: float = Field(default=60.0, gt=0)
+
+    def retention(self) -> Retention:
+        return Retention(
+            max_age_s=self.max_age_days * 86400 if self.max_age_days else None,
+            max_bytes=int(self.max_mb * 1e6) if self.max_mb else None,
+            min_free_bytes=int(self.min_free_mb * 1e6),
+        )
 
 
 class MetricsConfig(_Strict):

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import logging
 import os
+import shutil
+import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,6 +17,7 @@ import cv2
 import numpy as np
 
 from contract import Snapshot, ViolationEvent
+from edge.retention import Retention
 from edge.zones import ZoneShape
 
 log = logging.getLogger(__name__)
@@ -58,13 +64,30 @@ class StoredImage:
     snapshot: Snapshot
 
 
-class EvidenceStore:
-    """Writes evidence JPEGs under ``root/<camera>/<yyyy-mm-dd>/<event_id>.jpg``."""
+@dataclass
+class Pruned:
+    files: int = 0
+    bytes: int = 0
+    kept_bytes: int = 0
+    reason: str = ""
 
-    def __init__(self, root: str | Path, jpeg_quality: int = 85, public_base_url: str | None = None) -> None:
+
+class EvidenceStore:
+    """Writes evidence JPEGs under ``root/<camera>/<yyyy-mm-dd>/<event_id>.jpg`` and prunes
+    them by age, total size and free disk space, oldest first; images of events still waiting
+    in the outbox (``protected``) are pruned only when nothing else is left."""
+
+    def __init__(
+        self, root: str | Path, jpeg_quality: int = 85, public_base_url: str | None = None,
+        retention: Retention | None = None, protected: Callable[[], set[str]] | None = None,
+    ) -> None:
         self.root = Path(root)
         self.jpeg_quality = jpeg_quality
         self.public_base_url = public_base_url.rstrip("/") if public_base_url else None
+        self.retention = retention or Retention()
+        self.protected = protected or set
+        self.pruned_total = Pruned()
+        self._lock = threading.Lock()
 
     def save(self, frame_bgr: np.ndarray, event: ViolationEvent, shapes: list[ZoneShape]) -> StoredImage:
         image = render_snapshot(frame_bgr, event, shapes)
@@ -74,6 +97,25 @@ class EvidenceStore:
         data = encoded.tobytes()
         digest = hashlib.sha256(data).hexdigest()
         path = self.root / event.camera_id / f"{event.observed_at:%Y-%m-%d}" / f"{event.event_id}.jpg"
+        try:
+            self._write(path, data)
+        except OSError as exc:
+            if exc.errno != errno.ENOSPC:
+                raise EvidenceError(f"cannot write evidence {path}: {exc.strerror or exc}") from exc
+            freed = self.prune(need_bytes=4 * len(data) + self.retention.min_free_bytes)
+            log.error("evidence disk full at %s: pruned the %d oldest images (%d bytes) and tried again",
+                      self.root, freed.files, freed.bytes)
+            try:
+                self._write(path, data)
+            except OSError as again:
+                raise EvidenceError(f"evidence disk full: cannot write {path} even after pruning "
+                                    f"{freed.files} old images: {again.strerror or again}") from again
+        url = f"{self.public_base_url}/{digest}.jpg" if self.public_base_url else path.resolve().as_uri()
+        height, width = image.shape[:2]
+        return StoredImage(path, Snapshot(url=url, sha256=digest, width=width, height=height))
+
+    @staticmethod
+    def _write(path: Path, data: bytes) -> None:
         tmp = path.with_suffix(".jpg.part")
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -82,9 +124,53 @@ class EvidenceStore:
                 fh.flush()
                 os.fsync(fh.fileno())
             os.replace(tmp, path)
-        except OSError as exc:
+        except OSError:
             tmp.unlink(missing_ok=True)
-            raise EvidenceError(f"cannot write evidence {path}: {exc.strerror or exc}") from exc
-        url = f"{self.public_base_url}/{digest}.jpg" if self.public_base_url else path.resolve().as_uri()
-        height, width = image.shape[:2]
-        return StoredImage(path, Snapshot(url=url, sha256=digest, width=width, height=height))
+            raise
+
+    def prune(self, now: float | None = None, need_bytes: int = 0) -> Pruned:
+        """Delete what the retention does not keep, oldest first (and, with ``need_bytes``,
+        until that much is free). Returns what went and what stays."""
+        with self._lock:
+            now = time.time() if now is None else now
+            files = []
+            for path in self.root.rglob("*.jpg"):
+                try:
+                    stat = path.stat()
+                except FileNotFoundError:
+                    continue
+                files.append((stat.st_mtime, stat.st_size, path))
+            files.sort()
+            protected = self.protected()
+            # Published events' images go first; images still to be uploaded only when the disk
+            # needs it and nothing else is left (never for age alone).
+            order = [(f, False) for f in files if str(f[2]) not in protected]
+            order += [(f, True) for f in files if str(f[2]) in protected]
+            done = Pruned(kept_bytes=sum(size for _, size, _ in files))
+            keep = self.retention
+
+            def over() -> str:
+                if keep.max_bytes is not None and done.kept_bytes > keep.max_bytes:
+                    return "size"
+                if (keep.min_free_bytes or need_bytes) and (
+                        shutil.disk_usage(self.root).free < max(keep.min_free_bytes, need_bytes)):
+                    return "free space"
+                return ""
+
+            for (mtime, size, path), pending in order:
+                too_old = keep.max_age_s is not None and now - mtime > keep.max_age_s and not pending
+                reason = "age" if too_old else over()
+                if not reason:
+                    continue
+                path.unlink(missing_ok=True)
+                done.files += 1
+                done.bytes += size
+                done.kept_bytes -= size
+                done.reason = done.reason or reason
+            self.pruned_total.files += done.files
+            self.pruned_total.bytes += done.bytes
+            self.pruned_total.kept_bytes = done.kept_bytes
+            if done.files:
+                log.warning("evidence: pruned %d images (%d bytes) by %s; %d bytes kept", done.files, done.bytes,
+                            done.reason, done.kept_bytes)
+            return done

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
@@ -29,9 +30,18 @@ class EdgeMetrics:
         self.events = Counter("gridpatrol_edge_events", "Violation events decided", ["camera", "state"], registry=r)
         self.published = Counter("gridpatrol_edge_published", "Messages the broker acknowledged", registry=r)
         self.outbox_depth = Gauge("gridpatrol_edge_outbox_depth", "Messages waiting in the outbox", registry=r)
+        self.evidence_bytes = Gauge("gridpatrol_edge_evidence_bytes", "Evidence kept on disk (at the last pruning)",
+                                    registry=r)
+        self.evidence_pruned = Gauge("gridpatrol_edge_evidence_pruned_files",
+                                     "Evidence images pruned since start (age, size, free space)", registry=r)
 
     def watch_outbox(self, depth: Callable[[], int]) -> None:
         self.outbox_depth.set_function(depth)
+
+    def watch_evidence(self, totals: Callable[[], Any]) -> None:
+        """``totals()`` gives the store's running ``Pruned`` figures."""
+        self.evidence_bytes.set_function(lambda: totals().kept_bytes)
+        self.evidence_pruned.set_function(lambda: totals().files)
 
     def serve(self, host: str, port: int) -> WSGIServer:
         server, _thread = start_http_server(port, addr=host, registry=self.registry)

@@ -75,6 +75,12 @@ class Outbox:
                 "UPDATE outbox SET attempts = attempts + 1, last_error = ? WHERE seq = ?", (error[:500], seq)
             )
 
+    def pending_evidence(self) -> set[str]:
+        """Evidence files of events not yet published (their images must not be pruned)."""
+        with self._lock:
+            rows = self._db.execute("SELECT evidence_path FROM outbox WHERE evidence_path IS NOT NULL").fetchall()
+        return {r[0] for r in rows}
+
     def depth(self) -> int:
         with self._lock:
             return int(self._db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0])

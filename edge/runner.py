@@ -118,9 +118,11 @@ class EdgeRunner:
         self.on_event = on_event
         self.detector = YoloDetector.from_config(config.model)
         self.outbox = Outbox(config.outbox.path)
-        self.evidence = EvidenceStore(config.evidence.dir, config.evidence.jpeg_quality, config.evidence.upload_url)
+        self.evidence = EvidenceStore(config.evidence.dir, config.evidence.jpeg_quality, config.evidence.upload_url,
+                                      config.evidence.retention(), self.outbox.pending_evidence)
         self.metrics = EdgeMetrics()
         self.metrics.watch_outbox(self.outbox.depth)
+        self.metrics.watch_evidence(lambda: self.evidence.pruned_total)
         self.publisher = Publisher(config.edge_id, config.mqtt, config.evidence, self.outbox,
                                    on_published=self.metrics.published.inc)
         self.metrics_server = None
@@ -145,8 +147,18 @@ class EdgeRunner:
             self.metrics_server = self.metrics.serve(self.config.metrics.host, self.config.metrics.port)
             log.info("metrics on http://%s:%s/metrics", self.config.metrics.host, self.metrics_server.server_port)
         self.publisher.start()
+        self.evidence.prune()
+        self._pruner = threading.Thread(target=self._prune_loop, name="evidence-pruner", daemon=True)
+        self._pruner.start()
         for worker in self.workers:
             worker.start()
+
+    def _prune_loop(self) -> None:
+        while not self.stop_event.wait(self.config.evidence.prune_every_s):
+            try:
+                self.evidence.prune()
+            except OSError as exc:
+                log.error("evidence pruning failed: %s", exc)
 
     def wait(self) -> None:
         """Until every camera has ended (files) or stop() is called."""

@@ -1,0 +1,92 @@
+"""Evidence on the edge box's disk: kept by age, size and free space, oldest out first, images
+of unpublished events last; a full disk (a real, small tmpfs) prunes and carries on, and says
+clearly when it cannot."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from samples import sample_event
+
+from contract import ViolationEvent
+from edge.evidence import EvidenceError, EvidenceStore
+from edge.retention import Retention
+
+
+def event(n: int) -> ViolationEvent:
+    return ViolationEvent.model_validate(sample_event(event_id=str(uuid.uuid4()), camera_id=f"cam-{n % 3:03d}"))
+
+
+def noisy_frame(seed: int, size: int = 240) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 255, (size, size, 3), dtype=np.uint8)  # JPEGs of ~40 kB
+
+
+def stored(store: EvidenceStore) -> list[Path]:
+    return sorted(store.root.rglob("*.jpg"))
+
+
+def test_retention_by_age_and_size_oldest_first_pending_last(tmp_path: Path) -> None:
+    pending: set[str] = set()
+    store = EvidenceStore(tmp_path / "ev", retention=Retention(max_age_s=3600, max_bytes=None),
+                          protected=lambda: pending)
+    paths = [store.save(noisy_frame(i), event(i), []).path for i in range(6)]
+    now = time.time()
+    for i, path in enumerate(paths):  # image i is 10 - i hours old
+        os.utime(path, (now - (10 - i) * 3600, now - (10 - i) * 3600))
+    os.utime(paths[5], (now, now))  # the newest is fresh
+    pending.add(str(paths[0]))  # its event still waits in the outbox
+    done = store.prune(now)
+    assert (done.files, done.reason) == (4, "age")
+    assert stored(store) == sorted([paths[0], paths[5]])  # the pending one stays, however old
+
+    size = paths[5].stat().st_size
+    capped = EvidenceStore(tmp_path / "ev", retention=Retention(max_age_s=None, max_bytes=size + 10),
+                           protected=lambda: pending)
+    done = capped.prune(now)
+    # Over the size cap: the published image goes before the pending one, though it is newer.
+    assert (done.files, done.reason) == (1, "size") and stored(capped) == [paths[0]]
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A real 1 MB file system (tmpfs), so that a write fails with ENOSPC as on a full disk."""
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)], capture_output=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
+    yield mount
+    subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def test_a_full_disk_prunes_the_oldest_and_keeps_writing(small_disk: Path) -> None:
+    store = EvidenceStore(small_disk / "ev", retention=Retention(max_age_s=None))
+    written = []
+    for i in range(60):  # far more than 1 MB: the disk fills up on the way
+        written.append(store.save(noisy_frame(i), event(i), []).path)
+        os.utime(written[-1], (1_000_000 + i, 1_000_000 + i))  # in order of age
+    kept = stored(store)
+    assert written[-1] in kept and written[0] not in kept  # the newest is there, the oldest went
+    assert store.pruned_total.files >= 20 and 10 <= len(kept) < 30
+    # Whatever is kept is the newest run of images, each whole.
+    assert kept == sorted(written[-len(kept):])
+    assert not list(store.root.rglob("*.part"))
+
+
+def test_a_disk_full_of_other_things_is_a_clear_error(small_disk: Path) -> None:
+    store = EvidenceStore(small_disk / "ev", retention=Retention(max_age_s=None))
+    filler = small_disk / "other.bin"
+    with open(filler, "wb") as fh, pytest.raises(OSError):
+        while True:
+            fh.write(b"\0" * 65536)
+            fh.flush()
+    with pytest.raises(EvidenceError, match=r"evidence disk full: cannot write .* even after pruning 0 old images"):
+        store.save(noisy_frame(1), event(1), [])
+    assert not list(store.root.rglob("*.part"))
