@@ -17,7 +17,8 @@ SCHEMA_VERSION = 1
 # Compatible additions within v1 (a consumer of an older revision reads newer events after
 # updating; the version in the payload stays 1):
 #   1.1: optional location (GeoPoint) and shop_id; micro_grid may be left out when either is
-#        given: the dispatcher finds the micro-grid whose area holds the point, or the shop's.
+#        given: the dispatcher finds the micro-grid whose area holds the point, or the shop's;
+#        camera state ``suspended`` (the view moved or is blocked: zones paused, reason says).
 SCHEMA_REVISION = "1.1.0"
 
 # Names used to build deterministic ids (uuid5): the same violation found again by a
@@ -156,6 +157,7 @@ class CameraState(StrEnum):
     online = "online"
     offline = "offline"
     stalled = "stalled"
+    suspended = "suspended"  # the stream is up but its view no longer fits the zones (moved, blocked, blurred)
 
 
 class CameraStatus(BaseModel):

@@ -92,12 +92,25 @@ class ZoneConfig(_Strict):
         return self
 
 
+class SceneConfig(_Strict):
+    """The scene guard (edge/scene.py): when the view stops fitting the zones, they are suspended."""
+
+    enabled: bool = True
+    learn_frames: int = Field(default=5, ge=1, description="Sampled frames averaged into the learnt view")
+    confirm_s: float = Field(default=10.0, ge=0, description="How long a change (or its end) must last")
+    min_similarity: float = Field(default=0.5, gt=0, lt=1, description="Edge correlation below this: moved")
+    max_shift: float = Field(default=0.04, gt=0, lt=1, description="Shift (share of the width) beyond this: moved")
+    min_contrast: float = Field(default=6.0, ge=0, description="Grey-level spread below this: blocked")
+    min_sharpness: float = Field(default=0.25, gt=0, lt=1, description="Share of the learnt sharpness: blurred")
+
+
 class CameraConfig(_Strict):
     id: Identifier
     url: str = Field(min_length=1, description="rtsp://, http(s):// or a video file path")
     sample_fps: float = Field(default=2.0, gt=0.0, le=30.0)
     enabled: bool = True
     loop: bool = Field(default=False, description="Play a video file again and again (a file as a test camera)")
+    scene: SceneConfig = Field(default_factory=SceneConfig)
     decode: Literal["auto", "all", "keyframes"] = Field(
         default="auto",
         description="auto: decode only keyframes once the stream shows they come at least as often as the "

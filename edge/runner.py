@@ -22,6 +22,7 @@ from edge.metrics import EdgeMetrics
 from edge.outbox import Outbox
 from edge.publisher import Publisher
 from edge.sampler import Sampler
+from edge.scene import SceneGuard
 from edge.source import CameraSource, KeyframeGate, SourceError
 
 log = logging.getLogger(__name__)
@@ -54,6 +55,8 @@ class CameraWorker(threading.Thread):
         self.on_status = on_status or (lambda status: None)
         self.metrics = metrics or EdgeMetrics()
         self.started = time.monotonic()
+        self.scene = SceneGuard(camera.scene)
+        self.frames_suspended = 0
 
     def _status(self, state: str, reason: str) -> None:
         log.info("camera %s %s: %s", self.camera.id, state, reason)
@@ -95,6 +98,14 @@ class CameraWorker(threading.Thread):
             self._status("offline", "the file ended")
 
     def process(self, t: float, image) -> None:
+        change = self.scene.check(t, image)
+        if change is True:
+            self._status("suspended", f"{self.scene.reason}; zones paused until the view is back")
+        elif change is False:
+            self._status("online", "the view is back as learnt; zones resumed")
+        if self.scene.paused:
+            self.frames_suspended += 1
+            return  # no violation decided, none cleared, on a view the zones do not fit
         with self.metrics.inference.time():
             detections = self.detector.detect(image)
         self.metrics.batch_size.observe(1)

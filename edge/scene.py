@@ -1,0 +1,111 @@
+"""Scene guard: notices when a camera's view no longer fits its zones.
+
+A PTZ camera that drifted off its preset, a knocked camera, a lens covered or fogged: the
+zones then lie over the wrong ground and every "violation" would be false. The guard learns
+the view from the first sampled frames, compares each later frame with it and, when the view
+has stayed different for ``confirm_s``, says so; the camera's zones are suspended (no event
+is decided, no open violation clears) until the view has matched again for ``confirm_s``.
+
+Comparisons are on small grey thumbnails, robust to traffic and light:
+- *blocked*: the frame is nearly uniform (covered, black, lost video);
+- *blurred*: its sharpness (variance of the Laplacian) fell below a share of the learnt view's;
+- *moved*: the learnt view's edges no longer line up with the frame's (normalised correlation
+  of gradient magnitudes below ``min_similarity``), or phase correlation finds them shifted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from edge.config import SceneConfig
+
+THUMB = (160, 90)
+
+
+@dataclass(frozen=True)
+class SceneVerdict:
+    ok: bool
+    reason: str  # "" when ok
+
+
+def _grey(image: np.ndarray) -> np.ndarray:
+    grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) if image.ndim == 3 else image
+    return cv2.resize(grey, THUMB, interpolation=cv2.INTER_AREA).astype(np.float32)
+
+
+def _edges(grey: np.ndarray) -> np.ndarray:
+    gx = cv2.Sobel(grey, cv2.CV_32F, 1, 0, ksize=3)
+    gy = cv2.Sobel(grey, cv2.CV_32F, 0, 1, ksize=3)
+    return cv2.GaussianBlur(cv2.magnitude(gx, gy), (5, 5), 0)
+
+
+def _sharpness(grey: np.ndarray) -> float:
+    return float(cv2.Laplacian(grey, cv2.CV_32F).var())
+
+
+def _correlation(a: np.ndarray, b: np.ndarray) -> float:
+    a, b = a - a.mean(), b - b.mean()
+    denominator = float(np.sqrt((a * a).sum() * (b * b).sum()))
+    return float((a * b).sum() / denominator) if denominator > 0 else 0.0
+
+
+class SceneGuard:
+    def __init__(self, cfg: SceneConfig | None = None) -> None:
+        self.cfg = cfg or SceneConfig()
+        self._learning: list[np.ndarray] = []
+        self.reference: np.ndarray | None = None
+        self.reference_sharpness = 0.0
+        self.suspended = False
+        self.reason = ""
+        self._since: float | None = None  # when the current disagreement with ``suspended`` began
+
+    def judge(self, image: np.ndarray) -> SceneVerdict:
+        """This frame alone against the learnt view (learning it first)."""
+        grey = _grey(image)
+        if float(grey.std()) < self.cfg.min_contrast:
+            return SceneVerdict(False, "view blocked: the picture is nearly uniform (covered lens, no video)")
+        if self.reference is None:
+            self._learning.append(grey)
+            if len(self._learning) >= self.cfg.learn_frames:
+                self.reference = np.median(np.stack(self._learning), axis=0).astype(np.float32)
+                self.reference_sharpness = _sharpness(self.reference)
+                self._learning.clear()
+            return SceneVerdict(True, "")
+        sharpness = _sharpness(grey)
+        if sharpness < self.cfg.min_sharpness * self.reference_sharpness:
+            learnt = self.reference_sharpness
+            return SceneVerdict(False, f"view blurred: sharpness {sharpness:.0f} against {learnt:.0f}")
+        similarity = _correlation(_edges(self.reference), _edges(grey))
+        (dx, dy), _ = cv2.phaseCorrelate(self.reference, grey)
+        shift = max(abs(dx) / THUMB[0], abs(dy) / THUMB[1])
+        if similarity < self.cfg.min_similarity or shift > self.cfg.max_shift:
+            return SceneVerdict(False, f"view moved: edge similarity {similarity:.2f}, shift {shift:.0%} of the frame")
+        return SceneVerdict(True, "")
+
+    @property
+    def paused(self) -> bool:
+        """No analysis now: suspended, or a change seen and not yet confirmed (so that nothing
+        is decided on a view that may be wrong while the guard makes sure)."""
+        return self.suspended or self._since is not None
+
+    def check(self, t: float, image: np.ndarray) -> bool | None:
+        """Judge a sampled frame at media time ``t``. Returns True when the zones have just been
+        suspended, False when they have just resumed, None when nothing changed."""
+        if not self.cfg.enabled:
+            return None
+        verdict = self.judge(image)
+        if verdict.ok != self.suspended:  # agrees with the current state
+            self._since = None
+            return None
+        if self._since is None:
+            self._since = t
+            self._pending_reason = verdict.reason
+        if t - self._since < self.cfg.confirm_s:
+            return None
+        self._since = None
+        self.suspended = not verdict.ok
+        self.reason = self._pending_reason if self.suspended else ""
+        return self.suspended
