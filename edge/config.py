@@ -102,6 +102,7 @@ class SceneConfig(_Strict):
     max_shift: float = Field(default=0.04, gt=0, lt=1, description="Shift (share of the width) beyond this: moved")
     min_contrast: float = Field(default=6.0, ge=0, description="Grey-level spread below this: blocked")
     min_sharpness: float = Field(default=0.25, gt=0, lt=1, description="Share of the learnt sharpness: blurred")
+    frozen_s: float = Field(default=60.0, gt=0, description="The same picture, to the bit, this long: stalled")
 
 
 class CameraConfig(_Strict):

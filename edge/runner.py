@@ -100,7 +100,8 @@ class CameraWorker(threading.Thread):
     def process(self, t: float, image) -> None:
         change = self.scene.check(t, image)
         if change is True:
-            self._status("suspended", f"{self.scene.reason}; zones paused until the view is back")
+            self._status("stalled" if self.scene.stalled else "suspended",
+                         f"{self.scene.reason}; zones paused until the view is back")
         elif change is False:
             self._status("online", "the view is back as learnt; zones resumed")
         if self.scene.paused:

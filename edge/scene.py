@@ -10,7 +10,8 @@ Comparisons are on small grey thumbnails, robust to traffic and light:
 - *blocked*: the frame is nearly uniform (covered, black, lost video);
 - *blurred*: its sharpness (variance of the Laplacian) fell below a share of the learnt view's;
 - *moved*: the learnt view's edges no longer line up with the frame's (normalised correlation
-  of gradient magnitudes below ``min_similarity``), or phase correlation finds them shifted.
+  of gradient magnitudes below ``min_similarity``), or phase correlation finds them shifted;
+- *stalled*: the stream sends the very same picture for ``frozen_s`` (a hung encoder).
 """
 
 from __future__ import annotations
@@ -61,6 +62,9 @@ class SceneGuard:
         self.suspended = False
         self.reason = ""
         self._since: float | None = None  # when the current disagreement with ``suspended`` began
+        self.stalled = False  # the picture is frozen
+        self._last_digest: int | None = None
+        self._same_since = 0.0
 
     def judge(self, image: np.ndarray) -> SceneVerdict:
         """This frame alone against the learnt view (learning it first)."""
@@ -91,10 +95,30 @@ class SceneGuard:
         is decided on a view that may be wrong while the guard makes sure)."""
         return self.suspended or self._since is not None
 
+    def frozen(self, t: float, image: np.ndarray) -> bool:
+        """The stream delivers the very same picture (a hung encoder) for ``frozen_s``; a live
+        sensor's noise never gives two bit-identical frames for long."""
+        digest = hash(np.ascontiguousarray(image[::4, ::4]).tobytes())
+        if digest != self._last_digest:
+            self._last_digest, self._same_since = digest, t
+            return False
+        return t - self._same_since >= self.cfg.frozen_s
+
     def check(self, t: float, image: np.ndarray) -> bool | None:
         """Judge a sampled frame at media time ``t``. Returns True when the zones have just been
         suspended, False when they have just resumed, None when nothing changed."""
         if not self.cfg.enabled:
+            return None
+        stalled = self.frozen(t, image)
+        if stalled != self.stalled:
+            self.stalled = stalled
+            self.reason = "picture frozen: the stream sends the same frame" if stalled else ""
+            self._since = None
+            if stalled != self.suspended:
+                self.suspended = stalled
+                return stalled
+            return None
+        if self.stalled:
             return None
         verdict = self.judge(image)
         if verdict.ok != self.suspended:  # agrees with the current state

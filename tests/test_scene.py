@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from contract import CameraState, CameraStatus, EventState, ViolationEvent
-from edge.config import load_edge_config
+from edge.config import SceneConfig, load_edge_config
 from edge.detector import YoloDetector
 from edge.evidence import EvidenceStore
 from edge.runner import CameraWorker
@@ -87,3 +87,17 @@ def test_no_violation_is_decided_or_cleared_while_suspended(shared: Path, tmp_pa
     # nothing is decided, and the cars that "left" the zone are not reported as cleared.
     assert suspended_at is not None and 40.0 <= suspended_at <= 41.0
     assert len(events) == before_knock and worker.frames_suspended >= 80
+
+
+def test_a_frozen_picture_is_a_stalled_camera(shared: Path) -> None:
+    frames = sampled(shared, "carpark-320x240.mp4")
+    guard = SceneGuard(SceneConfig(frozen_s=30))
+    changes = []
+    frozen = frames[40][1]
+    for t, frame in frames:
+        result = guard.check(t, frozen if 20.0 <= t < 60.0 else frame)  # the encoder hangs from 20 to 60 s
+        if result is not None:
+            changes.append((t, result, guard.stalled, guard.reason))
+    assert changes == [(50.0, True, True, "picture frozen: the stream sends the same frame"),
+                       (60.0, False, False, "")]
+    assert not guard.paused
