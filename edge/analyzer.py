@@ -10,6 +10,7 @@ import numpy as np
 
 from contract import (
     DetectedObject,
+    EventState,
     ViolationEvent,
     event_id_for,
     violation_id_for,
@@ -121,7 +122,8 @@ class CameraAnalyzer:
             spot.violation_id = violation_id_for(self.edge_id, self.camera.id, zone.id, spot.spot_id, started_at)
         x1, y1, x2, y2 = (round(float(v), 1) for v in spot.box)
         return ViolationEvent(
-            event_id=event_id_for(spot.violation_id, decision.state),
+            event_id=event_id_for(spot.violation_id, decision.state,
+                                  spot.updates if decision.state is EventState.updated else 0),
             violation_id=spot.violation_id,
             kind=zone.kind,
             state=decision.state,

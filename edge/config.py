@@ -59,6 +59,11 @@ class ZoneConfig(_Strict):
     classes: list[str] = Field(min_length=1)
     dwell_s: float = Field(gt=0.0, le=86400.0)
     clear_s: float = Field(default=30.0, gt=0.0, le=86400.0)
+    realert_s: float | None = Field(
+        default=None, gt=0.0, le=7 * 86400.0,
+        description="While a violation stays uncleared, an `updated` event (longer dwell, a fresh snapshot) this "
+        "often; unset: only opened and cleared",
+    )
     micro_grid: Identifier | None = Field(
         default=None, description="Whose zone it is; or leave it out and give location (the dispatcher locates it)"
     )

@@ -37,6 +37,8 @@ class Spot:
     sightings: int = 0  # of which the object was seen
     opened: bool = False
     violation_id: uuid.UUID | None = None
+    alerted_at: float = 0.0  # media time of the last opened or updated event
+    updates: int = 0  # updated events so far (their sequence numbers)
 
     @property
     def class_id(self) -> int:
@@ -146,7 +148,17 @@ class ZoneRule:
                 and t - spot.since >= self.zone.dwell_s
                 and spot.sightings >= self.tracking.min_presence * spot.samples
             ):
-                spot.opened = True
+                spot.opened, spot.alerted_at = True, t
                 decisions.append(Decision(EventState.opened, self.zone, spot, t))
+            elif (
+                spot.opened
+                and self.zone.realert_s is not None
+                and spot.spot_id in seen_now
+                and t - spot.alerted_at >= self.zone.realert_s
+            ):
+                # Still standing there: remind, with the dwell so far and the current picture.
+                spot.updates += 1
+                spot.alerted_at = t
+                decisions.append(Decision(EventState.updated, self.zone, spot, t))
         self.spots = kept
         return decisions

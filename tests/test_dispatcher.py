@@ -17,7 +17,7 @@ import yaml
 from conftest import api_client, dispatcher_config
 from samples import sample_event
 
-from contract import EventState, ViolationEvent, event_id_for
+from contract import EventState, Snapshot, ViolationEvent, event_id_for
 from dispatcher.cases import CaseService
 from dispatcher.db import CaseRow, NotificationRow, PushSubscriptionRow, make_engine, make_sessions
 from dispatcher.grid import load_grid
@@ -55,6 +55,20 @@ def test_opened_then_cleared_marks_the_case_cleared_by_the_camera(service: CaseS
         case = s.get(CaseRow, first.case_id)
         assert case.state == "dispatched" and case.cleared_at is not None and case.cleared_at.minute == 10
         assert sorted(n.channel for n in s.query(NotificationRow)) == ["inbox", "webpush"]
+
+
+def test_an_updated_reminder_refreshes_the_case_not_a_new_one(service: CaseService) -> None:
+    first = service.ingest(event("opened"))
+    reminder = event("opened").model_copy(update={
+        "state": EventState.updated, "event_id": event_id_for(event("opened").violation_id, EventState.updated, 1),
+        "dwell_s": 1800.0, "snapshot": Snapshot(url="http://x/api/v1/evidence/b.jpg", sha256="b" * 64,
+                                                 width=640, height=480)})
+    again = service.ingest(reminder)
+    assert not again.opened and not again.duplicate and again.case_id == first.case_id and not again.deliveries
+    with service.sessions() as s:
+        case = s.get(CaseRow, first.case_id)
+        assert (case.dwell_s, case.snapshot_sha256, case.state) == (1800.0, "b" * 64, "dispatched")
+        assert s.query(CaseRow).count() == 1
 
 
 def test_cleared_arriving_before_opened_still_ends_on_the_case(service: CaseService) -> None:

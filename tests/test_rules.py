@@ -16,10 +16,11 @@ START = datetime(2026, 5, 1, 8, 0, tzinfo=UTC)
 FRAME = (640, 480)
 
 
-def analyzer(dwell_s: float = 10.0, clear_s: float = 5.0, classes: tuple[str, ...] = ("bicycle",)) -> CameraAnalyzer:
+def analyzer(dwell_s: float = 10.0, clear_s: float = 5.0, classes: tuple[str, ...] = ("bicycle",),
+             realert_s: float | None = None) -> CameraAnalyzer:
     zone = ZoneConfig(
         id="z1", kind="parked_bike", polygon=[(0.0, 0.5), (1.0, 0.5), (1.0, 1.0), (0.0, 1.0)],
-        classes=list(classes), dwell_s=dwell_s, clear_s=clear_s, micro_grid="mg-017",
+        classes=list(classes), dwell_s=dwell_s, clear_s=clear_s, micro_grid="mg-017", realert_s=realert_s,
     )
     camera = CameraConfig(id="cam", url="x.mp4", sample_fps=2, zones=[zone])
     return CameraAnalyzer("box", camera, COCO_NAMES, TrackingConfig(), media_clock(START))
@@ -62,6 +63,20 @@ def test_a_parked_bike_opens_once_at_dwell_and_clears_after_clear_s() -> None:
     assert (cleared.observed_at - START).total_seconds() == 29.5 + 5.0
     assert cleared.violation_id == opened.violation_id and cleared.event_id != opened.event_id
     assert opened.objects[0].class_name == "bicycle"
+
+
+def test_a_violation_still_standing_is_re_alerted_every_realert_s() -> None:
+    an = analyzer(dwell_s=10, clear_s=5, realert_s=30)
+    events = run(an, lambda t: dets((jitter(BIKE_BOX, t), BIKE)) if t < 100 else dets(), 120)
+    # Standing from 0 to 99.5 s: opened at 10 s, reminded at 40 and 70 s, cleared 5 s after it left.
+    assert [e.state for e in events] == [EventState.opened, EventState.updated, EventState.updated,
+                                         EventState.cleared]
+    assert [(e.observed_at - START).total_seconds() for e in events] == [10.0, 40.0, 70.0, 104.5]
+    assert [e.dwell_s for e in events[1:3]] == [40.0, 70.0]  # the dwell so far, for the dispatcher
+    assert len({e.event_id for e in events}) == 4 and len({e.violation_id for e in events}) == 1
+    without = run(analyzer(dwell_s=10, clear_s=5), lambda t: dets((jitter(BIKE_BOX, t), BIKE)) if t < 100 else dets(),
+                  120)
+    assert [e.state for e in without] == [EventState.opened, EventState.cleared]
 
 
 def test_a_pedestrian_walking_in_front_does_not_reset_the_clock() -> None:
