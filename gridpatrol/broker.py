@@ -39,8 +39,10 @@ def mosquitto_path() -> str | None:
 class LocalBroker:
     """Start with :meth:`start`, stop with :meth:`stop`; ``url`` is its mqtt:// address."""
 
-    def __init__(self, port: int | None = None, prefer: str = "mosquitto", persistence_dir: Path | None = None) -> None:
+    def __init__(self, port: int | None = None, prefer: str = "mosquitto", persistence_dir: Path | None = None,
+                 extra_conf: str = "") -> None:
         self.port = port or free_port()
+        self.extra_conf = extra_conf  # more mosquitto.conf lines (password_file, acl_file, ...)
         self.prefer = prefer
         self.persistence_dir = persistence_dir
         self.kind = ""
@@ -74,7 +76,8 @@ class LocalBroker:
             # as root, Mosquitto would otherwise drop to its own user and fail (quietly) to
             # save sessions and queued messages in our folders.
             f"user {pwd.getpwuid(os.geteuid()).pw_name}\n"
-            f"listener {self.port} 127.0.0.1\nallow_anonymous true\n"
+            f"listener {self.port} 127.0.0.1\n"
+            f"{self.extra_conf or 'allow_anonymous true'}\n"
             f"persistence true\npersistence_location {data}/\nautosave_interval 1\n"
             "max_queued_messages 100000\nmax_inflight_messages 2000\nlog_dest stderr\n",
             encoding="utf-8",
