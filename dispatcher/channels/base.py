@@ -7,7 +7,9 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
+
+import httpx
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,33 @@ class RateLimiter:
             time.sleep(wait)
 
 
+class ChannelError(Exception):
+    """A platform refused the credentials or answered something unreadable."""
+
+
+class TokenRefused(ChannelError):
+    """An app's access token could not be had: wrong credentials, or no readable answer."""
+
+
+def json_answer(response: httpx.Response) -> dict[str, Any]:
+    """The platform's JSON object answer (WeCom, DingTalk and Feishu all answer so)."""
+    try:
+        data = response.json()
+    except ValueError:
+        raise ChannelError(f"HTTP {response.status_code}, not JSON") from None
+    if not isinstance(data, dict):
+        raise ChannelError("answer is not a JSON object")
+    return data
+
+
+def fetch_access_token(http: httpx.Client, url: str, params: dict[str, str], platform: str) -> tuple[str, float]:
+    """An app's access token and its lifetime, from WeCom's or DingTalk's ``gettoken``."""
+    data = json_answer(http.get(url, params=params))
+    if data.get("errcode") != 0 or not data.get("access_token"):
+        raise ChannelError(f"{platform} gettoken: {data.get('errcode')} {data.get('errmsg')}")
+    return str(data["access_token"]), float(data.get("expires_in", 7200))
+
+
 class AccessTokenCache:
     """An app's access token (WeCom, DingTalk: valid 7,200 s), fetched once and reused until
     shortly before it expires or the platform says it is no longer valid."""
@@ -82,7 +111,10 @@ class AccessTokenCache:
     def get(self) -> str:
         with self._lock:
             if self._token is None or self.clock() >= self._expires:
-                token, lifetime = self.fetch()
+                try:
+                    token, lifetime = self.fetch()
+                except ChannelError as exc:
+                    raise TokenRefused(str(exc)) from None
                 self._token, self._expires = token, self.clock() + max(lifetime - 300.0, lifetime / 2)
             return self._token
 
@@ -90,6 +122,15 @@ class AccessTokenCache:
         with self._lock:
             self._token = None
 
-
-class ChannelError(Exception):
-    """A platform refused the credentials or answered something unreadable."""
+    def post(self, http: httpx.Client, url: str, body: dict[str, Any], token_invalid: set[int]) -> dict[str, Any]:
+        """POST ``body`` with ``?access_token=``; when the platform answers that the token is
+        invalid or expired (an ``errcode`` of ``token_invalid``), fetch a new one and try once
+        more. Returns the platform's answer; raises TokenRefused when no token can be had."""
+        data: dict[str, Any] = {}
+        for attempt in (1, 2):
+            data = json_answer(http.post(url, params={"access_token": self.get()}, json=body))
+            if data.get("errcode") in token_invalid and attempt == 1:
+                self.invalidate()
+                continue
+            break
+        return data

@@ -17,8 +17,14 @@ from typing import Any
 
 import httpx
 
-from dispatcher.channels.base import AccessTokenCache, ChannelError, Message, SendResult
-from dispatcher.channels.wecom import _answer
+from dispatcher.channels.base import (
+    AccessTokenCache,
+    Message,
+    SendResult,
+    TokenRefused,
+    fetch_access_token,
+    json_answer,
+)
 from dispatcher.config import DingTalkAppConfig
 
 TOKEN_INVALID = {40014, 42001, 88}
@@ -31,10 +37,8 @@ def robot_signature(secret: str, timestamp_ms: int) -> str:
 
 
 def fetch_token(cfg: DingTalkAppConfig, http: httpx.Client) -> tuple[str, float]:
-    data = _answer(http.get(f"{cfg.base_url}/gettoken", params={"appkey": cfg.app_key, "appsecret": cfg.app_secret}))
-    if data.get("errcode") != 0 or not data.get("access_token"):
-        raise ChannelError(f"DingTalk gettoken: {data.get('errcode')} {data.get('errmsg')}")
-    return str(data["access_token"]), float(data.get("expires_in", 7200))
+    return fetch_access_token(http, f"{cfg.base_url}/gettoken",
+                              {"appkey": cfg.app_key, "appsecret": cfg.app_secret}, "DingTalk")
 
 
 class DingTalkApp:
@@ -48,22 +52,16 @@ class DingTalkApp:
         body = {"agent_id": self.cfg.agent_id, "userid_list": self.user_id,
                 "msg": {"msgtype": "link", "link": {"title": message.title, "text": message.body,
                                                     "messageUrl": message.url, "picUrl": "@lALOACZwe2Rk"}}}
-        for attempt in (1, 2):
-            try:
-                token = self.tokens.get()
-            except ChannelError as exc:
-                return SendResult(False, str(exc), retry=False)
-            data = _answer(self.http.post(f"{self.cfg.base_url}/topapi/message/corpconversation/asyncsend_v2",
-                                          params={"access_token": token}, json=body))
-            code = data.get("errcode")
-            if code in TOKEN_INVALID and attempt == 1:
-                self.tokens.invalidate()
-                continue
-            if code != 0:
-                return SendResult(False, f"DingTalk errcode {code}: {data.get('errmsg')}",
-                                  retry=code in RATE_LIMITED or code == -1)
-            return SendResult(True, f"DingTalk task {data.get('task_id')}", confirmed=True)
-        return SendResult(False, "DingTalk keeps refusing the access token", retry=False)
+        url = f"{self.cfg.base_url}/topapi/message/corpconversation/asyncsend_v2"
+        try:
+            data = self.tokens.post(self.http, url, body, TOKEN_INVALID)
+        except TokenRefused as exc:
+            return SendResult(False, str(exc), retry=False)
+        code = data.get("errcode")
+        if code != 0:
+            return SendResult(False, f"DingTalk errcode {code}: {data.get('errmsg')}",
+                              retry=code in RATE_LIMITED or code == -1)
+        return SendResult(True, f"DingTalk task {data.get('task_id')}", confirmed=True)
 
 
 class DingTalkRobot:
@@ -81,7 +79,7 @@ class DingTalkRobot:
         content = message.text() + (f"\n@{self.mention_mobile}" if self.mention_mobile else "")
         body = {"msgtype": "text", "text": {"content": content},
                 "at": {"atMobiles": [self.mention_mobile] if self.mention_mobile else [], "isAtAll": False}}
-        data = _answer(self.http.post(self.url, params=params, json=body))
+        data = json_answer(self.http.post(self.url, params=params, json=body))
         code = data.get("errcode")
         if code != 0:
             return SendResult(False, f"DingTalk robot errcode {code}: {data.get('errmsg')}",

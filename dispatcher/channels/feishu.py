@@ -12,8 +12,7 @@ from typing import Any
 
 import httpx
 
-from dispatcher.channels.base import Message, SendResult
-from dispatcher.channels.wecom import _answer
+from dispatcher.channels.base import Message, SendResult, json_answer
 
 RATE_LIMITED = {9499, 11232}
 
@@ -36,7 +35,7 @@ class FeishuRobot:
         if self.secret:
             timestamp = int(time.time())
             body |= {"timestamp": str(timestamp), "sign": robot_signature(self.secret, timestamp)}
-        data = _answer(self.http.post(self.url, json=body))
+        data = json_answer(self.http.post(self.url, json=body))
         code = data.get("code", data.get("StatusCode"))
         if code != 0:
             return SendResult(False, f"Feishu robot code {code}: {data.get('msg')}", retry=code in RATE_LIMITED)

@@ -12,29 +12,23 @@ from typing import Any
 
 import httpx
 
-from dispatcher.channels.base import AccessTokenCache, ChannelError, Message, SendResult
+from dispatcher.channels.base import (
+    AccessTokenCache,
+    Message,
+    SendResult,
+    TokenRefused,
+    fetch_access_token,
+    json_answer,
+)
 from dispatcher.config import WeComAppConfig
 
 TOKEN_INVALID = {40014, 42001}  # invalid / expired access token: fetch a new one
 RATE_LIMITED = {45009, 45033}
 
 
-def _answer(response: httpx.Response) -> dict[str, Any]:
-    try:
-        data = response.json()
-    except ValueError:
-        raise ChannelError(f"HTTP {response.status_code}, not JSON") from None
-    if not isinstance(data, dict):
-        raise ChannelError("answer is not a JSON object")
-    return data
-
-
 def fetch_token(cfg: WeComAppConfig, http: httpx.Client) -> tuple[str, float]:
-    data = _answer(http.get(f"{cfg.base_url}/cgi-bin/gettoken",
-                            params={"corpid": cfg.corp_id, "corpsecret": cfg.corp_secret}))
-    if data.get("errcode") != 0 or not data.get("access_token"):
-        raise ChannelError(f"WeCom gettoken: {data.get('errcode')} {data.get('errmsg')}")
-    return str(data["access_token"]), float(data.get("expires_in", 7200))
+    return fetch_access_token(http, f"{cfg.base_url}/cgi-bin/gettoken",
+                              {"corpid": cfg.corp_id, "corpsecret": cfg.corp_secret}, "WeCom")
 
 
 class WeComApp:
@@ -48,24 +42,17 @@ class WeComApp:
         body = {"touser": self.user_id, "msgtype": "textcard", "agentid": self.cfg.agent_id,
                 "textcard": {"title": message.title, "description": message.body, "url": message.url,
                              "btntxt": "Open"}}
-        for attempt in (1, 2):
-            try:
-                token = self.tokens.get()
-            except ChannelError as exc:
-                return SendResult(False, str(exc), retry=False)
-            data = _answer(self.http.post(f"{self.cfg.base_url}/cgi-bin/message/send",
-                                          params={"access_token": token}, json=body))
-            code = data.get("errcode")
-            if code in TOKEN_INVALID and attempt == 1:
-                self.tokens.invalidate()
-                continue
-            if code != 0:
-                return SendResult(False, f"WeCom errcode {code}: {data.get('errmsg')}",
-                                  retry=code in RATE_LIMITED or code == -1)
-            if self.user_id in str(data.get("invaliduser", "")).split("|"):
-                return SendResult(False, f"WeCom does not know user {self.user_id}", retry=False)
-            return SendResult(True, f"WeCom msgid {data.get('msgid', '')}", confirmed=True)
-        return SendResult(False, "WeCom keeps refusing the access token", retry=False)
+        try:
+            data = self.tokens.post(self.http, f"{self.cfg.base_url}/cgi-bin/message/send", body, TOKEN_INVALID)
+        except TokenRefused as exc:
+            return SendResult(False, str(exc), retry=False)
+        code = data.get("errcode")
+        if code != 0:
+            return SendResult(False, f"WeCom errcode {code}: {data.get('errmsg')}",
+                              retry=code in RATE_LIMITED or code == -1)
+        if self.user_id in str(data.get("invaliduser", "")).split("|"):
+            return SendResult(False, f"WeCom does not know user {self.user_id}", retry=False)
+        return SendResult(True, f"WeCom msgid {data.get('msgid', '')}", confirmed=True)
 
 
 class WeComRobot:
@@ -78,7 +65,7 @@ class WeComRobot:
         text: dict[str, Any] = {"content": message.text()}
         if self.mention_mobile:
             text["mentioned_mobile_list"] = [self.mention_mobile]
-        data = _answer(self.http.post(self.url, json={"msgtype": "text", "text": text}))
+        data = json_answer(self.http.post(self.url, json={"msgtype": "text", "text": text}))
         code = data.get("errcode")
         if code != 0:
             return SendResult(False, f"WeCom robot errcode {code}: {data.get('errmsg')}", retry=code in RATE_LIMITED)
