@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psycopg
@@ -72,6 +74,23 @@ def api_client(thread: DispatcherThread, person: str | None = "d-01", machine: s
     auth = thread.services.auth
     token = auth.issue_machine(f"test {machine}", machine).token if machine else auth.issue_session(person).token
     return httpx.Client(base_url=thread.url, timeout=10, headers={"authorization": f"Bearer {token}"})
+
+
+def wait_for(predicate: Callable[[], Any], timeout_s: float, what: str) -> Any:
+    """Poll ``predicate`` until it gives something truthy (returned) or ``timeout_s`` passes."""
+    end = time.monotonic() + timeout_s
+    while time.monotonic() < end:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def case_for(client: httpx.Client, violation_id: str) -> dict | None:
+    """The case (summary) of one violation, as ``client`` may see it, or None."""
+    found = [c for c in client.get("/api/v1/cases").json() if c["violation_id"] == violation_id]
+    return found[0] if found else None
 
 
 @pytest.fixture

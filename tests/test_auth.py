@@ -16,7 +16,7 @@ import httpx
 import paho.mqtt.publish as mqtt_publish
 import pytest
 import yaml
-from conftest import api_client, dispatcher_config
+from conftest import api_client, case_for, dispatcher_config, wait_for
 from samples import sample_event
 from sqlalchemy import select
 from websockets.exceptions import InvalidStatus
@@ -35,12 +35,7 @@ def open_case(dispatcher: DispatcherThread, mosquitto, **fields: object) -> dict
     mqtt_publish.single(f"gridpatrol/v1/{event['edge_id']}/{event['camera_id']}/events", json.dumps(event), qos=1,
                         hostname=host, port=int(port))
     staff = api_client(dispatcher)
-    for _ in range(100):
-        found = [c for c in staff.get("/api/v1/cases").json() if c["violation_id"] == event["violation_id"]]
-        if found:
-            return found[0]
-        time.sleep(0.1)
-    raise AssertionError("no case opened")
+    return wait_for(lambda: case_for(staff, event["violation_id"]), 10, "the case to open")
 
 
 def test_every_route_but_health_needs_a_token(dispatcher: DispatcherThread) -> None:

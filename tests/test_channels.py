@@ -6,8 +6,7 @@ stand-ins that check what the real ones check (tests/providers.py)."""
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -15,7 +14,7 @@ from typing import Any
 import paho.mqtt.publish as mqtt_publish
 import pytest
 import yaml
-from conftest import api_client, dispatcher_config
+from conftest import api_client, case_for, dispatcher_config, wait_for
 from providers import Providers
 from samples import sample_event
 
@@ -66,20 +65,10 @@ def publish(mosquitto, n: int, micro_grid: str = "mg-017") -> str:
     return str(vid)
 
 
-def wait_for(predicate: Callable[[], Any], timeout_s: float, what: str) -> Any:
-    end = time.monotonic() + timeout_s
-    while time.monotonic() < end:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def case_of(thread: DispatcherThread, violation_id: str) -> dict | None:
     staff = api_client(thread)
-    found = [c for c in staff.get("/api/v1/cases").json() if c["violation_id"] == violation_id]
-    return staff.get(f"/api/v1/cases/{found[0]['id']}").json() if found else None
+    found = case_for(staff, violation_id)
+    return staff.get(f"/api/v1/cases/{found['id']}").json() if found else None
 
 
 def delivered_case(thread: DispatcherThread, violation_id: str) -> dict:

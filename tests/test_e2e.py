@@ -18,7 +18,7 @@ import http_ece
 import httpx
 import paho.mqtt.publish as mqtt_publish
 import pytest
-from conftest import api_client
+from conftest import api_client, wait_for
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
@@ -92,16 +92,6 @@ def verify_vapid(headers: dict[str, str], server_key_b64: str, audience: str) ->
     claims = json.loads(unb64url(claims_b64))
     assert claims["aud"] == audience and claims["exp"] > time.time()
     return claims
-
-
-def wait_for(predicate, timeout_s: float, what: str):
-    end = time.monotonic() + timeout_s
-    while time.monotonic() < end:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.fixture

@@ -5,13 +5,12 @@ dispatcher picks up. Real dispatchers (Uvicorn) and Mosquitto."""
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import paho.mqtt.publish as mqtt_publish
 import pytest
 import yaml
-from conftest import api_client, dispatcher_config
+from conftest import api_client, case_for, dispatcher_config, wait_for
 from samples import sample_event
 
 from contract import EventState, ViolationEvent, event_id_for, violation_id_for
@@ -107,12 +106,7 @@ def publish(mosquitto, n: int, **fields: object) -> str:
 
 
 def wait_case(client, violation_id: str) -> dict:
-    for _ in range(100):
-        found = [c for c in client.get("/api/v1/cases").json() if c["violation_id"] == violation_id]
-        if found:
-            return found[0]
-        time.sleep(0.1)
-    raise AssertionError("no case")
+    return wait_for(lambda: case_for(client, violation_id), 10, "the case to open")
 
 
 def test_grid_api_and_roster_versions_reach_every_dispatcher(tmp_path: Path, mosquitto) -> None:
@@ -145,10 +139,7 @@ def test_grid_api_and_roster_versions_reach_every_dispatcher(tmp_path: Path, mos
         saved = staff.put("/api/v1/grid/rosters", json={"items": [everyday], "note": "weekend cover"})
         assert saved.status_code == 200
         # The other dispatcher switches to the new version on its own.
-        for _ in range(50):
-            if two.services.grid.rosters:
-                break
-            time.sleep(0.1)
+        wait_for(lambda: two.services.grid.rosters, 5, "the second dispatcher to take the new roster")
         assert [s.person for s in two.services.grid.rosters] == ["w-019"]
         case = wait_case(staff, publish(mosquitto, 2, micro_grid=None, location=IN_MG_017))
         assert case["worker_id"] == "w-019" and "w-019 on duty" in case["routing_note"]
