@@ -58,6 +58,7 @@ class SceneGuard:
         self.cfg = cfg or SceneConfig()
         self._learning: list[np.ndarray] = []
         self.reference: np.ndarray | None = None
+        self.reference_edges: np.ndarray | None = None
         self.reference_sharpness = 0.0
         self.suspended = False
         self.reason = ""
@@ -75,6 +76,7 @@ class SceneGuard:
             self._learning.append(grey)
             if len(self._learning) >= self.cfg.learn_frames:
                 self.reference = np.median(np.stack(self._learning), axis=0).astype(np.float32)
+                self.reference_edges = _edges(self.reference)
                 self.reference_sharpness = _sharpness(self.reference)
                 self._learning.clear()
             return SceneVerdict(True, "")
@@ -82,7 +84,7 @@ class SceneGuard:
         if sharpness < self.cfg.min_sharpness * self.reference_sharpness:
             learnt = self.reference_sharpness
             return SceneVerdict(False, f"view blurred: sharpness {sharpness:.0f} against {learnt:.0f}")
-        similarity = _correlation(_edges(self.reference), _edges(grey))
+        similarity = _correlation(self.reference_edges, _edges(grey))
         (dx, dy), _ = cv2.phaseCorrelate(self.reference, grey)
         shift = max(abs(dx) / THUMB[0], abs(dy) / THUMB[1])
         if similarity < self.cfg.min_similarity or shift > self.cfg.max_shift:
