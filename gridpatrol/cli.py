@@ -106,10 +106,15 @@ def _auth(args: argparse.Namespace):  # -> dispatcher.auth.AuthService
     from dispatcher.config import DispatcherConfig, load_dispatcher_config
     from dispatcher.db import make_engine, make_sessions
     from dispatcher.grid import load_grid
+    from dispatcher.gridstore import GridStore
 
     config = load_dispatcher_config(args.config) if args.config else DispatcherConfig()
     sessions = make_sessions(make_engine(config.database_url))
-    return AuthService(sessions, load_grid(config.grid_file), timedelta(hours=config.auth.session_ttl_h),
+    try:  # the grid in force (people added through the admin API count), else the file's
+        _, grid = GridStore(sessions).latest()
+    except LookupError:
+        grid = load_grid(config.grid_file)
+    return AuthService(sessions, grid, timedelta(hours=config.auth.session_ttl_h),
                        LoginLimiter(config.auth.login_max_failures, config.auth.login_window_s))
 
 
