@@ -13,28 +13,16 @@ until every case and notification is stored. Prints sustained rate and latency p
 from __future__ import annotations
 
 import argparse
-import os
-import statistics
-import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from datetime import UTC, datetime
-from pathlib import Path
 
 import paho.mqtt.client as mqtt
-import psycopg
-import yaml
+from harness import BenchTown, percentiles
 from paho.mqtt.enums import CallbackAPIVersion
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from contract import EventState, ViolationEvent, event_id_for  # noqa: E402
-from gridpatrol.broker import LocalBroker, free_port, wait_port  # noqa: E402
-
-ADMIN = os.environ.get("GRIDPATROL_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+from contract import EventState, ViolationEvent, event_id_for
 
 
 def make_events(count: int, cameras: int) -> list[ViolationEvent]:
@@ -64,75 +52,38 @@ def main() -> int:
                         help="dispatcher processes sharing the work (MQTT v5 shared subscription)")
     args = parser.parse_args()
 
-    db = f"gridpatrol_bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(ADMIN, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{db}"')
-    db_url = ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1) + f"/{db}"
-    pg_url = ADMIN.rsplit("/", 1)[0] + f"/{db}"
-    work = Path(tempfile.mkdtemp(prefix="gridpatrol-bench-"))
-    broker = LocalBroker(persistence_dir=work / "broker").start()
-    servers, ports = [], []
-    for n in range(args.dispatchers):
-        ports.append(free_port())
-        config = {
-            "database_url": db_url, "data_dir": str(work / f"dispatcher-{n}"),
-            "grid_file": str(ROOT / "configs/grid.yaml"),
-            "mqtt": {"url": broker.url, "client_id": f"gridpatrol-dispatcher-{n}"},
-            "ingest": {"shared_group": "dispatchers"} if args.dispatchers > 1 else {},
-            "http": {"host": "127.0.0.1", "port": ports[-1]},
-        }
-        (work / f"dispatcher-{n}.yaml").write_text(yaml.safe_dump(config))
-        servers.append(subprocess.Popen(
-            [sys.executable, "-m", "gridpatrol.cli", "--log-level", "WARNING", "dispatcher", "serve",
-             "--config", str(work / f"dispatcher-{n}.yaml")], cwd=ROOT))
-    try:
-        assert all(wait_port(p, 30) for p in ports), "a dispatcher did not start"
-        time.sleep(1.0)  # let it subscribe
+    with BenchTown(args.dispatchers) as town:
         events = make_events(args.events, args.cameras)
         repeats = events[: int(len(events) * args.redeliver)]
         payloads = [(e.topic(), e.model_dump_json().encode()) for e in events + repeats]
         client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="bench-publisher", protocol=mqtt.MQTTv5)
         client.max_inflight_messages_set(1000)
         client.max_queued_messages_set(0)
-        client.connect("127.0.0.1", broker.port)
+        client.connect("127.0.0.1", town.broker.port)
         client.loop_start()
         began = time.time()
         infos = [client.publish(topic, payload, qos=1) for topic, payload in payloads]
         for info in infos:
             info.wait_for_publish(60)
         published = time.time()
-        with psycopg.connect(pg_url) as conn:
-            while True:
-                cases = conn.execute("SELECT count(*) FROM cases").fetchone()[0]
-                notes = conn.execute("SELECT count(*) FROM notifications").fetchone()[0]
-                if (cases >= len(events) and notes >= len(events)) or time.time() - began > args.timeout:
-                    break
-                time.sleep(0.2)
-            done = time.time()
-            stored_events = conn.execute("SELECT count(*) FROM events").fetchone()[0]
-            latencies = [r[0] for r in conn.execute(
-                "SELECT EXTRACT(EPOCH FROM n.created_at - e.observed_at) FROM notifications n "
-                "JOIN cases c ON c.id = n.case_id JOIN events e ON e.case_id = c.id AND e.state = 'opened'")]
+        while True:
+            cases, notes = town.count("cases"), town.count("notifications")
+            if (cases >= len(events) and notes >= len(events)) or time.time() - began > args.timeout:
+                break
+            time.sleep(0.2)
+        done = time.time()
+        stored_events = town.count("events")
+        latencies = town.notify_latencies()
         client.loop_stop()
-        lat = sorted(float(x) for x in latencies)
-        print(f"dispatchers: {args.dispatchers}; events published: {len(events)} unique + {len(repeats)} "
-              f"redelivered, over {args.cameras} cameras")
-        rate_in = len(payloads) / (published - began)
-        print(f"publish phase: {published - began:.1f}s ({rate_in:.0f} msg/s into Mosquitto)")
-        print(f"ingest: {cases} cases, {stored_events} events, {notes} notifications stored in {done - began:.1f}s "
-              f"-> {cases / (done - began):.0f} events/s sustained end to end")
-        print(f"duplicates: {stored_events - len(events)} extra events, {cases - len(events)} extra cases "
-              f"(of {len(repeats)} redelivered)")
-        if lat:
-            print(f"publish->notification stored latency: p50 {statistics.median(lat) * 1000:.0f} ms, "
-                  f"p99 {lat[int(len(lat) * 0.99) - 1] * 1000:.0f} ms, max {lat[-1] * 1000:.0f} ms")
-    finally:
-        for server in servers:
-            server.terminate()
-            server.wait(15)
-        broker.stop()
-        with psycopg.connect(ADMIN, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
+    print(f"dispatchers: {args.dispatchers}; events published: {len(events)} unique + {len(repeats)} "
+          f"redelivered, over {args.cameras} cameras")
+    rate_in = len(payloads) / (published - began)
+    print(f"publish phase: {published - began:.1f}s ({rate_in:.0f} msg/s into Mosquitto)")
+    print(f"ingest: {cases} cases, {stored_events} events, {notes} notifications stored in {done - began:.1f}s "
+          f"-> {cases / (done - began):.0f} events/s sustained end to end")
+    print(f"duplicates: {stored_events - len(events)} extra events, {cases - len(events)} extra cases "
+          f"(of {len(repeats)} redelivered)")
+    print(f"publish->notification stored latency: {percentiles(latencies)}")
     return 0
 
 

@@ -153,6 +153,15 @@ def _event_box(event: ViolationEvent) -> Sequence[float] | None:
     return event.objects[0].bbox if event.objects else None
 
 
+def _spot_box(x1: float | None, y1: float | None, x2: float | None, y2: float | None) -> Sequence[float] | None:
+    return None if x1 is None or y1 is None or x2 is None or y2 is None else (x1, y1, x2, y2)
+
+
+def _spot_columns(event: ViolationEvent) -> dict[str, float | None]:
+    box = _event_box(event)
+    return dict(zip(("spot_x1", "spot_y1", "spot_x2", "spot_y2"), box or (None,) * 4, strict=True))
+
+
 def _subscriptions(session: Session, people: list[str]) -> dict[str, list[int]]:
     found: dict[str, list[int]] = {p: [] for p in people}
     rows = session.execute(
@@ -176,8 +185,8 @@ class SpotCase:
 
     @classmethod
     def of(cls, case: CaseRow) -> SpotCase:
-        bbox = case.objects[0]["bbox"] if case.objects else None
-        return cls(case.id, case.state, bbox, case.closed_at, case.repeat_count, case)
+        return cls(case.id, case.state, _spot_box(case.spot_x1, case.spot_y1, case.spot_x2, case.spot_y2),
+                   case.closed_at, case.repeat_count, case)
 
     def load(self, session: Session) -> CaseRow:
         if self.row is None:
@@ -210,14 +219,14 @@ class _Batch:
         since = now() - timedelta(days=repeat_window_days)
         spots: dict[tuple[str, str], list[SpotCase]] = {}
         if cameras:  # only the columns the spot check needs, not whole cases
-            for cid, camera, zone, state, objects, closed_at, repeats in session.execute(select(
-                    CaseRow.id, CaseRow.camera_id, CaseRow.zone_id, CaseRow.state, CaseRow.objects,
-                    CaseRow.closed_at, CaseRow.repeat_count).where(
+            for cid, camera, zone, state, x1, y1, x2, y2, closed_at, repeats in session.execute(select(
+                    CaseRow.id, CaseRow.camera_id, CaseRow.zone_id, CaseRow.state, CaseRow.spot_x1, CaseRow.spot_y1,
+                    CaseRow.spot_x2, CaseRow.spot_y2, CaseRow.closed_at, CaseRow.repeat_count).where(
                     CaseRow.camera_id.in_(cameras),
                     or_(CaseRow.state.in_([s.value for s in OPEN_STATES]),
                         and_(CaseRow.state == CaseState.closed.value, CaseRow.closed_at >= since)))):
-                bbox = objects[0]["bbox"] if objects else None
-                spots.setdefault((camera, zone), []).append(SpotCase(cid, state, bbox, closed_at, repeats))
+                spots.setdefault((camera, zone), []).append(
+                    SpotCase(cid, state, _spot_box(x1, y1, x2, y2), closed_at, repeats))
         return cls(seen, cases, cleared, {}, spots)
 
     def fresh_openings(self, events: list[ViolationEvent], spot_iou: float) -> list[int]:
@@ -302,10 +311,11 @@ class CaseService:
         """Store ``event`` once and apply it; a repeated event_id changes nothing."""
         return self.ingest_many([event])[0]
 
-    def ingest_many(self, events: list[ViolationEvent]) -> list[IngestResult]:
+    def ingest_many(self, events: list[ViolationEvent], retries: int = 3) -> list[IngestResult]:
         """Store and apply a batch of events in one transaction (in their order); repeated
         event_ids, within the batch or already stored, change nothing. If another dispatcher
-        stored some of them meanwhile, the batch is retried one event at a time."""
+        stored some of them meanwhile, or opened a case for one of their violations, the batch
+        is retried one event at a time, and a lone event again (it then finds that case)."""
         events = [self.place(e) for e in events]
         try:
             with self.sessions() as session:
@@ -321,12 +331,14 @@ class CaseService:
                 session.commit()
                 return results  # type: ignore[return-value]
         except IntegrityError:
-            if len(events) == 1:
-                with self.sessions() as session:
-                    if session.get(EventRow, str(events[0].event_id)) is not None:
-                        return [IngestResult(True, None, False)]
+            if len(events) > 1:
+                return [self.ingest(event) for event in events]
+            with self.sessions() as session:
+                if session.get(EventRow, str(events[0].event_id)) is not None:
+                    return [IngestResult(True, None, False)]
+            if retries <= 0:
                 raise
-            return [self.ingest(event) for event in events]
+            return self.ingest_many(events, retries - 1)
 
     def _open_many(self, session: Session, events: list[ViolationEvent]) -> list[IngestResult]:
         """The common case in bulk: each event opens a new case. Set-based inserts write the
@@ -458,6 +470,7 @@ class CaseService:
             "routing_note": target.note,
             "dwell_s": event.dwell_s,
             "objects": [o.model_dump(mode="json") for o in event.objects],
+            **_spot_columns(event),
             "snapshot_url": event.snapshot.url if event.snapshot else None,
             "snapshot_sha256": event.snapshot.sha256 if event.snapshot else None,
         }

@@ -14,7 +14,7 @@ from samples import sample_event
 from sqlalchemy import func, select
 
 from contract import EventState, ViolationEvent, event_id_for
-from dispatcher.cases import CaseActionError, CaseService
+from dispatcher.cases import CaseActionError, CaseService, _Batch
 from dispatcher.config import EscalationConfig, KindPolicy
 from dispatcher.db import (
     Base,
@@ -22,6 +22,7 @@ from dispatcher.db import (
     CaseTransitionRow,
     NotificationRow,
     TimerRow,
+    alembic_config,
     make_engine,
     make_sessions,
     migrate,
@@ -189,6 +190,35 @@ def cleared(event: ViolationEvent) -> ViolationEvent:
                                     "event_id": event_id_for(event.violation_id, EventState.cleared)})
 
 
+def test_a_case_another_dispatcher_opens_meanwhile_is_joined_not_doubled(
+        database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two dispatchers on a shared subscription get events of one violation: between one's
+    look-up and its bulk insert the other opens the case. Found in bench/scale_sim.py, where
+    PostgreSQL's COPY raised an error the retry did not know and the batch stayed unacknowledged."""
+    here, other = service(database_url), service(database_url)
+    first = opened(1)
+    update = first.model_copy(update={"state": EventState.updated,
+                                      "event_id": event_id_for(first.violation_id, EventState.updated, 1)})
+    real_load = _Batch.load.__func__
+    raced: list[int | None] = []
+
+    def load_while_the_other_dispatcher_opens(cls, session, events, days):  # type: ignore[no-untyped-def]
+        batch = real_load(cls, session, events, days)
+        if not raced:
+            raced.append(None)
+            raced[0] = other.ingest(update).case_id
+        return batch
+
+    monkeypatch.setattr(_Batch, "load", classmethod(load_while_the_other_dispatcher_opens))
+    result = here.ingest_many([first, opened(2)])
+    assert raced[0] is not None
+    assert (result[0].duplicate, result[0].opened, result[0].case_id) == (False, False, raced[0])
+    assert result[1].opened
+    with here.sessions() as s:
+        assert s.scalar(select(func.count()).select_from(CaseRow).where(
+            CaseRow.violation_id == str(first.violation_id))) == 1
+
+
 @pytest.mark.parametrize("one_batch", [False, True])
 def test_a_second_detection_at_an_open_spot_joins_its_case(database_url: str, one_batch: bool) -> None:
     cases = service(database_url)
@@ -208,6 +238,27 @@ def test_a_second_detection_at_an_open_spot_joins_its_case(database_url: str, on
     cases.ingest(cleared(second))
     with cases.sessions() as s:
         assert s.get(CaseRow, results[0].case_id).cleared_at is not None
+
+
+def test_the_spot_migration_fills_the_boxes_of_cases_from_before_it(database_url: str) -> None:
+    """Cases stored before the spot columns existed keep catching later detections at their spot."""
+    from alembic import command
+
+    cases = service(database_url)
+    first = cases.ingest(at_spot(1, (100, 100, 160, 180))).case_id
+    config = alembic_config()
+    with make_engine(database_url).connect() as conn:
+        if conn.dialect.name == "sqlite":  # SQLite drops a column by copying the table
+            conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
+        config.attributes["connection"] = conn
+        command.downgrade(config, "0007")
+        conn.commit()
+    migrate(make_engine(database_url))
+    with cases.sessions() as s:
+        case = s.get(CaseRow, first)
+        assert (case.spot_x1, case.spot_y1, case.spot_x2, case.spot_y2) == (100, 100, 160, 180)
+    joined = cases.ingest(at_spot(2, (104, 102, 166, 184)))
+    assert (joined.opened, joined.case_id) == (False, first)
 
 
 def test_a_repeat_offence_at_a_closed_spot_is_linked_and_counted(database_url: str) -> None:
