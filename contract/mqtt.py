@@ -18,6 +18,11 @@ class MqttConfig(BaseModel):
     client_id: str | None = None
     keepalive_s: int = Field(default=30, ge=5, le=3600)
     ca_file: str | None = Field(default=None, description="CA bundle for mqtts:// (system CAs if unset)")
+    reconnect_max_s: float = Field(
+        default=5.0, ge=1.0, le=300.0,
+        description="Longest wait between reconnection attempts (they start at 1 s and double): the most a "
+        "returning broker waits for this client, and what a town's clients cost it while it is away",
+    )
 
     @field_validator("url")
     @classmethod
@@ -48,5 +53,5 @@ def mqtt_client(cfg: MqttConfig, client_id: str) -> mqtt.Client:
         client.tls_set(ca_certs=cfg.ca_file)
     if cfg.username:
         client.username_pw_set(cfg.username, cfg.password)
-    client.reconnect_delay_set(1, 30)
+    client.reconnect_delay_set(1, max(1, round(cfg.reconnect_max_s)))
     return client

@@ -115,11 +115,27 @@ class Publisher:
         if response.status_code >= 300:
             raise UploadError(f"evidence upload to {url} answered {response.status_code}: {response.text[:200]}")
 
-    def _send(self, item: OutboxItem) -> bool:
-        self._upload(item)
-        info = self.client.publish(item.topic, item.payload, qos=1)
-        info.wait_for_publish(timeout=10.0)
-        return info.is_published()
+    def _send(self, items: list[OutboxItem]) -> tuple[int, str]:
+        """Publish ``items`` in order without waiting for each PUBACK in turn (one connection
+        keeps its QoS 1 messages in order), then wait for the acknowledgements: how many from
+        the first were acknowledged, and why the next one was not."""
+        sent: list[mqtt.MQTTMessageInfo] = []
+        error = ""
+        for item in items:
+            try:
+                self._upload(item)
+            except UploadError as exc:
+                error = str(exc)
+                break
+            sent.append(self.client.publish(item.topic, item.payload, qos=1))
+        for done, info in enumerate(sent):
+            try:
+                info.wait_for_publish(timeout=10.0)
+            except (RuntimeError, ValueError) as exc:
+                return done, str(exc)
+            if not info.is_published():
+                return done, "no PUBACK from the broker within 10 s"
+        return len(sent), error
 
     def _run(self) -> None:
         backoff = Backoff(0.5, 15.0)
@@ -131,24 +147,18 @@ class Publisher:
             if not items:
                 self.outbox.wait(0.5)
                 continue
-            for item in items:
-                if self._stop.is_set():
-                    return
-                try:
-                    ok = self._send(item)
-                    error = "" if ok else "no PUBACK from the broker within 10 s"
-                except (UploadError, RuntimeError, ValueError) as exc:
-                    ok, error = False, str(exc)
-                if not ok:
-                    self.outbox.failed(item.seq, error)
-                    delay = next(delays)
-                    log.warning("outbox item %s not delivered (%s); retrying in %.1fs", item.seq, error, delay)
-                    self._stop.wait(delay)
-                    break
-                self.outbox.ack(item.seq)
-                self.published += 1
-                self.on_published()
+            done, error = self._send(items)
+            if done:
+                self.outbox.ack(*(item.seq for item in items[:done]))
+                self.published += done
+                for _ in range(done):
+                    self.on_published()
                 delays = backoff.delays()
+            if error:
+                self.outbox.failed(items[done].seq, error)
+                delay = next(delays)
+                log.warning("outbox item %s not delivered (%s); retrying in %.1fs", items[done].seq, error, delay)
+                self._stop.wait(delay)
 
     def wait_connected(self, timeout_s: float) -> bool:
         """True once connected and the broker has acknowledged the retained online status."""
