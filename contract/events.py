@@ -19,7 +19,7 @@ SCHEMA_VERSION = 1
 #   1.1: optional location (GeoPoint) and shop_id; micro_grid may be left out when either is
 #        given: the dispatcher finds the micro-grid whose area holds the point, or the shop's;
 #        camera state ``suspended`` (the view moved or is blocked: zones paused, reason says).
-SCHEMA_REVISION = "1.1.0"
+SCHEMA_REVISION = "1.2.0"
 
 # Names used to build deterministic ids (uuid5): the same violation found again by a
 # replay of the same input gets the same ids, and a retried publish repeats its id.
@@ -171,6 +171,10 @@ class CameraStatus(BaseModel):
     state: CameraState
     reason: str = Field(default="", max_length=500)
     since: UtcDatetime = Field(description="When the camera entered this state")
+    last_frame_at: UtcDatetime | None = Field(
+        default=None, description="When the edge last decoded a frame of this camera (since revision 1.2: "
+        "repeated as a heartbeat while the camera runs)",
+    )
 
     def topic(self) -> str:
         return camera_status_topic(self.edge_id, self.camera_id)

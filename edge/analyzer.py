@@ -15,7 +15,7 @@ from contract import (
     event_id_for,
     violation_id_for,
 )
-from edge.config import CameraConfig, EdgeConfig, TrackingConfig
+from edge.config import CameraConfig, EdgeConfig, TrackingConfig, ZoneConfig
 from edge.detections import Detections
 from edge.evidence import EvidenceError, EvidenceStore, StoredImage
 from edge.rules import Decision, ZoneRule
@@ -46,20 +46,46 @@ class CameraAnalyzer:
         self.class_names = list(class_names)
         self.tracking = tracking
         self.clock = clock
-        self.zone_class_ids: dict[str, list[int]] = {}
-        for zone in camera.zones:
-            unknown = [c for c in zone.classes if c not in self.class_names]
-            if unknown:
-                raise ValueError(
-                    f"camera {camera.id} zone {zone.id}: classes {unknown} are not among the model's "
-                    f"classes ({', '.join(self.class_names[:12])}, ...)"
-                )
-            self.zone_class_ids[zone.id] = [self.class_names.index(c) for c in zone.classes]
+        self.zone_class_ids = self.class_ids_of(camera.zones)
         self.tracked_class_ids = sorted({c for ids in self.zone_class_ids.values() for c in ids})
         self.tracker = Tracker(tracking, self.zone_class_ids.values(), len(self.class_names))
         self.rules: list[ZoneRule] | None = None
         self.frame_wh: tuple[int, int] | None = None
         self.last_objects: list[TrackedObject] = []
+
+    def class_ids_of(self, zones: Sequence[ZoneConfig]) -> dict[str, list[int]]:
+        """Each zone's class ids in the model; ``ValueError`` names a class the model lacks."""
+        found: dict[str, list[int]] = {}
+        for zone in zones:
+            unknown = [c for c in zone.classes if c not in self.class_names]
+            if unknown:
+                raise ValueError(
+                    f"camera {self.camera.id} zone {zone.id}: classes {unknown} are not among the model's "
+                    f"classes ({', '.join(self.class_names[:12])}, ...)"
+                )
+            found[zone.id] = [self.class_names.index(c) for c in zone.classes]
+        return found
+
+    def use_zones(self, zones: Sequence[ZoneConfig]) -> list[str]:
+        """Apply edited zones between samples (the console's zone editor saved them). A zone
+        that did not change keeps its state; a new or changed zone starts afresh, and what a
+        changed or removed zone held open is no longer followed by this camera (its case goes
+        on with people). Returns the ids of the zones that changed, came or went."""
+        class_ids = self.class_ids_of(zones)
+        before = {z.id: z for z in self.camera.zones}
+        after = {z.id: z for z in zones}
+        changed = [i for i in after if before.get(i) != after[i]] + [i for i in before if i not in after]
+        kept = {r.zone.id: r for r in self.rules or [] if after.get(r.zone.id) == r.zone}
+        self.camera = self.camera.model_copy(update={"zones": list(zones)})
+        self.zone_class_ids = class_ids
+        tracked = sorted({c for ids in class_ids.values() for c in ids})
+        if tracked != self.tracked_class_ids:  # other classes to follow: tracks start again
+            self.tracked_class_ids = tracked
+            self.tracker = Tracker(self.tracking, class_ids.values(), len(self.class_names))
+        if self.rules is not None and self.frame_wh is not None:
+            self.rules = [kept.get(z.id) or ZoneRule(z, ZoneShape(z, self.frame_wh), class_ids[z.id], self.tracking)
+                          for z in zones]
+        return changed
 
     @classmethod
     def from_config(
@@ -75,6 +101,11 @@ class CameraAnalyzer:
                 for zone in self.camera.zones
             ]
         return self.rules
+
+    @property
+    def busy(self) -> bool:
+        """Whether any zone had something to watch at the last sample (see ``Sampler.follow``)."""
+        return any(rule.busy or rule.spots for rule in self.rules or [])
 
     def shapes(self) -> list[ZoneShape]:
         return [rule.shape for rule in self.rules or []]

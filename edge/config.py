@@ -7,25 +7,18 @@ run from the repository root); ``${VAR:-default}`` expands from the environment.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-from shapely.geometry import Polygon
 
-from contract import GeoPoint, ViolationKind
-from contract.configfile import TimeZoneName, WeeklyWindow, load_config
+from contract.configfile import TimeZoneName, load_config
+from contract.events import Identifier
 from contract.mqtt import MqttConfig
+from contract.zones import ActiveWindow, ZoneConfig, require_unique_ids
 from edge.retention import Retention
+from edge.sampler import Sampler
 
-Identifier = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")]
-
-
-def _require_unique_ids(what: str, ids: list[str]) -> None:
-    seen: set[str] = set()
-    for item in ids:
-        if item in seen:
-            raise ValueError(f"{what} id {item!r} appears twice")
-        seen.add(item)
+__all__ = ["ActiveWindow", "CameraConfig", "EdgeConfig", "ZoneConfig", "load_edge_config"]
 
 
 class _Strict(BaseModel):
@@ -46,57 +39,6 @@ class ModelConfig(_Strict):
     )
 
 
-class ActiveWindow(WeeklyWindow):
-    """When a zone is enforced: weekdays and hours in the edge's time zone."""
-
-
-class ZoneConfig(_Strict):
-    id: Identifier
-    kind: ViolationKind
-    polygon: list[tuple[float, float]] = Field(
-        min_length=3, description="Normalized x,y in 0..1 of the frame, in order around the zone"
-    )
-    classes: list[str] = Field(min_length=1)
-    dwell_s: float = Field(gt=0.0, le=86400.0)
-    clear_s: float = Field(default=30.0, gt=0.0, le=86400.0)
-    realert_s: float | None = Field(
-        default=None, gt=0.0, le=7 * 86400.0,
-        description="While a violation stays uncleared, an `updated` event (longer dwell, a fresh snapshot) this "
-        "often; unset: only opened and cleared",
-    )
-    micro_grid: Identifier | None = Field(
-        default=None, description="Whose zone it is; or leave it out and give location (the dispatcher locates it)"
-    )
-    location: GeoPoint | None = Field(default=None, description="The zone's place on the map (lon, lat)")
-    shop_id: Identifier | None = Field(default=None, description="For a shop front: the shop it belongs to")
-    min_confidence: float = Field(default=0.25, ge=0.0, le=1.0)
-    min_box_px: float = Field(default=0.0, ge=0.0, description="Smaller boxes (width or height) are ignored")
-    active: list[ActiveWindow] | None = Field(
-        default=None, description="When the zone is enforced (edge local time); always when unset"
-    )
-    anchor: Literal["bottom_center", "center"] = Field(
-        default="bottom_center",
-        description="Which point of a box must lie in the zone: the ground point or the centre",
-    )
-
-    @field_validator("polygon")
-    @classmethod
-    def _polygon(cls, points: list[tuple[float, float]]) -> list[tuple[float, float]]:
-        for i, (x, y) in enumerate(points):
-            if not (0.0 <= x <= 1.0 and 0.0 <= y <= 1.0):
-                raise ValueError(f"point {i} ({x}, {y}) is outside 0..1: coordinates are normalized")
-        shape = Polygon(points)
-        if not shape.is_valid or shape.area <= 0.0:
-            raise ValueError("polygon must not cross itself and must enclose an area")
-        return points
-
-    @model_validator(mode="after")
-    def _placed(self) -> ZoneConfig:
-        if self.micro_grid is None and self.location is None and self.shop_id is None:
-            raise ValueError("a zone needs micro_grid, location or shop_id (so the dispatcher finds whose it is)")
-        return self
-
-
 class SceneConfig(_Strict):
     """The scene guard (edge/scene.py): when the view stops fitting the zones, they are suspended."""
 
@@ -114,6 +56,14 @@ class CameraConfig(_Strict):
     id: Identifier
     url: str = Field(min_length=1, description="rtsp://, http(s):// or a video file path")
     sample_fps: float = Field(default=2.0, gt=0.0, le=30.0)
+    status_heartbeat_s: float = Field(
+        default=60.0, gt=0, description="Repeat the camera's status with its last frame time this often",
+    )
+    idle_sample_fps: float | None = Field(
+        default=None, gt=0.0, le=30.0,
+        description="While no zone sees an object of its classes (nor holds a candidate or violation), sample "
+        "at this lower rate; back to sample_fps at the first such object. Unset: always sample_fps",
+    )
     enabled: bool = True
     loop: bool = Field(default=False, description="Play a video file again and again (a file as a test camera)")
     scene: SceneConfig = Field(default_factory=SceneConfig)
@@ -125,12 +75,26 @@ class CameraConfig(_Strict):
     frame_size: tuple[int, int] | None = Field(
         default=None, description="Width, height; needed only where the source cannot tell (MOT replay)"
     )
+    edge: Identifier | None = Field(
+        default=None,
+        description="The edge box that runs this camera, in a town config all boxes share "
+        "(`gridpatrol edge run --edge-id`); `gridpatrol plan` proposes it",
+    )
     zones: list[ZoneConfig] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _idle_below_busy(self) -> CameraConfig:
+        if self.idle_sample_fps is not None and self.idle_sample_fps > self.sample_fps:
+            raise ValueError(f"idle_sample_fps ({self.idle_sample_fps}) must not exceed sample_fps ({self.sample_fps})")
+        return self
+
+    def sampler(self) -> Sampler:
+        return Sampler(self.sample_fps, self.idle_sample_fps)
 
     @field_validator("zones")
     @classmethod
     def _unique_zones(cls, zones: list[ZoneConfig]) -> list[ZoneConfig]:
-        _require_unique_ids("zone", [z.id for z in zones])
+        require_unique_ids("zone", [z.id for z in zones])
         return zones
 
 
@@ -196,8 +160,33 @@ class EdgeConfig(_Strict):
     @field_validator("cameras")
     @classmethod
     def _unique_cameras(cls, cameras: list[CameraConfig]) -> list[CameraConfig]:
-        _require_unique_ids("camera", [c.id for c in cameras])
+        require_unique_ids("camera", [c.id for c in cameras])
         return cameras
+
+    @field_validator("cameras")
+    @classmethod
+    def _all_or_none_assigned(cls, cameras: list[CameraConfig]) -> list[CameraConfig]:
+        unassigned = [c.id for c in cameras if c.edge is None]
+        if unassigned and len(unassigned) < len(cameras):
+            raise ValueError(f"cameras {', '.join(unassigned)} have no `edge` while others have one: in a town "
+                             "config every camera names its box (gridpatrol plan proposes them)")
+        return cameras
+
+    def boxes(self) -> list[str]:
+        """The edge boxes a town config assigns cameras to (none in a one-box config)."""
+        return sorted({c.edge for c in self.cameras if c.edge is not None})
+
+    def for_box(self, edge_id: str | None) -> EdgeConfig:
+        """This config as edge box ``edge_id`` runs it: its own id and, in a town config, only the
+        cameras assigned to it. ``None`` keeps the config's own ``edge_id``."""
+        box = edge_id or self.edge_id
+        boxes = self.boxes()
+        if not boxes:
+            return self.model_copy(update={"edge_id": box})
+        mine = [c for c in self.cameras if c.edge == box]
+        if not mine:
+            raise ValueError(f"no cameras are assigned to edge box {box!r} (boxes named: {', '.join(boxes)})")
+        return self.model_copy(update={"edge_id": box, "cameras": mine})
 
     def camera(self, camera_id: str) -> CameraConfig:
         for camera in self.cameras:

@@ -18,7 +18,6 @@ from edge.detections import COCO_NAMES
 from edge.detector import YoloDetector
 from edge.evidence import EvidenceError, EvidenceStore
 from edge.mot import iter_mot_frames, read_mot
-from edge.sampler import Sampler
 from edge.source import read_frames
 
 EventSink = Callable[[ViolationEvent], None]
@@ -35,13 +34,14 @@ def replay_mot(
 ) -> Iterator[ViolationEvent]:
     """Events from a MOT detection file; frame ``n`` is at ``(n - 1) / fps`` seconds."""
     analyzer = CameraAnalyzer.from_config(config, camera, class_names or list(COCO_NAMES), media_clock(start))
-    sampler = Sampler(camera.sample_fps)
+    sampler = camera.sampler()
     for frame, detections in iter_mot_frames(read_mot(mot_path)):
         t = (frame - 1) / fps
         if not sampler.due(t):
             continue
         for decision in analyzer.update(t, detections, frame_wh):
             yield analyzer.event_for(decision)
+        sampler.follow(analyzer.busy)
 
 
 def replay_video(
@@ -55,7 +55,7 @@ def replay_video(
 ) -> Iterator[ViolationEvent]:
     """Events from a video file, sampled at the camera's ``sample_fps``."""
     analyzer = CameraAnalyzer.from_config(config, camera, detector.class_names, media_clock(start))
-    sampler = Sampler(camera.sample_fps)
+    sampler = camera.sampler()
     for raw in read_frames(str(video)):
         if not sampler.due(raw.time_s):
             continue
@@ -64,6 +64,7 @@ def replay_video(
             raw.time_s, image, detector.detect(image), evidence, on_evidence_error or _raise
         ):
             yield event
+        sampler.follow(analyzer.busy)
 
 
 def _raise(exc: EvidenceError) -> None:

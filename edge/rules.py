@@ -71,6 +71,7 @@ class ZoneRule:
         self.spots: list[Spot] = []
         self._next_spot = 1
         self.active_since: float | None = None  # media time the zone last became active
+        self.busy = False  # the last sample held an object of the zone's classes, a candidate or a violation
 
     def _relevant(self, objects: Sequence[TrackedObject]) -> list[TrackedObject]:
         if not objects:
@@ -102,6 +103,7 @@ class ZoneRule:
         elif self.active_since is None:
             self.active_since = t
         relevant = self._relevant(objects)
+        self.busy = bool(relevant) or bool(self.spots)
         still = [o for o in relevant if o.still_since is not None]
         # A young track is often the same parked object seen again after a detector gap:
         # it may keep a known spot alive (never start one, never move it).

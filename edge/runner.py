@@ -12,16 +12,17 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 
 from contract import CameraState, CameraStatus, ViolationEvent
 from edge.analyzer import CameraAnalyzer, media_clock
-from edge.config import CameraConfig, EdgeConfig
+from edge.config import CameraConfig, EdgeConfig, ZoneConfig
+from edge.configwatch import ConfigWatcher
 from edge.detector import YoloDetector
 from edge.evidence import EvidenceError, EvidenceStore
 from edge.metrics import EdgeMetrics
 from edge.outbox import Outbox
 from edge.publisher import Publisher
-from edge.sampler import Sampler
 from edge.scene import SceneGuard
 from edge.source import CameraSource, KeyframeGate, SourceError
 
@@ -57,14 +58,28 @@ class CameraWorker(threading.Thread):
         self.started = time.monotonic()
         self.scene = SceneGuard(camera.scene)
         self.frames_suspended = 0
+        self._pending_zones: list[ZoneConfig] | None = None
+        self.current: CameraStatus | None = None
+        self.last_frame_at: datetime | None = None
+        self._heartbeat_due = 0.0
 
     def _status(self, state: str, reason: str) -> None:
         log.info("camera %s %s: %s", self.camera.id, state, reason)
         self.metrics.camera_online.labels(self.camera.id).set(1 if state == "online" else 0)
         if state == "offline":
             self.metrics.decode_errors.labels(self.camera.id).inc()
-        self.on_status(CameraStatus(edge_id=self.edge_id, camera_id=self.camera.id, state=CameraState(state),
-                                    reason=reason[:500], since=datetime.now(UTC)))
+        self.current = CameraStatus(edge_id=self.edge_id, camera_id=self.camera.id, state=CameraState(state),
+                                    reason=reason[:500], since=datetime.now(UTC), last_frame_at=self.last_frame_at)
+        self._heartbeat_due = time.monotonic() + self.camera.status_heartbeat_s
+        self.on_status(self.current)
+
+    def _frame_seen(self) -> None:
+        """A frame was decoded: note when, and repeat the status with it every heartbeat_s."""
+        self.last_frame_at = datetime.now(UTC)
+        if self.current is not None and time.monotonic() >= self._heartbeat_due:
+            self._heartbeat_due = time.monotonic() + self.camera.status_heartbeat_s
+            self.current = self.current.model_copy(update={"last_frame_at": self.last_frame_at})
+            self.on_status(self.current)
 
     def run(self) -> None:
         source = CameraSource(self.camera.url, on_status=self._status, stop=self.stop_event.is_set,
@@ -72,7 +87,7 @@ class CameraWorker(threading.Thread):
                               gate=lambda: KeyframeGate(self.camera.decode, 1.0 / self.camera.sample_fps))
         if not source.live:
             self._status("online", "playing a file")
-        sampler = Sampler(self.camera.sample_fps)
+        sampler = self.camera.sampler()
         self.started = started = time.monotonic()
         try:
             decoded = self.metrics.frames_decoded.labels(self.camera.id)
@@ -80,6 +95,7 @@ class CameraWorker(threading.Thread):
                 if self.stop_event.is_set():
                     return
                 decoded.inc()
+                self._frame_seen()
                 if not sampler.due(raw.time_s):
                     continue
                 if not source.live and self.speed > 0:
@@ -88,6 +104,7 @@ class CameraWorker(threading.Thread):
                         return
                 arrived = time.monotonic()
                 self.process(raw.time_s, raw.to_bgr())
+                sampler.follow(self.analyzer.busy or self.scene.paused)
                 self.metrics.lag.labels(self.camera.id).set(time.monotonic() - arrived)
         except SourceError as exc:
             self.error = str(exc)
@@ -97,7 +114,18 @@ class CameraWorker(threading.Thread):
         if not source.live and not self.stop_event.is_set():
             self._status("offline", "the file ended")
 
+    def use_zones(self, zones: list[ZoneConfig]) -> None:
+        """Edited zones, applied before the next sample (from another thread); ``ValueError``
+        names a class the model does not know, and nothing changes then."""
+        self.analyzer.class_ids_of(zones)
+        self._pending_zones = list(zones)
+
     def process(self, t: float, image) -> None:
+        if self._pending_zones is not None:
+            zones, self._pending_zones = self._pending_zones, None
+            changed = self.analyzer.use_zones(zones)
+            self.camera = self.analyzer.camera
+            log.info("camera %s: zones %s changed, applied", self.camera.id, ", ".join(changed) or "(none)")
         change = self.scene.check(t, image)
         if change is True:
             self._status("stalled" if self.scene.stalled else "suspended",
@@ -123,9 +151,12 @@ class CameraWorker(threading.Thread):
 
 class EdgeRunner:
     def __init__(
-        self, config: EdgeConfig, speed: float = 1.0, on_event: Callable[[ViolationEvent], None] | None = None
+        self, config: EdgeConfig, speed: float = 1.0, on_event: Callable[[ViolationEvent], None] | None = None,
+        config_path: Path | None = None, watch_interval_s: float = 5.0,
     ) -> None:
         self.config = config
+        self.watcher = (ConfigWatcher(config_path, config.edge_id, self._config_changed, watch_interval_s)
+                        if config_path else None)
         self.speed = speed
         self.on_event = on_event
         self.detector = YoloDetector.from_config(config.model)
@@ -146,6 +177,24 @@ class EdgeRunner:
             for cam in config.cameras if cam.enabled
         ]
 
+    def _config_changed(self, config: EdgeConfig) -> None:
+        """The config file changed: apply the cameras' edited zones now; anything else at the
+        next start."""
+        for worker in self.workers:
+            try:
+                fresh = config.camera(worker.camera.id)
+            except KeyError:
+                log.warning("camera %s left the config: it stops at the next start", worker.camera.id)
+                continue
+            if fresh.zones != worker.camera.zones:
+                try:
+                    worker.use_zones(fresh.zones)
+                except ValueError as exc:
+                    log.error("camera %s: edited zones not applied: %s", worker.camera.id, exc)
+        if config.model_dump(exclude={"cameras"}) != self.config.model_dump(exclude={"cameras"}) or {
+                c.id for c in config.cameras} != {w.camera.id for w in self.workers}:
+            log.warning("the config changed beyond zones: that applies at the next start")
+
     def _emit(self, event: ViolationEvent, evidence_path: str | None) -> None:
         self.outbox.put(event.topic(), event.model_dump_json().encode(), evidence_path)
         self.events_decided += 1
@@ -164,6 +213,8 @@ class EdgeRunner:
         self._pruner.start()
         for worker in self.workers:
             worker.start()
+        if self.watcher is not None:
+            self.watcher.start()
 
     def _prune_loop(self) -> None:
         while not self.stop_event.wait(self.config.evidence.prune_every_s):
@@ -180,6 +231,8 @@ class EdgeRunner:
 
     def stop(self, flush_timeout_s: float = 10.0) -> None:
         self.stop_event.set()
+        if self.watcher is not None:
+            self.watcher.stop()
         for worker in self.workers:
             worker.join(5)
         if not self.publisher.flush(flush_timeout_s):

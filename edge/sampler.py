@@ -1,14 +1,18 @@
-"""Picks the frames to analyse: at most ``sample_fps`` per second of media time."""
+"""Picks the frames to analyse: at most ``sample_fps`` per second of media time, or, with an
+``idle_fps``, that lower rate while nothing a zone cares about is in view (``follow``)."""
 
 from __future__ import annotations
 
 
 class Sampler:
-    def __init__(self, sample_fps: float) -> None:
-        if sample_fps <= 0:
-            raise ValueError("sample_fps must be positive")
-        self.interval_s = 1.0 / sample_fps
+    def __init__(self, sample_fps: float, idle_fps: float | None = None) -> None:
+        if sample_fps <= 0 or (idle_fps is not None and not 0 < idle_fps <= sample_fps):
+            raise ValueError("sample_fps must be positive, and idle_fps between 0 and sample_fps")
+        self.busy_interval_s = 1.0 / sample_fps
+        self.idle_interval_s = 1.0 / idle_fps if idle_fps else self.busy_interval_s
+        self.interval_s = self.busy_interval_s  # start attentive: the first samples learn the view
         self._next_due: float | None = None
+        self._last: float | None = None
 
     def due(self, time_s: float) -> bool:
         """True when the frame at ``time_s`` should be analysed."""
@@ -18,5 +22,18 @@ class Sampler:
                 self._next_due = time_s + self.interval_s
             else:
                 self._next_due += self.interval_s
+            self._last = time_s
             return True
         return False
+
+    def follow(self, busy: bool) -> None:
+        """After a sample: look at the full rate while the zones have something (an object of
+        their classes inside, a candidate or an open violation), at the idle rate otherwise."""
+        interval = self.busy_interval_s if busy else self.idle_interval_s
+        if interval != self.interval_s and self._last is not None:
+            self._next_due = self._last + interval  # the new pace from the sample just taken
+        self.interval_s = interval
+
+    @property
+    def idle(self) -> bool:
+        return self.interval_s > self.busy_interval_s

@@ -42,6 +42,7 @@ def test_the_issue_example_loads(project_root: Path) -> None:
         (lambda d: d["cameras"][0]["zones"][0].update(dwell_s=-5), "cameras[0].zones[0].dwell_s", "greater than 0"),
         (lambda d: d["cameras"][0].update(sample_fps="fast"), "cameras[0].sample_fps", "valid number"),
         (lambda d: d["cameras"][0].update(zone=[]), "cameras[0].zone", "Extra inputs are not permitted"),
+        (lambda d: d["cameras"][0].update(idle_sample_fps=5), "cameras[0]", "must not exceed sample_fps"),
         (lambda d: d["mqtt"].update(url="tcp://broker"), "mqtt.url", "mqtt://host:port"),
         (lambda d: d.pop("edge_id"), "edge_id", "Field required"),
         (lambda d: d["cameras"].append(dict(d["cameras"][0])), "cameras", "appears twice"),

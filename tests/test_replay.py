@@ -146,3 +146,45 @@ def test_replay_rejects_a_bad_mot_line(tmp_path: Path, project_root: Path) -> No
         capture_output=True, text=True, timeout=60,
     )
     assert proc.returncode == 1 and f"{bad}:2:" in proc.stderr and "could not convert" in proc.stderr
+
+
+def test_an_idle_rate_looks_less_at_an_empty_view_and_decides_the_same(shared: Path, project_root: Path) -> None:
+    """With idle_sample_fps a camera is sampled slowly while no zone sees an object of its
+    classes, and at the full rate from the first one: the walkway clip's table zone opens the
+    same violations, within a second of the full-rate run, and a zone for cars (none pass
+    there) is looked at four times less often than it would be."""
+    config = load_edge_config(project_root / "configs/demo-edge.yaml")
+    table = ZoneConfig(id="table", kind="parked_bike", classes=["person"], dwell_s=10, clear_s=10,
+                       micro_grid="mg-018", polygon=[(0.50, 0.80), (0.68, 0.80), (0.68, 0.95), (0.50, 0.95)])
+    cars = ZoneConfig(id="cars", kind="parked_bike", classes=["car"], dwell_s=10, micro_grid="mg-018",
+                      polygon=[(0, 0.5), (1, 0.5), (1, 1), (0, 1)])
+    detector = YoloDetector(shared / "models/yolo11n-coco-int8-320.onnx")
+    clip = shared / "media/clips/walkway-people-768x432.mp4"
+    analysed = 0
+    original = detector.detect
+
+    def counting_detect(image):
+        nonlocal analysed
+        analysed += 1
+        return original(image)
+
+    detector.detect = counting_detect
+
+    def run(zone: ZoneConfig, idle: float | None) -> tuple[int, list[ViolationEvent]]:
+        nonlocal analysed
+        analysed = 0
+        camera = config.cameras[0].model_copy(update={"id": "walk", "zones": [zone], "idle_sample_fps": idle})
+        events = list(replay_video(config, camera, clip, START, detector))
+        return analysed, events
+
+    full_count, full = run(table, None)
+    idle_count, idle = run(table, 0.25)
+    opened = [e.observed_at for e in full if e.state is EventState.opened]
+    opened_idle = [e.observed_at for e in idle if e.state is EventState.opened]
+    assert opened and len(opened_idle) == len(opened)
+    assert all(abs((a - b).total_seconds()) <= 1.0 for a, b in zip(opened, opened_idle, strict=True))
+    assert idle_count < full_count
+
+    empty_full, _ = run(cars, None)
+    empty_idle, none = run(cars, 0.25)
+    assert none == [] and empty_idle <= empty_full / 7  # 2 fps against 0.25 fps

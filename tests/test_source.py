@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import subprocess
 import threading
 import time
@@ -78,6 +79,23 @@ def test_sampler_keeps_the_rate_in_media_time() -> None:
     picked = [i / 25 for i in range(250) if sampler.due(i / 25)]  # 10 s of a 25 fps camera
     assert len(picked) == 20 and picked[1] == pytest.approx(0.52)
     assert sampler.due(30.0) and not sampler.due(30.1) and sampler.due(30.5)  # after a gap, from the new frame
+
+
+def test_an_idle_camera_is_sampled_less_until_something_is_in_view() -> None:
+    sampler = Sampler(2.0, idle_fps=0.25)
+    frames = [i / 25 for i in range(25 * 30)]  # 30 s of a 25 fps camera
+    busy_from, picked = 20.0, []
+    for t in frames:
+        if sampler.due(t):
+            picked.append(t)
+            sampler.follow(busy=t >= busy_from)
+    idle = [t for t in picked if t < busy_from]
+    assert idle == pytest.approx([0.0, 4.0, 8.0, 12.0, 16.0])  # every 4 s while nothing is there
+    busy = picked[len(idle):]
+    assert busy[0] == pytest.approx(20.0)  # the sample that sees it, then twice a second
+    assert len(busy) == 20 and all(0.47 < b - a < 0.53 for a, b in itertools.pairwise(busy))
+    sampler.follow(busy=False)
+    assert sampler.idle
 
 
 def test_an_rtsp_camera_that_dies_is_reopened_with_backoff(rtsp_camera: RtspCamera) -> None:

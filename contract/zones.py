@@ -1,0 +1,84 @@
+"""A camera's zones: where and when a violation counts. Shared by the edge, which enforces
+them, and the dispatcher's zone editor, which saves them back to the town's edge config."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator, model_validator
+from shapely.geometry import Polygon
+
+from contract.configfile import WeeklyWindow
+from contract.events import GeoPoint, Identifier, ViolationKind
+
+
+def require_unique_ids(what: str, ids: list[str]) -> None:
+    seen: set[str] = set()
+    for item in ids:
+        if item in seen:
+            raise ValueError(f"{what} id {item!r} appears twice")
+        seen.add(item)
+
+
+class ActiveWindow(WeeklyWindow):
+    """When a zone is enforced: weekdays and hours in the edge's time zone."""
+
+
+class ZoneConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: Identifier
+    kind: ViolationKind
+    polygon: list[tuple[float, float]] = Field(
+        min_length=3, description="Normalized x,y in 0..1 of the frame, in order around the zone"
+    )
+    classes: list[str] = Field(min_length=1)
+    dwell_s: float = Field(gt=0.0, le=86400.0)
+    clear_s: float = Field(default=30.0, gt=0.0, le=86400.0)
+    realert_s: float | None = Field(
+        default=None, gt=0.0, le=7 * 86400.0,
+        description="While a violation stays uncleared, an `updated` event (longer dwell, a fresh snapshot) this "
+        "often; unset: only opened and cleared",
+    )
+    micro_grid: Identifier | None = Field(
+        default=None, description="Whose zone it is; or leave it out and give location (the dispatcher locates it)"
+    )
+    location: GeoPoint | None = Field(default=None, description="The zone's place on the map (lon, lat)")
+    shop_id: Identifier | None = Field(default=None, description="For a shop front: the shop it belongs to")
+    min_confidence: float = Field(default=0.25, ge=0.0, le=1.0)
+    min_box_px: float = Field(default=0.0, ge=0.0, description="Smaller boxes (width or height) are ignored")
+    active: list[ActiveWindow] | None = Field(
+        default=None, description="When the zone is enforced (edge local time); always when unset"
+    )
+    anchor: Literal["bottom_center", "center"] = Field(
+        default="bottom_center",
+        description="Which point of a box must lie in the zone: the ground point or the centre",
+    )
+
+    @field_validator("polygon")
+    @classmethod
+    def _polygon(cls, points: list[tuple[float, float]]) -> list[tuple[float, float]]:
+        for i, (x, y) in enumerate(points):
+            if not (0.0 <= x <= 1.0 and 0.0 <= y <= 1.0):
+                raise ValueError(f"point {i} ({x}, {y}) is outside 0..1: coordinates are normalized")
+        shape = Polygon(points)
+        if not shape.is_valid or shape.area <= 0.0:
+            raise ValueError("polygon must not cross itself and must enclose an area")
+        return points
+
+    @model_validator(mode="after")
+    def _placed(self) -> ZoneConfig:
+        if self.micro_grid is None and self.location is None and self.shop_id is None:
+            raise ValueError("a zone needs micro_grid, location or shop_id (so the dispatcher finds whose it is)")
+        return self
+
+
+_ZONE_LIST = TypeAdapter(list[ZoneConfig])
+
+
+def validate_zones(data: object) -> list[ZoneConfig]:
+    """A camera's zones from plain data (``pydantic.ValidationError`` naming the bad key, or
+    ``ValueError`` for a repeated zone id)."""
+    zones = _ZONE_LIST.validate_python(data)
+    require_unique_ids("zone", [z.id for z in zones])
+    return zones
