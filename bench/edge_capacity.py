@@ -75,7 +75,24 @@ def run_ceiling(model: Path, clip: Path, seconds: float) -> dict:
         detector.session.run(None, {detector.input_name: tensor})
         count += 1
     elapsed = time.monotonic() - start
-    return {"fps": count / elapsed, "cpu": (cpu_s() - cpu0) / elapsed, "peak_mb": peak_mb()}
+    return {"fps": count / elapsed, "cpu": (cpu_s() - cpu0) / elapsed, "peak_mb": peak_mb(),
+            "decode_mpix_per_s": decode_rate(clip, min(seconds, 10.0))}
+
+
+def decode_rate(clip: Path, seconds: float) -> float:
+    """Megapixels/s PyAV decodes of ``clip`` (every frame, threads as the edge's sources use)."""
+    import av
+
+    pixels, start = 0, time.monotonic()
+    while time.monotonic() - start < seconds:
+        with av.open(str(clip)) as container:
+            stream = container.streams.video[0]
+            stream.thread_type = "AUTO"
+            for frame in container.decode(stream):
+                pixels += frame.width * frame.height
+                if time.monotonic() - start >= seconds:
+                    break
+    return pixels / 1e6 / (time.monotonic() - start)
 
 
 class Window:
@@ -218,6 +235,24 @@ def one(args: argparse.Namespace) -> None:
     print(json.dumps(summarise(windows, args.seconds, args.sample_fps, cpu_s() - cpu0, time.monotonic() - wall0)))
 
 
+def save_capacity(args: argparse.Namespace, clip: Path, ceiling: dict, pipeline_cameras: int | None) -> None:
+    import socket
+
+    from edge.probe import probe_stream
+    from gridpatrol.plan import BoxCapacity, MeasuredRun
+
+    stream = probe_stream(str(clip))
+    measured = None if not pipeline_cameras else MeasuredRun(
+        cameras=pipeline_cameras, width=stream.width, height=stream.height, fps=stream.fps, gop_s=stream.gop_s,
+        sample_fps=args.sample_fps)
+    capacity = BoxCapacity(host=socket.gethostname(), cores=os.cpu_count() or 1, model=args.model,
+                           inference_per_s=ceiling["fps"], decode_mpix_per_s=ceiling["decode_mpix_per_s"],
+                           measured=measured)
+    args.save_capacity.write_text(capacity.model_dump_json(indent=2) + "\n")
+    print(f"capacity written to {args.save_capacity} ({1000 * capacity.per_sample_s:.0f} ms per analysed "
+          "megapixel beyond inference)")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="yolo11n-coco-int8-320", help="a model of GRIDPATROL_DATA/models")
@@ -228,6 +263,8 @@ def main() -> int:
     parser.add_argument("--designs", default="naive,pipeline")
     parser.add_argument("--gop", type=float, default=2.0,
                         help="re-encode the clip with a keyframe every GOP seconds, as cameras send (0: as it is)")
+    parser.add_argument("--save-capacity", type=Path, metavar="JSON",
+                        help="write the box's measured capacity here, for `gridpatrol plan --capacity`")
     parser.add_argument("--one", nargs=2, help=argparse.SUPPRESS)
     parser.add_argument("--model-path", help=argparse.SUPPRESS)
     parser.add_argument("--clip-path", help=argparse.SUPPRESS)
@@ -263,6 +300,7 @@ def main() -> int:
     ceiling_cameras = ceiling["fps"] / args.sample_fps
     print(f"ceiling (raw ONNX Runtime, batch 1): {ceiling['fps']:.1f} inferences/s = {ceiling_cameras:.1f} cameras "
           f"at {args.sample_fps} fps; cpu {ceiling['cpu']:.2f} cores; peak {ceiling['peak_mb']:.0f} MB")
+    print(f"decode (PyAV, every frame): {ceiling['decode_mpix_per_s']:.0f} megapixels/s")
     print("ultralytics predict loop: not run (Ultralytics needs torchvision, which has no CPU build here)")
     print(f"{'design':9} {'cams':>4} {'fps':>7} {'slowest':>8} {'lag ms':>7} {'p99 ms':>7} {'cpu':>5} "
           f"{'MB':>5} handled")
@@ -280,6 +318,8 @@ def main() -> int:
                 best[mode] = max(best.get(mode, 0), cameras)
     for mode in args.designs.split(","):
         print(f"{mode}: handles {best.get(mode, 0)} cameras at {args.sample_fps} fps")
+    if args.save_capacity:
+        save_capacity(args, clip, ceiling, best.get("pipeline"))
     if "pipeline" in best:
         print(f"pipeline / ceiling: {best['pipeline'] / ceiling_cameras:.0%} of the raw-inference ceiling's cameras")
         if best.get("naive"):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 import threading
@@ -36,7 +37,12 @@ def cmd_edge_run(args: argparse.Namespace) -> int:
     from edge.config import load_edge_config
     from edge.runner import EdgeRunner
 
-    runner = EdgeRunner(load_edge_config(args.config), speed=args.speed)
+    config = load_edge_config(args.config)
+    try:
+        config = config.for_box(args.edge_id)
+    except ValueError as exc:
+        raise ConfigError(f"{args.config}: {exc}") from None
+    runner = EdgeRunner(config, speed=args.speed, config_path=args.config)  # zones edited there apply live
     stopping = threading.Event()
 
     def on_signal(signum: int, _frame: object) -> None:
@@ -149,6 +155,42 @@ def cmd_dispatcher_password(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_plan(args: argparse.Namespace) -> int:
+    from edge.config import load_edge_config
+    from edge.probe import StreamProfile, probe_stream
+    from gridpatrol.plan import PlannedCamera, load_capacity, plan, town_cameras, write_assignment
+
+    capacity = load_capacity(args.capacity)
+    assumed = StreamProfile(args.size[0], args.size[1], args.fps, args.gop_s or None)
+    if args.config:
+        cameras = town_cameras(load_edge_config(args.config), assumed, probe_stream if args.probe else None)
+    elif args.cameras:
+        cameras = [PlannedCamera(f"cam-{n:04d}", assumed, args.sample_fps) for n in range(1, args.cameras + 1)]
+    else:
+        raise ConfigError("plan: give --config (a town's edge config) or --cameras N")
+    try:
+        boxes = plan(cameras, capacity, args.headroom, args.prefix)
+    except ValueError as exc:
+        raise ConfigError(f"plan: {exc}") from None
+    print(f"box capacity: {capacity.host}, {capacity.cores} cores, {capacity.model}: "
+          f"{capacity.inference_per_s:.0f} inferences/s, {capacity.decode_mpix_per_s:.0f} Mpixel/s decoded, "
+          f"{1000 * capacity.per_sample_s:.0f} ms per analysed megapixel beyond inference; "
+          f"filled to {args.headroom:.0%}")
+    print(f"{'box':10} {'cameras':>7} {'load':>5} {'samples/s':>9} {'uplink Mbit/s':>13}  first .. last camera")
+    for box in boxes:
+        uplink = f"{box.bitrate_mbps:13.1f}" if box.bitrate_mbps else f"{'unknown':>13}"
+        print(f"{box.id:10} {len(box.cameras):7d} {box.load:5.0%} {box.inference_per_s:9.1f} {uplink}  "
+              f"{box.cameras[0].id} .. {box.cameras[-1].id}")
+    print(f"{len(cameras)} cameras on {len(boxes)} boxes")
+    if args.write:
+        if not args.config:
+            raise ConfigError("plan: --write needs --config")
+        write_assignment(args.config, boxes, args.write)
+        print(f"wrote {args.write}: run each box with `gridpatrol edge run --config {args.write.name} "
+              "--edge-id BOX`")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from gridpatrol.demo import run_demo
 
@@ -163,6 +205,9 @@ def build_parser() -> argparse.ArgumentParser:
     edge = top.add_parser("edge", help="the edge worker").add_subparsers(dest="edge_command", required=True)
     run = edge.add_parser("run", help="analyse the configured cameras and publish events over MQTT")
     run.add_argument("--config", required=True, type=Path, help="edge config YAML")
+    run.add_argument("--edge-id", default=os.environ.get("GRIDPATROL_EDGE_ID"),
+                     help="this box's id: in a town config, run the cameras assigned to it "
+                     "(default: $GRIDPATROL_EDGE_ID, else the config's edge_id)")
     run.add_argument("--speed", type=float, default=1.0,
                      help="play file sources at this multiple of real time (0: as fast as possible)")
     run.set_defaults(func=cmd_edge_run)
@@ -199,6 +244,22 @@ def build_parser() -> argparse.ArgumentParser:
     password.add_argument("--config", type=Path, help="dispatcher config YAML (built-in defaults otherwise)")
     password.add_argument("person", help="a person id of the grid file")
     password.set_defaults(func=cmd_dispatcher_password)
+
+    plan = top.add_parser("plan", help="propose which edge box runs which camera, from a box's measured capacity")
+    plan.add_argument("--capacity", required=True, type=Path,
+                      help="a box's capacity JSON (bench/edge_capacity.py --save-capacity)")
+    plan.add_argument("--config", type=Path, help="a town's edge config: plan its enabled cameras")
+    plan.add_argument("--probe", action="store_true",
+                      help="read each camera's picture size, frame rate and keyframe interval off its stream")
+    plan.add_argument("--cameras", type=int, help="without --config: plan this many cameras alike")
+    plan.add_argument("--size", type=_size, default=(1920, 1080), help="assumed WIDTHxHEIGHT (default 1920x1080)")
+    plan.add_argument("--fps", type=float, default=25.0, help="assumed stream frame rate")
+    plan.add_argument("--gop-s", type=float, default=2.0, help="assumed keyframe interval, seconds (0: unknown)")
+    plan.add_argument("--sample-fps", type=float, default=0.5, help="with --cameras: samples per camera per second")
+    plan.add_argument("--headroom", type=float, default=0.8, help="fill each box to this share of its capacity")
+    plan.add_argument("--prefix", default="box-", help="box ids: PREFIX01, PREFIX02, ...")
+    plan.add_argument("--write", type=Path, help="write the --config with each camera's `edge` set to this file")
+    plan.set_defaults(func=cmd_plan)
 
     demo = top.add_parser("demo", help="broker + dispatcher + edge on a sample clip, on this machine")
     demo.add_argument("--speed", type=float, default=1.0, help="clip speed (0: as fast as possible)")

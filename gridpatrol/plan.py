@@ -1,0 +1,164 @@
+"""`gridpatrol plan`: which edge box runs which camera.
+
+Each camera loads a box in two ways, measured by ``bench/edge_capacity.py --save-capacity``
+on the box's hardware: inference (samples per second against the box's raw inference rate)
+and decoding (megapixels decoded per second against the box's decode rate: every frame, or
+only keyframes where they come often enough for the sample rate). The sum is the camera's
+share of a box, plus, per analysed megapixel, what the benchmark's pipeline spent beyond
+those two on the cameras it really handled. Cameras fill boxes in config order (neighbouring
+cameras share a box and its uplink) up to ``headroom`` of each box.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, Field, ValidationError
+
+from contract.configfile import ConfigError, format_location
+from edge.config import EdgeConfig
+from edge.probe import StreamProfile
+from edge.source import SourceError
+
+
+class MeasuredRun(BaseModel):
+    """The pipeline's best run in the benchmark: this many cameras of this stream were handled."""
+
+    cameras: int = Field(ge=1)
+    width: int = Field(gt=0)
+    height: int = Field(gt=0)
+    fps: float = Field(gt=0)
+    gop_s: float | None = None
+    sample_fps: float = Field(gt=0)
+    decode: str = "auto"
+
+
+class BoxCapacity(BaseModel):
+    """One box's measured capacity (the JSON ``bench/edge_capacity.py --save-capacity`` writes)."""
+
+    host: str
+    cores: int = Field(ge=1)
+    model: str
+    inference_per_s: float = Field(gt=0, description="Raw ONNX Runtime inferences/s of the model on the box")
+    decode_mpix_per_s: float = Field(gt=0, description="Megapixels/s the box decodes (all cores)")
+    measured: MeasuredRun | None = None
+
+    def raw_load(self, stream: StreamProfile, sample_fps: float, decode: str = "auto") -> float:
+        """A camera's share of the box by the two measured rates alone."""
+        return (sample_fps / self.inference_per_s
+                + stream.decoded_fps(sample_fps, decode) * stream.megapixels / self.decode_mpix_per_s)
+
+    @property
+    def per_sample_s(self) -> float:
+        """What each analysed megapixel costs beyond inference and average-frame decoding
+        (keyframe decoding, colour conversion, letterbox, tracking, rules, evidence), as a
+        share of the box times seconds: what the measured run's cameras took beyond their raw
+        load, per sample and megapixel. Those steps grow with the picture, so a smaller
+        stream's samples cost less."""
+        if self.measured is None:
+            return 0.0
+        m = self.measured
+        stream = StreamProfile(m.width, m.height, m.fps, m.gop_s)
+        extra = max(0.0, 1.0 / m.cameras - self.raw_load(stream, m.sample_fps, m.decode))
+        return extra / (m.sample_fps * stream.megapixels)
+
+    def load(self, stream: StreamProfile, sample_fps: float, decode: str = "auto") -> float:
+        """A camera's share of the box."""
+        return self.raw_load(stream, sample_fps, decode) + sample_fps * stream.megapixels * self.per_sample_s
+
+
+def load_capacity(path: Path) -> BoxCapacity:
+    try:
+        return BoxCapacity.model_validate(json.loads(path.read_text()))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such capacity file (write one with bench/edge_capacity.py "
+                          "--save-capacity)") from None
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{path}: not JSON: {exc}") from None
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise ConfigError(f"{path}: {format_location(first['loc'])}: {first['msg']}") from None
+
+
+@dataclass(frozen=True)
+class PlannedCamera:
+    id: str
+    stream: StreamProfile
+    sample_fps: float
+    decode: str = "auto"
+
+
+@dataclass
+class Box:
+    id: str
+    cameras: list[PlannedCamera] = field(default_factory=list)
+    load: float = 0.0
+
+    @property
+    def inference_per_s(self) -> float:
+        return sum(c.sample_fps for c in self.cameras)
+
+    @property
+    def bitrate_mbps(self) -> float:
+        return sum(c.stream.bitrate_kbps or 0.0 for c in self.cameras) / 1000
+
+
+def plan(cameras: list[PlannedCamera], capacity: BoxCapacity, headroom: float = 0.8,
+         prefix: str = "box-") -> list[Box]:
+    """Boxes ``prefix``01, 02, ... each filled in camera order up to ``headroom`` of its capacity."""
+    if not 0 < headroom <= 1:
+        raise ValueError(f"headroom must be in (0, 1], got {headroom}")
+    boxes: list[Box] = []
+    for camera in cameras:
+        share = capacity.load(camera.stream, camera.sample_fps, camera.decode)
+        if share > headroom:
+            raise ValueError(f"camera {camera.id} alone needs {share:.0%} of a box ({capacity.host}), over the "
+                             f"{headroom:.0%} headroom: lower its sample_fps or use a bigger box")
+        if not boxes or boxes[-1].load + share > headroom:
+            boxes.append(Box(""))
+        boxes[-1].cameras.append(camera)
+        boxes[-1].load += share
+    width = max(2, len(str(len(boxes))))
+    for number, box in enumerate(boxes, 1):
+        box.id = f"{prefix}{number:0{width}d}"
+    return boxes
+
+
+def cameras_per_box(capacity: BoxCapacity, stream: StreamProfile, sample_fps: float, headroom: float = 0.8,
+                    decode: str = "auto") -> int:
+    return math.floor(headroom / capacity.load(stream, sample_fps, decode) + 1e-9)
+
+
+def town_cameras(config: EdgeConfig, assumed: StreamProfile,
+                 probe: Callable[[str], StreamProfile] | None = None) -> list[PlannedCamera]:
+    """The enabled cameras of a town config as the planner sees them: each stream as ``probe``
+    reads it off the camera, else ``assumed`` (with the camera's own ``frame_size`` if set)."""
+    found = []
+    for camera in (c for c in config.cameras if c.enabled):
+        if probe is not None:
+            try:
+                stream = probe(camera.url)
+            except SourceError as exc:
+                raise ConfigError(f"camera {camera.id}: cannot probe its stream: {exc}") from None
+        elif camera.frame_size is not None:
+            stream = replace(assumed, width=camera.frame_size[0], height=camera.frame_size[1])
+        else:
+            stream = assumed
+        found.append(PlannedCamera(camera.id, stream, camera.sample_fps, camera.decode))
+    return found
+
+
+def write_assignment(config_path: Path, boxes: list[Box], out: Path) -> None:
+    """``config_path`` again, each planned camera with its box as ``edge`` (the file's other
+    keys, and ``${VAR}`` placeholders, as they were; YAML comments are not kept)."""
+    document = yaml.safe_load(config_path.read_text())
+    box_of = {camera.id: box.id for box in boxes for camera in box.cameras}
+    for camera in document["cameras"]:
+        if camera["id"] in box_of:
+            camera["edge"] = box_of[camera["id"]]
+    out.write_text(yaml.safe_dump(document, sort_keys=False, allow_unicode=True))

@@ -1,0 +1,120 @@
+"""Many edge boxes from one town config: the planner's arithmetic, `gridpatrol plan`, and each
+box running only the cameras assigned to it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from contract.configfile import ConfigError
+from edge.config import load_edge_config
+from edge.probe import StreamProfile, probe_stream
+from gridpatrol.plan import BoxCapacity, MeasuredRun, PlannedCamera, cameras_per_box, load_capacity, plan
+
+FULL_HD = StreamProfile(1920, 1080, 30.0, 2.0)
+# A box whose pipeline handled 16 Full HD cameras (2 s GOP) at 0.5 samples/s.
+BOX = BoxCapacity(host="test-box", cores=2, model="yolo11n-coco-int8-320", inference_per_s=30.0,
+                  decode_mpix_per_s=300.0,
+                  measured=MeasuredRun(cameras=16, width=1920, height=1080, fps=30.0, gop_s=2.0, sample_fps=0.5))
+
+
+def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "gridpatrol.cli", *args], capture_output=True, text=True, timeout=120)
+
+
+def test_a_box_takes_as_many_cameras_as_its_measured_run_handled() -> None:
+    assert cameras_per_box(BOX, FULL_HD, 0.5, headroom=1.0) == 16
+    assert cameras_per_box(BOX, FULL_HD, 0.5, headroom=0.8) == 12
+    # the same cameras sampled 4x as often: inference grows, and keyframes (every 2 s) no longer
+    # suffice, so every frame is decoded
+    assert cameras_per_box(BOX, FULL_HD, 2.0, headroom=1.0) < 4
+
+
+def test_keyframes_only_where_they_come_as_often_as_samples() -> None:
+    assert FULL_HD.decoded_fps(0.5, "auto") == 0.5  # one keyframe per 2 s sample interval
+    assert FULL_HD.decoded_fps(1.0, "auto") == 30.0  # a 1 s interval needs frames between keyframes
+    assert FULL_HD.decoded_fps(0.5, "all") == 30.0
+    assert StreamProfile(1920, 1080, 30.0, None).decoded_fps(0.5, "auto") == 30.0  # GOP unknown
+
+
+def test_cameras_fill_boxes_in_order_up_to_the_headroom() -> None:
+    cameras = [PlannedCamera(f"cam-{n:02d}", FULL_HD, 0.5) for n in range(30)]
+    boxes = plan(cameras, BOX, headroom=0.8)
+    assert [len(b.cameras) for b in boxes] == [12, 12, 6]
+    assert [c.id for b in boxes for c in b.cameras] == [c.id for c in cameras]
+    assert all(b.load <= 0.8 for b in boxes)
+    heavy = PlannedCamera("cam-4k", StreamProfile(3840, 2160, 30.0, None), 5.0)
+    with pytest.raises(ValueError, match="camera cam-4k alone needs"):
+        plan([heavy], BOX)
+
+
+def test_a_capacity_file_with_a_bad_key_is_named(tmp_path: Path) -> None:
+    bad = tmp_path / "capacity.json"
+    bad.write_text(json.dumps({**BOX.model_dump(), "inference_per_s": 0}))
+    with pytest.raises(ConfigError, match=r"capacity.json: inference_per_s: .*greater than 0"):
+        load_capacity(bad)
+
+
+def town(shared: Path, tmp_path: Path, cameras: int = 5, **camera_keys: object) -> Path:
+    clip = shared / "media/clips/street-1920x1080.mp4"
+    config = {
+        "edge_id": "box-01",
+        "model": {"path": str(shared / "models/yolo11n-coco-int8-320.onnx")},
+        "cameras": [{"id": f"cam-{n}", "url": str(clip), "sample_fps": 0.5, **camera_keys,
+                     "zones": [{"id": "z1", "kind": "parked_bike", "micro_grid": "mg-017", "classes": ["bicycle"],
+                                "dwell_s": 60,
+                                "polygon": [[0, 0.5], [1, 0.5], [1, 1], [0, 1]]}]}
+                    for n in range(1, cameras + 1)],
+    }
+    path = tmp_path / "town.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return path
+
+
+def test_plan_assigns_a_town_and_each_box_runs_only_its_cameras(shared: Path, tmp_path: Path) -> None:
+    capacity = tmp_path / "capacity.json"
+    capacity.write_text(BOX.model_dump_json())
+    config, planned = town(shared, tmp_path), tmp_path / "planned.yaml"
+    # the shared clip is Full HD at 29.97 fps, sent with no regular keyframes: every frame decoded
+    stream = probe_stream(str(shared / "media/clips/street-1920x1080.mp4"))
+    assert (stream.width, stream.height, round(stream.fps)) == (1920, 1080, 30)
+    per_box = cameras_per_box(BOX, stream, 0.5)
+    assert 1 <= per_box < 5
+
+    done = cli("plan", "--capacity", str(capacity), "--config", str(config), "--probe", "--write", str(planned))
+    assert done.returncode == 0, done.stderr
+    boxes = -(-5 // per_box)
+    assert f"5 cameras on {boxes} boxes" in done.stdout
+    town_config = load_edge_config(planned)
+    assert town_config.boxes() == [f"box-{n:02d}" for n in range(1, boxes + 1)]
+    first = town_config.for_box("box-01")
+    assert (first.edge_id, [c.id for c in first.cameras]) == ("box-01", [f"cam-{n}" for n in range(1, per_box + 1)])
+    last = town_config.for_box(f"box-{boxes:02d}")
+    assert last.edge_id == f"box-{boxes:02d}" and last.cameras[-1].id == "cam-5"
+
+    refused = cli("edge", "run", "--config", str(planned), "--edge-id", "box-77")
+    assert refused.returncode == 2
+    assert "no cameras are assigned to edge box 'box-77' (boxes named: box-01" in refused.stderr
+
+
+def test_sizing_a_town_before_its_config_exists(tmp_path: Path) -> None:
+    capacity = tmp_path / "capacity.json"
+    capacity.write_text(BOX.model_dump_json())
+    done = cli("plan", "--capacity", str(capacity), "--cameras", "1150", "--size", "1920x1080", "--fps", "30",
+               "--gop-s", "2", "--sample-fps", "0.5")
+    assert done.returncode == 0, done.stderr
+    assert "1150 cameras on 96 boxes" in done.stdout  # 12 per box at 80 %
+
+
+def test_a_town_config_with_unassigned_cameras_is_refused(shared: Path, tmp_path: Path) -> None:
+    config = town(shared, tmp_path, cameras=3)
+    document = yaml.safe_load(config.read_text())
+    document["cameras"][0]["edge"] = "box-01"
+    config.write_text(yaml.safe_dump(document))
+    with pytest.raises(ConfigError, match="cameras cam-2, cam-3 have no `edge` while others have one"):
+        load_edge_config(config)
