@@ -45,6 +45,7 @@ def create_app(config: DispatcherConfig, services: Services | None = None) -> Fa
     for router in ROUTERS:
         app.include_router(router)
     app.mount("/worker", StaticFiles(directory=WEB_DIR / "worker", html=True), name="worker")
+    app.mount("/console", StaticFiles(directory=WEB_DIR / "console", html=True), name="console")
 
     @app.get("/", include_in_schema=False)
     def root() -> RedirectResponse:

@@ -549,6 +549,8 @@ class CaseService:
             try:
                 if action == "reroute":
                     notes = self._reroute(session, case, person_id, role, reason, data)
+                elif action == "escalate":
+                    notes = self._escalate_by_hand(session, case, person_id, role, reason)
                 else:
                     self._transition(session, case, action, person_id, role, reason, data)
             except TransitionError as exc:
@@ -568,6 +570,20 @@ class CaseService:
             raise TransitionError(target.note)
         case.micro_grid, case.leader_id, case.routing_note = grid_id, target.leader_id, target.note
         return self._dispatch(session, case, target.worker_id, actor, role, reason)
+
+    def _escalate_by_hand(
+        self, session: Session, case: CaseRow, actor: str, role: Role, reason: str | None
+    ) -> list[NotificationRow]:
+        """A dispatcher or leader hands the case one level up now: to the micro-grid leader,
+        then to the line department for its kind."""
+        next_state("escalate", CaseState(case.state), role, reason)
+        level, target = (1, case.leader_id) if case.escalation_level == 0 else (2, case.department_id)
+        if case.escalation_level >= 2 or target is None or target == case.assignee_id:
+            raise TransitionError("nobody further up to escalate to")
+        case.escalation_level, case.assignee_id = level, target
+        self._record(session, case, "escalate", CaseState(case.state), CaseState(case.state), actor, role, reason,
+                     {"assignee_id": target, "level": level, "by_hand": True})
+        return self.notify(session, case, target)
 
     def _transition(
         self, session: Session, case: CaseRow, action: str, actor: str, role: Role, reason: str | None,

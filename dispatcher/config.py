@@ -24,6 +24,12 @@ class HttpConfig(_Strict):
     public_url: str | None = Field(
         default=None, description="How phones reach this server; defaults to http://host:port"
     )
+    map_tiles: str | None = Field(
+        default=None, pattern=r"^https?://.*\{z\}.*\{x\}.*\{y\}",
+        description="Tile URL template for the console's map, e.g. https://tiles.example/{z}/{x}/{y}.png; "
+        "unset: the micro-grids on a plain background (works offline)",
+    )
+    map_attribution: str = Field(default="", max_length=300, description="Credit line the tile server asks for")
 
 
 class IngestConfig(_Strict):
@@ -196,6 +202,10 @@ class DispatcherConfig(_Strict):
     database_url: str = "sqlite:///var/dispatcher/gridpatrol.sqlite"
     data_dir: Path = Path("var/dispatcher")
     grid_file: Path = Path("configs/grid.yaml")
+    edge_config: Path | None = Field(
+        default=None, description="The town's edge config (shared by its boxes) whose zones the console's zone "
+        "editor edits; unset: no zone editing",
+    )
     mqtt: MqttConfig = Field(default_factory=lambda: MqttConfig(client_id=None))
     ingest: IngestConfig = Field(default_factory=IngestConfig)
     http: HttpConfig = Field(default_factory=HttpConfig)

@@ -73,6 +73,9 @@ RULES: dict[str, Rule] = {
     "extend": _rule({S.dispatched, S.accepted, S.rework, S.consult}, None, {R.leader, R.dispatcher},
                     needs_reason=True),
     "void": _rule(set(OPEN_STATES), S.void, {R.dispatcher, R.leader}, needs_reason=True),
+    # by hand, one level up (micro-grid leader, then the line department), before any deadline
+    "escalate": _rule({S.dispatched, S.accepted, S.rework, S.consult}, None, {R.dispatcher, R.leader},
+                      needs_reason=True),
 }
 
 

@@ -10,6 +10,7 @@ from sqlalchemy.orm import sessionmaker
 from contract import ViolationEvent
 from contract.configfile import ConfigError
 from dispatcher.auth import AuthService, LoginLimiter, SignedLinks
+from dispatcher.cameras import CameraBoard
 from dispatcher.cases import CaseService, IngestResult
 from dispatcher.channels import channel_problems
 from dispatcher.config import DispatcherConfig
@@ -23,6 +24,7 @@ from dispatcher.ingest import Ingest
 from dispatcher.notify import Notifier
 from dispatcher.webhook import CityWebhookSender
 from dispatcher.webpush import VapidKeys
+from dispatcher.zonefile import ZoneFile
 
 
 @dataclass
@@ -40,6 +42,8 @@ class Services:
     auth: AuthService
     links: SignedLinks
     grids: GridStore
+    cameras: CameraBoard
+    zones: ZoneFile | None = None
     city: CityWebhookSender | None = None
     grid_watcher: GridWatcher | None = None
 
@@ -83,8 +87,10 @@ class Services:
         if config.city_webhook is not None:
             cases.city_webhook = True
             city = CityWebhookSender(sessions, config.city_webhook)
+        board = CameraBoard(config.mqtt, f"{config.mqtt.client_id or config.ingest.client_id}-health", feed.publish)
+        zones = ZoneFile(config.edge_config) if config.edge_config else None
         svc = cls(config, sessions, grid, cases, evidence, feed, keys, notifier, ingest, scheduler, auth, links,
-                  grids, city)
+                  grids, board, zones, city)
         svc.grid_watcher = GridWatcher(grids, grid_version, svc.use_grid, config.escalation.poll_s)
         return svc
 
@@ -105,6 +111,7 @@ class Services:
 
     def start(self) -> None:
         self.ingest.start()
+        self.cameras.start()
         self.scheduler.start()
         if self.grid_watcher:
             self.grid_watcher.start()
@@ -117,5 +124,6 @@ class Services:
         self.scheduler.stop()
         if self.grid_watcher:
             self.grid_watcher.stop()
+        self.cameras.stop()
         self.ingest.stop()
         self.notifier.close()

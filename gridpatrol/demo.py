@@ -88,6 +88,7 @@ def run_demo(workdir: Path | None = None, speed: float = 1.0, serve_after_s: flo
     worker_url = f"{base}/worker/#token={auth.issue_session('w-017').token}"
     print(f"dispatcher: {base}  (API docs {base}/docs)")
     print(f"worker page, logged in as w-017: {worker_url}")
+    print(f"dispatch console, logged in as d-01: {base}/console/#token={auth.issue_session('d-01').token}")
     edge_cfg = load_config(EdgeConfig, EDGE_CONFIG)
     edge_cfg = edge_cfg.model_copy(update={
         "model": edge_cfg.model.model_copy(update={"path": model}),

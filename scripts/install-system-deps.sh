@@ -2,7 +2,8 @@
 # Debian packages the tests need, installed only where missing (needs root or sudo then):
 # - mosquitto: a real MQTT broker each test starts on its own port;
 # - GStreamer's RTSP server with GObject bindings for Debian's Python: a real RTSP camera
-#   for the stream tests (tests/rtsp_server.py).
+#   for the stream tests (tests/rtsp_server.py);
+# - chromium: the browser Playwright drives headless for the console and worker page tests.
 set -euo pipefail
 need=()
 command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need+=(mosquitto)
@@ -10,6 +11,7 @@ if ! /usr/bin/python3 -c 'import gi; gi.require_version("GstRtspServer", "1.0")'
    || ! gst-inspect-1.0 h264parse >/dev/null 2>&1 || ! gst-inspect-1.0 qtdemux >/dev/null 2>&1; then
   need+=(python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-tools gstreamer1.0-plugins-good gstreamer1.0-plugins-bad)
 fi
+[ -x /usr/bin/chromium ] || need+=(chromium)
 if ((${#need[@]})); then
   sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
   echo "installing Debian packages: ${need[*]}"

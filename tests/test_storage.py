@@ -142,6 +142,30 @@ def test_deadlines_escalate_worker_to_stand_in_to_leader_to_department_once_each
         assert [e.data["assignee_id"] for e in escalations] == ["w-019", "l-017", "dep-urban"]
 
 
+def test_a_dispatcher_escalates_by_hand_one_level_at_a_time(database_url: str) -> None:
+    cases = service(database_url)
+    cid = cases.ingest(opened()).case_id
+    with pytest.raises(CaseActionError, match="needs a reason"):
+        cases.act(cid, "escalate", "d-01")
+    with pytest.raises(PermissionError):
+        cases.act(cid, "escalate", "w-017", reason="not mine")  # a worker cannot push it up
+    first = cases.act(cid, "escalate", "d-01", reason="the shop owner threatened the worker")
+    assert (first.case["assignee_id"], first.case["escalation_level"]) == ("l-017", 1)
+    assert first.case["state"] == "dispatched"
+    second = cases.act(cid, "escalate", "l-017", reason="needs urban management")
+    assert (second.case["assignee_id"], second.case["escalation_level"]) == ("dep-urban", 2)
+    with pytest.raises(CaseActionError, match="nobody further up"):
+        cases.act(cid, "escalate", "d-01", reason="again")
+    with cases.sessions() as s:
+        steps = s.scalars(select(CaseTransitionRow).where(CaseTransitionRow.case_id == cid,
+                                                          CaseTransitionRow.action == "escalate")).all()
+        assert [(e.actor_id, e.data["assignee_id"], e.data["by_hand"]) for e in steps] == [
+            ("d-01", "l-017", True), ("l-017", "dep-urban", True)]
+        told = s.scalars(select(NotificationRow.person_id).where(NotificationRow.case_id == cid,
+                                                                 NotificationRow.channel == "inbox")).all()
+        assert told == ["w-017", "l-017", "dep-urban"]  # each one's inbox
+
+
 def test_timers_survive_a_restart_and_two_instances_fire_each_once(database_url: str) -> None:
     first = service(database_url, accept_min=1)
     for n in range(40):

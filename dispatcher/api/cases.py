@@ -116,7 +116,7 @@ def _act(svc: Services, who: Principal, case_id: int, action: str, reason: str |
 @router.post("/{case_id}/actions/{action}")
 def case_action(case_id: int, action: str, body: ActionBody, svc: ServicesDep, who: Caller) -> dict[str, Any]:
     """One step of the closed loop, taken by the logged-in person: accept, return, reroute,
-    consult, resume, handle, reject, verify, rate, close, extend, void (dispatcher/lifecycle.py)."""
+    consult, resume, handle, reject, verify, rate, close, extend, void, escalate (dispatcher/lifecycle.py)."""
     return _act(svc, who, case_id, action, body.reason, body.data)
 
 

@@ -49,7 +49,8 @@ def hierarchy(svc: ServicesDep, _: Viewer) -> dict[str, Any]:
             "communities": communities,
             "departments": {k.value: v for k, v in grid.departments.items()},
             "shops": [s.model_dump() for s in grid.shops],
-            "unlocated_open_cases": open_cases.get("unlocated", 0)}
+            "unlocated_open_cases": open_cases.get("unlocated", 0),
+            "map": {"tiles": svc.config.http.map_tiles, "attribution": svc.config.http.map_attribution}}
 
 
 @router.get("/areas")

@@ -1,5 +1,6 @@
 "use strict";
-// The worker's phone page: log in, see own cases, accept and report them handled.
+// The worker's phone page: log in, see own cases, accept them, ask the leader, report them
+// handled with an after photo; actions queue on the phone until the server has them.
 // The session token lives in localStorage; `#token=...` in the URL (the demo prints such a
 // link) logs in without a password.
 const $ = (id) => document.getElementById(id);
@@ -8,13 +9,86 @@ function token() { return localStorage.getItem("token") || ""; }
 function me() { return JSON.parse(localStorage.getItem("me") || "null"); }
 function say(text) { $("status").textContent = text; }
 
+class HttpError extends Error {
+  constructor(status, text) { super(`${status} ${text}`); this.status = status; }
+}
+
 async function api(path, options = {}) {
   const headers = { ...(options.headers || {}) };
   if (token()) headers.authorization = `Bearer ${token()}`;
-  const r = await fetch(path, { ...options, headers });
-  if (r.status === 401) { forget(); throw new Error("Please log in again."); }
-  if (!r.ok) throw new Error(`${r.status} ${await r.text()}`);
+  const r = await fetch(path, { ...options, headers }); // a TypeError when there is no network
+  if (r.status === 401) { forget(); throw new HttpError(401, "Please log in again."); }
+  if (!r.ok) throw new HttpError(r.status, (await r.json().catch(() => ({}))).detail || r.statusText);
   return r.status === 204 ? null : r.json();
+}
+
+// Actions wait in a queue in localStorage until the server took them: a phone in a lane with
+// no signal keeps what the worker did and sends it, in order, when the network is back.
+function queued() { return JSON.parse(localStorage.getItem("queue") || "[]"); }
+function keep(items) {
+  localStorage.setItem("queue", JSON.stringify(items));
+  $("queue").textContent = items.length ? `${items.length} action(s) not sent yet` : "";
+}
+
+async function sha256hex(bytes) {
+  const digest = await crypto.subtle.digest("SHA-256", bytes);
+  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+async function perform(item) {
+  const data = { ...(item.data || {}) };
+  if (item.photo) {
+    const bytes = Uint8Array.from(atob(item.photo.split(",")[1]), (c) => c.charCodeAt(0));
+    const digest = await sha256hex(bytes);
+    await api(`/api/v1/evidence/${digest}.jpg`, { method: "PUT", headers: { "content-type": "image/jpeg" }, body: bytes });
+    data.after_photo_sha256 = digest;
+  }
+  await api(`/api/v1/cases/${item.caseId}/actions/${item.action}`, {
+    method: "POST", headers: { "content-type": "application/json" },
+    body: JSON.stringify({ reason: item.reason || null, data }),
+  });
+}
+
+let flushing = false;
+async function flush() {
+  if (flushing || !token()) return;
+  flushing = true;
+  try {
+    while (queued().length) {
+      const [item, ...rest] = queued();
+      try {
+        await perform(item);
+        say(`Case #${item.caseId}: ${item.action} sent.`);
+      } catch (e) {
+        if (!(e instanceof HttpError) || e.status >= 500) { // no network, or the server is down: later
+          say("No connection: your action is kept and sent when the network is back.");
+          return;
+        }
+        say(`Case #${item.caseId}: ${item.action} was refused (${e.message}).`);
+      }
+      keep(rest);
+    }
+    await load();
+  } finally {
+    flushing = false;
+  }
+}
+
+function enqueue(item) {
+  keep([...queued(), item]);
+  return flush();
+}
+
+async function photo(file) {
+  // as a JPEG of at most 1280 px: small enough to queue on the phone, and a format the
+  // dispatcher keeps (phones may take HEIC)
+  const bitmap = await createImageBitmap(file);
+  const scale = Math.min(1, 1280 / Math.max(bitmap.width, bitmap.height));
+  const canvas = document.createElement("canvas");
+  canvas.width = Math.round(bitmap.width * scale);
+  canvas.height = Math.round(bitmap.height * scale);
+  canvas.getContext("2d").drawImage(bitmap, 0, 0, canvas.width, canvas.height);
+  return canvas.toDataURL("image/jpeg", 0.8);
 }
 
 function forget() {
@@ -66,13 +140,28 @@ async function subscribe() {
   say("Push alerts are on for this phone.");
 }
 
-async function act(caseId, action) {
-  const body = {};
-  if (action === "resolve") body.note = prompt("What was done?") || null;
-  await api(`/api/v1/cases/${caseId}/${action}`, {
-    method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body),
-  });
-  await load();
+function handleForm(c) {
+  const form = document.createElement("form");
+  form.className = "handle";
+  const note = document.createElement("input");
+  note.placeholder = "what was done";
+  note.name = "note";
+  const file = document.createElement("input");
+  file.type = "file";
+  file.accept = "image/*";
+  file.capture = "environment";
+  file.name = "photo";
+  const send = document.createElement("button");
+  send.type = "submit";
+  send.textContent = "Send: handled";
+  form.append(note, file, send);
+  form.onsubmit = async (event) => {
+    event.preventDefault();
+    if (!file.files.length) return say("Take a photo of the spot as it is now.");
+    send.disabled = true;
+    await enqueue({ caseId: c.id, action: "handle", reason: note.value || null, photo: await photo(file.files[0]) });
+  };
+  return form;
 }
 
 function render(items) {
@@ -89,6 +178,13 @@ function render(items) {
       img.src = c.snapshot_url;
       el.append(img);
     }
+    if (c.after_photo_url && c.after_photo_url.startsWith("http")) {
+      const after = document.createElement("img");
+      after.alt = "after photo";
+      after.className = "after";
+      after.src = c.after_photo_url;
+      el.append(after);
+    }
     for (const text of [
       `${c.state} · case #${c.id} · ${c.kind.replace(/_/g, " ")}`,
       `${c.camera_id} / ${c.zone_id} · ${c.micro_grid} · standing ${Math.round(c.dwell_s)} s`,
@@ -101,9 +197,22 @@ function render(items) {
     }
     const row = document.createElement("div");
     row.className = "row";
-    if (c.state === "dispatched") row.append(button("Accept", () => act(c.id, "acknowledge")));
-    if (c.state === "accepted" || c.state === "rework") row.append(button("Mark handled", () => act(c.id, "resolve")));
-    el.append(row);
+    if (c.lat !== null && c.lon !== null && c.lat !== undefined) {
+      const pin = document.createElement("a");
+      pin.href = `geo:${c.lat},${c.lon}?q=${c.lat},${c.lon}(case ${c.id})`;
+      pin.textContent = `📍 ${c.lat.toFixed(5)}, ${c.lon.toFixed(5)} (navigate)`;
+      row.append(pin);
+    }
+    if (c.state === "dispatched") row.append(button("Accept", () => enqueue({ caseId: c.id, action: "accept" })));
+    if (c.state === "accepted" || c.state === "rework") {
+      row.append(button("Ask the leader", async () => {
+        const reason = prompt("What do you need help with?");
+        if (reason) await enqueue({ caseId: c.id, action: "consult", reason });
+      }));
+      el.append(row, handleForm(c));
+    } else {
+      el.append(row);
+    }
     box.append(el);
   }
 }
@@ -123,7 +232,9 @@ async function load() {
 }
 
 $("login").onsubmit = (e) => login(e).catch((err) => say(err.message));
-$("load").onclick = () => load().catch((e) => say(e.message));
+$("load").onclick = () => flush().then(load).catch((e) => say(e.message));
+window.addEventListener("online", () => flush());
+setInterval(() => flush(), 10000);
 $("subscribe").onclick = () => subscribe().catch((e) => say(e.message));
 $("logout").onclick = () => api("/api/v1/auth/logout", { method: "POST" }).finally(forget);
 const fromLink = new URLSearchParams(location.hash.slice(1)).get("token");
@@ -132,5 +243,6 @@ if (fromLink) {
   adopt(fromLink).catch((e) => say(e.message));
 } else {
   show();
-  load().catch((e) => say(e.message));
+  keep(queued());
+  flush().then(load).catch((e) => say(e.message));
 }

@@ -1,0 +1,71 @@
+"""The zone editor's API: a camera's zones in the town's edge config, and its latest
+snapshot to draw them over."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, HTTPException
+from pydantic import BaseModel
+from sqlalchemy import select
+
+from dispatcher.api.deps import ServicesDep, require
+from dispatcher.db import CaseRow
+from dispatcher.services import Services
+from dispatcher.zonefile import ZoneFile, ZonesRejected
+
+router = APIRouter(prefix="/api/v1/zones", tags=["zones"], dependencies=[Depends(require("admin", "dispatcher"))])
+
+
+class ZonesBody(BaseModel):
+    zones: list[dict[str, Any]]
+
+
+def _file(svc: Services) -> ZoneFile:
+    if svc.zones is None:
+        raise HTTPException(404, "no edge config to edit: set edge_config in the dispatcher config")
+    return svc.zones
+
+
+def _snapshot(svc: Services, camera_id: str) -> str | None:
+    """The newest evidence image of the camera, as a signed link."""
+    with svc.sessions() as session:
+        url = session.scalar(select(CaseRow.snapshot_url).where(
+            CaseRow.camera_id == camera_id, CaseRow.snapshot_url.is_not(None)).order_by(CaseRow.id.desc()).limit(1))
+    return svc.links.sign(url)
+
+
+@router.get("")
+def cameras(svc: ServicesDep) -> list[dict[str, Any]]:
+    """The cameras of the edge config with their box and zone count."""
+    try:
+        found = _file(svc).cameras()
+        return [{"camera_id": c["camera_id"], "edge": c["edge"], "zones": len(c["zones"])} for c in found]
+    except LookupError as exc:
+        raise HTTPException(503, str(exc)) from None
+
+
+@router.get("/{camera_id}")
+def camera_zones(camera_id: str, svc: ServicesDep) -> dict[str, Any]:
+    try:
+        camera = _file(svc).camera(camera_id)
+    except KeyError as exc:
+        raise HTTPException(404, str(exc.args[0])) from None
+    except LookupError as exc:
+        raise HTTPException(503, str(exc)) from None
+    return {**camera, "snapshot_url": _snapshot(svc, camera_id)}
+
+
+@router.put("/{camera_id}")
+def save_zones(camera_id: str, body: ZonesBody, svc: ServicesDep) -> dict[str, Any]:
+    """Validate the camera's zones as the edge will (422 naming the bad key) and write them to
+    the edge config; boxes apply them when they next start."""
+    try:
+        stored = _file(svc).save(camera_id, body.zones)
+    except ZonesRejected as exc:
+        raise HTTPException(422, str(exc)) from None
+    except KeyError as exc:
+        raise HTTPException(404, str(exc.args[0])) from None
+    except LookupError as exc:
+        raise HTTPException(503, str(exc)) from None
+    return {"camera_id": camera_id, "zones": stored}

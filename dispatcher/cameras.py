@@ -1,0 +1,85 @@
+"""The camera health board: each camera's newest status and its edge box's, from the
+retained status topics. Every dispatcher keeps the whole board through a plain (not
+shared) subscription: statuses are state, and the broker replays them on every connect,
+so nothing needs storing here."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import ValidationError
+
+from contract import CAMERA_STATUS_SUBSCRIPTION, CameraStatus
+from contract.events import TOPIC_PREFIX
+from contract.mqtt import MqttConfig, mqtt_client
+
+log = logging.getLogger(__name__)
+
+EDGE_STATUS_SUBSCRIPTION = f"{TOPIC_PREFIX}/+/status"
+
+
+class CameraBoard:
+    def __init__(self, mqtt_cfg: MqttConfig, client_id: str, on_change: Callable[[dict[str, Any]], None]) -> None:
+        self.on_change = on_change
+        self.mqtt_cfg = mqtt_cfg
+        self.rejected = 0
+        self._lock = threading.Lock()
+        self._cameras: dict[tuple[str, str], tuple[CameraStatus, datetime]] = {}
+        self._edges: dict[str, dict[str, Any]] = {}
+        self.client = mqtt_client(mqtt_cfg, client_id)
+        self.client.on_connect = self._on_connect
+        self.client.on_message = self._on_message
+
+    def start(self) -> None:
+        self.client.connect_async(self.mqtt_cfg.host, self.mqtt_cfg.port, self.mqtt_cfg.keepalive_s)
+        self.client.loop_start()
+
+    def stop(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+    def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
+        if not reason_code.is_failure:
+            client.subscribe([(CAMERA_STATUS_SUBSCRIPTION, 1), (EDGE_STATUS_SUBSCRIPTION, 1)])
+
+    def _on_message(self, client, userdata, message) -> None:
+        now = datetime.now(UTC)
+        parts = message.topic.split("/")
+        try:
+            if len(parts) == 4:  # gridpatrol/v1/<edge>/status
+                body = json.loads(message.payload)
+                edge = {"edge_id": parts[2], "state": str(body["state"]), "reason": str(body.get("reason", "")),
+                        "received_at": now.isoformat()}
+                with self._lock:
+                    self._edges[parts[2]] = edge
+                self.on_change({"type": "edge", "edge": edge})
+                return
+            status = CameraStatus.model_validate_json(message.payload)
+        except (ValueError, KeyError, TypeError, ValidationError) as exc:
+            self.rejected += 1
+            log.warning("ignored a status on %s: %s", message.topic, str(exc).splitlines()[0])
+            return
+        with self._lock:
+            self._cameras[(status.edge_id, status.camera_id)] = (status, now)
+        self.on_change({"type": "camera", "camera": self._row(status, now)})
+
+    def _row(self, status: CameraStatus, received: datetime) -> dict[str, Any]:
+        edge = self._edges.get(status.edge_id, {})
+        return {"edge_id": status.edge_id, "camera_id": status.camera_id, "state": status.state.value,
+                "reason": status.reason, "since": status.since.isoformat(), "received_at": received.isoformat(),
+                "last_frame_at": status.last_frame_at.isoformat() if status.last_frame_at else None,
+                "edge_state": edge.get("state", "unknown")}
+
+    def snapshot(self) -> list[dict[str, Any]]:
+        """Every camera heard of, by edge box and camera id."""
+        with self._lock:
+            return [self._row(s, at) for _, (s, at) in sorted(self._cameras.items())]
+
+    def edges(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [dict(e) for _, e in sorted(self._edges.items())]

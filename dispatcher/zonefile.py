@@ -1,0 +1,82 @@
+"""The zone editor's file: the town's edge config, of which it reads and rewrites only one
+camera's ``zones``. Zones are checked by the contract's model (the one the edge enforces)
+before anything is written; the file is replaced atomically and the previous version kept
+beside it as ``<name>.bak``. Other keys, and ``${VAR}`` placeholders, stay as they were;
+YAML comments do not survive a save."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import threading
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from contract.configfile import format_location
+from contract.zones import validate_zones
+
+
+class ZonesRejected(ValueError):
+    """The zones do not validate; the message names the key (``zones[1].polygon: ...``)."""
+
+
+class ZoneFile:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+
+    def _document(self) -> dict[str, Any]:
+        try:
+            document = yaml.safe_load(self.path.read_text(encoding="utf-8"))
+        except (OSError, yaml.YAMLError) as exc:
+            raise LookupError(f"cannot read the edge config {self.path}: {exc}") from None
+        if not isinstance(document, dict) or not isinstance(document.get("cameras"), list):
+            raise LookupError(f"{self.path} has no cameras list")
+        return document
+
+    def cameras(self) -> list[dict[str, Any]]:
+        """Each camera of the file: id, box, and its zones as written."""
+        return [{"camera_id": c.get("id"), "edge": c.get("edge"), "zones": c.get("zones") or []}
+                for c in self._document()["cameras"] if isinstance(c, dict)]
+
+    def camera(self, camera_id: str) -> dict[str, Any]:
+        for camera in self.cameras():
+            if camera["camera_id"] == camera_id:
+                return camera
+        raise KeyError(f"no camera {camera_id!r} in {self.path.name}")
+
+    def save(self, camera_id: str, zones: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Validate ``zones`` and write them as the camera's; returns them as stored."""
+        try:
+            checked = validate_zones(zones)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = f"zones{format_location(first['loc'])}" if first["loc"] else "zones"
+            raise ZonesRejected(f"{where}: {first['msg']}") from None
+        except ValueError as exc:
+            raise ZonesRejected(f"zones: {exc}") from None
+        stored = [z.model_dump(mode="json", exclude_defaults=True) for z in checked]
+        with self._lock:
+            document = self._document()
+            matches = [c for c in document["cameras"] if isinstance(c, dict) and c.get("id") == camera_id]
+            if not matches:
+                raise KeyError(f"no camera {camera_id!r} in {self.path.name}")
+            matches[0]["zones"] = stored
+            text = yaml.safe_dump(document, sort_keys=False, allow_unicode=True)
+            fd, temp = tempfile.mkstemp(prefix=f".{self.path.name}.", dir=self.path.parent)
+            try:
+                with os.fdopen(fd, "w", encoding="utf-8") as out:
+                    out.write(text)
+                    out.flush()
+                    os.fsync(out.fileno())
+                backup = self.path.with_name(self.path.name + ".bak")
+                backup.write_bytes(self.path.read_bytes())
+                os.replace(temp, self.path)
+            except BaseException:
+                Path(temp).unlink(missing_ok=True)
+                raise
+        return stored
+

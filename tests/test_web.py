@@ -1,0 +1,294 @@
+"""The two faces people use, in a real browser: Debian's headless Chromium driven by
+Playwright against a dispatcher the test starts, fed by a real Mosquitto. The test run
+leaves screenshots of the console and the worker page in test-artifacts/screenshots/."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import paho.mqtt.publish as mqtt_publish
+import pytest
+from conftest import api_client, wait_for
+from samples import sample_event
+
+from contract import EventState, event_id_for, violation_id_for
+from gridpatrol.data import PROJECT_ROOT
+from gridpatrol.demo import DispatcherThread
+
+CHROMIUM = Path("/usr/bin/chromium")
+SHOTS = PROJECT_ROOT / "test-artifacts" / "screenshots"
+# As a root process in a container, with no network beyond loopback: no sandbox, and none of
+# the background connections Chromium makes to Google's hosts.
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture
+def browser() -> Iterator[object]:
+    if not CHROMIUM.exists():
+        pytest.fail("chromium is not installed: run `make test` (it installs the Debian package)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+def publish(mosquitto, thread: DispatcherThread, state: EventState, image: bytes | None = None) -> str:
+    """An event of one violation on cam-001 (with an uploaded snapshot when ``image``)."""
+    vid = violation_id_for("box-01", "cam-001", "z1", 3, datetime(2026, 5, 1, 8, 0, tzinfo=UTC))
+    fields: dict[str, object] = {"violation_id": str(vid), "event_id": str(event_id_for(vid, state)),
+                                 "state": state.value}
+    if image is not None:
+        digest = hashlib.sha256(image).hexdigest()
+        edge = api_client(thread, machine="edge")
+        assert edge.put(f"/api/v1/evidence/{digest}.jpg", content=image,
+                        headers={"content-type": "image/jpeg"}).status_code == 201
+        fields["snapshot"] = {"url": f"{thread.url}/api/v1/evidence/{digest}.jpg", "sha256": digest,
+                              "width": 1920, "height": 1080}
+    event = sample_event(**fields)
+    host, port = mosquitto.url.removeprefix("mqtt://").split(":")
+    mqtt_publish.single("gridpatrol/v1/box-01/cam-001/events", json.dumps(event), qos=1, hostname=host,
+                        port=int(port))
+    return str(vid)
+
+
+def log_in(page, url: str, person: str, password: str) -> None:
+    page.goto(url)
+    page.fill("#person", person)
+    page.fill("#password", password)
+    page.click("button[type=submit]")
+
+
+def test_an_event_goes_from_the_console_feed_to_the_worker_and_back_to_closed(
+        dispatcher: DispatcherThread, mosquitto, browser, shared: Path) -> None:
+    auth = dispatcher.services.auth
+    auth.set_password("d-01", "console-pass-1")
+    auth.set_password("w-017", "worker-pass-1")
+    SHOTS.mkdir(parents=True, exist_ok=True)
+
+    console = browser.new_page(viewport={"width": 1400, "height": 900})
+    log_in(console, f"{dispatcher.url}/console/", "d-01", "console-pass-1")
+    console.wait_for_selector("#link.live", timeout=15000)  # the live feed's WebSocket is open
+
+    # a violation arrives over MQTT and shows in the feed, with its snapshot
+    publish(mosquitto, dispatcher, EventState.opened, (shared / "media/images/carpark-1920x1080.jpg").read_bytes())
+    row = console.wait_for_selector("#feed tbody tr", timeout=15000)
+    assert "parked bike" in row.inner_text() and "mg-017" in row.inner_text()
+    assert row.query_selector(".state").inner_text().lower() == "dispatched"
+    console.wait_for_function("document.querySelector('#feed tbody img')?.naturalWidth > 0", timeout=10000)
+    case_id = int(row.get_attribute("data-case-id"))
+    console.screenshot(path=str(SHOTS / "console-feed.png"))
+
+    # the worker, on a phone-sized screen, accepts, photographs the spot and reports it handled
+    phone = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    log_in(phone, f"{dispatcher.url}/worker/", "w-017", "worker-pass-1")
+    card = phone.wait_for_selector(f".case[data-case-id='{case_id}']", timeout=15000)
+    phone.wait_for_function("document.querySelector('.case img')?.naturalWidth > 0", timeout=10000)
+    phone.screenshot(path=str(SHOTS / "worker-case.png"))
+    card.query_selector("button:text('Accept')").click()
+    form = phone.wait_for_selector(f".case[data-case-id='{case_id}'] form.handle", timeout=10000)
+    form.query_selector("input[name=note]").fill("bikes moved to the rack")
+    form.query_selector("input[type=file]").set_input_files(str(shared / "media/images/road-motorbikes-1280x574.jpg"))
+    form.query_selector("button[type=submit]").click()
+    phone.wait_for_function(
+        f"document.querySelector(\".case[data-case-id='{case_id}'] .meta\")?.textContent.startsWith('handled')"
+        " && document.querySelector('#queue').textContent === ''", timeout=15000)
+    phone.screenshot(path=str(SHOTS / "worker-handled.png"))
+    staff = api_client(dispatcher)
+    handled = staff.get(f"/api/v1/cases/{case_id}").json()
+    assert handled["state"] == "handled" and handled["handling_note"] == "bikes moved to the rack"
+    assert handled["after_photo_sha256"] and staff.get(handled["after_photo_url"]).status_code == 200
+
+    # the camera sees the spot free: the case is verified; the console shows it live
+    publish(mosquitto, dispatcher, EventState.cleared)
+    console.wait_for_selector(f"#feed tr[data-case-id='{case_id}'] .state.verified", timeout=15000)
+    console.click(f"#feed tr[data-case-id='{case_id}']")
+    console.wait_for_selector("#case .images figure:nth-child(3) img", timeout=10000)  # the after photo
+    console.wait_for_function("document.querySelector('#case .images figure:nth-child(3) img').naturalWidth > 0",
+                              timeout=10000)
+    console.click("#case button:text('Close')")
+    console.wait_for_selector(f"#feed tr[data-case-id='{case_id}'] .state.closed", timeout=15000)
+    console.wait_for_selector("#case .state.closed", timeout=10000)
+    timeline = console.inner_text("#case ol.timeline")
+    for step in ("dispatch", "accept", "handle", "verify", "close"):
+        assert f"· {step}:" in timeline
+    console.screenshot(path=str(SHOTS / "console-case-closed.png"))
+    # the worker's page shows the case closed, with the after photo, at its next refresh
+    phone.wait_for_function(
+        f"document.querySelector(\".case[data-case-id='{case_id}'] .meta\")?.textContent.startsWith('closed')",
+        timeout=20000)
+    phone.wait_for_function("document.querySelector('.case img.after')?.naturalWidth > 0", timeout=10000)
+    phone.screenshot(path=str(SHOTS / "worker-closed.png"))
+
+    # the month's assessment: the worker closed one case of one, on time
+    console.click("button.tab[data-tab=stats]")
+    stats_row = console.wait_for_selector("#s-table tbody tr:has-text('w-017')", timeout=10000)
+    cells = [td.inner_text() for td in stats_row.query_selector_all("td")]
+    headers = [th.inner_text().lower() for th in console.query_selector_all("#s-table thead th")]
+    shown = dict(zip(headers, cells, strict=True))
+    assert (shown["cases"], shown["closing rate"], shown["accepted on time rate"]) == ("1", "100 %", "100 %")
+    assert console.query_selector_all("#s-chart rect.bar")
+    console.screenshot(path=str(SHOTS / "console-stats.png"))
+    assert wait_for(lambda: staff.get(f"/api/v1/cases/{case_id}").json()["state"] == "closed", 5, "closed")
+
+
+def test_the_worker_page_keeps_an_action_taken_offline_and_sends_it_when_back(
+        dispatcher: DispatcherThread, mosquitto, browser) -> None:
+    dispatcher.services.auth.set_password("w-017", "worker-pass-1")
+    publish(mosquitto, dispatcher, EventState.opened)
+    staff = api_client(dispatcher)
+    case_id = wait_for(lambda: staff.get("/api/v1/cases").json(), 15, "the case")[0]["id"]
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
+    phone = context.new_page()
+    log_in(phone, f"{dispatcher.url}/worker/", "w-017", "worker-pass-1")
+    card = phone.wait_for_selector(f".case[data-case-id='{case_id}']", timeout=15000)
+    context.set_offline(True)
+    card.query_selector("button:text('Accept')").click()
+    phone.wait_for_selector("#queue:text('1 action(s) not sent yet')", timeout=10000)
+    phone.wait_for_selector("#status:text('No connection')", timeout=10000)
+    assert staff.get(f"/api/v1/cases/{case_id}").json()["state"] == "dispatched"
+    context.set_offline(False)
+    wait_for(lambda: staff.get(f"/api/v1/cases/{case_id}").json()["state"] == "accepted", 20,
+             "the queued accept to reach the dispatcher")
+    phone.wait_for_function("document.querySelector('#queue').textContent === ''", timeout=10000)
+    context.close()
+
+
+def test_the_camera_board_shows_each_camera_and_box_as_the_edge_reports_them(
+        dispatcher: DispatcherThread, mosquitto, browser) -> None:
+    dispatcher.services.auth.set_password("d-01", "console-pass-1")
+    host, port = mosquitto.url.removeprefix("mqtt://").split(":")
+
+    def retained(topic: str, body: dict) -> None:
+        mqtt_publish.single(topic, json.dumps(body), qos=1, retain=True, hostname=host, port=int(port))
+
+    since = datetime.now(UTC).isoformat()
+    retained("gridpatrol/v1/box-01/status", {"state": "online"})
+    for camera, state, reason in (("cam-001", "online", ""), ("cam-002", "suspended", "view moved (shift 9 %)")):
+        retained(f"gridpatrol/v1/box-01/{camera}/status", {"schema_version": 1, "edge_id": "box-01",
+                 "camera_id": camera, "state": state, "reason": reason, "since": since, "last_frame_at": since})
+    retained("gridpatrol/v1/box-02/cam-101/status", {"schema_version": 1, "edge_id": "box-02",
+             "camera_id": "cam-101", "state": "stalled", "reason": "no frame for 30 s", "since": since})
+    retained("gridpatrol/v1/box-02/cam-102/status", {"state": "melted"})  # not a status: ignored, counted
+
+    console = browser.new_page(viewport={"width": 1400, "height": 700})
+    log_in(console, f"{dispatcher.url}/console/", "d-01", "console-pass-1")
+    console.wait_for_selector("#link.live", timeout=15000)
+    console.click("button.tab[data-tab=cameras]")
+    console.wait_for_selector("#c-table tr[data-camera='box-02/cam-101']", timeout=10000)
+    suspended = console.inner_text("#c-table tr[data-camera='box-01/cam-002']").lower()
+    assert "suspended" in suspended and "view moved (shift 9 %)" in suspended
+    assert console.inner_text("#c-table tr[data-camera='box-01/cam-001'] td.last-frame").endswith("s ago")
+    assert console.inner_text("#c-table tr[data-camera='box-02/cam-101'] td.last-frame") == "—"
+
+    # the box dies: its last will says offline, and the board shows it live
+    retained("gridpatrol/v1/box-02/status", {"state": "offline", "reason": "lost"})
+    console.wait_for_selector("#c-table tr[data-camera='box-02/cam-101'] .state.offline", timeout=10000)
+    assert console.inner_text("#c-summary").split() == ["3", "cameras", "1", "online", "1", "suspended", "1",
+                                                        "stalled", "1", "boxes", "offline"]
+    console.screenshot(path=str(SHOTS / "console-cameras.png"))
+    board = api_client(dispatcher).get("/api/v1/cameras").json()
+    assert [(c["camera_id"], c["state"]) for c in board["cameras"]] == [
+        ("cam-001", "online"), ("cam-002", "suspended"), ("cam-101", "stalled")]
+    assert dispatcher.services.cameras.rejected == 1
+
+
+def test_the_map_colours_micro_grids_by_open_cases_and_opens_their_cases(
+        dispatcher: DispatcherThread, mosquitto, browser) -> None:
+    dispatcher.services.auth.set_password("d-01", "console-pass-1")
+    host, port = mosquitto.url.removeprefix("mqtt://").split(":")
+    for n in (1, 2):  # two violations that only say where they are: inside mg-018's area
+        vid = violation_id_for("box-01", f"cam-00{n}", "z1", n, datetime(2026, 5, 1, 8, 0, tzinfo=UTC))
+        event = sample_event(violation_id=str(vid), event_id=str(event_id_for(vid, EventState.opened)),
+                             camera_id=f"cam-00{n}", micro_grid=None, location={"lon": 120.165, "lat": 30.28})
+        event.pop("micro_grid")
+        mqtt_publish.single(f"gridpatrol/v1/box-01/cam-00{n}/events", json.dumps(event), qos=1, hostname=host,
+                            port=int(port))
+    staff = api_client(dispatcher)
+    wait_for(lambda: len(staff.get("/api/v1/cases?micro_grid=mg-018").json()) == 2, 15, "two cases in mg-018")
+
+    console = browser.new_page(viewport={"width": 1200, "height": 800})
+    log_in(console, f"{dispatcher.url}/console/", "d-01", "console-pass-1")
+    console.wait_for_selector("#feed tbody tr", timeout=15000)
+    console.click("button.tab[data-tab=map]")
+    console.wait_for_selector(".leaflet-container.plain", timeout=10000)  # no tile server: plain background
+    mg018 = console.wait_for_selector("path[data-grid='mg-018']", timeout=10000)
+    assert mg018.get_attribute("fill") == "#e8a33d"  # 1-2 open cases
+    assert console.query_selector("path[data-grid='mg-017']").get_attribute("fill") == "#5aa469"  # none
+    assert "mg-018 East Street grid 4: 2 open" in console.inner_text(".leaflet-tooltip-pane")
+    assert len(console.query_selector_all("path.leaflet-interactive[stroke='#1d2330'][fill='#fff']")) == 2
+    console.screenshot(path=str(SHOTS / "console-map.png"))
+    mg018.click(position={"x": 12, "y": 12})  # a corner: the camera dot sits in the middle
+    console.wait_for_selector("#desk:not([hidden])", timeout=5000)
+    assert console.eval_on_selector("#f-grid", "s => s.value") == "mg-018"
+    assert len(console.query_selector_all("#feed tbody tr")) == 2
+
+
+def test_the_zone_editor_draws_over_the_snapshot_and_saves_only_valid_zones(
+        tmp_path: Path, mosquitto, browser, shared: Path, project_root: Path) -> None:
+    from conftest import dispatcher_config
+
+    from edge.config import load_edge_config
+
+    town = tmp_path / "town.yaml"
+    town.write_text((project_root / "configs/edge.example.yaml").read_text())
+    thread = DispatcherThread(dispatcher_config(tmp_path, mosquitto.url, edge_config=town))
+    thread.start()
+    try:
+        thread.services.auth.set_password("d-01", "console-pass-1")
+        publish(mosquitto, thread, EventState.opened, (shared / "media/images/carpark-1920x1080.jpg").read_bytes())
+        staff = api_client(thread)
+        wait_for(lambda: staff.get("/api/v1/cases").json(), 15, "the case with its snapshot")
+
+        console = browser.new_page(viewport={"width": 1400, "height": 900})
+        log_in(console, f"{thread.url}/console/", "d-01", "console-pass-1")
+        console.wait_for_selector("#link.live", timeout=15000)
+        console.click("button.tab[data-tab=zones]")
+        console.wait_for_selector("#z-svg polygon[data-zone='z1']", timeout=10000)
+        console.wait_for_function("document.querySelector('#z-image').naturalWidth > 0", timeout=10000)
+        box = console.query_selector("#z-svg").bounding_box()
+
+        def click(x: float, y: float) -> None:
+            console.mouse.click(box["x"] + x * box["width"], box["y"] + y * box["height"])
+
+        console.click("#z-new")
+        card = console.query_selector("[data-zone-index='1']")
+        card.query_selector("input[data-key=micro_grid]").fill("mg-018")
+        card.query_selector("input[data-key=micro_grid]").press("Tab")
+        click(0.6, 0.2)
+        click(0.9, 0.2)
+        before = town.read_bytes()
+        console.click("#z-save")
+        console.wait_for_selector("#z-status:text('not saved')", timeout=10000)
+        assert "422: zones[1].polygon: List should have at least 3 items" in console.inner_text("#z-status")
+        assert town.read_bytes() == before  # nothing written
+
+        click(0.9, 0.45)
+        click(0.6, 0.45)
+        # drag the first point a little to the left
+        console.mouse.move(box["x"] + 0.6 * box["width"], box["y"] + 0.2 * box["height"])
+        console.mouse.down()
+        console.mouse.move(box["x"] + 0.55 * box["width"], box["y"] + 0.2 * box["height"], steps=5)
+        console.mouse.up()
+        console.click("#z-save")
+        console.wait_for_selector("#z-status:text('saved 2 zone(s) of cam-001')", timeout=10000)
+        console.screenshot(path=str(SHOTS / "console-zones.png"))
+
+        camera = load_edge_config(town).camera("cam-001")  # the edge's own loader accepts the file
+        assert [z.id for z in camera.zones] == ["z1", "z2"]
+        drawn = camera.zones[1]
+        assert (drawn.kind.value, drawn.micro_grid) == ("parked_bike", "mg-018")
+        assert drawn.classes == ["bicycle", "motorcycle"]
+        expected = [(0.55, 0.2), (0.9, 0.2), (0.9, 0.45), (0.6, 0.45)]
+        assert all(abs(x - ex) < 0.01 and abs(y - ey) < 0.01
+                   for (x, y), (ex, ey) in zip(drawn.polygon, expected, strict=True))
+        assert camera.zones[0].polygon == [(0.1, 0.5), (0.9, 0.5), (0.9, 1.0), (0.1, 1.0)]  # untouched
+        assert (tmp_path / "town.yaml.bak").read_bytes() == before
+    finally:
+        thread.stop()
