@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator, model_validator
-from shapely.geometry import Polygon
+from shapely.geometry import LineString, Point, Polygon
 
 from contract.configfile import WeeklyWindow
 from contract.events import GeoPoint, Identifier, ViolationKind
@@ -18,6 +18,10 @@ def require_unique_ids(what: str, ids: list[str]) -> None:
         if item in seen:
             raise ValueError(f"{what} id {item!r} appears twice")
         seen.add(item)
+
+
+DOOR_LINE_MIN = 0.01  # normalized: a door line shorter than 1 % of the frame is a slip of the mouse
+DOOR_SNAP = 0.03  # how far a door line's end may lie from the strip's border
 
 
 class ActiveWindow(WeeklyWindow):
@@ -54,6 +58,12 @@ class ZoneConfig(BaseModel):
         default="bottom_center",
         description="Which point of a box must lie in the zone: the ground point or the centre",
     )
+    door_line: tuple[tuple[float, float], tuple[float, float]] | None = Field(
+        default=None,
+        description="A shop front's door line (cross_door_trading only): two normalized points along the strip's "
+        "shop side. Only what stands on the strip's side of it counts: goods inside the shop, seen through an "
+        "open door, do not",
+    )
 
     @field_validator("polygon")
     @classmethod
@@ -66,10 +76,35 @@ class ZoneConfig(BaseModel):
             raise ValueError("polygon must not cross itself and must enclose an area")
         return points
 
+    @field_validator("door_line")
+    @classmethod
+    def _door_line(cls, line: tuple[tuple[float, float], tuple[float, float]] | None) -> object:
+        if line is None:
+            return None
+        for i, (x, y) in enumerate(line):
+            if not (0.0 <= x <= 1.0 and 0.0 <= y <= 1.0):
+                raise ValueError(f"point {i} ({x}, {y}) is outside 0..1: coordinates are normalized")
+        if LineString(line).length < DOOR_LINE_MIN:
+            raise ValueError(f"the door line's two points must be at least {DOOR_LINE_MIN} apart")
+        return line
+
     @model_validator(mode="after")
     def _placed(self) -> ZoneConfig:
         if self.micro_grid is None and self.location is None and self.shop_id is None:
             raise ValueError("a zone needs micro_grid, location or shop_id (so the dispatcher finds whose it is)")
+        return self
+
+    @model_validator(mode="after")
+    def _door_on_the_strip(self) -> ZoneConfig:
+        if self.door_line is None:
+            return self
+        if self.kind is not ViolationKind.cross_door_trading:
+            raise ValueError("door_line: only a cross_door_trading zone (a shop front) has a door line")
+        edge = Polygon(self.polygon).exterior
+        far = [i for i, point in enumerate(self.door_line) if edge.distance(Point(point)) > DOOR_SNAP]
+        if far:
+            raise ValueError(f"door_line: point {far[0]} is not on the strip's border (more than {DOOR_SNAP} away): "
+                             "draw the door line along the strip's shop side")
         return self
 
 

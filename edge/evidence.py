@@ -39,6 +39,9 @@ def render_snapshot(frame_bgr: np.ndarray, event: ViolationEvent, shapes: list[Z
         if active:
             cv2.fillPoly(overlay, [pts], colour)
         cv2.polylines(image, [pts], True, colour, 2 if active else 1, cv2.LINE_AA)
+        if shape.door_px is not None:  # the shop's door line, thick, in the zone's colour
+            a, b = (tuple(int(v) for v in p) for p in shape.door_px.round())
+            cv2.line(image, a, b, colour, 4 if active else 2, cv2.LINE_AA)
     image = cv2.addWeighted(overlay, 0.18, image, 0.82, 0)
     colour = _STATE_COLOURS[event.state.value]
     for obj in event.objects:

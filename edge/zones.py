@@ -1,4 +1,5 @@
-"""Zone geometry: a zone's normalized polygon placed on a frame, tested with Shapely."""
+"""Zone geometry: a zone's normalized polygon placed on a frame, tested with Shapely; a shop
+front's door line keeps what stands inside the shop out of its strip."""
 
 from __future__ import annotations
 
@@ -16,6 +17,17 @@ class ZoneShape:
         self.points_px = np.array([(x * width, y * height) for x, y in zone.polygon], np.float32)
         self.polygon = Polygon(self.points_px)
         shapely.prepare(self.polygon)
+        self.door_px: np.ndarray | None = None
+        self._street_side = 0.0
+        if zone.door_line is not None:
+            self.door_px = np.array([(x * width, y * height) for x, y in zone.door_line], np.float32)
+            centre = self.polygon.centroid
+            self._street_side = float(np.sign(self._side(np.array([[centre.x, centre.y]], np.float32))[0]))
+
+    def _side(self, points: np.ndarray) -> np.ndarray:
+        """Which side of the door line each point lies on (the sign of the cross product)."""
+        (ax, ay), (bx, by) = self.door_px
+        return (bx - ax) * (points[:, 1] - ay) - (by - ay) * (points[:, 0] - ax)
 
     def anchor_points(self, xyxy: np.ndarray) -> np.ndarray:
         """The point of each box that must lie in the zone (ground point or centre)."""
@@ -28,4 +40,8 @@ class ZoneShape:
             return np.zeros(0, bool)
         points = self.anchor_points(xyxy)
         # Points on the border count as inside: a zone drawn to the frame edge keeps its edge.
-        return shapely.intersects_xy(self.polygon, points[:, 0], points[:, 1])
+        inside = shapely.intersects_xy(self.polygon, points[:, 0], points[:, 1])
+        if self.door_px is not None and self._street_side != 0.0:
+            # the strip's side of the door line, or on it: goods put out across the threshold count
+            inside &= self._side(points) * self._street_side >= 0.0
+        return inside

@@ -122,6 +122,7 @@ def test_edge_run_announces_itself_and_ends_with_its_clip(tmp_path: Path, mosqui
     config = yaml.safe_load((ROOT / "configs/edge.example.yaml").read_text())
     config["model"]["path"] = str(shared / "models/yolo11n-coco-int8-320.onnx")
     config["mqtt"]["url"] = mosquitto.url
+    config["cameras"] = config["cameras"][:1]
     config["cameras"][0]["url"] = str(shared / "media/clips/street-1920x1080.mp4")  # 3.4 s
     config["evidence"] = {"dir": str(tmp_path / "evidence")}
     config["outbox"] = {"path": str(tmp_path / "outbox.sqlite")}

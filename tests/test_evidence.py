@@ -90,3 +90,17 @@ def test_a_disk_full_of_other_things_is_a_clear_error(small_disk: Path) -> None:
     with pytest.raises(EvidenceError, match=r"evidence disk full: cannot write .* even after pruning 0 old images"):
         store.save(noisy_frame(1), event(1), [])
     assert not list(store.root.rglob("*.part"))
+
+
+def test_a_shop_fronts_snapshot_shows_its_door_line() -> None:
+    from contract.zones import ZoneConfig
+    from edge.evidence import render_snapshot
+    from edge.zones import ZoneShape
+
+    zone = ZoneConfig(id="front", kind="cross_door_trading", polygon=[(0.1, 0.4), (0.9, 0.4), (0.9, 0.9), (0.1, 0.9)],
+                      door_line=((0.1, 0.4), (0.9, 0.4)), classes=["chair"], dwell_s=60, shop_id="shop-0012")
+    shot = event(1).model_copy(update={"zone_id": "front", "objects": []})
+    image = render_snapshot(np.zeros((200, 200, 3), np.uint8), shot, [ZoneShape(zone, (200, 200))])
+    on_line, below = image[80, 100], image[84, 100]  # the door line at y=80 is drawn 4 px thick
+    assert on_line[1] > 150 and on_line[2] > 150 and on_line[0] < 60  # the zone's amber, thick
+    assert below.max() < 60  # the strip itself only tinted

@@ -160,3 +160,27 @@ def test_boxes_smaller_than_the_zone_minimum_are_ignored() -> None:
     camera = CameraConfig(id="cam", url="x.mp4", sample_fps=2, zones=[zone])
     an = CameraAnalyzer("box", camera, COCO_NAMES, TrackingConfig(), media_clock(START))
     assert run(an, lambda t: dets((BIKE_BOX, BIKE)), 20) == []  # 60x80 px < 100 px
+
+
+def test_a_shop_fronts_door_line_keeps_what_stands_inside_the_shop_out() -> None:
+    """The strip is drawn generously, over the shop's open door too; the door line at y=0.6
+    says where the shop ends: a chair inside the shop never counts, a table put out across
+    the threshold does, and so does goods standing right on the line."""
+    zone = ZoneConfig(id="front", kind="cross_door_trading", polygon=[(0.0, 0.4), (1.0, 0.4), (1.0, 1.0), (0.0, 1.0)],
+                      door_line=((0.0, 0.6), (1.0, 0.6)), classes=["chair", "dining table"], dwell_s=5, clear_s=5,
+                      shop_id="shop-0012")
+    camera = CameraConfig(id="cam", url="x.mp4", sample_fps=2, zones=[zone])
+    chair, table = COCO_NAMES.index("chair"), COCO_NAMES.index("dining table")
+    inside_shop = (100.0, 200.0, 160.0, 270.0)  # ground point y=270 < 288 (0.6 of 480): behind the door line
+    put_out = (300.0, 300.0, 420.0, 380.0)  # ground point y=380: on the pavement
+    on_the_line = (500.0, 230.0, 560.0, 288.0)
+    an = CameraAnalyzer("box", camera, COCO_NAMES, TrackingConfig(), media_clock(START))
+    assert run(an, lambda t: dets((inside_shop, chair)), 20) == []
+    an = CameraAnalyzer("box", camera, COCO_NAMES, TrackingConfig(), media_clock(START))
+    events = run(an, lambda t: dets((inside_shop, chair), (put_out, table), (on_the_line, chair)), 20)
+    opened = sorted(tuple(e.objects[0].bbox) for e in events if e.state is EventState.opened)
+    assert opened == [put_out, on_the_line] and all(e.shop_id == "shop-0012" for e in events)
+    # without the door line the same strip takes the chair inside the shop for goods outside
+    plain = camera.model_copy(update={"zones": [zone.model_copy(update={"door_line": None})]})
+    an = CameraAnalyzer("box", plain, COCO_NAMES, TrackingConfig(), media_clock(START))
+    assert len({e.violation_id for e in run(an, lambda t: dets((inside_shop, chair)), 20)}) == 1

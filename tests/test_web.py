@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -230,11 +231,12 @@ def test_the_map_colours_micro_grids_by_open_cases_and_opens_their_cases(
     assert len(console.query_selector_all("#feed tbody tr")) == 2
 
 
-def test_the_zone_editor_draws_over_the_snapshot_and_saves_only_valid_zones(
-        tmp_path: Path, mosquitto, browser, shared: Path, project_root: Path) -> None:
+@contextmanager
+def zone_editor(tmp_path: Path, mosquitto, browser, shared: Path, project_root: Path) -> Iterator[tuple]:
+    """The console's zone editor on cam-001 of a town config copied from the example, over the
+    camera's latest snapshot: yields the page, the config file, a click at (x, y) in 0..1 of
+    the picture and the page position of such a point."""
     from conftest import dispatcher_config
-
-    from edge.config import load_edge_config
 
     town = tmp_path / "town.yaml"
     town.write_text((project_root / "configs/edge.example.yaml").read_text())
@@ -252,11 +254,21 @@ def test_the_zone_editor_draws_over_the_snapshot_and_saves_only_valid_zones(
         console.click("button.tab[data-tab=zones]")
         console.wait_for_selector("#z-svg polygon[data-zone='z1']", timeout=10000)
         console.wait_for_function("document.querySelector('#z-image').naturalWidth > 0", timeout=10000)
-        box = console.query_selector("#z-svg").bounding_box()
 
-        def click(x: float, y: float) -> None:
-            console.mouse.click(box["x"] + x * box["width"], box["y"] + y * box["height"])
+        def at(x: float, y: float) -> tuple[float, float]:  # measured anew: a long status line moves the picture
+            box = console.query_selector("#z-svg").bounding_box()
+            return box["x"] + x * box["width"], box["y"] + y * box["height"]
 
+        yield console, town, lambda x, y: console.mouse.click(*at(x, y)), at
+    finally:
+        thread.stop()
+
+
+def test_the_zone_editor_draws_over_the_snapshot_and_saves_only_valid_zones(
+        tmp_path: Path, mosquitto, browser, shared: Path, project_root: Path) -> None:
+    from edge.config import load_edge_config
+
+    with zone_editor(tmp_path, mosquitto, browser, shared, project_root) as (console, town, click, at):
         console.click("#z-new")
         card = console.query_selector("[data-zone-index='1']")
         card.query_selector("input[data-key=micro_grid]").fill("mg-018")
@@ -272,9 +284,9 @@ def test_the_zone_editor_draws_over_the_snapshot_and_saves_only_valid_zones(
         click(0.9, 0.45)
         click(0.6, 0.45)
         # drag the first point a little to the left
-        console.mouse.move(box["x"] + 0.6 * box["width"], box["y"] + 0.2 * box["height"])
+        console.mouse.move(*at(0.6, 0.2))
         console.mouse.down()
-        console.mouse.move(box["x"] + 0.55 * box["width"], box["y"] + 0.2 * box["height"], steps=5)
+        console.mouse.move(*at(0.55, 0.2), steps=5)
         console.mouse.up()
         console.click("#z-save")
         console.wait_for_selector("#z-status:text('saved 2 zone(s) of cam-001')", timeout=10000)
@@ -290,5 +302,51 @@ def test_the_zone_editor_draws_over_the_snapshot_and_saves_only_valid_zones(
                    for (x, y), (ex, ey) in zip(drawn.polygon, expected, strict=True))
         assert camera.zones[0].polygon == [(0.1, 0.5), (0.9, 0.5), (0.9, 1.0), (0.1, 1.0)]  # untouched
         assert (tmp_path / "town.yaml.bak").read_bytes() == before
-    finally:
-        thread.stop()
+
+
+
+def test_a_shop_fronts_door_line_is_drawn_dragged_and_saved_with_its_strip(
+        tmp_path: Path, mosquitto, browser, shared: Path, project_root: Path) -> None:
+    from edge.config import load_edge_config
+
+    with zone_editor(tmp_path, mosquitto, browser, shared, project_root) as (console, town, click, at):
+        assert console.is_disabled("#z-door")  # z1 is a parked-bike zone: no door line
+        console.click("#z-new")
+        card = console.query_selector("[data-zone-index='1']")
+        card.query_selector("select[data-key=kind]").select_option("cross_door_trading")
+        card = console.query_selector("[data-zone-index='1']")
+        for key, value in (("id", "shop-0012-front"), ("classes", "chair, dining table"), ("shop_id", "shop-0012")):
+            card.query_selector(f"input[data-key={key}]").fill(value)
+            card.query_selector(f"input[data-key={key}]").press("Tab")
+        for x, y in ((0.3, 0.1), (0.7, 0.1), (0.75, 0.4), (0.25, 0.4)):  # the strip before the shop
+            click(x, y)
+        assert not console.is_disabled("#z-door")
+        console.click("#z-door")
+        click(0.45, 0.25)
+        click(0.55, 0.25)  # across the middle of the strip, not along its shop side
+        console.wait_for_selector("#z-svg line.door[data-door='shop-0012-front']", state="attached", timeout=5000)
+        before = town.read_bytes()
+        console.click("#z-save")
+        console.wait_for_selector("#z-status:text('not saved')", timeout=10000)
+        assert "door_line: point 0 is not on the strip's border" in console.inner_text("#z-status")
+        assert town.read_bytes() == before
+
+        for (x, y), (to_x, to_y) in (((0.45, 0.25), (0.35, 0.1)), ((0.55, 0.25), (0.65, 0.1))):
+            console.mouse.move(*at(x, y))
+            console.mouse.down()
+            console.mouse.move(*at(to_x, to_y), steps=5)
+            console.mouse.up()
+        console.click("#z-save")
+        console.wait_for_selector("#z-status:text('saved 2 zone(s) of cam-001')", timeout=10000)
+        console.screenshot(path=str(SHOTS / "console-zones-door-line.png"))
+
+        front = load_edge_config(town).camera("cam-001").zones[1]
+        assert (front.id, front.kind.value, front.shop_id) == ("shop-0012-front", "cross_door_trading", "shop-0012")
+        assert front.classes == ["chair", "dining table"]
+        assert all(abs(x - ex) < 0.01 and abs(y - ey) < 0.01
+                   for (x, y), (ex, ey) in zip(front.door_line, [(0.35, 0.1), (0.65, 0.1)], strict=True))
+
+        # a shop front turned into a parked-bike zone loses its door line (only shop fronts have one)
+        console.query_selector("[data-zone-index='1'] select[data-key=kind]").select_option("parked_bike")
+        console.wait_for_selector("#z-svg line.door", state="detached", timeout=5000)
+        assert console.is_disabled("#z-door")
