@@ -171,6 +171,29 @@ def test_evidence_links_are_signed_and_expire(dispatcher: DispatcherThread, mosq
     assert edge.get(put.json()["url"]).status_code == 200  # or with a token
 
 
+def test_evidence_uploads_are_checked_for_size_and_type(dispatcher: DispatcherThread) -> None:
+    edge = api_client(dispatcher, machine="edge")
+    limit = dispatcher.config.max_evidence_bytes
+    big = b"\xff\xd8\xff\xe0" + bytes(limit)
+    url = f"/api/v1/evidence/{hashlib.sha256(big).hexdigest()}.jpg"
+    jpeg = {"content-type": "image/jpeg"}
+    assert edge.put(url, content=big, headers=jpeg).status_code == 413  # declared too long
+
+    def chunks():  # no content-length: the dispatcher stops reading past the limit
+        for start in range(0, len(big), 65536):
+            yield big[start:start + 65536]
+
+    refused = edge.put(url, content=chunks(), headers=jpeg)
+    assert refused.status_code == 413 and str(limit) in refused.json()["detail"]
+    png = b"\x89PNG\r\n\x1a\n" + b"x" * 100
+    png_url = f"/api/v1/evidence/{hashlib.sha256(png).hexdigest()}.jpg"
+    assert edge.put(png_url, content=png, headers={"content-type": "image/png"}).status_code == 415
+    assert edge.put(png_url, content=png, headers=jpeg).json()["detail"] == "not a JPEG image"
+    small = b"\xff\xd8\xff\xe0" + b"x" * 100
+    assert edge.put(f"/api/v1/evidence/{'0' * 64}.jpg", content=small, headers=jpeg).status_code == 422  # wrong hash
+    assert not list(dispatcher.services.evidence.root.rglob("*.jpg"))  # nothing of these was kept
+
+
 def test_feed_needs_a_staff_token(dispatcher: DispatcherThread) -> None:
     ws = dispatcher.url.replace("http", "ws") + "/api/v1/feed"
     worker_token = dispatcher.services.auth.issue_session("w-017").token

@@ -25,9 +25,13 @@ async def put_evidence(name: str, request: Request, svc: ServicesDep, _: Uploade
     declared = request.headers.get("content-length")
     if declared and (not declared.isdigit() or int(declared) > svc.config.max_evidence_bytes):
         raise HTTPException(413, f"image over {svc.config.max_evidence_bytes} bytes")
-    data = await request.body()
+    data = bytearray()  # read as it comes: a chunked upload declares no length
+    async for chunk in request.stream():
+        data += chunk
+        if len(data) > svc.config.max_evidence_bytes:
+            raise HTTPException(413, f"image over {svc.config.max_evidence_bytes} bytes")
     try:
-        svc.evidence.put(name.removesuffix(".jpg"), data)
+        svc.evidence.put(name.removesuffix(".jpg"), bytes(data))
     except EvidenceRejected as exc:
         raise HTTPException(422, str(exc)) from None
     return {"url": f"{svc.config.public_url()}/api/v1/evidence/{name}"}
