@@ -51,10 +51,16 @@ def month_bounds(month: str) -> tuple[datetime, datetime]:
     """``YYYY-MM`` → [first instant, first instant of the next month) in UTC."""
     try:
         start = datetime.strptime(month, "%Y-%m").replace(tzinfo=UTC)
-    except ValueError:
-        raise ValueError(f"month must look like 2026-11, got {month!r}") from None
-    end = date(start.year + start.month // 12, start.month % 12 + 1, 1)
+        end = date(start.year + start.month // 12, start.month % 12 + 1, 1)
+    except ValueError:  # not YYYY-MM, or a year datetime cannot hold (0000, or the month after 9999-12)
+        raise ValueError(f"month must look like 2026-11 (years 0001 to 9998), got {month!r}") from None
     return start, datetime(end.year, end.month, 1, tzinfo=UTC)
+
+
+def checked_month(month: str) -> str:
+    """``month`` if it names a month the assessment can cover; ``ValueError`` otherwise."""
+    month_bounds(month)
+    return month
 
 
 def _rate(part: int, whole: int) -> float | None:

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Request
 from pydantic import BaseModel, Field
 
-from dispatcher.api.deps import Caller, ServicesDep, require
+from dispatcher.api.deps import Caller, RowId, ServicesDep, require
 from dispatcher.auth import AuthError, IssuedToken, LoginThrottled, MachineRole, Principal
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
@@ -23,7 +23,7 @@ class LoginBody(BaseModel):
 class TokenBody(BaseModel):
     name: str = Field(min_length=1, max_length=128, description="What the token is for, e.g. edge-east-01")
     role: MachineRole
-    ttl_days: float | None = Field(default=None, gt=0, description="Never expires when left out")
+    ttl_days: float | None = Field(default=None, gt=0, le=3650, description="Never expires when left out")
 
 
 class PasswordBody(BaseModel):
@@ -73,7 +73,7 @@ def list_tokens(_: Admin, svc: ServicesDep, sessions: bool = False) -> list[dict
 
 
 @router.delete("/tokens/{token_id}", status_code=204)
-def revoke_token(token_id: int, _: Admin, svc: ServicesDep) -> None:
+def revoke_token(token_id: RowId, _: Admin, svc: ServicesDep) -> None:
     if not svc.auth.revoke(token_id):
         raise HTTPException(404, f"no live token {token_id}")
 

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
-from dispatcher.api.deps import Caller, ServicesDep, person_of, require
+from dispatcher.api.deps import Caller, RowId, ServicesDep, person_of, require
 from dispatcher.auth import PEOPLE_ROLES, Principal
 from dispatcher.cases import ActionResult, CaseActionError, case_summary, transition_summary
 from dispatcher.db import CaseRow
@@ -77,7 +77,7 @@ def list_cases(
 
 
 @router.get("/{case_id}")
-def get_case(case_id: int, svc: ServicesDep, who: Caller) -> dict[str, Any]:
+def get_case(case_id: RowId, svc: ServicesDep, who: Caller) -> dict[str, Any]:
     with svc.sessions() as session:
         case = visible_case(svc, who, case_id, session)
         if who.person_id is not None and svc.cases.mark_delivered(session, case.id, who.person_id,
@@ -114,19 +114,19 @@ def _act(svc: Services, who: Principal, case_id: int, action: str, reason: str |
 
 
 @router.post("/{case_id}/actions/{action}")
-def case_action(case_id: int, action: str, body: ActionBody, svc: ServicesDep, who: Caller) -> dict[str, Any]:
+def case_action(case_id: RowId, action: str, body: ActionBody, svc: ServicesDep, who: Caller) -> dict[str, Any]:
     """One step of the closed loop, taken by the logged-in person: accept, return, reroute,
     consult, resume, handle, reject, verify, rate, close, extend, void, escalate (dispatcher/lifecycle.py)."""
     return _act(svc, who, case_id, action, body.reason, body.data)
 
 
 @router.post("/{case_id}/acknowledge")
-def acknowledge(case_id: int, svc: ServicesDep, who: Caller) -> dict[str, Any]:
+def acknowledge(case_id: RowId, svc: ServicesDep, who: Caller) -> dict[str, Any]:
     """The worker accepts the case (the ``accept`` action)."""
     return _act(svc, who, case_id, "accept", None, {})
 
 
 @router.post("/{case_id}/resolve")
-def resolve(case_id: int, body: ResolveBody, svc: ServicesDep, who: Caller) -> dict[str, Any]:
+def resolve(case_id: RowId, body: ResolveBody, svc: ServicesDep, who: Caller) -> dict[str, Any]:
     """The worker reports it handled (the ``handle`` action), with what was done."""
     return _act(svc, who, case_id, "handle", body.note, {})

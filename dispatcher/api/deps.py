@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, HTTPException, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from dispatcher.auth import Principal
@@ -19,6 +19,10 @@ def services(request: Request) -> Services:
 
 
 ServicesDep = Annotated[Services, Depends(services)]
+
+# A row id in a path: what the databases' 64-bit keys hold (a larger number is a 422, not an
+# overflow inside the driver).
+RowId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 
 
 def caller(

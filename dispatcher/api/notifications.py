@@ -7,7 +7,7 @@ from typing import Literal
 
 from fastapi import APIRouter, HTTPException
 
-from dispatcher.api.deps import ServicesDep
+from dispatcher.api.deps import RowId, ServicesDep
 
 router = APIRouter(prefix="/api/v1/notifications", tags=["notifications"])
 
@@ -15,7 +15,7 @@ router = APIRouter(prefix="/api/v1/notifications", tags=["notifications"])
 @router.post("/{notification_id}/receipt", status_code=204, operation_id="post_receipt")
 @router.get("/{notification_id}/receipt", status_code=204, operation_id="get_receipt",
             description="The same, for gateways that call back with GET")
-def receipt(notification_id: int, sig: str, svc: ServicesDep,
+def receipt(notification_id: RowId, sig: str, svc: ServicesDep,
             status: Literal["delivered", "failed"] = "delivered") -> None:
     if not svc.links.receipt_valid(notification_id, sig):
         raise HTTPException(403, "not a genuine receipt link")

@@ -9,17 +9,19 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import PlainTextResponse
+from pydantic import AfterValidator
 from sqlalchemy import func, select
 
 from dispatcher.api.deps import Caller, ServicesDep, require
-from dispatcher.assessment import assess, to_csv
+from dispatcher.assessment import assess, checked_month, to_csv
 from dispatcher.auth import Principal
 from dispatcher.db import CaseRow, now
 from dispatcher.lifecycle import OPEN_STATES
 
 router = APIRouter(prefix="/api/v1", tags=["assessment"])
 Assessor = Annotated[Principal, Depends(require("admin", "dispatcher", "leader"))]
-Month = Annotated[str, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="YYYY-MM")]
+Month = Annotated[str, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="YYYY-MM"),
+                  AfterValidator(checked_month)]
 By = Annotated[Literal["worker", "micro_grid"], Query()]
 
 

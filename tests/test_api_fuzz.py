@@ -1,0 +1,35 @@
+"""schemathesis against the dispatcher's own OpenAPI document, on a dispatcher the test
+starts: generated requests to every operation (valid and invalid parameters and bodies,
+odd headers, stateful sequences from inferred links) as an admin, and no answer may be a
+server error."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from gridpatrol.demo import DispatcherThread
+
+# Logging out and revoking tokens would end the fuzzer's own token (tests/test_auth.py covers both).
+EXCLUDED = ["POST /api/v1/auth/logout", "DELETE /api/v1/auth/tokens/{token_id}"]
+
+
+def test_no_generated_request_gets_a_server_error(dispatcher: DispatcherThread, tmp_path: Path) -> None:
+    token = dispatcher.services.auth.issue_machine("schemathesis", "admin").token
+    command = [str(Path(sys.executable).parent / "schemathesis"), "run", f"{dispatcher.url}/openapi.json",
+               "-H", f"Authorization: Bearer {token}", "--checks", "not_a_server_error", "--max-examples", "25",
+               "--workers", "1", "--seed", "20261202", "--continue-on-failure", "--report-dir", str(tmp_path)]
+    for name in EXCLUDED:
+        command += ["--exclude-name", name]
+    run = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    output = run.stdout + run.stderr
+    assert run.returncode == 0, output[-6000:]
+    generated = re.search(r"(\d+) generated", output)
+    assert generated and int(generated.group(1)) > 500, output[-3000:]  # it really ran
+    # past the login everywhere but where a person must act: a machine token takes no case action
+    section = re.search(r"Authentication failed.*?\n\n(.*?)\n\n", output, re.S)
+    refused = set(re.findall(r"^\s+- (\w+ /\S+)$", section.group(1), re.M)) if section else set()
+    assert refused <= {"POST /api/v1/cases/{case_id}/actions/{action}"}, output[-3000:]
+    print(f"schemathesis: {generated.group(1)} requests generated, no server error")
