@@ -1,9 +1,12 @@
 """The broker's side of security, on a real Mosquitto with docker/mosquitto/acl.example: no
-anonymous clients, a wrong password is refused, and an edge box may publish only under its
-own edge_id (a message under another box's prefix never reaches the dispatcher)."""
+anonymous clients, a wrong password is refused, an edge box may publish only under its own
+edge_id (a message under another box's prefix never reaches the dispatcher), and both halves
+work over TLS (mqtts://) with a town's private CA."""
 
 from __future__ import annotations
 
+import json
+import ssl
 import subprocess
 import time
 from pathlib import Path
@@ -18,8 +21,8 @@ from gridpatrol.data import PROJECT_ROOT
 PEOPLE = {"box-01": "box-01-secret", "box-02": "box-02-secret", "dispatcher": "dispatcher-secret"}
 
 
-@pytest.fixture
-def secured_broker(tmp_path: Path):
+def users_and_acl(tmp_path: Path) -> str:
+    """mosquitto.conf lines: no anonymous clients, PEOPLE's passwords, the example ACL."""
     if mosquitto_path() is None:
         pytest.fail("mosquitto is not installed: run `make test`")
     passwords = tmp_path / "passwords"
@@ -27,9 +30,12 @@ def secured_broker(tmp_path: Path):
     for user, password in PEOPLE.items():
         subprocess.run(["mosquitto_passwd", "-b", str(passwords), user, password], check=True)
     passwords.chmod(0o600)
-    acl = PROJECT_ROOT / "docker/mosquitto/acl.example"
-    broker = LocalBroker(persistence_dir=tmp_path / "data", extra_conf=(
-        f"allow_anonymous false\npassword_file {passwords}\nacl_file {acl}")).start()
+    return f"allow_anonymous false\npassword_file {passwords}\nacl_file {PROJECT_ROOT / 'docker/mosquitto/acl.example'}"
+
+
+@pytest.fixture
+def secured_broker(tmp_path: Path):
+    broker = LocalBroker(persistence_dir=tmp_path / "data", extra_conf=users_and_acl(tmp_path)).start()
     yield broker
     broker.stop()
 
@@ -71,3 +77,91 @@ def test_edges_publish_only_under_their_own_id(secured_broker: LocalBroker) -> N
     for client in (box, dispatcher):
         client.loop_stop()
         client.disconnect()
+
+
+def town_ca(folder: Path) -> tuple[Path, Path, Path]:
+    """A private CA and a server certificate for 127.0.0.1 signed by it: (ca, cert, key)."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    def name(cn: str) -> x509.Name:
+        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+
+    now = datetime.datetime.now(datetime.UTC)
+    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca = (x509.CertificateBuilder().subject_name(name("Town CA")).issuer_name(name("Town CA"))
+          .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())
+          .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=1))
+          .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+          .sign(ca_key, hashes.SHA256()))
+    cert = (x509.CertificateBuilder().subject_name(name("broker.town")).issuer_name(ca.subject)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                           critical=False)
+            .sign(ca_key, hashes.SHA256()))
+    paths = folder / "ca.pem", folder / "server.pem", folder / "server.key"
+    paths[0].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    paths[1].write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    paths[2].write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return paths
+
+
+def test_both_halves_work_over_tls_with_the_towns_ca(tmp_path: Path) -> None:
+    """An edge box's publisher and a dispatcher on mqtts:// with the town's CA (mqtt.ca_file),
+    user names and passwords: the event becomes a case. A client that does not trust the CA
+    is refused at the handshake, and the TLS port does not speak plain MQTT."""
+    from conftest import api_client, case_for, dispatcher_config, wait_for
+    from samples import sample_event
+
+    from edge.config import EvidenceConfig
+    from edge.outbox import Outbox
+    from edge.publisher import Publisher
+    from gridpatrol.broker import free_port
+    from gridpatrol.demo import DispatcherThread
+
+    ca, cert, key = town_ca(tmp_path)
+    tls_port = free_port()
+    tls_listener = f"listener {tls_port} 127.0.0.1\ncafile {ca}\ncertfile {cert}\nkeyfile {key}"
+    broker = LocalBroker(persistence_dir=tmp_path / "data",
+                         extra_conf=f"{users_and_acl(tmp_path)}\n{tls_listener}").start()
+    url = f"mqtts://127.0.0.1:{tls_port}"
+    thread = DispatcherThread(dispatcher_config(tmp_path, url, mqtt={
+        "url": url, "ca_file": str(ca), "username": "dispatcher", "password": PEOPLE["dispatcher"]}))
+    thread.start()
+    outbox = Outbox(tmp_path / "outbox.sqlite")
+    publisher = Publisher("box-01", MqttConfig(url=url, ca_file=str(ca), username="box-01",
+                                               password=PEOPLE["box-01"]), EvidenceConfig(), outbox)
+    try:
+        publisher.start()
+        assert publisher.wait_connected(15), "the edge did not connect over TLS"
+        event = sample_event()
+        outbox.put("gridpatrol/v1/box-01/cam-001/events", json.dumps(event).encode())
+        assert publisher.flush(15)
+        staff = api_client(thread)
+        case = wait_for(lambda: case_for(staff, event["violation_id"]), 15, "the case of the event sent over TLS")
+        assert case["camera_id"] == "cam-001"
+
+        untrusting = mqtt_client(MqttConfig(url=url, username="box-02", password=PEOPLE["box-02"]), "untrusting")
+        with pytest.raises(ssl.SSLError, match="CERTIFICATE_VERIFY_FAILED"):
+            untrusting.connect("127.0.0.1", tls_port)
+        plain = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="plain", protocol=mqtt.MQTTv5)
+        plain.username_pw_set("box-02", PEOPLE["box-02"])
+        codes: list[object] = []
+        plain.on_connect = lambda c, u, flags, reason, props: codes.append(reason)
+        plain.connect("127.0.0.1", tls_port)
+        plain.loop_start()
+        time.sleep(2)
+        plain.loop_stop()
+        assert not any(getattr(code, "value", 1) == 0 for code in codes)  # never accepted
+    finally:
+        publisher.stop()
+        outbox.close()
+        thread.stop()
+        broker.stop()
