@@ -266,3 +266,62 @@ def test_the_database_gone_for_a_while_loses_nothing(tmp_path: Path, mosquitto: 
     finally:
         thread.stop()
         link.close()
+
+
+def test_the_broker_down_for_60_s_mid_clip_loses_nothing(
+        tmp_path: Path, mosquitto: LocalBroker, dispatcher: DispatcherThread, shared: Path) -> None:
+    """An edge box plays the car-park clip in real time; 15 s in, its broker dies (SIGKILL)
+    for 60 s while the box goes on deciding, then comes back on the same port with its saved
+    sessions. Every event the box decided reaches the dispatcher once, and every violation
+    is on exactly one case."""
+    from conftest import api_client
+
+    from contract import EventState, ViolationEvent
+    from edge.config import load_edge_config
+    from edge.runner import EdgeRunner
+
+    config = load_edge_config(PROJECT_ROOT / "configs/demo-edge.yaml")
+    config = config.model_copy(update={
+        "model": config.model.model_copy(update={"path": shared / "models/yolo11n-coco-int8-320.onnx"}),
+        "mqtt": config.mqtt.model_copy(update={"url": mosquitto.url}),
+        "cameras": [config.cameras[0].model_copy(update={"url": str(shared / "media/clips/carpark-320x240.mp4")})],
+        "evidence": config.evidence.model_copy(update={"dir": tmp_path / "edge-evidence"}),
+        "outbox": config.outbox.model_copy(update={"path": tmp_path / "outbox.sqlite"}),
+    })
+    decided: list[ViolationEvent] = []
+    runner = EdgeRunner(config, speed=1.0, on_event=decided.append)
+    ingest = dispatcher.services.ingest
+    restarted: LocalBroker | None = None
+    runner.start()
+    try:
+        wait_for(lambda: ingest.stats.stored >= 1, 30, "a first event through the broker")
+        time.sleep(max(0.0, 15.0 - (time.monotonic() - runner.workers[0].started)))
+        before = len(decided)
+        mosquitto.kill()
+        time.sleep(60)
+        during = len(decided) - before
+        assert during >= 1 and runner.outbox.depth() >= 1  # decided meanwhile, kept on the box's disk
+        restarted = LocalBroker(port=mosquitto.port, persistence_dir=mosquitto.persistence_dir).start()
+        runner.wait()  # the clip (73 s) ends
+        assert runner.publisher.flush(30), "the outbox did not drain after the broker came back"
+        wait_for(lambda: ingest.stats.stored >= len(decided), 30, f"all {len(decided)} events stored")
+        time.sleep(1.0)
+        with dispatcher.services.cases.sessions() as session:
+            from sqlalchemy import select
+
+            from dispatcher.db import EventRow
+
+            stored_ids = sorted(session.scalars(select(EventRow.event_id)).all())
+        assert stored_ids == sorted(str(e.event_id) for e in decided)  # each one, once
+        api = api_client(dispatcher)
+        cases = api.get("/api/v1/cases").json()
+        timelines = [api.get(f"/api/v1/cases/{c['id']}").json()["timeline"] for c in cases]
+        joined = [t["data"]["violation_id"] for tl in timelines for t in tl if t["action"] == "join"]
+        opened = [str(e.violation_id) for e in decided if e.state is EventState.opened]
+        assert sorted([c["violation_id"] for c in cases] + joined) == sorted(opened)
+        print(f"broker outage: {len(decided)} events decided, {during} during the 60 s outage, "
+              f"{len(stored_ids)} stored, {len(cases)} cases, {ingest.stats.duplicates} redelivered duplicates")
+    finally:
+        runner.stop(flush_timeout_s=5)
+        if restarted is not None:
+            restarted.stop()
