@@ -118,8 +118,12 @@ def read_frames(url: str, open_timeout_s: float = 10.0, gate: KeyframeGate | Non
 
 @dataclass
 class Backoff:
+    """Waits between reconnection attempts. A camera's stream is retried at least every 8 s:
+    one that comes back is analysed again within about 10 s (8 s and the time to open it),
+    and a dead camera costs its box one refused connection per 8 s."""
+
     initial_s: float = 1.0
-    maximum_s: float = 30.0
+    maximum_s: float = 8.0
     factor: float = 2.0
 
     def delays(self) -> Iterator[float]:

@@ -95,6 +95,9 @@ def test_roles_decide_what_each_caller_sees_and_does(dispatcher: DispatcherThrea
     assert owner.post("/api/v1/people/w-018/push-subscriptions", json={
         "endpoint": "https://push.example/x", "keys": {"p256dh": "k" * 20, "auth": "a" * 16}}).status_code == 403
     assert owner.get("/metrics").status_code == 403
+    assert owner.put("/api/v1/grid/rosters", json={"items": []}).status_code == 403  # the grid's people
+    assert owner.put("/api/v1/zones/cam-001", json={"zones": []}).status_code == 403  # the cameras' zones
+    assert owner.get("/api/v1/grid/document").status_code == 403
     assert api_client(dispatcher, machine="monitor").get("/metrics").status_code == 200
 
     # Logging out revokes the token.

@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
+import paho.mqtt.publish as mqtt_publish
 import psycopg
 import pytest
 import yaml
@@ -325,3 +326,31 @@ def test_the_broker_down_for_60_s_mid_clip_loses_nothing(
         runner.stop(flush_timeout_s=5)
         if restarted is not None:
             restarted.stop()
+
+
+def test_a_deadline_that_falls_while_the_only_dispatcher_is_down_fires_once_after_its_restart(
+        tmp_path: Path, mosquitto: LocalBroker, town_db: str) -> None:
+    dispatcher = DispatcherProcess(tmp_path, 0, mosquitto.url, town_db).start()
+    try:
+        time.sleep(1.0)
+        event = violation_events(1)[0]
+        host, port = mosquitto.url.removeprefix("mqtt://").split(":")
+        mqtt_publish.single(f"gridpatrol/v1/box-01/{event['camera_id']}/events", json.dumps(event), qos=1,
+                            hostname=host, port=int(port))
+        wait_for(lambda: rows(town_db, "SELECT count(*) FROM cases")[0][0] == 1, 30, "the case opened")
+        dispatcher.kill()  # before the accept deadline (ACCEPT_S)
+        time.sleep(ACCEPT_S + 2)  # the deadline passes while nobody runs
+        (due, fired), = rows(town_db, "SELECT due_at, fired_at FROM timers WHERE purpose = 'accept'")
+        assert fired is None and due < datetime.now(UTC)
+        dispatcher.start()
+        escalations = wait_for(lambda: rows(town_db, "SELECT at, data FROM case_transitions "
+                                                     "WHERE action = 'escalate'"), 30, "the overdue escalation")
+        time.sleep(2.0)  # several polls later: still one
+        to_stand_in = rows(town_db, "SELECT actor_id FROM case_transitions WHERE action = 'escalate' "
+                                    "AND data->>'assignee_id' = 'w-019'")  # mg-017's stand-in, first in line
+        assert len(to_stand_in) == 1
+        assert escalations[0][0] > due
+        print(f"escalated {(escalations[0][0] - due).total_seconds():.1f} s after its deadline "
+              "(the dispatcher was down for it)")
+    finally:
+        dispatcher.stop()
