@@ -58,6 +58,12 @@ class ZoneConfig(BaseModel):
         default="bottom_center",
         description="Which point of a box must lie in the zone: the ground point or the centre",
     )
+    ridable: list[str] = Field(
+        default_factory=lambda: ["bicycle", "motorcycle"],
+        description="Classes that count only while nobody rides them: a bike with a rider on it (stopped at a "
+        "light, waiting for a friend) is not parked. Add a custom model's e-bike class here; [] turns it off",
+    )
+    riders: list[str] = Field(default_factory=lambda: ["person"], description="Classes that ride the ridable ones")
     door_line: tuple[tuple[float, float], tuple[float, float]] | None = Field(
         default=None,
         description="A shop front's door line (cross_door_trading only): two normalized points along the strip's "

@@ -25,6 +25,9 @@ from edge.zones import ZoneShape
 Clock = Callable[[float], datetime]
 
 
+RIDER_MIN_CONFIDENCE = 0.25
+
+
 def media_clock(start: datetime) -> Clock:
     """Media time (seconds from the source start) → timestamp."""
     return lambda t: start + timedelta(seconds=t)
@@ -83,8 +86,7 @@ class CameraAnalyzer:
             self.tracked_class_ids = tracked
             self.tracker = Tracker(self.tracking, class_ids.values(), len(self.class_names))
         if self.rules is not None and self.frame_wh is not None:
-            self.rules = [kept.get(z.id) or ZoneRule(z, ZoneShape(z, self.frame_wh), class_ids[z.id], self.tracking)
-                          for z in zones]
+            self.rules = [kept.get(z.id) or self._rule(z, self.frame_wh) for z in zones]
         return changed
 
     @classmethod
@@ -96,11 +98,22 @@ class CameraAnalyzer:
     def _rules_for(self, frame_wh: tuple[int, int]) -> list[ZoneRule]:
         if self.rules is None or self.frame_wh != frame_wh:
             self.frame_wh = frame_wh
-            self.rules = [
-                ZoneRule(zone, ZoneShape(zone, frame_wh), self.zone_class_ids[zone.id], self.tracking)
-                for zone in self.camera.zones
-            ]
+            self.rules = [self._rule(zone, frame_wh) for zone in self.camera.zones]
         return self.rules
+
+    def _ids(self, names: Sequence[str]) -> list[int]:
+        """The model's ids of ``names``; names the model does not know are left out."""
+        return [self.class_names.index(n) for n in names if n in self.class_names]
+
+    def _rule(self, zone: ZoneConfig, frame_wh: tuple[int, int]) -> ZoneRule:
+        return ZoneRule(zone, ZoneShape(zone, frame_wh), self.zone_class_ids[zone.id], self.tracking,
+                        self._ids(zone.ridable))
+
+    def _riders(self, detections: Detections) -> np.ndarray:
+        """This frame's boxes of the zones' rider classes (people), tracked or not."""
+        ids = self._ids(sorted({n for z in self.camera.zones for n in z.riders}))
+        pick = np.isin(detections.class_id, ids) & (detections.confidence >= RIDER_MIN_CONFIDENCE)
+        return detections.xyxy[pick]
 
     @property
     def busy(self) -> bool:
@@ -115,11 +128,12 @@ class CameraAnalyzer:
         objects = self.tracker.update(t, detections[keep])
         self.last_objects = objects
         decisions: list[Decision] = []
+        riders = self._riders(detections)
         local = self.clock(t).astimezone(self.timezone)
         for rule in self._rules_for(frame_wh):
             windows = rule.zone.active
             active = windows is None or any(w.covers(local) for w in windows)
-            decisions.extend(rule.update(t, objects, active))
+            decisions.extend(rule.update(t, objects, active, riders))
         return decisions
 
     def events_for_frame(

@@ -19,8 +19,11 @@ import numpy as np
 from contract import EventState
 from edge.config import TrackingConfig, ZoneConfig
 from edge.detections import box_iou, greedy_match
+from edge.riders import ridden
 from edge.tracker import TrackedObject
 from edge.zones import ZoneShape
+
+RIDDEN_MEMORY_S = 600.0  # how long a track's last ride is remembered (its parked clock starts then)
 
 
 @dataclass
@@ -63,25 +66,34 @@ class Decision:
 class ZoneRule:
     """Tracks the occupied spots of one zone and decides its violations."""
 
-    def __init__(self, zone: ZoneConfig, shape: ZoneShape, class_ids: Sequence[int], tracking: TrackingConfig) -> None:
+    def __init__(self, zone: ZoneConfig, shape: ZoneShape, class_ids: Sequence[int], tracking: TrackingConfig,
+                 ridable_ids: Sequence[int] = ()) -> None:
         self.zone = zone
         self.shape = shape
         self.class_ids = np.asarray(sorted(set(class_ids)), np.int32)
+        self.ridable_ids = set(ridable_ids) & set(class_ids)  # these count only while nobody rides them
+        self._ridden_at: dict[int, float] = {}  # track id -> media time it was last seen ridden
+        self._now = 0.0
         self.tracking = tracking
         self.spots: list[Spot] = []
         self._next_spot = 1
         self.active_since: float | None = None  # media time the zone last became active
         self.busy = False  # the last sample held an object of the zone's classes, a candidate or a violation
 
-    def _relevant(self, objects: Sequence[TrackedObject]) -> list[TrackedObject]:
+    def _relevant(self, objects: Sequence[TrackedObject], riders: np.ndarray) -> list[TrackedObject]:
         if not objects:
             return []
         boxes = np.stack([o.xyxy for o in objects])
         inside = self.shape.contains(boxes)
         big = np.minimum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]) >= self.zone.min_box_px
+        on_it = ridden(boxes, riders) if self.ridable_ids else np.zeros(len(objects), bool)
+        for obj, rode in zip(objects, on_it, strict=True):
+            if rode and obj.class_id in self.ridable_ids:
+                self._ridden_at[obj.track_id] = self._now
         return [
-            o for o, ok, size_ok in zip(objects, inside, big, strict=True)
+            o for o, ok, size_ok, rode in zip(objects, inside, big, on_it, strict=True)
             if ok and size_ok and o.class_id in self.class_ids and o.confidence >= self.zone.min_confidence
+            and not (rode and o.class_id in self.ridable_ids)
         ]
 
     @staticmethod
@@ -92,17 +104,22 @@ class ZoneRule:
         iou = box_iou(np.stack([o.xyxy for o in objects]), np.stack([s.anchor for s in spots]))
         return {i: spots[k] for i, k in greedy_match(iou, min_iou)}
 
-    def update(self, t: float, objects: Sequence[TrackedObject], active: bool = True) -> list[Decision]:
+    def update(self, t: float, objects: Sequence[TrackedObject], active: bool = True,
+               riders: np.ndarray | None = None) -> list[Decision]:
         """One sample at media time ``t``. Outside its active hours (``active`` False) the zone
         opens nothing and forgets its candidate spots, so the dwell clock starts when it
-        becomes active; violations already open go on and clear as usual."""
+        becomes active; violations already open go on and clear as usual. ``riders``: the
+        boxes of this frame's rider-class detections (a ridden bike is not parked; it neither
+        starts nor keeps a spot)."""
         if not active:
             self.spots = [s for s in self.spots if s.opened]
             self.active_since = None
             objects = ()
         elif self.active_since is None:
             self.active_since = t
-        relevant = self._relevant(objects)
+        self._now = t
+        self._ridden_at = {k: v for k, v in self._ridden_at.items() if t - v < RIDDEN_MEMORY_S}
+        relevant = self._relevant(objects, np.zeros((0, 4), np.float32) if riders is None else riders)
         self.busy = bool(relevant) or bool(self.spots)
         still = [o for o in relevant if o.still_since is not None]
         # A young track is often the same parked object seen again after a detector gap:
@@ -122,6 +139,7 @@ class ZoneRule:
             if i in matches:
                 continue
             since = obj.still_since if obj.still_since is not None else t
+            since = max(since, self._ridden_at.get(obj.track_id, since))  # parked from when its rider left
             if self.active_since is not None:
                 since = max(since, self.active_since)  # dwell counts only while the zone is enforced
             spot = Spot(self._next_spot, obj.xyxy, obj.xyxy, since, t, obj.track_id, obj.confidence,

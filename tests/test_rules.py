@@ -184,3 +184,31 @@ def test_a_shop_fronts_door_line_keeps_what_stands_inside_the_shop_out() -> None
     plain = camera.model_copy(update={"zones": [zone.model_copy(update={"door_line": None})]})
     an = CameraAnalyzer("box", plain, COCO_NAMES, TrackingConfig(), media_clock(START))
     assert len({e.violation_id for e in run(an, lambda t: dets((inside_shop, chair)), 20)}) == 1
+
+
+def test_a_bike_with_its_rider_on_it_is_not_parked() -> None:
+    """A rider waiting 20 s at a red light inside the zone raises nothing; the same bike left
+    standing there does; a passer-by beside a parked bike does not hide it; and a car (not a
+    two-wheeler) with a person in front of it is judged without the rider test."""
+    bike = (300.0, 320.0, 380.0, 400.0)
+    rider = (310.0, 250.0, 370.0, 395.0)  # head well above the bike, legs down into it
+    beside = (390.0, 300.0, 430.0, 400.0)  # a pedestrian next to the bike, not over it
+    assert run(analyzer(dwell_s=5), lambda t: dets((bike, BIKE), (rider, PERSON)), 20) == []
+    left = run(analyzer(dwell_s=5), lambda t: dets((bike, BIKE), (rider, PERSON)) if t < 6 else dets((bike, BIKE)), 20)
+    assert [e.state for e in left] == [EventState.opened]  # the rider got off and walked away
+    assert (left[0].started_at - START).total_seconds() == 5.5  # parked from the last sample it was ridden in
+    assert len(run(analyzer(dwell_s=5), lambda t: dets((bike, BIKE), (beside, PERSON)), 20)) == 1
+    car = run(analyzer(dwell_s=5, classes=("car",)), lambda t: dets((bike, CAR), (rider, PERSON)), 20)
+    assert len(car) == 1
+
+
+def test_the_rider_test_on_boxes() -> None:
+    from edge.riders import ridden
+
+    bikes = np.array([[300, 320, 380, 400], [500, 320, 580, 400]], np.float32)
+    assert ridden(bikes, np.zeros((0, 4), np.float32)).tolist() == [False, False]
+    assert ridden(bikes, np.array([[310, 250, 370, 395]], np.float32)).tolist() == [True, False]
+    nearer = np.array([[310, 250, 370, 470]], np.float32)  # a pedestrian in front, nearer the camera
+    assert ridden(bikes, nearer).tolist() == [False, False]
+    at_the_edge = np.array([[280, 250, 320, 395]], np.float32)  # centre over the bike's end
+    assert ridden(bikes, at_the_edge).tolist() == [False, False]
