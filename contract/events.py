@@ -19,7 +19,9 @@ SCHEMA_VERSION = 1
 #   1.1: optional location (GeoPoint) and shop_id; micro_grid may be left out when either is
 #        given: the dispatcher finds the micro-grid whose area holds the point, or the shop's;
 #        camera state ``suspended`` (the view moved or is blocked: zones paused, reason says).
-SCHEMA_REVISION = "1.2.0"
+#   1.2: camera status ``last_frame_at`` (repeated as a heartbeat).
+#   1.3: ``before``: the spot before the object came to rest, on opened events.
+SCHEMA_REVISION = "1.3.0"
 
 # Names used to build deterministic ids (uuid5): the same violation found again by a
 # replay of the same input gets the same ids, and a retried publish repeats its id.
@@ -116,6 +118,11 @@ class ViolationEvent(BaseModel):
     dwell_s: float = Field(ge=0.0)
     objects: list[DetectedObject] = Field(default_factory=list, max_length=256)
     snapshot: Snapshot | None = None
+    before: Snapshot | None = Field(
+        default=None,
+        description="Since revision 1.3, on opened events: an earlier frame of the camera showing the spot before "
+        "the object came to rest (none when the object was there from the camera's start)",
+    )
 
     @model_validator(mode="after")
     def _placed(self) -> ViolationEvent:

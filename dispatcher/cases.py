@@ -119,7 +119,8 @@ def case_summary(case: CaseRow) -> dict[str, Any]:
             "zone_id", "micro_grid", "shop_id", "lon", "lat", "worker_id", "leader_id", "department_id", "assignee_id",
             "escalation_level",
             "routing_note", "handling_note", "after_photo_sha256", "verified_by", "rating", "void_reason", "dwell_s",
-            "objects", "snapshot_url", "snapshot_sha256",
+            "objects", "snapshot_url", "snapshot_sha256", "before_url", "before_sha256", "cleared_snapshot_url",
+            "cleared_snapshot_sha256",
         )
     }
     for c in ("started_at", "opened_at", "accepted_at", "handled_at", "verified_at", "closed_at", "handle_due_at",
@@ -412,6 +413,9 @@ class CaseService:
                 self._camera_cleared(session, case, earlier_clear.observed_at, violation_id)
         elif case is not None:
             if event.state is EventState.cleared:
+                if event.snapshot:  # the camera's after image: the spot seen free
+                    case.cleared_snapshot_url = event.snapshot.url
+                    case.cleared_snapshot_sha256 = event.snapshot.sha256
                 self._camera_cleared(session, case, event.observed_at, violation_id)
             else:
                 case.dwell_s = max(case.dwell_s, event.dwell_s)
@@ -473,6 +477,8 @@ class CaseService:
             **_spot_columns(event),
             "snapshot_url": event.snapshot.url if event.snapshot else None,
             "snapshot_sha256": event.snapshot.sha256 if event.snapshot else None,
+            "before_url": event.before.url if event.before else None,
+            "before_sha256": event.before.sha256 if event.before else None,
         }
 
     def _dispatch(

@@ -128,6 +128,12 @@ class CaseRow(Base):
     objects: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     snapshot_url: Mapped[str | None] = mapped_column(Text)
     snapshot_sha256: Mapped[str | None] = mapped_column(String(64))
+    # The camera's own before and after: the spot before the object came to rest (from the
+    # opened event) and the frame that saw it free again (from the cleared event).
+    before_url: Mapped[str | None] = mapped_column(Text)
+    before_sha256: Mapped[str | None] = mapped_column(String(64))
+    cleared_snapshot_url: Mapped[str | None] = mapped_column(Text)
+    cleared_snapshot_sha256: Mapped[str | None] = mapped_column(String(64))
 
     notifications: Mapped[list[NotificationRow]] = relationship(back_populates="case", order_by="NotificationRow.id")
     transitions: Mapped[list[CaseTransitionRow]] = relationship(order_by="CaseTransitionRow.id")

@@ -18,6 +18,7 @@ from contract import (
 from edge.config import CameraConfig, EdgeConfig, TrackingConfig, ZoneConfig
 from edge.detections import Detections
 from edge.evidence import EvidenceError, EvidenceStore, StoredImage
+from edge.history import FrameHistory
 from edge.rules import Decision, ZoneRule
 from edge.tracker import TrackedObject, Tracker
 from edge.zones import ZoneShape
@@ -26,6 +27,13 @@ Clock = Callable[[float], datetime]
 
 
 RIDER_MIN_CONFIDENCE = 0.25
+BEFORE_MARGIN_S = 3.0  # the before image predates the object's rest by this much (it was moving in)
+
+
+def history_span_s(zones: Sequence[ZoneConfig]) -> float:
+    """How far back a camera keeps frames for before images: its longest dwell, a margin,
+    at most 15 minutes (a frame every 5 s at 960 px is some 50 kB)."""
+    return min(900.0, max(z.dwell_s for z in zones) + 60.0)
 
 
 def media_clock(start: datetime) -> Clock:
@@ -55,6 +63,7 @@ class CameraAnalyzer:
         self.rules: list[ZoneRule] | None = None
         self.frame_wh: tuple[int, int] | None = None
         self.last_objects: list[TrackedObject] = []
+        self.history = FrameHistory(history_span_s(camera.zones))
 
     def class_ids_of(self, zones: Sequence[ZoneConfig]) -> dict[str, list[int]]:
         """Each zone's class ids in the model; ``ValueError`` names a class the model lacks."""
@@ -80,6 +89,7 @@ class CameraAnalyzer:
         changed = [i for i in after if before.get(i) != after[i]] + [i for i in before if i not in after]
         kept = {r.zone.id: r for r in self.rules or [] if after.get(r.zone.id) == r.zone}
         self.camera = self.camera.model_copy(update={"zones": list(zones)})
+        self.history.span_s = history_span_s(zones)
         self.zone_class_ids = class_ids
         tracked = sorted({c for ids in class_ids.values() for c in ids})
         if tracked != self.tracked_class_ids:  # other classes to follow: tracks start again
@@ -143,21 +153,29 @@ class CameraAnalyzer:
         detections: Detections,
         evidence: EvidenceStore | None,
         on_evidence_error: Callable[[EvidenceError], None],
-    ) -> list[tuple[ViolationEvent, StoredImage | None]]:
-        """The events this frame decides, each with its stored snapshot when evidence is kept.
-        A snapshot that cannot be stored goes to ``on_evidence_error`` (which may re-raise);
+    ) -> list[tuple[ViolationEvent, list[StoredImage]]]:
+        """The events this frame decides, each with its stored images when evidence is kept:
+        the snapshot and, for an opened violation, the spot before the object came to rest.
+        An image that cannot be stored goes to ``on_evidence_error`` (which may re-raise);
         the event itself is never dropped for it."""
         height, width = image.shape[:2]
-        out: list[tuple[ViolationEvent, StoredImage | None]] = []
+        out: list[tuple[ViolationEvent, list[StoredImage]]] = []
         for decision in self.update(t, detections, (width, height)):
-            event, stored = self.event_for(decision), None
+            event, stored = self.event_for(decision), []
             if evidence is not None:
                 try:
-                    stored = evidence.save(image, event, self.shapes())
-                    event.snapshot = stored.snapshot
+                    stored.append(evidence.save(image, event, self.shapes()))
+                    event.snapshot = stored[0].snapshot
+                    prior = (self.history.before(decision.spot.since - BEFORE_MARGIN_S)
+                             if decision.state is EventState.opened else None)
+                    if prior is not None and prior[1].shape[:2] == image.shape[:2]:
+                        stored.append(evidence.save(prior[1], event, self.shapes(), before_at=self.clock(prior[0])))
+                        event.before = stored[-1].snapshot
                 except EvidenceError as exc:
                     on_evidence_error(exc)
             out.append((event, stored))
+        if evidence is not None:
+            self.history.add(t, image)
         return out
 
     def event_for(self, decision: Decision) -> ViolationEvent:

@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import cv2
@@ -29,7 +30,10 @@ class EvidenceError(OSError):
     """An evidence image could not be stored (disk full, no permission, ...)."""
 
 
-def render_snapshot(frame_bgr: np.ndarray, event: ViolationEvent, shapes: list[ZoneShape]) -> np.ndarray:
+def render_snapshot(frame_bgr: np.ndarray, event: ViolationEvent, shapes: list[ZoneShape],
+                    before_at: datetime | None = None) -> np.ndarray:
+    """The frame with the zones, the event's objects and a header line; with ``before_at``, an
+    earlier frame of the spot (taken then): zones only, no objects."""
     image = frame_bgr.copy()
     overlay = image.copy()
     for shape in shapes:
@@ -44,7 +48,7 @@ def render_snapshot(frame_bgr: np.ndarray, event: ViolationEvent, shapes: list[Z
             cv2.line(image, a, b, colour, 4 if active else 2, cv2.LINE_AA)
     image = cv2.addWeighted(overlay, 0.18, image, 0.82, 0)
     colour = _STATE_COLOURS[event.state.value]
-    for obj in event.objects:
+    for obj in event.objects if before_at is None else ():
         x1, y1, x2, y2 = (round(v) for v in obj.bbox)
         cv2.rectangle(image, (x1, y1), (x2, y2), colour, 2, cv2.LINE_AA)
         label = f"{obj.class_name} {obj.confidence:.2f}"
@@ -52,6 +56,8 @@ def render_snapshot(frame_bgr: np.ndarray, event: ViolationEvent, shapes: list[Z
     header = (
         f"{event.camera_id}/{event.zone_id} {event.kind.value} {event.state.value} "
         f"dwell {event.dwell_s:.0f}s {event.observed_at:%Y-%m-%d %H:%M:%S}Z"
+    ) if before_at is None else (
+        f"{event.camera_id}/{event.zone_id} {event.kind.value} before, {before_at:%Y-%m-%d %H:%M:%S}Z"
     )
     scale = 0.42
     while scale > 0.2 and cv2.getTextSize(header, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)[0][0] > image.shape[1] - 8:
@@ -92,14 +98,17 @@ class EvidenceStore:
         self.pruned_total = Pruned()
         self._lock = threading.Lock()
 
-    def save(self, frame_bgr: np.ndarray, event: ViolationEvent, shapes: list[ZoneShape]) -> StoredImage:
-        image = render_snapshot(frame_bgr, event, shapes)
+    def save(self, frame_bgr: np.ndarray, event: ViolationEvent, shapes: list[ZoneShape],
+             before_at: datetime | None = None) -> StoredImage:
+        """The event's snapshot; with ``before_at``, its before image (an earlier frame)."""
+        image = render_snapshot(frame_bgr, event, shapes, before_at)
         ok, encoded = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, self.jpeg_quality])
         if not ok:
             raise EvidenceError(f"JPEG encoding failed for event {event.event_id}")
         data = encoded.tobytes()
         digest = hashlib.sha256(data).hexdigest()
-        path = self.root / event.camera_id / f"{event.observed_at:%Y-%m-%d}" / f"{event.event_id}.jpg"
+        name = f"{event.event_id}-before.jpg" if before_at is not None else f"{event.event_id}.jpg"
+        path = self.root / event.camera_id / f"{event.observed_at:%Y-%m-%d}" / name
         try:
             self._write(path, data)
         except OSError as exc:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,8 +24,12 @@ class OutboxItem:
     seq: int
     topic: str
     payload: bytes
-    evidence_path: str | None
+    evidence_path: str | None  # the event's images, one path a line (snapshot first)
     attempts: int
+
+    @property
+    def evidence_paths(self) -> list[str]:
+        return self.evidence_path.splitlines() if self.evidence_path else []
 
 
 class Outbox:
@@ -46,7 +51,10 @@ class Outbox:
         self._lock = threading.Lock()
         self._added = threading.Condition(self._lock)
 
-    def put(self, topic: str, payload: bytes, evidence_path: str | None = None) -> int:
+    def put(self, topic: str, payload: bytes, evidence: str | Sequence[str] | None = None) -> int:
+        """Queue a message with the paths of its images (uploaded before it is published)."""
+        paths = [evidence] if isinstance(evidence, str) else list(evidence or [])
+        evidence_path = "\n".join(paths) or None
         with self._added:
             try:
                 cur = self._db.execute(
@@ -82,7 +90,7 @@ class Outbox:
         """Evidence files of events not yet published (their images must not be pruned)."""
         with self._lock:
             rows = self._db.execute("SELECT evidence_path FROM outbox WHERE evidence_path IS NOT NULL").fetchall()
-        return {r[0] for r in rows}
+        return {path for (joined,) in rows for path in joined.splitlines()}
 
     def depth(self) -> int:
         with self._lock:

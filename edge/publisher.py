@@ -10,6 +10,7 @@ every (re)connect instead of queueing each change.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import threading
@@ -95,25 +96,26 @@ class Publisher:
         self._thread.start()
 
     def _upload(self, item: OutboxItem) -> None:
-        if not item.evidence_path or not self.evidence_cfg.upload_url:
+        """PUT each of the event's images to the dispatcher, named by its SHA-256."""
+        if not self.evidence_cfg.upload_url:
             return
-        path = Path(item.evidence_path)
-        try:
-            data = path.read_bytes()
-        except FileNotFoundError:
-            log.error("evidence %s is gone (pruned?); publishing the event without uploading it", path)
-            return
-        digest = json.loads(item.payload)["snapshot"]["sha256"]
-        headers = {"content-type": "image/jpeg"}
-        if self.evidence_cfg.upload_token:
-            headers["authorization"] = f"Bearer {self.evidence_cfg.upload_token}"
-        url = f"{self.evidence_cfg.upload_url.rstrip('/')}/{digest}.jpg"
-        try:
-            response = self._http.put(url, content=data, headers=headers)
-        except httpx.HTTPError as exc:
-            raise UploadError(f"evidence upload to {url} failed: {exc}") from None
-        if response.status_code >= 300:
-            raise UploadError(f"evidence upload to {url} answered {response.status_code}: {response.text[:200]}")
+        for name in item.evidence_paths:
+            path = Path(name)
+            try:
+                data = path.read_bytes()
+            except FileNotFoundError:
+                log.error("evidence %s is gone (pruned?); publishing the event without uploading it", path)
+                continue
+            headers = {"content-type": "image/jpeg"}
+            if self.evidence_cfg.upload_token:
+                headers["authorization"] = f"Bearer {self.evidence_cfg.upload_token}"
+            url = f"{self.evidence_cfg.upload_url.rstrip('/')}/{hashlib.sha256(data).hexdigest()}.jpg"
+            try:
+                response = self._http.put(url, content=data, headers=headers)
+            except httpx.HTTPError as exc:
+                raise UploadError(f"evidence upload to {url} failed: {exc}") from None
+            if response.status_code >= 300:
+                raise UploadError(f"evidence upload to {url} answered {response.status_code}: {response.text[:200]}")
 
     def _send(self, items: list[OutboxItem]) -> tuple[int, str]:
         """Publish ``items`` in order without waiting for each PUBACK in turn (one connection

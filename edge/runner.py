@@ -36,7 +36,7 @@ class CameraWorker(threading.Thread):
         camera: CameraConfig,
         detector: YoloDetector,
         evidence: EvidenceStore,
-        emit: Callable[[ViolationEvent, str | None], None],
+        emit: Callable[[ViolationEvent, list[str]], None],
         stop: threading.Event,
         speed: float = 1.0,
         on_status: Callable[[CameraStatus], None] | None = None,
@@ -143,7 +143,7 @@ class CameraWorker(threading.Thread):
         for event, stored in self.analyzer.events_for_frame(t, image, detections, self.evidence,
                                                             self._evidence_failed):
             self.metrics.events.labels(self.camera.id, event.state.value).inc()
-            self.emit(event, str(stored.path) if stored else None)
+            self.emit(event, [str(image.path) for image in stored])
 
     def _evidence_failed(self, exc: EvidenceError) -> None:
         log.error("camera %s: %s; the event goes out without a snapshot", self.camera.id, exc)
@@ -195,8 +195,8 @@ class EdgeRunner:
                 c.id for c in config.cameras} != {w.camera.id for w in self.workers}:
             log.warning("the config changed beyond zones: that applies at the next start")
 
-    def _emit(self, event: ViolationEvent, evidence_path: str | None) -> None:
-        self.outbox.put(event.topic(), event.model_dump_json().encode(), evidence_path)
+    def _emit(self, event: ViolationEvent, evidence_paths: list[str]) -> None:
+        self.outbox.put(event.topic(), event.model_dump_json().encode(), evidence_paths)
         self.events_decided += 1
         if self.on_event is not None:
             self.on_event(event)

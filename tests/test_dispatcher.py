@@ -50,10 +50,12 @@ def test_opened_then_cleared_marks_the_case_cleared_by_the_camera(service: CaseS
     first = service.ingest(event("opened"))
     assert first.opened and not first.duplicate and len(first.deliveries) == 1  # the push; the inbox needs none
     assert service.ingest(event("opened")).duplicate
-    assert not service.ingest(event("cleared")).opened
+    free = Snapshot(url="http://x/api/v1/evidence/b.jpg", sha256="b" * 64, width=640, height=480)
+    assert not service.ingest(event("cleared").model_copy(update={"snapshot": free})).opened
     with service.sessions() as s:
         case = s.get(CaseRow, first.case_id)
         assert case.state == "dispatched" and case.cleared_at is not None and case.cleared_at.minute == 10
+        assert (case.cleared_snapshot_sha256, case.snapshot_sha256) == ("b" * 64, "a" * 64)  # now and spot free
         assert sorted(n.channel for n in s.query(NotificationRow)) == ["inbox", "webpush"]
 
 

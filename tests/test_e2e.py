@@ -164,6 +164,13 @@ def test_clip_to_cases_on_the_workers_phone(
         image = httpx.get(case["snapshot_url"])  # a signed link: no token needed, as for an <img>
         assert image.status_code == 200 and image.headers["content-type"] == "image/jpeg"
         assert hashlib.sha256(image.content).hexdigest() == case["snapshot_sha256"]
+    # Cars that came to rest after the camera started have the camera's frame of their spot
+    # from before: uploaded with the snapshot, kept on the case, served through a signed link.
+    befores = [c for c in cases if c["before_url"]]
+    assert befores and all(c["before_sha256"] != c["snapshot_sha256"] for c in befores)
+    for case in befores:
+        image = httpx.get(case["before_url"])
+        assert image.status_code == 200 and hashlib.sha256(image.content).hexdigest() == case["before_sha256"]
 
     # The worker's in-app inbox holds every case; each was pushed to the phone.
     inbox = worker.get("/api/v1/people/w-017/inbox").json()

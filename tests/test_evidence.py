@@ -104,3 +104,17 @@ def test_a_shop_fronts_snapshot_shows_its_door_line() -> None:
     on_line, below = image[80, 100], image[84, 100]  # the door line at y=80 is drawn 4 px thick
     assert on_line[1] > 150 and on_line[2] > 150 and on_line[0] < 60  # the zone's amber, thick
     assert below.max() < 60  # the strip itself only tinted
+
+
+def test_a_cameras_recent_past_is_kept_small_and_found_by_time() -> None:
+    from edge.history import FrameHistory
+
+    history = FrameHistory(span_s=60, every_s=5)
+    for t in range(0, 120):  # a 1920x1080 camera sampled once a second for two minutes
+        history.add(float(t), np.full((1080, 1920, 3), t, np.uint8))
+    assert len(history) == 13  # every 5 s over the last 60 s
+    assert history.before(30.0) is None  # older than the span: gone
+    found_t, image = history.before(97.0)
+    assert found_t == 95.0 and image.shape == (1080, 1920, 3)  # back at the size it was seen
+    assert abs(int(image[500, 500, 0]) - 95) <= 2  # that frame's picture
+    assert history.nbytes < 200_000  # small JPEGs at 960 px, not raw frames

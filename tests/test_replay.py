@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -14,6 +15,7 @@ from contract import EventState, ViolationEvent
 from edge.config import ZoneConfig, load_edge_config
 from edge.detector import YoloDetector
 from edge.evaluation import ClipScore, Stop, read_stops, score_clip, summarize
+from edge.evidence import EvidenceStore
 from edge.replay import replay_mot, replay_video
 from edge.zones import ZoneShape
 
@@ -93,11 +95,13 @@ def test_cli_replay_of_mot_prints_events_in_media_time(shared: Path, project_roo
     assert opened.dwell_s >= 3.0
 
 
-def test_carpark_parked_cars_open_violations_inside_the_zone(shared: Path, project_root: Path) -> None:
+def test_carpark_parked_cars_open_violations_inside_the_zone(shared: Path, project_root: Path, tmp_path: Path) -> None:
     config = load_edge_config(project_root / "configs/demo-edge.yaml")
     camera = config.cameras[0]
     detector = YoloDetector(shared / "models/yolov8n-coco-int8-640.onnx")
-    events = list(replay_video(config, camera, shared / "media/clips/carpark-320x240.mp4", START, detector))
+    evidence = EvidenceStore(tmp_path / "evidence")
+    events = list(replay_video(config, camera, shared / "media/clips/carpark-320x240.mp4", START, detector,
+                               evidence))
     opened = [e for e in events if e.state is EventState.opened]
     # About a dozen cars stand in the row; the nano int8 model sees only some of them, with flicker.
     assert len(opened) >= 6, len(opened)
@@ -106,6 +110,17 @@ def test_carpark_parked_cars_open_violations_inside_the_zone(shared: Path, proje
     boxes = np.array([e.objects[0].bbox for e in opened], np.float32)
     assert shape.contains(boxes).all()
     assert all(e.objects[0].class_name == "car" and e.dwell_s >= 5.0 for e in opened)
+    # The before image: cars standing there from the camera's first frame have none; those
+    # that came to rest later have the camera's frame of the spot from before (>= 3 s earlier).
+    assert all(e.before is None for e in opened if (e.started_at - START).total_seconds() < 3.0)
+    later = [e for e in opened if (e.started_at - START).total_seconds() >= 8.0]
+    assert later and all(e.before is not None for e in later)
+    for event in later:
+        path = Path(event.before.url.removeprefix("file://"))
+        assert path.name == f"{event.event_id}-before.jpg" and event.before.sha256 != event.snapshot.sha256
+        assert hashlib.sha256(path.read_bytes()).hexdigest() == event.before.sha256
+        assert (event.before.width, event.before.height) == (320, 240)
+    assert not any(e.before for e in events if e.state is not EventState.opened)
 
 
 def test_walkway_people_walking_past_open_nothing(shared: Path, project_root: Path) -> None:

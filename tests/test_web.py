@@ -40,18 +40,22 @@ def browser() -> Iterator[object]:
         browser.close()
 
 
-def publish(mosquitto, thread: DispatcherThread, state: EventState, image: bytes | None = None) -> str:
-    """An event of one violation on cam-001 (with an uploaded snapshot when ``image``)."""
+def publish(mosquitto, thread: DispatcherThread, state: EventState, image: bytes | None = None,
+            before: bytes | None = None) -> str:
+    """An event of one violation on cam-001 (with an uploaded snapshot when ``image``, and an
+    uploaded before image when ``before``)."""
     vid = violation_id_for("box-01", "cam-001", "z1", 3, datetime(2026, 5, 1, 8, 0, tzinfo=UTC))
     fields: dict[str, object] = {"violation_id": str(vid), "event_id": str(event_id_for(vid, state)),
                                  "state": state.value}
-    if image is not None:
-        digest = hashlib.sha256(image).hexdigest()
-        edge = api_client(thread, machine="edge")
-        assert edge.put(f"/api/v1/evidence/{digest}.jpg", content=image,
+    edge = api_client(thread, machine="edge")
+    for key, data in (("snapshot", image), ("before", before)):
+        if data is None:
+            continue
+        digest = hashlib.sha256(data).hexdigest()
+        assert edge.put(f"/api/v1/evidence/{digest}.jpg", content=data,
                         headers={"content-type": "image/jpeg"}).status_code == 201
-        fields["snapshot"] = {"url": f"{thread.url}/api/v1/evidence/{digest}.jpg", "sha256": digest,
-                              "width": 1920, "height": 1080}
+        fields[key] = {"url": f"{thread.url}/api/v1/evidence/{digest}.jpg", "sha256": digest,
+                       "width": 1920, "height": 1080}
     event = sample_event(**fields)
     host, port = mosquitto.url.removeprefix("mqtt://").split(":")
     mqtt_publish.single("gridpatrol/v1/box-01/cam-001/events", json.dumps(event), qos=1, hostname=host,
@@ -77,8 +81,9 @@ def test_an_event_goes_from_the_console_feed_to_the_worker_and_back_to_closed(
     log_in(console, f"{dispatcher.url}/console/", "d-01", "console-pass-1")
     console.wait_for_selector("#link.live", timeout=15000)  # the live feed's WebSocket is open
 
-    # a violation arrives over MQTT and shows in the feed, with its snapshot
-    publish(mosquitto, dispatcher, EventState.opened, (shared / "media/images/carpark-1920x1080.jpg").read_bytes())
+    # a violation arrives over MQTT and shows in the feed, with its snapshot (and its before image)
+    publish(mosquitto, dispatcher, EventState.opened, (shared / "media/images/carpark-1920x1080.jpg").read_bytes(),
+            before=(shared / "media/images/zidane.jpg").read_bytes())
     row = console.wait_for_selector("#feed tbody tr", timeout=15000)
     assert "parked bike" in row.inner_text() and "mg-017" in row.inner_text()
     assert row.query_selector(".state").inner_text().lower() == "dispatched"
@@ -107,12 +112,12 @@ def test_an_event_goes_from_the_console_feed_to_the_worker_and_back_to_closed(
     assert handled["after_photo_sha256"] and staff.get(handled["after_photo_url"]).status_code == 200
 
     # the camera sees the spot free: the case is verified; the console shows it live
-    publish(mosquitto, dispatcher, EventState.cleared)
+    publish(mosquitto, dispatcher, EventState.cleared, (shared / "media/images/bus.jpg").read_bytes())
     console.wait_for_selector(f"#feed tr[data-case-id='{case_id}'] .state.verified", timeout=15000)
     console.click(f"#feed tr[data-case-id='{case_id}']")
-    console.wait_for_selector("#case .images figure:nth-child(3) img", timeout=10000)  # the after photo
-    console.wait_for_function("document.querySelector('#case .images figure:nth-child(3) img').naturalWidth > 0",
-                              timeout=10000)
+    for n in (1, 2, 3, 4):  # before (camera), now (camera), after (worker), spot free (camera)
+        console.wait_for_function(f"document.querySelector('#case .images figure:nth-child({n}) img')?.naturalWidth"
+                                  " > 0", timeout=10000)
     console.click("#case button:text('Close')")
     console.wait_for_selector(f"#feed tr[data-case-id='{case_id}'] .state.closed", timeout=15000)
     console.wait_for_selector("#case .state.closed", timeout=10000)

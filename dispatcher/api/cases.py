@@ -33,7 +33,8 @@ class ActionBody(BaseModel):
 def present(svc: Services, summary: dict[str, Any]) -> dict[str, Any]:
     """A case as the API shows it: evidence links signed so that an <img> can load them."""
     out = dict(summary)
-    out["snapshot_url"] = svc.links.sign(out.get("snapshot_url"))
+    for key in ("snapshot_url", "before_url", "cleared_snapshot_url"):
+        out[key] = svc.links.sign(out.get(key))
     photo = out.get("after_photo_sha256")
     out["after_photo_url"] = svc.links.sign(f"{svc.links.public_url}/api/v1/evidence/{photo}.jpg") if photo else None
     return out

@@ -121,7 +121,10 @@ async function loadGrid() {
 }
 
 function figure(label, url) {
-  const image = url && url.startsWith("http") ? el("img", { src: url, alt: label }) : el("div", { class: "none", text: "none yet" });
+  const none = (text) => el("div", { class: "none", text });
+  const image = url && url.startsWith("http") ? el("img", { src: url, alt: label }) : none("none yet");
+  // an image the dispatcher no longer has (pruned) or cannot reach: say so, no broken icon
+  if (image.tagName === "IMG") image.onerror = () => image.replaceWith(none("image unavailable"));
   return el("figure", {}, image, el("figcaption", { text: label }));
 }
 
@@ -198,8 +201,8 @@ function showCase(c) {
   $("case").replaceChildren(
     el("h2", {}, el("span", { text: `Case #${c.id}` }), el("span", { class: `state ${c.state}`, text: c.state }),
       el("button", { class: "secondary", text: "×", onclick: () => { selected = null; $("case").hidden = true; render(null); } })),
-    el("div", { class: "images" }, figure("before", c.before_url), figure("now (camera)", c.snapshot_url),
-      figure("after (worker)", c.after_photo_url)),
+    el("div", { class: "images" }, figure("before (camera)", c.before_url), figure("now (camera)", c.snapshot_url),
+      figure("after (worker)", c.after_photo_url), figure("spot free (camera)", c.cleared_snapshot_url)),
     facts, actions(c), el("h3", { text: "Timeline" }), timeline, el("h3", { text: "Notifications" }), notes);
   $("case").hidden = false;
 }
