@@ -15,10 +15,11 @@ from contract import (
     event_id_for,
     violation_id_for,
 )
-from edge.config import CameraConfig, EdgeConfig, TrackingConfig, ZoneConfig
+from edge.config import BlurMode, CameraConfig, EdgeConfig, TrackingConfig, ZoneConfig
 from edge.detections import Detections
 from edge.evidence import EvidenceError, EvidenceStore, StoredImage
 from edge.history import FrameHistory
+from edge.privacy import pixelate_people
 from edge.rules import Decision, ZoneRule
 from edge.tracker import TrackedObject, Tracker
 from edge.zones import ZoneShape
@@ -50,8 +51,10 @@ class CameraAnalyzer:
         tracking: TrackingConfig,
         clock: Clock,
         timezone: str = "Asia/Shanghai",
+        blur: BlurMode = "none",
     ) -> None:
         self.edge_id = edge_id
+        self.blur = blur
         self.timezone = ZoneInfo(timezone)
         self.camera = camera
         self.class_names = list(class_names)
@@ -103,7 +106,7 @@ class CameraAnalyzer:
     def from_config(
         cls, config: EdgeConfig, camera: CameraConfig, class_names: Sequence[str], clock: Clock
     ) -> CameraAnalyzer:
-        return cls(config.edge_id, camera, class_names, config.tracking, clock, config.timezone)
+        return cls(config.edge_id, camera, class_names, config.tracking, clock, config.timezone, config.evidence.blur)
 
     def _rules_for(self, frame_wh: tuple[int, int]) -> list[ZoneRule]:
         if self.rules is None or self.frame_wh != frame_wh:
@@ -160,6 +163,9 @@ class CameraAnalyzer:
         the event itself is never dropped for it."""
         height, width = image.shape[:2]
         out: list[tuple[ViolationEvent, list[StoredImage]]] = []
+        if evidence is not None and self.blur != "none":  # before any of this frame is stored
+            people = self._ids(["person"])
+            image = pixelate_people(image, detections.xyxy[np.isin(detections.class_id, people)], self.blur)
         for decision in self.update(t, detections, (width, height)):
             event, stored = self.event_for(decision), []
             if evidence is not None:

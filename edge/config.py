@@ -117,6 +117,9 @@ class TrackingConfig(_Strict):
     spot_iou: float = Field(default=0.3, gt=0.0, lt=1.0, description="A still object is at a known spot")
 
 
+BlurMode = Literal["none", "heads", "people"]  # see edge/privacy.py
+
+
 class EvidenceConfig(_Strict):
     dir: Path = Path("var/edge/evidence")
     jpeg_quality: int = Field(default=85, ge=30, le=100)
@@ -128,6 +131,10 @@ class EvidenceConfig(_Strict):
     max_mb: float | None = Field(default=None, gt=0, description="Keep at most this much evidence, oldest out")
     min_free_mb: float = Field(default=100.0, ge=0, description="Prune oldest evidence to keep this much disk free")
     prune_every_s: float = Field(default=60.0, gt=0)
+    blur: BlurMode = Field(
+        default="none",
+        description="Pixelate people in stored images (snapshots and before images): heads, or whole people",
+    )
 
     def retention(self) -> Retention:
         return Retention(

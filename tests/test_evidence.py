@@ -9,6 +9,7 @@ import subprocess
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -118,3 +119,56 @@ def test_a_cameras_recent_past_is_kept_small_and_found_by_time() -> None:
     assert found_t == 95.0 and image.shape == (1080, 1920, 3)  # back at the size it was seen
     assert abs(int(image[500, 500, 0]) - 95) <= 2  # that frame's picture
     assert history.nbytes < 200_000  # small JPEGs at 960 px, not raw frames
+
+
+def detail(region: np.ndarray) -> float:
+    """The share of neighbouring pixels that differ visibly: a pixelated head is flat but for
+    its few block edges, a photographed one is full of edges."""
+    grey = region.astype(np.int16).mean(axis=2)
+    return float((np.abs(np.diff(grey, axis=1)) > 6).mean())
+
+
+def test_people_are_pixelated_in_what_is_stored(shared: Path, tmp_path: Path) -> None:
+    """On a real photo with people (zidane.jpg), evidence.blur 'heads' pixelates the head of
+    every person the detector finds, in the snapshot and in the camera's kept past, and
+    leaves the rest of the picture as it was."""
+    import cv2
+
+    from edge.analyzer import CameraAnalyzer, media_clock
+    from edge.config import CameraConfig, TrackingConfig, ZoneConfig
+    from edge.detector import YoloDetector
+    from edge.privacy import pixelate_people
+
+    image = cv2.imread(str(shared / "media/images/zidane.jpg"))
+    detector = YoloDetector(shared / "models/yolov8n-coco-int8-640.onnx")
+    detections = detector.detect(image)
+    people = detections.xyxy[detections.class_id == detector.class_names.index("person")]
+    assert len(people) >= 2
+
+    def head(picture: np.ndarray, box: np.ndarray) -> np.ndarray:
+        x1, y1, x2, y2 = (int(v) for v in box)
+        return picture[y1 + 2:y1 + int(0.3 * (y2 - y1)) - 2, x1 + 2:x2 - 2]
+
+    hidden = pixelate_people(image, people, "heads")
+    for box in people:
+        assert detail(head(hidden, box)) < detail(head(image, box)) / 5  # no face left to recognise
+    covered = np.zeros(image.shape[:2], bool)
+    for x1, y1, x2, y2 in people.astype(int):
+        covered[max(0, y1):y2 + 1, max(0, x1):x2 + 1] = True
+    assert (hidden[~covered] == image[~covered]).all()  # nothing else touched
+    assert pixelate_people(image, people, "none") is image
+
+    zone = ZoneConfig(id="z", kind="parked_bike", polygon=[(0, 0), (1, 0), (1, 1), (0, 1)], classes=["tie"],
+                      dwell_s=1, clear_s=5, micro_grid="mg-017")  # the ties stand still: a violation
+    camera = CameraConfig(id="cam", url="x.mp4", sample_fps=2, zones=[zone])
+    analyzer = CameraAnalyzer("box", camera, detector.class_names, TrackingConfig(),
+                              media_clock(datetime(2026, 5, 1, tzinfo=UTC)), blur="heads")
+    store = EvidenceStore(tmp_path / "evidence")
+    stored = [images for t in range(8) for _, images in analyzer.events_for_frame(
+        t * 0.5, image, detections, store, lambda exc: None) if images]
+    assert stored, "the still ties opened no violation"
+    snapshot = cv2.imread(str(stored[0][0].path))
+    _, kept = analyzer.history.before(10.0)
+    for box in people:  # stored as JPEG: a few more colours at block edges, still no face
+        assert detail(head(snapshot, box)) < detail(head(image, box)) / 4
+        assert detail(head(kept, box)) < detail(head(image, box)) / 4
