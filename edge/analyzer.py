@@ -67,6 +67,8 @@ class CameraAnalyzer:
         self.frame_wh: tuple[int, int] | None = None
         self.last_objects: list[TrackedObject] = []
         self.history = FrameHistory(history_span_s(camera.zones))
+        self.person_ids = self._ids(["person"])  # pixelated in stored images when blur is on
+        self.rider_ids = self._rider_ids(camera.zones)
 
     def class_ids_of(self, zones: Sequence[ZoneConfig]) -> dict[str, list[int]]:
         """Each zone's class ids in the model; ``ValueError`` names a class the model lacks."""
@@ -93,6 +95,7 @@ class CameraAnalyzer:
         kept = {r.zone.id: r for r in self.rules or [] if after.get(r.zone.id) == r.zone}
         self.camera = self.camera.model_copy(update={"zones": list(zones)})
         self.history.span_s = history_span_s(zones)
+        self.rider_ids = self._rider_ids(zones)
         self.zone_class_ids = class_ids
         tracked = sorted({c for ids in class_ids.values() for c in ids})
         if tracked != self.tracked_class_ids:  # other classes to follow: tracks start again
@@ -122,10 +125,12 @@ class CameraAnalyzer:
         return ZoneRule(zone, ZoneShape(zone, frame_wh), self.zone_class_ids[zone.id], self.tracking,
                         self._ids(zone.ridable))
 
+    def _rider_ids(self, zones: Sequence[ZoneConfig]) -> list[int]:
+        return self._ids(sorted({n for z in zones for n in z.riders}))
+
     def _riders(self, detections: Detections) -> np.ndarray:
         """This frame's boxes of the zones' rider classes (people), tracked or not."""
-        ids = self._ids(sorted({n for z in self.camera.zones for n in z.riders}))
-        pick = np.isin(detections.class_id, ids) & (detections.confidence >= RIDER_MIN_CONFIDENCE)
+        pick = np.isin(detections.class_id, self.rider_ids) & (detections.confidence >= RIDER_MIN_CONFIDENCE)
         return detections.xyxy[pick]
 
     @property
@@ -164,8 +169,8 @@ class CameraAnalyzer:
         height, width = image.shape[:2]
         out: list[tuple[ViolationEvent, list[StoredImage]]] = []
         if evidence is not None and self.blur != "none":  # before any of this frame is stored
-            people = self._ids(["person"])
-            image = pixelate_people(image, detections.xyxy[np.isin(detections.class_id, people)], self.blur)
+            people = detections.xyxy[np.isin(detections.class_id, self.person_ids)]
+            image = pixelate_people(image, people, self.blur)
         for decision in self.update(t, detections, (width, height)):
             event, stored = self.event_for(decision), []
             if evidence is not None:

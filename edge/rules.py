@@ -73,14 +73,13 @@ class ZoneRule:
         self.class_ids = np.asarray(sorted(set(class_ids)), np.int32)
         self.ridable_ids = set(ridable_ids) & set(class_ids)  # these count only while nobody rides them
         self._ridden_at: dict[int, float] = {}  # track id -> media time it was last seen ridden
-        self._now = 0.0
         self.tracking = tracking
         self.spots: list[Spot] = []
         self._next_spot = 1
         self.active_since: float | None = None  # media time the zone last became active
         self.busy = False  # the last sample held an object of the zone's classes, a candidate or a violation
 
-    def _relevant(self, objects: Sequence[TrackedObject], riders: np.ndarray) -> list[TrackedObject]:
+    def _relevant(self, t: float, objects: Sequence[TrackedObject], riders: np.ndarray) -> list[TrackedObject]:
         if not objects:
             return []
         boxes = np.stack([o.xyxy for o in objects])
@@ -89,7 +88,7 @@ class ZoneRule:
         on_it = ridden(boxes, riders) if self.ridable_ids else np.zeros(len(objects), bool)
         for obj, rode in zip(objects, on_it, strict=True):
             if rode and obj.class_id in self.ridable_ids:
-                self._ridden_at[obj.track_id] = self._now
+                self._ridden_at[obj.track_id] = t
         return [
             o for o, ok, size_ok, rode in zip(objects, inside, big, on_it, strict=True)
             if ok and size_ok and o.class_id in self.class_ids and o.confidence >= self.zone.min_confidence
@@ -117,9 +116,8 @@ class ZoneRule:
             objects = ()
         elif self.active_since is None:
             self.active_since = t
-        self._now = t
         self._ridden_at = {k: v for k, v in self._ridden_at.items() if t - v < RIDDEN_MEMORY_S}
-        relevant = self._relevant(objects, np.zeros((0, 4), np.float32) if riders is None else riders)
+        relevant = self._relevant(t, objects, np.zeros((0, 4), np.float32) if riders is None else riders)
         self.busy = bool(relevant) or bool(self.spots)
         still = [o for o in relevant if o.still_since is not None]
         # A young track is often the same parked object seen again after a detector gap:
