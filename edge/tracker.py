@@ -30,6 +30,8 @@ class Track:
     rest_box: np.ndarray = field(default_factory=lambda: np.zeros(4, np.float32))
     rest_since: float = 0.0
     rest_count: int = 1
+    rest_sample: int = 0  # the tracker's sample count when the rest began
+    settled: bool = False  # the rest has been confirmed; later gaps (occlusion) do not undo it
 
     @property
     def class_id(self) -> int:
@@ -67,8 +69,23 @@ class Tracker:
                     self.compatible[a, b] = True
         self.tracks: list[Track] = []
         self._next_id = 1
+        self._samples = 0
+
+    def _settled(self, track: Track, t: float) -> bool:
+        """Still long enough, often enough: seen in place in ``still_min_presence`` of the samples
+        since it came to rest. Without that share, a moving car's last box, taken up seconds
+        later by the next car passing the same place, would look like an object at rest."""
+        if not track.settled:
+            samples = self._samples - track.rest_sample + 1
+            track.settled = (
+                track.rest_count >= self.cfg.still_min_observations
+                and t - track.rest_since >= self.cfg.still_min_s
+                and track.rest_count >= self.cfg.still_min_presence * samples
+            )
+        return track.settled
 
     def update(self, t: float, detections: Detections) -> list[TrackedObject]:
+        self._samples += 1
         self.tracks = [tr for tr in self.tracks if t - tr.last_t <= self.cfg.track_max_gap_s]
         matched_track_for_det: dict[int, Track] = {}
         if self.tracks and len(detections):
@@ -85,7 +102,8 @@ class Tracker:
             conf = float(detections.confidence[d])
             track = matched_track_for_det.get(d)
             if track is None:
-                track = Track(self._next_id, box, Counter({cls: 1}), conf, t, t, rest_box=box, rest_since=t)
+                track = Track(self._next_id, box, Counter({cls: 1}), conf, t, t, rest_box=box, rest_since=t,
+                              rest_sample=self._samples)
                 self._next_id += 1
                 self.tracks.append(track)
             else:
@@ -96,10 +114,8 @@ class Tracker:
                     track.rest_count += 1
                 else:
                     track.rest_box, track.rest_since, track.rest_count = box, t, 1
-            still = (
-                track.rest_count >= self.cfg.still_min_observations
-                and t - track.rest_since >= self.cfg.still_min_s
-            )
+                    track.rest_sample, track.settled = self._samples, False
+            still = self._settled(track, t)
             out.append(
                 TrackedObject(
                     track.track_id, box, track.class_id, conf, track.observations,

@@ -109,6 +109,24 @@ def test_detector_flicker_and_a_new_track_id_keep_one_violation() -> None:
     assert an.rules[0].spots[0].track_id != 1  # a new track took over the same spot
 
 
+def test_cars_passing_the_same_place_one_by_one_are_not_a_parked_car() -> None:
+    # RoadTrack N/05-14_14_K249_2000, frames 452-482: a car leaves the view at the bottom;
+    # 3 s later the next one leaves through the same place, in two samples. Three sightings
+    # "in place" over 3 s, but in 3 of 7 samples: no rest, so no parked car.
+    an = analyzer(dwell_s=3, clear_s=10, classes=("car",))
+    exit_box = (300.0, 380.0, 380.0, 470.0)
+
+    def scene(t: float) -> Detections:
+        if t in (0.0, 2.5, 3.0):
+            return dets((exit_box, CAR))
+        return dets(((310.0 + 10 * t, 250.0, 360.0 + 10 * t, 300.0), CAR)) if 1.0 <= t < 2.5 else dets()
+
+    assert run(an, scene, 20) == []
+    # The same three sightings with the car seen in every sample between: parked.
+    parked = run(analyzer(dwell_s=3, clear_s=10, classes=("car",)), lambda t: dets((exit_box, CAR)), 20)
+    assert [e.state for e in parked] == [EventState.opened]
+
+
 def test_moving_bikes_never_open() -> None:
     an = analyzer(dwell_s=5, clear_s=5)
 
