@@ -103,6 +103,16 @@ class ZoneRule:
         iou = box_iou(np.stack([o.xyxy for o in objects]), np.stack([s.anchor for s in spots]))
         return {i: spots[k] for i, k in greedy_match(iou, min_iou)}
 
+    def _crept(self, still: Sequence[TrackedObject], matched: dict[int, Spot]) -> dict[int, Spot]:
+        """Still objects matching no spot's anchor but an open spot's last sighting."""
+        taken = {spot.spot_id for spot in matched.values()}
+        left = [i for i in range(len(still)) if i not in matched]
+        open_spots = [s for s in self.spots if s.opened and s.spot_id not in taken]
+        if not left or not open_spots:
+            return {}
+        iou = box_iou(np.stack([still[i].xyxy for i in left]), np.stack([s.box for s in open_spots]))
+        return {left[i]: open_spots[k] for i, k in greedy_match(iou, self.tracking.spot_iou)}
+
     def update(self, t: float, objects: Sequence[TrackedObject], active: bool = True,
                riders: np.ndarray | None = None) -> list[Decision]:
         """One sample at media time ``t``. Outside its active hours (``active`` False) the zone
@@ -133,6 +143,17 @@ class ZoneRule:
             spot.box, spot.last_seen, spot.track_id, spot.confidence = obj.xyxy, t, obj.track_id, obj.confidence
             spot.class_votes[obj.class_id] += 1
             seen_now.add(spot.spot_id)
+        # An object under an open violation that crept off its spot (a car edging along the
+        # shoulder, a bike nudged by a passer-by) is the same violation: its spot moves to
+        # where it now rests instead of a second violation opening beside the first.
+        crept = self._crept(still, matches)
+        for i, spot in crept.items():
+            obj = still[i]
+            spot.anchor = spot.box = obj.xyxy
+            spot.last_seen, spot.track_id, spot.confidence = t, obj.track_id, obj.confidence
+            spot.class_votes[obj.class_id] += 1
+            seen_now.add(spot.spot_id)
+        matches.update(crept)
         for i, obj in enumerate(still):
             if i in matches:
                 continue

@@ -127,6 +127,20 @@ def test_cars_passing_the_same_place_one_by_one_are_not_a_parked_car() -> None:
     assert [e.state for e in parked] == [EventState.opened]
 
 
+def test_a_car_creeping_along_under_an_open_violation_stays_one_violation() -> None:
+    # Parked, then edged 30 px further every 20 s (stops again each time): one violation,
+    # its box following the car, never a second one beside it.
+    an = analyzer(dwell_s=5, clear_s=10, classes=("car",))
+
+    def scene(t: float) -> Detections:
+        x = 200.0 + 30 * min(int(t // 20), 3)
+        return dets((jitter((x, 300.0, x + 60, 360.0), t), CAR)) if t < 90 else dets()
+
+    events = run(an, scene, 110)
+    assert [e.state for e in events] == [EventState.opened, EventState.cleared]
+    assert events[1].objects[0].bbox[0] >= 289.0  # the spot moved with the car
+
+
 def test_moving_bikes_never_open() -> None:
     an = analyzer(dwell_s=5, clear_s=5)
 
