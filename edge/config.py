@@ -37,6 +37,22 @@ class ModelConfig(_Strict):
     format: Literal["auto", "ultralytics", "yolox"] = Field(
         default="auto", description="Output layout; auto tells Ultralytics and YOLOX apart by shape"
     )
+    fp16: bool = Field(
+        default=False, description="Half precision on TensorRT and OpenVINO; for CUDA use a model written by "
+                                   "models/fp16.py",
+    )
+    spin: bool = Field(
+        default=False, description="Let ONNX Runtime's threads busy-wait between runs (faster alone, slower beside "
+                                   "decoding cameras)",
+    )
+    batch: int = Field(
+        default=1, ge=1, le=64,
+        description="Most frames of different cameras in one inference call (needs a model that takes that "
+                    "batch: exported with dynamic=True, or rewritten by models/rebatch.py)",
+    )
+    batch_wait_ms: float = Field(
+        default=5.0, ge=0.0, le=1000.0, description="How long a first frame waits for others to join its batch"
+    )
 
 
 class SceneConfig(_Strict):

@@ -17,6 +17,7 @@ import ast
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import cv2
 import numpy as np
@@ -24,6 +25,15 @@ import onnxruntime as ort
 
 from edge.config import ModelConfig
 from edge.detections import COCO_NAMES, Detections
+
+
+class Detector(Protocol):
+    """What a camera needs to find objects: a :class:`YoloDetector`, or the box's
+    :class:`edge.batching.BatchScheduler` in front of one."""
+
+    class_names: list[str]
+
+    def detect(self, frame_bgr: np.ndarray) -> Detections: ...
 
 
 class ModelError(RuntimeError):
@@ -87,6 +97,17 @@ def _guess_format(shape: Sequence[int | str]) -> str:
     return "ultralytics"
 
 
+def provider_settings(providers: Sequence[str], fp16: bool = False) -> list[str | tuple[str, dict[str, str]]]:
+    """ONNX Runtime providers with their options: with ``fp16``, TensorRT builds fp16 engines and
+    OpenVINO runs at FP16 (both convert an fp32 model themselves); CUDA and the CPU run the
+    model at the precision of its weights (``python models/fp16.py`` writes an fp16 copy)."""
+    options = {
+        "TensorrtExecutionProvider": {"trt_fp16_enable": "True", "trt_engine_cache_enable": "True"},
+        "OpenVINOExecutionProvider": {"precision": "FP16"},
+    }
+    return [(p, options[p]) if fp16 and p in options else p for p in providers]
+
+
 class YoloDetector:
     """Runs an Ultralytics-format ONNX detector on BGR frames."""
 
@@ -100,6 +121,8 @@ class YoloDetector:
         providers: Sequence[str] = ("CPUExecutionProvider",),
         threads: int = 0,
         output_format: str = "auto",
+        spin: bool = False,
+        fp16: bool = False,
     ) -> None:
         path = Path(path)
         if not path.is_file():
@@ -110,16 +133,21 @@ class YoloDetector:
         options = ort.SessionOptions()
         if threads:
             options.intra_op_num_threads = threads
+        if not spin:
+            # ONNX Runtime's worker threads otherwise busy-wait after each run for the next: right
+            # for a benchmark loop, CPU taken from the cameras' decoding on an edge box.
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         available = set(ort.get_available_providers())
         chosen = [p for p in providers if p in available] or ["CPUExecutionProvider"]
         try:
-            self.session = ort.InferenceSession(str(path), options, providers=chosen)
+            self.session = ort.InferenceSession(str(path), options, providers=provider_settings(chosen, fp16))
         except Exception as exc:  # onnxruntime raises its own exception types
             raise ModelError(f"{path}: ONNX Runtime cannot load it: {exc}") from None
         inputs, outputs = self.session.get_inputs(), self.session.get_outputs()
         if len(inputs) != 1 or len(inputs[0].shape) != 4:
             raise ModelError(f"{path}: expected one 4-D image input, got {[i.shape for i in inputs]}")
         self.input_name = inputs[0].name
+        self.input_dtype = np.float16 if inputs[0].type == "tensor(float16)" else np.float32
         h, w = inputs[0].shape[2], inputs[0].shape[3]
         self.input_size = (h if isinstance(h, int) else 640, w if isinstance(w, int) else 640)
         out_shape = outputs[0].shape
@@ -142,6 +170,8 @@ class YoloDetector:
                 f"({self.format} format is {extra} box values + one score per class)"
             )
         self.class_names: list[str] = names
+        batch = inputs[0].shape[0]
+        self.fixed_batch: int | None = batch if isinstance(batch, int) else None  # None: any batch
         self._grid: tuple[np.ndarray, np.ndarray] | None = None
         self.confidence = confidence
         self.nms_iou = nms_iou
@@ -150,7 +180,8 @@ class YoloDetector:
     @classmethod
     def from_config(cls, cfg: ModelConfig) -> YoloDetector:
         return cls(cfg.path, class_names=cfg.class_names, confidence=cfg.confidence, nms_iou=cfg.nms_iou,
-                   providers=cfg.providers, threads=cfg.threads, output_format=cfg.format)
+                   providers=cfg.providers, threads=cfg.threads, output_format=cfg.format, spin=cfg.spin,
+                   fp16=cfg.fp16)
 
     def class_ids(self, names: Sequence[str]) -> list[int]:
         """Ids of ``names``; raises ``KeyError`` naming any the model does not know."""
@@ -162,13 +193,32 @@ class YoloDetector:
     def preprocess(self, frame_bgr: np.ndarray) -> tuple[np.ndarray, Letterbox]:
         if self.format == "yolox":
             boxed, box = letterbox(frame_bgr, self.input_size, centre=False)
-            return cv2.dnn.blobFromImage(boxed, 1.0, swapRB=False), box
-        boxed, box = letterbox(frame_bgr, self.input_size)
-        return cv2.dnn.blobFromImage(boxed, 1 / 255.0, swapRB=True), box
+            blob = cv2.dnn.blobFromImage(boxed, 1.0, swapRB=False)
+        else:
+            boxed, box = letterbox(frame_bgr, self.input_size)
+            blob = cv2.dnn.blobFromImage(boxed, 1 / 255.0, swapRB=True)
+        return (blob if self.input_dtype is np.float32 else blob.astype(self.input_dtype)), box
+
+    def infer(self, tensors: np.ndarray) -> np.ndarray:
+        """Raw outputs of preprocessed frames stacked on the first axis, in as few runs as the
+        model's batch allows: all at once on a dynamic batch, in chunks of a fixed one (the
+        last chunk padded)."""
+        step = self.fixed_batch or len(tensors)
+        outs = []
+        for start in range(0, len(tensors), step):
+            chunk = tensors[start:start + step]
+            short = step - len(chunk)
+            if short:
+                chunk = np.concatenate([chunk, np.zeros((short, *chunk.shape[1:]), chunk.dtype)])
+            outs.append(self.session.run(None, {self.input_name: chunk})[0][:step - short])
+        return outs[0] if len(outs) == 1 else np.concatenate(outs)
 
     def detect_batch(self, frames_bgr: Sequence[np.ndarray]) -> list[Detections]:
-        """Detect in several frames. Models exported with a fixed batch of 1 run one by one."""
-        return [self.detect(frame) for frame in frames_bgr]
+        """Detect in several frames, batched as far as the model allows."""
+        prepared = [self.preprocess(frame) for frame in frames_bgr]
+        raw = self.infer(np.concatenate([tensor for tensor, _ in prepared]))
+        return [self.postprocess(raw[i], box, frame.shape[:2])
+                for i, ((_, box), frame) in enumerate(zip(prepared, frames_bgr, strict=True))]
 
     def detect(self, frame_bgr: np.ndarray) -> Detections:
         tensor, box = self.preprocess(frame_bgr)
@@ -200,7 +250,7 @@ class YoloDetector:
         return self._grid
 
     def postprocess(self, raw: np.ndarray, box: Letterbox, frame_hw: tuple[int, int]) -> Detections:
-        preds, scores_all = self._candidates(raw)
+        preds, scores_all = self._candidates(raw.astype(np.float32, copy=False))
         class_id = scores_all.argmax(axis=1)
         confidence = scores_all[np.arange(len(scores_all)), class_id]
         keep = confidence >= self.confidence

@@ -1,8 +1,9 @@
 """``gridpatrol edge run``: every configured camera through the pipeline, events to MQTT.
 
 source → sampler → detector → tracker → rules → evidence → outbox → MQTT. One thread per
-camera shares one ONNX Runtime session; a file source plays at its own frame rate (times
-``speed``) so it behaves like a camera, a live source as fast as it arrives.
+camera; their frames meet in one inference thread that batches them (edge/batching.py). A
+file source plays at its own frame rate (times ``speed``) so it behaves like a camera, a
+live source as fast as it arrives.
 """
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ from pathlib import Path
 
 from contract import CameraState, CameraStatus, ViolationEvent
 from edge.analyzer import CameraAnalyzer, media_clock
+from edge.batching import BatchScheduler, SchedulerStopped
 from edge.config import CameraConfig, EdgeConfig, ZoneConfig
 from edge.configwatch import ConfigWatcher
-from edge.detector import YoloDetector
+from edge.detector import Detector, YoloDetector
 from edge.evidence import EvidenceError, EvidenceStore
 from edge.metrics import EdgeMetrics
 from edge.outbox import Outbox
@@ -34,7 +36,7 @@ class CameraWorker(threading.Thread):
         self,
         config: EdgeConfig,
         camera: CameraConfig,
-        detector: YoloDetector,
+        detector: Detector,
         evidence: EvidenceStore,
         emit: Callable[[ViolationEvent, list[str]], None],
         stop: threading.Event,
@@ -106,6 +108,8 @@ class CameraWorker(threading.Thread):
                 self.process(raw.time_s, raw.to_bgr())
                 sampler.follow(self.analyzer.busy or self.scene.paused)
                 self.metrics.lag.labels(self.camera.id).set(time.monotonic() - arrived)
+        except SchedulerStopped:
+            return  # the box is shutting down
         except SourceError as exc:
             self.error = str(exc)
             log.error("camera %s stopped: %s", self.camera.id, exc)
@@ -135,9 +139,7 @@ class CameraWorker(threading.Thread):
         if self.scene.paused:
             self.frames_suspended += 1
             return  # no violation decided, none cleared, on a view the zones do not fit
-        with self.metrics.inference.time():
-            detections = self.detector.detect(image)
-        self.metrics.batch_size.observe(1)
+        detections = self.detector.detect(image)
         self.metrics.frames_analysed.labels(self.camera.id).inc()
         self.frames_analysed += 1
         for event, stored in self.analyzer.events_for_frame(t, image, detections, self.evidence,
@@ -164,6 +166,8 @@ class EdgeRunner:
         self.evidence = EvidenceStore(config.evidence.dir, config.evidence.jpeg_quality, config.evidence.upload_url,
                                       config.evidence.retention(), self.outbox.pending_evidence)
         self.metrics = EdgeMetrics()
+        self.scheduler = BatchScheduler(self.detector, config.model.batch, config.model.batch_wait_ms / 1000,
+                                        self.metrics)
         self.metrics.watch_outbox(self.outbox.depth)
         self.metrics.watch_evidence(lambda: self.evidence.pruned_total)
         self.publisher = Publisher(config.edge_id, config.mqtt, config.evidence, self.outbox,
@@ -172,7 +176,7 @@ class EdgeRunner:
         self.stop_event = threading.Event()
         self.events_decided = 0
         self.workers = [
-            CameraWorker(config, cam, self.detector, self.evidence, self._emit, self.stop_event, speed,
+            CameraWorker(config, cam, self.scheduler, self.evidence, self._emit, self.stop_event, speed,
                          self.publisher.set_camera_status, self.metrics)
             for cam in config.cameras if cam.enabled
         ]
@@ -208,6 +212,7 @@ class EdgeRunner:
             self.metrics_server = self.metrics.serve(self.config.metrics.host, self.config.metrics.port)
             log.info("metrics on http://%s:%s/metrics", self.config.metrics.host, self.metrics_server.server_port)
         self.publisher.start()
+        self.scheduler.start()
         self.evidence.prune()
         self._pruner = threading.Thread(target=self._prune_loop, name="evidence-pruner", daemon=True)
         self._pruner.start()
@@ -235,6 +240,7 @@ class EdgeRunner:
             self.watcher.stop()
         for worker in self.workers:
             worker.join(5)
+        self.scheduler.stop()
         if not self.publisher.flush(flush_timeout_s):
             log.warning("%d events stay in the outbox %s for the next start", self.outbox.depth(), self.outbox.path)
         self.publisher.stop()

@@ -1,0 +1,121 @@
+"""One inference thread for all cameras of a box, batching their frames.
+
+Each camera thread calls :meth:`BatchScheduler.detect` as it would a detector's: it
+letterboxes its own frame (in parallel with the other cameras), queues the tensor and waits.
+The scheduler's thread takes what is queued, up to ``max_batch`` frames, waiting at most
+``max_wait_s`` for more once the first has come, runs them in one ONNX Runtime call and
+hands each camera its raw output back, to decode and suppress in its own thread.
+
+One thread running the model, instead of every camera thread running it at once, also keeps
+ONNX Runtime's intra-op threads from competing with each other for the cores. A model
+exported with a fixed batch of 1 (the shared test models) runs one frame per call here;
+``python models/rebatch.py`` writes a copy that takes any batch.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from concurrent.futures import Future
+
+import numpy as np
+
+from edge.detections import Detections
+from edge.detector import ModelError, YoloDetector
+from edge.metrics import EdgeMetrics
+
+log = logging.getLogger(__name__)
+
+
+class SchedulerStopped(RuntimeError):
+    """The scheduler was stopped while a frame waited for inference."""
+
+
+class BatchScheduler:
+    def __init__(self, detector: YoloDetector, max_batch: int = 1, max_wait_s: float = 0.01,
+                 metrics: EdgeMetrics | None = None) -> None:
+        if max_batch < 1:
+            raise ValueError("max_batch must be at least 1")
+        if detector.fixed_batch is not None and detector.fixed_batch < max_batch:
+            raise ModelError(
+                f"model.batch is {max_batch} but the model takes a fixed batch of {detector.fixed_batch}: "
+                "export it with a dynamic batch (yolo export dynamic=True) or write a copy that takes any "
+                "batch with `python models/rebatch.py MODEL OUT`"
+            )
+        self.detector = detector
+        self.class_names = detector.class_names
+        self.max_batch = max_batch
+        self.max_wait_s = max_wait_s
+        self.metrics = metrics or EdgeMetrics()
+        self._queue: queue.Queue[tuple[np.ndarray, Future[np.ndarray]]] = queue.Queue()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="inference", daemon=True)
+        self.calls = 0
+        self.frames = 0
+
+    def start(self) -> BatchScheduler:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+        while True:  # whoever still waits learns why instead of waiting forever
+            try:
+                _, future = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            future.set_exception(SchedulerStopped("the inference scheduler stopped"))
+
+    def detect(self, frame_bgr: np.ndarray) -> Detections:
+        """Detections in one frame, run in a batch with other cameras' frames."""
+        if self._stop.is_set() or not self._thread.is_alive():
+            raise SchedulerStopped("the inference scheduler is not running")
+        tensor, box = self.detector.preprocess(frame_bgr)
+        future: Future[np.ndarray] = Future()
+        self._queue.put((tensor, future))
+        raw = future.result()
+        return self.detector.postprocess(raw, box, frame_bgr.shape[:2])
+
+    def _take(self) -> list[tuple[np.ndarray, Future[np.ndarray]]]:
+        try:
+            batch = [self._queue.get(timeout=0.2)]
+        except queue.Empty:
+            return []
+        deadline = time.monotonic() + self.max_wait_s
+        while len(batch) < self.max_batch:
+            try:
+                batch.append(self._queue.get_nowait())
+                continue
+            except queue.Empty:
+                pass
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            try:
+                batch.append(self._queue.get(timeout=left))
+            except queue.Empty:
+                break
+        return batch
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            batch = self._take()
+            if not batch:
+                continue
+            tensors = np.concatenate([tensor for tensor, _ in batch])
+            try:
+                with self.metrics.inference.time():
+                    raw = self.detector.infer(tensors)
+            except Exception as exc:  # ONNX Runtime's own types; each waiting camera gets it
+                log.error("inference of %d frames failed: %s", len(batch), exc)
+                for _, future in batch:
+                    future.set_exception(exc)
+                continue
+            self.metrics.batch_size.observe(len(batch))
+            self.calls += 1
+            self.frames += len(batch)
+            for i, (_, future) in enumerate(batch):
+                future.set_result(raw[i])
