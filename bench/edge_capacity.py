@@ -1,24 +1,32 @@
-"""How many cameras one edge box handles at a target sample rate, against two references.
+"""How many cameras one edge box handles at a target sample rate, against references.
 
     python bench/edge_capacity.py [--model yolo11n-coco-int8-320] [--clip street-traffic-960x540.mp4]
                                   [--sample-fps 2] [--cameras 1,2,4,8,12] [--seconds 20] [--gop 2]
+                                  [--batch 1] [--ultralytics-python PATH]
 
 N synthetic cameras each play a shared clip in a loop at its own frame rate (files read as
 cameras, paced in real time), re-encoded first with a camera's usual keyframe interval.
-Three designs, each run N at a time in its own process:
+Each design runs N at a time in its own process:
 
-- ``ceiling``: raw ONNX Runtime on the same model and batch (1), one preprocessed frame in a
-  loop: analysed frames/s, and cameras that rate would serve at the sample rate;
+- ``ceiling``: raw ONNX Runtime on the same model and batch, one preprocessed frame (or a
+  batch of them) in a loop: analysed frames/s, and cameras that rate would serve;
 - ``naive``: what most projects ship: per camera a thread with OpenCV reading every frame and
   one single-image inference per sampled frame;
+- ``ultralytics``: the same with Ultralytics' ``predict`` per sampled frame and a model object
+  per camera, run by ``--ultralytics-python`` (an interpreter with Ultralytics installed; it
+  needs PyTorch and torchvision, which the edge never installs);
 - ``pipeline``: GridPatrol's edge path (PyAV decode, pixels only for sampled frames, only
-  keyframes when the sample interval allows, the analyzer with tracker, rules and evidence).
+  keyframes when the sample interval allows, one inference thread batching up to ``--batch``
+  frames of all cameras, the analyzer with tracker, rules and evidence). With ``--batch`` > 1
+  the model is first rewritten to take any batch (models/rebatch.py), and the ceiling is
+  measured at that batch.
 
 A camera is *handled* when it got at least 85 % of its sample rate (a measured window holds a
 whole number of samples) and the p99 lag from a frame's time to its decision is under one
-second. Prints per design and N: analysed
-frames/s, the slowest camera's rate, mean and p99 lag, CPU (cores busy) and peak memory, then
-the most cameras each design handled and the ratios the edge issue asks for.
+second. Prints per design and N: analysed frames/s, the slowest camera's rate, mean and p99
+lag, CPU (cores busy) and peak memory, then the most cameras each design handled and the
+ratios the edge issue asks for: the pipeline's most analysed frames/s against the ceiling's,
+and its cameras against the naive design's.
 """
 
 from __future__ import annotations
@@ -43,7 +51,15 @@ sys.path.insert(0, str(ROOT))
 
 from gridpatrol.data import data_dir  # noqa: E402
 
-WARMUP_S = 8.0  # cameras start together; the steady state is what counts
+WARMUP_S = 15.0  # after the last camera started (each first decodes a GOP in full); the steady state counts
+
+
+def start_staggered(threads: list[threading.Thread], sample_fps: float) -> None:
+    """Start the cameras spread over one sample interval: real cameras are not in step, and
+    N copies of one clip started at once would all want their samples in the same instant."""
+    for thread in threads:
+        thread.start()
+        time.sleep(1.0 / sample_fps / len(threads))
 
 
 def cpu_s() -> float:
@@ -55,25 +71,28 @@ def peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def make_detector(model: Path):
+def make_detector(model: Path, spin: bool = True):
+    """ONNX Runtime as it comes (its threads spin between runs), or as the edge sets it."""
     from edge.detector import YoloDetector
 
-    return YoloDetector(model)
+    return YoloDetector(model, spin=spin)
 
 
-def run_ceiling(model: Path, clip: Path, seconds: float) -> dict:
+def run_ceiling(model: Path, clip: Path, seconds: float, batch: int = 1) -> dict:
     import av
+    import numpy as np
 
     detector = make_detector(model)
     with av.open(str(clip)) as container:
         frame = next(container.decode(video=0)).to_ndarray(format="bgr24")
     tensor, _ = detector.preprocess(frame)
+    tensor = np.repeat(tensor, batch, axis=0)
     for _ in range(5):
         detector.session.run(None, {detector.input_name: tensor})
     count, start, cpu0 = 0, time.monotonic(), cpu_s()
     while time.monotonic() - start < seconds:
         detector.session.run(None, {detector.input_name: tensor})
-        count += 1
+        count += batch
     elapsed = time.monotonic() - start
     return {"fps": count / elapsed, "cpu": (cpu_s() - cpu0) / elapsed, "peak_mb": peak_mb(),
             "decode_mpix_per_s": decode_rate(clip, min(seconds, 10.0))}
@@ -109,7 +128,7 @@ class Window:
             self.lags.append(done - due)
 
 
-def naive_camera(clip: Path, detector, sample_fps: float, stop: threading.Event, window: Window) -> None:
+def naive_camera(clip: Path, detect, sample_fps: float, stop: threading.Event, window: Window) -> None:
     import cv2
 
     started, offset = time.monotonic(), 0.0
@@ -128,21 +147,20 @@ def naive_camera(clip: Path, detector, sample_fps: float, stop: threading.Event,
                 time.sleep(wait)
             if t + 1e-6 >= next_due:
                 next_due = t + 1.0 / sample_fps
-                detector.detect(frame)
+                detect(frame)
                 window.record(time.monotonic(), started + t)
         capture.release()
         offset = t + 1.0 / fps
 
 
-def run_naive(model: Path, clip: Path, cameras: int, sample_fps: float, seconds: float) -> list[Window]:
-    detector = make_detector(model)
+def run_cameras(clip: Path, detectors: list, sample_fps: float, seconds: float) -> list[Window]:
+    """One naive camera thread per detect function."""
     stop = threading.Event()
-    opens = time.monotonic() + WARMUP_S
-    windows = [Window(opens) for _ in range(cameras)]
-    threads = [threading.Thread(target=naive_camera, args=(clip, detector, sample_fps, stop, w), daemon=True)
-               for w in windows]
-    for thread in threads:
-        thread.start()
+    opens = time.monotonic() + 1.0 / sample_fps + WARMUP_S
+    windows = [Window(opens) for _ in detectors]
+    threads = [threading.Thread(target=naive_camera, args=(clip, detect, sample_fps, stop, w), daemon=True)
+               for detect, w in zip(detectors, windows, strict=True)]
+    start_staggered(threads, sample_fps)
     time.sleep(WARMUP_S + seconds)
     stop.set()
     for thread in threads:
@@ -150,12 +168,38 @@ def run_naive(model: Path, clip: Path, cameras: int, sample_fps: float, seconds:
     return windows
 
 
-def run_pipeline(model: Path, clip: Path, cameras: int, sample_fps: float, seconds: float) -> list[Window]:
+def run_naive(model: Path, clip: Path, cameras: int, sample_fps: float, seconds: float, batch: int = 1
+              ) -> list[Window]:
+    detector = make_detector(model)
+    return run_cameras(clip, [detector.detect] * cameras, sample_fps, seconds)
+
+
+def run_ultralytics(model: Path, clip: Path, cameras: int, sample_fps: float, seconds: float, batch: int = 1
+                    ) -> list[Window]:
+    """Ultralytics' own predict on the same ONNX model, one model object per camera (its
+    predictors keep per-call state and are not shared between threads)."""
+    import numpy as np
+    from ultralytics import YOLO
+
+    models = [YOLO(str(model), task="detect") for _ in range(cameras)]
+    size = int(model.stem.rsplit("-", 1)[-1]) if model.stem.rsplit("-", 1)[-1].isdigit() else 640
+    for m in models:  # the first predict builds the predictor; not part of the measurement
+        m.predict(np.zeros((size, size, 3), np.uint8), imgsz=size, verbose=False)
+
+    def detect_with(m):
+        return lambda frame: m.predict(frame, imgsz=size, verbose=False)
+
+    return run_cameras(clip, [detect_with(m) for m in models], sample_fps, seconds)
+
+
+def run_pipeline(model: Path, clip: Path, cameras: int, sample_fps: float, seconds: float, batch: int = 1
+                 ) -> list[Window]:
+    from edge.batching import BatchScheduler
     from edge.config import EdgeConfig
     from edge.evidence import EvidenceStore
     from edge.runner import CameraWorker
 
-    detector = make_detector(model)
+    scheduler = BatchScheduler(make_detector(model, spin=False), max_batch=batch).start()
     work = Path(tempfile.mkdtemp(prefix="edge-capacity-"))
     zone = {"id": "z1", "kind": "parked_bike", "polygon": [[0, 0.3], [1, 0.3], [1, 1], [0, 1]],
             "classes": ["car", "bicycle", "motorcycle"], "dwell_s": 30, "micro_grid": "mg-017"}
@@ -167,7 +211,7 @@ def run_pipeline(model: Path, clip: Path, cameras: int, sample_fps: float, secon
     })
     evidence = EvidenceStore(work / "evidence")
     stop = threading.Event()
-    opens = time.monotonic() + WARMUP_S
+    opens = time.monotonic() + 1.0 / sample_fps + WARMUP_S
     windows = [Window(opens) for _ in range(cameras)]
 
     class Timed(CameraWorker):
@@ -179,32 +223,41 @@ def run_pipeline(model: Path, clip: Path, cameras: int, sample_fps: float, secon
 
     workers = []
     for camera, window in zip(config.cameras, windows, strict=True):
-        worker = Timed(config, camera, detector, evidence, lambda event, path: None, stop, 1.0)
+        worker = Timed(config, camera, scheduler, evidence, lambda event, path: None, stop, 1.0)
         worker.window = window
         workers.append(worker)
-    for worker in workers:
-        worker.start()
+    start_staggered(workers, sample_fps)
     time.sleep(WARMUP_S + seconds)
     stop.set()
     for worker in workers:
         worker.join(5)
+    scheduler.stop()
     return windows
 
 
-def with_gop(clip: Path, gop_s: float, out_dir: Path) -> Path:
+def with_gop(clip: Path, gop_s: float, out_dir: Path, min_s: float = 60.0) -> Path:
     """The clip re-encoded (H.264) with a keyframe every ``gop_s`` seconds, as IP cameras send
-    their streams (a 1–2 s GOP is the usual setting); the pixels are the clip's."""
+    their streams (a 1–2 s GOP is the usual setting); the pixels are the clip's, played
+    forwards and backwards until the stream is ``min_s`` long. A camera's stream is opened
+    once; a 3 s clip played in a loop would instead be opened (and probed, which decodes
+    frames) by every camera every 3 s, a cost no real camera has."""
     import av
 
     out = out_dir / f"{clip.stem}-gop{gop_s:g}s.mp4"
-    with av.open(str(clip)) as source, av.open(str(out), "w") as target:
+    with av.open(str(clip)) as source:
         video = source.streams.video[0]
         rate = video.average_rate or 25
+        width, height = video.width, video.height
+        frames = [frame.to_ndarray(format="yuv420p") for frame in source.decode(video)]
+    with av.open(str(out), "w") as target:
         stream = target.add_stream("libx264", rate=rate)
-        stream.width, stream.height, stream.pix_fmt = video.width, video.height, "yuv420p"
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
         stream.options = {"g": str(max(1, round(float(rate) * gop_s))), "keyint_min": "1", "preset": "veryfast",
                           "sc_threshold": "0", "bf": "0"}
-        for index, frame in enumerate(source.decode(video)):
+        order = list(range(len(frames))) + list(range(len(frames) - 2, 0, -1))
+        total = max(len(frames), round(float(rate) * min_s))
+        for index in range(total):
+            frame = av.VideoFrame.from_ndarray(frames[order[index % len(order)]], format="yuv420p")
             frame.pts, frame.time_base = index, Fraction(1, 1) / rate
             target.mux(stream.encode(frame))
         target.mux(stream.encode(None))
@@ -227,11 +280,11 @@ def one(args: argparse.Namespace) -> None:
     mode, cameras = args.one
     model, clip = Path(args.model_path), Path(args.clip_path)
     if mode == "ceiling":
-        print(json.dumps(run_ceiling(model, clip, args.seconds)))
+        print(json.dumps(run_ceiling(model, clip, args.seconds, args.batch)))
         return
     cpu0, wall0 = cpu_s(), time.monotonic()
-    runner = run_naive if mode == "naive" else run_pipeline
-    windows = runner(model, clip, int(cameras), args.sample_fps, args.seconds)
+    runner = {"naive": run_naive, "ultralytics": run_ultralytics, "pipeline": run_pipeline}[mode]
+    windows = runner(model, clip, int(cameras), args.sample_fps, args.seconds, args.batch)
     print(json.dumps(summarise(windows, args.seconds, args.sample_fps, cpu_s() - cpu0, time.monotonic() - wall0)))
 
 
@@ -265,6 +318,9 @@ def main() -> int:
                         help="re-encode the clip with a keyframe every GOP seconds, as cameras send (0: as it is)")
     parser.add_argument("--save-capacity", type=Path, metavar="JSON",
                         help="write the box's measured capacity here, for `gridpatrol plan --capacity`")
+    parser.add_argument("--batch", type=int, default=1, help="frames per inference call (pipeline and ceiling)")
+    parser.add_argument("--ultralytics-python", type=Path, metavar="PYTHON",
+                        help="an interpreter with Ultralytics installed: adds the ultralytics design")
     parser.add_argument("--one", nargs=2, help=argparse.SUPPRESS)
     parser.add_argument("--model-path", help=argparse.SUPPRESS)
     parser.add_argument("--clip-path", help=argparse.SUPPRESS)
@@ -279,14 +335,27 @@ def main() -> int:
             print(f"missing {path} (GRIDPATROL_DATA points at the shared data set)", file=sys.stderr)
             return 1
 
+    designs = args.designs.split(",")
+    if args.ultralytics_python and "ultralytics" not in designs:
+        designs.insert(1, "ultralytics")
+    one_model = model  # naive and Ultralytics designs run the model as it is, one frame per call
+    if args.batch > 1:
+        sys.path.insert(0, str(ROOT / "models"))
+        from rebatch import rebatch
+
+        model = Path(tempfile.mkdtemp(prefix="edge-capacity-model-")) / f"{model.stem}-anybatch.onnx"
+        rebatch(one_model, model)
     source_clip = clip
     if args.gop > 0:
         clip = with_gop(clip, args.gop, Path(tempfile.mkdtemp(prefix="edge-capacity-clip-")))
 
     def child(mode: str, cameras: int) -> dict:
+        python = str(args.ultralytics_python) if mode == "ultralytics" else sys.executable
+        path = model if mode in ("ceiling", "pipeline") else one_model
         out = subprocess.run(
-            [sys.executable, __file__, "--one", mode, str(cameras), "--model-path", str(model), "--clip-path",
-             str(clip), "--sample-fps", str(args.sample_fps), "--seconds", str(args.seconds)],
+            [python, __file__, "--one", mode, str(cameras), "--model-path", str(path), "--clip-path",
+             str(clip), "--sample-fps", str(args.sample_fps), "--seconds", str(args.seconds),
+             "--batch", str(args.batch)],
             capture_output=True, text=True, env={**os.environ, "PYTHONWARNINGS": "ignore"})
         if out.returncode != 0:  # a design that crashes under load handles nothing
             last = (out.stderr.strip().splitlines() or ["no message"])[-1]
@@ -298,14 +367,17 @@ def main() -> int:
           f"{args.seconds:.0f} s measured per run, {os.cpu_count()} CPUs, {datetime.now(UTC):%Y-%m-%d}")
     ceiling = child("ceiling", 1)
     ceiling_cameras = ceiling["fps"] / args.sample_fps
-    print(f"ceiling (raw ONNX Runtime, batch 1): {ceiling['fps']:.1f} inferences/s = {ceiling_cameras:.1f} cameras "
-          f"at {args.sample_fps} fps; cpu {ceiling['cpu']:.2f} cores; peak {ceiling['peak_mb']:.0f} MB")
+    print(f"ceiling (raw ONNX Runtime, batch {args.batch}): {ceiling['fps']:.1f} inferences/s = "
+          f"{ceiling_cameras:.1f} cameras at {args.sample_fps} fps; cpu {ceiling['cpu']:.2f} cores; "
+          f"peak {ceiling['peak_mb']:.0f} MB")
     print(f"decode (PyAV, every frame): {ceiling['decode_mpix_per_s']:.0f} megapixels/s")
-    print("ultralytics predict loop: not run (Ultralytics needs torchvision, which has no CPU build here)")
+    if "ultralytics" not in designs:
+        print("ultralytics predict loop: not run (--ultralytics-python names an interpreter that has it)")
     print(f"{'design':9} {'cams':>4} {'fps':>7} {'slowest':>8} {'lag ms':>7} {'p99 ms':>7} {'cpu':>5} "
           f"{'MB':>5} handled")
     best: dict[str, int] = {}
-    for mode in args.designs.split(","):
+    peak_fps: dict[str, float] = {}
+    for mode in designs:
         for cameras in (int(n) for n in args.cameras.split(",")):
             row = child(mode, cameras)
             if "crashed" in row:
@@ -314,16 +386,20 @@ def main() -> int:
             print(f"{mode:9} {cameras:4d} {row['fps']:7.1f} {row['min_rate']:8.2f} {1000 * row['mean_lag']:7.0f} "
                   f"{1000 * row['p99_lag']:7.0f} {row['cpu']:5.2f} {row['peak_mb']:5.0f} "
                   f"{'yes' if row['handled'] else 'no'}", flush=True)
+            peak_fps[mode] = max(peak_fps.get(mode, 0.0), row["fps"])
             if row["handled"]:
                 best[mode] = max(best.get(mode, 0), cameras)
-    for mode in args.designs.split(","):
-        print(f"{mode}: handles {best.get(mode, 0)} cameras at {args.sample_fps} fps")
+    for mode in designs:
+        print(f"{mode}: handles {best.get(mode, 0)} cameras at {args.sample_fps} fps; "
+              f"at most {peak_fps.get(mode, 0.0):.1f} frames/s analysed")
     if args.save_capacity:
         save_capacity(args, clip, ceiling, best.get("pipeline"))
-    if "pipeline" in best:
-        print(f"pipeline / ceiling: {best['pipeline'] / ceiling_cameras:.0%} of the raw-inference ceiling's cameras")
-        if best.get("naive"):
-            print(f"pipeline / naive: {best['pipeline'] / best['naive']:.1f}x the naive design's cameras")
+    if "pipeline" in peak_fps:
+        print(f"pipeline / ceiling: {peak_fps['pipeline'] / ceiling['fps']:.0%} of the raw-inference ceiling's "
+              f"frames/s; handled cameras {best.get('pipeline', 0) / ceiling_cameras:.0%} of the ceiling's")
+        for other in ("naive", "ultralytics"):
+            if best.get(other) and best.get("pipeline"):
+                print(f"pipeline / {other}: {best['pipeline'] / best[other]:.1f}x the {other} design's cameras")
     return 0
 
 
