@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import cv2
 import numpy as np
 
 from contract import (
@@ -18,6 +19,7 @@ from contract import (
 from edge.config import BlurMode, CameraConfig, EdgeConfig, TrackingConfig, ZoneConfig
 from edge.detections import Detections
 from edge.evidence import EvidenceError, EvidenceStore, StoredImage
+from edge.foreground import FOREGROUND_CLASS, StationaryForeground
 from edge.history import FrameHistory
 from edge.privacy import pixelate_people
 from edge.rules import Decision, ZoneRule
@@ -57,7 +59,13 @@ class CameraAnalyzer:
         self.blur = blur
         self.timezone = ZoneInfo(timezone)
         self.camera = camera
-        self.class_names = list(class_names)
+        if FOREGROUND_CLASS in class_names:
+            raise ValueError(f"the model has a class named {FOREGROUND_CLASS!r}, the name zones use for what the "
+                             "background model finds; rename it in model.class_names")
+        # The model's classes and one more: new stationary things no class covers (edge/foreground.py).
+        self.class_names = [*class_names, FOREGROUND_CLASS]
+        self.foreground_id = len(self.class_names) - 1
+        self.foreground: StationaryForeground | None = None
         self.tracking = tracking
         self.clock = clock
         self.zone_class_ids = self.class_ids_of(camera.zones)
@@ -94,6 +102,8 @@ class CameraAnalyzer:
         changed = [i for i in after if before.get(i) != after[i]] + [i for i in before if i not in after]
         kept = {r.zone.id: r for r in self.rules or [] if after.get(r.zone.id) == r.zone}
         self.camera = self.camera.model_copy(update={"zones": list(zones)})
+        if any(i in changed for i in self._foreground_zone_ids(before.values()) | self._foreground_zone_ids(zones)):
+            self.foreground = None  # its mask changed: learnt again from the next frame
         self.history.span_s = history_span_s(zones)
         self.rider_ids = self._rider_ids(zones)
         self.zone_class_ids = class_ids
@@ -116,6 +126,32 @@ class CameraAnalyzer:
             self.frame_wh = frame_wh
             self.rules = [self._rule(zone, frame_wh) for zone in self.camera.zones]
         return self.rules
+
+    @staticmethod
+    def _foreground_zone_ids(zones: Iterable[ZoneConfig]) -> set[str]:
+        return {z.id for z in zones if FOREGROUND_CLASS in z.classes}
+
+    def _with_foreground(self, t: float, image: np.ndarray, detections: Detections) -> Detections:
+        """``detections`` and, where zones ask for them, the new stationary blobs as objects."""
+        zones = [z for z in self.camera.zones if FOREGROUND_CLASS in z.classes]
+        if not zones:
+            return detections
+        height, width = image.shape[:2]
+        if self.foreground is None or self.foreground.frame_hw != (height, width):
+            mask = np.zeros((height, width), np.uint8)
+            for zone in zones:
+                shape = ZoneShape(zone, (width, height))
+                cv2.fillPoly(mask, [shape.points_px.round().astype(np.int32)], 255)
+            self.foreground = StationaryForeground(mask)
+        is_person = np.isin(detections.class_id, self.person_ids) & (detections.confidence >= RIDER_MIN_CONFIDENCE)
+        blobs = self.foreground.update(t, image, detections.xyxy[is_person], detections.xyxy[~is_person])
+        if not len(blobs):
+            return detections
+        return Detections(
+            np.concatenate([detections.xyxy, blobs.xyxy]),
+            np.concatenate([detections.confidence, blobs.confidence]),
+            np.concatenate([detections.class_id, np.full(len(blobs), self.foreground_id, np.int32)]),
+        )
 
     def _ids(self, names: Sequence[str]) -> list[int]:
         """The model's ids of ``names``; names the model does not know are left out."""
@@ -171,6 +207,7 @@ class CameraAnalyzer:
         if evidence is not None and self.blur != "none":  # before any of this frame is stored
             people = detections.xyxy[np.isin(detections.class_id, self.person_ids)]
             image = pixelate_people(image, people, self.blur)
+        detections = self._with_foreground(t, image, detections)
         for decision in self.update(t, detections, (width, height)):
             event, stored = self.event_for(decision), []
             if evidence is not None:

@@ -1,0 +1,138 @@
+"""The background model for what no detector class covers (shop goods): real clips and images."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from contract import EventState
+from edge.analyzer import CameraAnalyzer, media_clock
+from edge.config import CameraConfig, TrackingConfig, ZoneConfig, load_edge_config
+from edge.detections import COCO_NAMES, Detections, box_iou
+from edge.detector import YoloDetector
+from edge.foreground import FOREGROUND_CLASS, StationaryForeground
+from edge.replay import replay_video
+from edge.source import read_frames
+
+START = datetime(2026, 5, 1, 9, 0, tzinfo=UTC)
+TABLE = [(0.50, 0.80), (0.68, 0.80), (0.68, 0.95), (0.50, 0.95)]  # the walkway clip's standing table
+PERSON = COCO_NAMES.index("person")
+
+
+def polygon_mask(points: list[tuple[float, float]], width: int, height: int) -> np.ndarray:
+    mask = np.zeros((height, width), np.uint8)
+    cv2.fillPoly(mask, [np.array([(x * width, y * height) for x, y in points], np.int32)], 255)
+    return mask
+
+
+def test_people_standing_at_a_table_are_new_and_stationary_but_never_an_object(shared: Path) -> None:
+    """People walk to the walkway clip's table, stand there 12-35 s and leave. To the
+    background model they are something new that stopped; given the detector's person
+    boxes, as the edge gives them, nothing is left."""
+    detector = YoloDetector(shared / "models/yolo11n-coco-int8-320.onnx")
+    blind = masked = None
+    blind_hits = masked_hits = samples = 0
+    for raw in read_frames(str(shared / "media/clips/walkway-people-768x432.mp4")):
+        if round(raw.time_s * 10) % 5:  # 2 samples per second
+            continue
+        image = raw.to_bgr()
+        if blind is None:
+            mask = polygon_mask(TABLE, image.shape[1], image.shape[0])
+            blind, masked = StationaryForeground(mask), StationaryForeground(mask)
+        found = detector.detect(image)
+        people = found.xyxy[(found.class_id == PERSON) & (found.confidence >= 0.25)]
+        nothing = np.zeros((0, 4), np.float32)
+        blind_hits += len(blind.update(raw.time_s, image, nothing, nothing)) > 0
+        masked_hits += len(masked.update(raw.time_s, image, people, nothing)) > 0
+        samples += 1
+    assert samples > 250
+    assert blind_hits >= 20, blind_hits  # seconds of people standing, found as stationary foreground
+    assert masked_hits <= 2, masked_hits  # all of it was people
+
+
+def test_a_shop_front_strip_with_only_people_walking_past_raises_nothing(shared: Path, project_root: Path) -> None:
+    config = load_edge_config(project_root / "configs/demo-edge.yaml")
+    strip = ZoneConfig(id="front", kind="cross_door_trading", classes=[FOREGROUND_CLASS], dwell_s=10, clear_s=10,
+                       shop_id="shop-7", micro_grid="mg-018", polygon=[(0, 0.70), (1, 0.70), (1, 1), (0, 1)])
+    camera = config.cameras[0].model_copy(update={"id": "walk", "zones": [strip]})
+    detector = YoloDetector(shared / "models/yolo11n-coco-int8-320.onnx")
+    events = list(replay_video(config, camera, shared / "media/clips/walkway-people-768x432.mp4", START, detector))
+    assert events == []
+
+
+def _strip_camera(dwell_s: float = 20.0) -> tuple[CameraAnalyzer, ZoneConfig]:
+    strip = ZoneConfig(id="front", kind="cross_door_trading", classes=["chair", FOREGROUND_CLASS], dwell_s=dwell_s,
+                       clear_s=10, shop_id="shop-7", micro_grid="mg-018",
+                       polygon=[(0.05, 0.55), (0.95, 0.55), (0.95, 0.98), (0.05, 0.98)])
+    camera = CameraConfig(id="street", url="x.mp4", sample_fps=1, zones=[strip])
+    return CameraAnalyzer("box", camera, COCO_NAMES, TrackingConfig(), media_clock(START)), strip
+
+
+@pytest.fixture(scope="module")
+def street(shared: Path) -> tuple[np.ndarray, np.ndarray]:
+    """A real street as the empty shop front, and a real thing to put out on it: the bus
+    photo's crop stands in for a rack of goods no COCO class names."""
+    empty = cv2.imread(str(shared / "media/images/road-motorbikes-1280x574.jpg"))
+    goods = cv2.resize(cv2.imread(str(shared / "media/images/bus.jpg"))[300:700, 50:450], (160, 120))
+    return empty, goods
+
+
+def test_goods_no_class_knows_put_out_on_the_strip_open_and_clear_as_a_stationary_object(
+        street: tuple[np.ndarray, np.ndarray]) -> None:
+    empty, goods = street
+    analyzer, _ = _strip_camera(dwell_s=20)
+    rng = np.random.default_rng(7)
+    events = []
+    for t in range(0, 200):
+        frame = empty.copy()
+        if 60 <= t < 140:  # put out at 60 s, taken in at 140 s
+            frame[400:520, 600:760] = goods
+        noisy = np.clip(frame.astype(np.int16) + rng.integers(-4, 5, frame.shape), 0, 255).astype(np.uint8)
+        events += [e for e, _ in analyzer.events_for_frame(float(t), noisy, Detections.empty(), None, print)]
+    assert [e.state for e in events] == [EventState.opened, EventState.cleared]
+    opened, cleared = events
+    assert opened.objects[0].class_name == FOREGROUND_CLASS and opened.shop_id == "shop-7"
+    found = np.array([opened.objects[0].bbox], np.float32)
+    assert box_iou(found, np.array([[600, 400, 760, 520]], np.float32))[0, 0] >= 0.6, found  # where it stands
+    assert 79.0 <= (opened.observed_at - START).total_seconds() <= 84.0  # dwell 20 s after it stood
+    assert 140.0 <= (cleared.observed_at - START).total_seconds() <= 152.0  # gone, then clear_s
+
+
+def test_what_the_detector_explains_or_a_person_covers_is_no_stationary_object(
+        street: tuple[np.ndarray, np.ndarray]) -> None:
+    empty, goods = street
+    for known in ("chair", "person"):
+        analyzer, _ = _strip_camera(dwell_s=20)
+        events = []
+        box = Detections(np.array([[600, 400, 760, 520]], np.float32), np.array([0.8], np.float32),
+                         np.array([COCO_NAMES.index(known)], np.int32))
+        for t in range(0, 120):
+            frame = empty.copy()
+            if t >= 40:
+                frame[400:520, 600:760] = goods
+            found = box if t >= 40 else Detections.empty()
+            events += [e for e, _ in analyzer.events_for_frame(float(t), frame, found, None, print)]
+        names = [e.objects[0].class_name for e in events]
+        # a chair is counted as the chair it is; a person standing there is nobody's goods
+        assert names == (["chair"] if known == "chair" else []), (known, names)
+
+
+def test_a_change_of_light_over_the_frame_is_learnt_again_not_an_object(street: tuple[np.ndarray, np.ndarray]) -> None:
+    empty, _ = street
+    analyzer, _ = _strip_camera(dwell_s=10)
+    events = []
+    for t in range(0, 150):
+        frame = empty if t < 60 else cv2.convertScaleAbs(empty, alpha=0.5, beta=0)  # the sun goes in
+        events += [e for e, _ in analyzer.events_for_frame(float(t), frame, Detections.empty(), None, print)]
+    assert events == []
+    assert analyzer.foreground is not None and analyzer.foreground.relearnt == 1
+
+
+def test_a_model_with_its_own_class_of_that_name_is_refused() -> None:
+    camera = _strip_camera()[0].camera
+    with pytest.raises(ValueError, match=FOREGROUND_CLASS):
+        CameraAnalyzer("box", camera, [*COCO_NAMES, FOREGROUND_CLASS], TrackingConfig(), media_clock(START))
