@@ -21,7 +21,8 @@ SCHEMA_VERSION = 1
 #        camera state ``suspended`` (the view moved or is blocked: zones paused, reason says).
 #   1.2: camera status ``last_frame_at`` (repeated as a heartbeat).
 #   1.3: ``before``: the spot before the object came to rest, on opened events.
-SCHEMA_REVISION = "1.3.0"
+#   1.4: ``objects[].crop``: the object cut out of the frame, at the camera's resolution.
+SCHEMA_REVISION = "1.4.0"
 
 # Names used to build deterministic ids (uuid5): the same violation found again by a
 # replay of the same input gets the same ids, and a retried publish repeats its id.
@@ -49,25 +50,6 @@ UtcDatetime = Annotated[datetime, AfterValidator(_utc)]
 Identifier = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")]
 
 
-class DetectedObject(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    class_name: str = Field(min_length=1, max_length=64)
-    confidence: float = Field(ge=0.0, le=1.0)
-    bbox: tuple[float, float, float, float] = Field(
-        description="x1, y1, x2, y2 in pixels of the camera frame"
-    )
-    track_id: int = Field(ge=0)
-
-    @field_validator("bbox")
-    @classmethod
-    def _ordered(cls, bbox: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
-        x1, y1, x2, y2 = bbox
-        if x2 < x1 or y2 < y1:
-            raise ValueError("bbox must be [x1, y1, x2, y2] with x2 >= x1 and y2 >= y1")
-        return bbox
-
-
 class Snapshot(BaseModel):
     """Where the evidence image is, and how to check it is the right one."""
 
@@ -78,6 +60,29 @@ class Snapshot(BaseModel):
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
     width: int = Field(gt=0)
     height: int = Field(gt=0)
+
+
+class DetectedObject(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    class_name: str = Field(min_length=1, max_length=64)
+    confidence: float = Field(ge=0.0, le=1.0)
+    bbox: tuple[float, float, float, float] = Field(
+        description="x1, y1, x2, y2 in pixels of the camera frame"
+    )
+    track_id: int = Field(ge=0)
+    crop: Snapshot | None = Field(
+        default=None, description="Since revision 1.4: the object cut out of the frame with a margin, at the "
+        "camera's resolution (the snapshot shows where it is, the crop what it is)",
+    )
+
+    @field_validator("bbox")
+    @classmethod
+    def _ordered(cls, bbox: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
+        x1, y1, x2, y2 = bbox
+        if x2 < x1 or y2 < y1:
+            raise ValueError("bbox must be [x1, y1, x2, y2] with x2 >= x1 and y2 >= y1")
+        return bbox
 
 
 class GeoPoint(BaseModel):

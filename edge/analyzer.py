@@ -199,7 +199,8 @@ class CameraAnalyzer:
         on_evidence_error: Callable[[EvidenceError], None],
     ) -> list[tuple[ViolationEvent, list[StoredImage]]]:
         """The events this frame decides, each with its stored images when evidence is kept:
-        the snapshot and, for an opened violation, the spot before the object came to rest.
+        the snapshot, a crop of each object and, for an opened violation, the spot before the
+        object came to rest.
         An image that cannot be stored goes to ``on_evidence_error`` (which may re-raise);
         the event itself is never dropped for it."""
         height, width = image.shape[:2]
@@ -214,6 +215,7 @@ class CameraAnalyzer:
                 try:
                     stored.append(evidence.save(image, event, self.shapes()))
                     event.snapshot = stored[0].snapshot
+                    stored.extend(evidence.save_crops(image, event))
                     prior = (self.history.before(decision.spot.since - BEFORE_MARGIN_S)
                              if decision.state is EventState.opened else None)
                     if prior is not None and prior[1].shape[:2] == image.shape[:2]:

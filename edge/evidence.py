@@ -102,12 +102,32 @@ class EvidenceStore:
              before_at: datetime | None = None) -> StoredImage:
         """The event's snapshot; with ``before_at``, its before image (an earlier frame)."""
         image = render_snapshot(frame_bgr, event, shapes, before_at)
+        name = f"{event.event_id}-before.jpg" if before_at is not None else f"{event.event_id}.jpg"
+        return self._store(image, event, name)
+
+    def save_crops(self, frame_bgr: np.ndarray, event: ViolationEvent) -> list[StoredImage]:
+        """Each of the event's objects cut out of the (unannotated) frame, with a margin of a
+        quarter of its size, set as the object's ``crop``."""
+        height, width = frame_bgr.shape[:2]
+        stored = []
+        for index, obj in enumerate(event.objects):
+            x1, y1, x2, y2 = obj.bbox
+            mx, my = max(8.0, (x2 - x1) / 4), max(8.0, (y2 - y1) / 4)
+            left, top = int(max(0.0, x1 - mx)), int(max(0.0, y1 - my))
+            right, bottom = int(min(float(width), x2 + mx)), int(min(float(height), y2 + my))
+            if right - left < 2 or bottom - top < 2:
+                continue
+            crop = np.ascontiguousarray(frame_bgr[top:bottom, left:right])
+            stored.append(self._store(crop, event, f"{event.event_id}-object{index}.jpg"))
+            obj.crop = stored[-1].snapshot
+        return stored
+
+    def _store(self, image: np.ndarray, event: ViolationEvent, name: str) -> StoredImage:
         ok, encoded = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, self.jpeg_quality])
         if not ok:
             raise EvidenceError(f"JPEG encoding failed for event {event.event_id}")
         data = encoded.tobytes()
         digest = hashlib.sha256(data).hexdigest()
-        name = f"{event.event_id}-before.jpg" if before_at is not None else f"{event.event_id}.jpg"
         path = self.root / event.camera_id / f"{event.observed_at:%Y-%m-%d}" / name
         try:
             self._write(path, data)

@@ -8,6 +8,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
@@ -127,6 +128,16 @@ def test_carpark_parked_cars_open_violations_inside_the_zone(shared: Path, proje
         assert hashlib.sha256(path.read_bytes()).hexdigest() == event.before.sha256
         assert (event.before.width, event.before.height) == (320, 240)
     assert not any(e.before for e in events if e.state is not EventState.opened)
+    # Each object of each event also comes cut out, with a margin, as its own image.
+    for event in events:
+        for obj in event.objects:
+            assert obj.crop is not None
+            path = Path(obj.crop.url.removeprefix("file://"))
+            assert hashlib.sha256(path.read_bytes()).hexdigest() == obj.crop.sha256
+            crop = cv2.imread(str(path))
+            x1, y1, x2, y2 = obj.bbox
+            assert crop.shape[:2] == (obj.crop.height, obj.crop.width)
+            assert x2 - x1 <= obj.crop.width <= 1.5 * (x2 - x1) + 17 and y2 - y1 <= obj.crop.height
 
 
 def test_walkway_people_walking_past_open_nothing(shared: Path, project_root: Path) -> None:
