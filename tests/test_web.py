@@ -41,14 +41,14 @@ def browser() -> Iterator[object]:
 
 
 def publish(mosquitto, thread: DispatcherThread, state: EventState, image: bytes | None = None,
-            before: bytes | None = None) -> str:
-    """An event of one violation on cam-001 (with an uploaded snapshot when ``image``, and an
-    uploaded before image when ``before``)."""
+            before: bytes | None = None, crop: bytes | None = None) -> str:
+    """An event of one violation on cam-001 (with an uploaded snapshot when ``image``, an
+    uploaded before image when ``before``, and its object's crop when ``crop``)."""
     vid = violation_id_for("box-01", "cam-001", "z1", 3, datetime(2026, 5, 1, 8, 0, tzinfo=UTC))
     fields: dict[str, object] = {"violation_id": str(vid), "event_id": str(event_id_for(vid, state)),
                                  "state": state.value}
     edge = api_client(thread, machine="edge")
-    for key, data in (("snapshot", image), ("before", before)):
+    for key, data in (("snapshot", image), ("before", before), ("crop", crop)):
         if data is None:
             continue
         digest = hashlib.sha256(data).hexdigest()
@@ -56,6 +56,9 @@ def publish(mosquitto, thread: DispatcherThread, state: EventState, image: bytes
                         headers={"content-type": "image/jpeg"}).status_code == 201
         fields[key] = {"url": f"{thread.url}/api/v1/evidence/{digest}.jpg", "sha256": digest,
                        "width": 1920, "height": 1080}
+    if "crop" in fields:
+        fields["objects"] = [{"class_name": "bicycle", "confidence": 0.8, "bbox": [10, 20, 60, 90], "track_id": 3,
+                              "crop": fields.pop("crop")}]
     event = sample_event(**fields)
     host, port = mosquitto.url.removeprefix("mqtt://").split(":")
     mqtt_publish.single("gridpatrol/v1/box-01/cam-001/events", json.dumps(event), qos=1, hostname=host,
@@ -83,7 +86,8 @@ def test_an_event_goes_from_the_console_feed_to_the_worker_and_back_to_closed(
 
     # a violation arrives over MQTT and shows in the feed, with its snapshot (and its before image)
     publish(mosquitto, dispatcher, EventState.opened, (shared / "media/images/carpark-1920x1080.jpg").read_bytes(),
-            before=(shared / "media/images/zidane.jpg").read_bytes())
+            before=(shared / "media/images/zidane.jpg").read_bytes(),
+            crop=(shared / "media/images/road-motorbikes-1280x574.jpg").read_bytes())
     row = console.wait_for_selector("#feed tbody tr", timeout=15000)
     assert "parked bike" in row.inner_text() and "mg-017" in row.inner_text()
     assert row.query_selector(".state").inner_text().lower() == "dispatched"
@@ -115,9 +119,10 @@ def test_an_event_goes_from_the_console_feed_to_the_worker_and_back_to_closed(
     publish(mosquitto, dispatcher, EventState.cleared, (shared / "media/images/bus.jpg").read_bytes())
     console.wait_for_selector(f"#feed tr[data-case-id='{case_id}'] .state.verified", timeout=15000)
     console.click(f"#feed tr[data-case-id='{case_id}']")
-    for n in (1, 2, 3, 4):  # before (camera), now (camera), after (worker), spot free (camera)
+    for n in (1, 2, 3, 4, 5):  # before (camera), now (camera), after (worker), spot free (camera), the bicycle
         console.wait_for_function(f"document.querySelector('#case .images figure:nth-child({n}) img')?.naturalWidth"
                                   " > 0", timeout=10000)
+    assert "bicycle (camera)" in console.inner_text("#case .images")  # the object's crop, signed like the rest
     console.click("#case button:text('Close')")
     console.wait_for_selector(f"#feed tr[data-case-id='{case_id}'] .state.closed", timeout=15000)
     console.wait_for_selector("#case .state.closed", timeout=10000)

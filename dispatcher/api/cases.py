@@ -35,6 +35,10 @@ def present(svc: Services, summary: dict[str, Any]) -> dict[str, Any]:
     out = dict(summary)
     for key in ("snapshot_url", "before_url", "cleared_snapshot_url"):
         out[key] = svc.links.sign(out.get(key))
+    out["objects"] = [  # each object's crop (contract 1.4), signed as the snapshots are
+        {**obj, "crop": {**obj["crop"], "url": svc.links.sign(obj["crop"]["url"])}} if obj.get("crop") else obj
+        for obj in out.get("objects") or []
+    ]
     photo = out.get("after_photo_sha256")
     out["after_photo_url"] = svc.links.sign(f"{svc.links.public_url}/api/v1/evidence/{photo}.jpg") if photo else None
     return out

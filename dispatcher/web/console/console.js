@@ -202,7 +202,8 @@ function showCase(c) {
     el("h2", {}, el("span", { text: `Case #${c.id}` }), el("span", { class: `state ${c.state}`, text: c.state }),
       el("button", { class: "secondary", text: "×", onclick: () => { selected = null; $("case").hidden = true; render(null); } })),
     el("div", { class: "images" }, figure("before (camera)", c.before_url), figure("now (camera)", c.snapshot_url),
-      figure("after (worker)", c.after_photo_url), figure("spot free (camera)", c.cleared_snapshot_url)),
+      figure("after (worker)", c.after_photo_url), figure("spot free (camera)", c.cleared_snapshot_url),
+      ...(c.objects || []).filter((o) => o.crop).map((o) => figure(`${o.class_name} (camera)`, o.crop.url))),
     facts, actions(c), el("h3", { text: "Timeline" }), timeline, el("h3", { text: "Notifications" }), notes);
   $("case").hidden = false;
 }
