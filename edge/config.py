@@ -6,6 +6,7 @@ run from the repository root); ``${VAR:-default}`` expands from the environment.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Literal
 
@@ -33,7 +34,15 @@ class ModelConfig(_Strict):
     confidence: float = Field(default=0.25, gt=0.0, lt=1.0)
     nms_iou: float = Field(default=0.45, gt=0.0, lt=1.0)
     providers: list[str] = Field(default_factory=lambda: ["CPUExecutionProvider"], min_length=1)
-    threads: int = Field(default=0, ge=0, description="Intra-op threads; 0 lets ONNX Runtime choose")
+    threads: int = Field(
+        default=0, ge=0,
+        description="Intra-op threads per inference call; 0: 1 on the CPU provider (calls run side by side, "
+                    "see workers), ONNX Runtime's choice on others",
+    )
+    workers: int = Field(
+        default=0, ge=0, le=64,
+        description="Inference calls running at once; 0: one per core on the CPU provider, 1 on others",
+    )
     format: Literal["auto", "ultralytics", "yolox"] = Field(
         default="auto", description="Output layout; auto tells Ultralytics and YOLOX apart by shape"
     )
@@ -53,6 +62,24 @@ class ModelConfig(_Strict):
     batch_wait_ms: float = Field(
         default=5.0, ge=0.0, le=1000.0, description="How long a first frame waits for others to join its batch"
     )
+
+    def on_cpu(self) -> bool:
+        """Whether inference runs on the CPU provider (what is installed decides; the CPU is
+        always there)."""
+        import onnxruntime as ort
+
+        available = set(ort.get_available_providers())
+        return [p for p in self.providers if p in available][:1] in ([], ["CPUExecutionProvider"])
+
+    def inference_plan(self) -> tuple[int, int]:
+        """(intra-op threads per call, calls at once). On the CPU a small detector uses a core
+        better alone than split across cores: one single-threaded call per core ran YOLO11n
+        at 90 inferences/s here where one call on both cores ran 58."""
+        cpu = self.on_cpu()
+        threads = self.threads or (1 if cpu else 0)
+        if self.workers:
+            return threads, self.workers
+        return threads, max(1, (os.cpu_count() or 1) // max(threads, 1)) if cpu else 1
 
 
 class SceneConfig(_Strict):

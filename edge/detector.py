@@ -180,7 +180,7 @@ class YoloDetector:
     @classmethod
     def from_config(cls, cfg: ModelConfig) -> YoloDetector:
         return cls(cfg.path, class_names=cfg.class_names, confidence=cfg.confidence, nms_iou=cfg.nms_iou,
-                   providers=cfg.providers, threads=cfg.threads, output_format=cfg.format, spin=cfg.spin,
+                   providers=cfg.providers, threads=cfg.inference_plan()[0], output_format=cfg.format, spin=cfg.spin,
                    fp16=cfg.fp16)
 
     def class_ids(self, names: Sequence[str]) -> list[int]:

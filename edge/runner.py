@@ -167,7 +167,7 @@ class EdgeRunner:
                                       config.evidence.retention(), self.outbox.pending_evidence)
         self.metrics = EdgeMetrics()
         self.scheduler = BatchScheduler(self.detector, config.model.batch, config.model.batch_wait_ms / 1000,
-                                        self.metrics)
+                                        self.metrics, workers=config.model.inference_plan()[1])
         self.metrics.watch_outbox(self.outbox.depth)
         self.metrics.watch_evidence(lambda: self.evidence.pruned_total)
         self.publisher = Publisher(config.edge_id, config.mqtt, config.evidence, self.outbox,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import threading
@@ -73,11 +74,13 @@ def test_a_fixed_batch_model_runs_a_batch_one_frame_at_a_time(shared: Path, imag
                                           strict=True))
 
 
+@pytest.mark.parametrize("workers", [1, 2])
 def test_the_scheduler_batches_frames_of_cameras_waiting_together(
-        anybatch: dict[str, Path], shared: Path, images: list[np.ndarray]) -> None:
-    detector = YoloDetector(anybatch["yolox-nano-coco-416"])
+        anybatch: dict[str, Path], shared: Path, images: list[np.ndarray], workers: int) -> None:
+    # workers 2: two single-threaded calls side by side, as on a 2-core CPU box
+    detector = YoloDetector(anybatch["yolox-nano-coco-416"], threads=1 if workers > 1 else 0)
     reference = YoloDetector(shared / "models/yolox-nano-coco-416.onnx")
-    scheduler = BatchScheduler(detector, max_batch=4, max_wait_s=0.05).start()
+    scheduler = BatchScheduler(detector, max_batch=4, max_wait_s=0.05, workers=workers).start()
     results: dict[int, list[Detections]] = {}
     go = threading.Barrier(len(images))
 
@@ -146,3 +149,14 @@ def test_fp16_asks_tensorrt_and_openvino_for_half_precision() -> None:
     assert settings[1] == "CUDAExecutionProvider" and settings[3] == "CPUExecutionProvider"
     assert settings[2] == ("OpenVINOExecutionProvider", {"precision": "FP16"})
     assert provider_settings(["TensorrtExecutionProvider"]) == ["TensorrtExecutionProvider"]
+
+
+def test_on_the_cpu_each_core_runs_its_own_single_threaded_call(shared: Path) -> None:
+    model = shared / "models/yolo11n-coco-int8-320.onnx"
+    cores = os.cpu_count() or 1
+    assert ModelConfig(path=model).inference_plan() == (1, cores)
+    assert ModelConfig(path=model, threads=2).inference_plan() == (2, max(1, cores // 2))
+    assert ModelConfig(path=model, workers=3).inference_plan() == (1, 3)
+    # a GPU provider named but not installed here: the CPU plan applies
+    assert ModelConfig(path=model, providers=["CUDAExecutionProvider", "CPUExecutionProvider"]).inference_plan() \
+        == (1, cores)
