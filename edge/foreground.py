@@ -49,6 +49,12 @@ class ForegroundSettings:
     warmup_s: float = 30.0  # the first background is the median of this long: passers-by leave no ghost
 
 
+def _edge_strength(image: np.ndarray, where: np.ndarray) -> float:
+    """Mean gradient magnitude of ``image`` over the pixels ``where`` is true."""
+    gx, gy = cv2.Sobel(image, cv2.CV_32F, 1, 0), cv2.Sobel(image, cv2.CV_32F, 0, 1)
+    return float(np.hypot(gx, gy)[where].mean())
+
+
 def _rate(dt: float, time_constant_s: float) -> float:
     return 1.0 - math.exp(-max(dt, 0.0) / time_constant_s)
 
@@ -106,13 +112,9 @@ class StationaryForeground:
         is an edge of the frame."""
         inside = (labels == label).astype(np.uint8)
         ring = cv2.morphologyEx(inside, cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8)) > 0
-        if not ring.any():
+        if not ring.any() or self.long is None:
             return False
-        def edges(image: np.ndarray) -> float:
-            gx, gy = cv2.Sobel(image, cv2.CV_32F, 1, 0), cv2.Sobel(image, cv2.CV_32F, 0, 1)
-            return float(np.hypot(gx, gy)[ring].mean())
-        assert self.long is not None
-        return edges(grey) < edges(self.long)
+        return _edge_strength(grey, ring) < _edge_strength(self.long, ring)
 
     def _learn(self, t: float, grey: np.ndarray) -> None:
         """Gather a frame every ``warmup_s / 15``; after ``warmup_s`` their median is the
