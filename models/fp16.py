@@ -11,7 +11,6 @@ Not for int8 models (already smaller than fp16), nor worth it on the CPU.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
@@ -28,23 +27,13 @@ def to_fp16(source: Path, target: Path) -> None:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("source", type=Path)
-    parser.add_argument("target", type=Path)
-    args = parser.parse_args()
-    if not args.source.is_file():
-        print(f"no such model: {args.source}", file=sys.stderr)
-        return 2
-    try:
-        to_fp16(args.source, args.target)
-    except ImportError:
-        print("needs the onnx package: pip install onnx", file=sys.stderr)
-        return 2
-    except ValueError as exc:
-        print(exc, file=sys.stderr)
-        return 2
-    print(f"wrote {args.target} (fp16)")
-    return 0
+    from convert_cli import run
+
+    def convert(source: Path, target: Path) -> str:
+        to_fp16(source, target)
+        return f"wrote {target} (fp16)"
+
+    return run(__doc__, convert)
 
 
 if __name__ == "__main__":

@@ -19,7 +19,6 @@ with the others; fp32 models give each frame exactly its own output.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
@@ -99,23 +98,13 @@ def _check(source: Path, target: Path, batch: int) -> None:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("source", type=Path)
-    parser.add_argument("target", type=Path)
-    args = parser.parse_args()
-    if not args.source.is_file():
-        print(f"no such model: {args.source}", file=sys.stderr)
-        return 2
-    try:
-        rewritten = rebatch(args.source, args.target)
-    except ImportError:
-        print("needs the onnx package: pip install onnx", file=sys.stderr)
-        return 2
-    except RebatchError as exc:
-        print(exc, file=sys.stderr)
-        return 2
-    print(f"wrote {args.target}: any batch ({rewritten} reshapes rewritten, checked against {args.source})")
-    return 0
+    from convert_cli import run
+
+    def convert(source: Path, target: Path) -> str:
+        rewritten = rebatch(source, target)
+        return f"wrote {target}: any batch ({rewritten} reshapes rewritten, checked against {source})"
+
+    return run(__doc__, convert)
 
 
 if __name__ == "__main__":
