@@ -63,6 +63,12 @@ class Decision:
         return max(0.0, end - self.spot.since)
 
 
+def _sighted(spot: Spot, obj: TrackedObject, t: float) -> None:
+    """``obj`` seen at ``spot`` at media time ``t``."""
+    spot.box, spot.last_seen, spot.track_id, spot.confidence = obj.xyxy, t, obj.track_id, obj.confidence
+    spot.class_votes[obj.class_id] += 1
+
+
 class ZoneRule:
     """Tracks the occupied spots of one zone and decides its violations."""
 
@@ -137,21 +143,17 @@ class ZoneRule:
         seen_now: set[int] = set()
         matches = self._match(still, self.spots, self.tracking.spot_iou)
         for i, spot in matches.items():
-            obj = still[i]
-            # The spot stays where the object came to rest (``anchor``): a creeping object
-            # leaves its spot instead of dragging it along. ``box`` is the latest sighting.
-            spot.box, spot.last_seen, spot.track_id, spot.confidence = obj.xyxy, t, obj.track_id, obj.confidence
-            spot.class_votes[obj.class_id] += 1
+            # The spot stays where the object came to rest (``anchor``): a candidate that
+            # creeps leaves its spot instead of dragging it along. ``box`` is the latest sighting.
+            _sighted(spot, still[i], t)
             seen_now.add(spot.spot_id)
         # An object under an open violation that crept off its spot (a car edging along the
         # shoulder, a bike nudged by a passer-by) is the same violation: its spot moves to
         # where it now rests instead of a second violation opening beside the first.
         crept = self._crept(still, matches)
         for i, spot in crept.items():
-            obj = still[i]
-            spot.anchor = spot.box = obj.xyxy
-            spot.last_seen, spot.track_id, spot.confidence = t, obj.track_id, obj.confidence
-            spot.class_votes[obj.class_id] += 1
+            spot.anchor = still[i].xyxy
+            _sighted(spot, still[i], t)
             seen_now.add(spot.spot_id)
         matches.update(crept)
         for i, obj in enumerate(still):
