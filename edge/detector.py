@@ -222,8 +222,7 @@ class YoloDetector:
 
     def detect(self, frame_bgr: np.ndarray) -> Detections:
         tensor, box = self.preprocess(frame_bgr)
-        (raw,) = self.session.run(None, {self.input_name: tensor})[:1]
-        return self.postprocess(raw[0], box, frame_bgr.shape[:2])
+        return self.postprocess(self.infer(tensor)[0], box, frame_bgr.shape[:2])
 
     def _candidates(self, raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(N, 4) cx, cy, w, h in input pixels and (N, C) class scores."""
