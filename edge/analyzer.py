@@ -39,6 +39,11 @@ def history_span_s(zones: Sequence[ZoneConfig]) -> float:
     return min(900.0, max(z.dwell_s for z in zones) + 60.0)
 
 
+def _foreground_zones(zones: Iterable[ZoneConfig]) -> list[ZoneConfig]:
+    """The zones that count what the background model finds."""
+    return [z for z in zones if FOREGROUND_CLASS in z.classes]
+
+
 def media_clock(start: datetime) -> Clock:
     """Media time (seconds from the source start) → timestamp."""
     return lambda t: start + timedelta(seconds=t)
@@ -102,7 +107,7 @@ class CameraAnalyzer:
         changed = [i for i in after if before.get(i) != after[i]] + [i for i in before if i not in after]
         kept = {r.zone.id: r for r in self.rules or [] if after.get(r.zone.id) == r.zone}
         self.camera = self.camera.model_copy(update={"zones": list(zones)})
-        if any(i in changed for i in self._foreground_zone_ids(before.values()) | self._foreground_zone_ids(zones)):
+        if any(z.id in changed for z in _foreground_zones([*before.values(), *zones])):
             self.foreground = None  # its mask changed: learnt again from the next frame
         self.history.span_s = history_span_s(zones)
         self.rider_ids = self._rider_ids(zones)
@@ -127,13 +132,9 @@ class CameraAnalyzer:
             self.rules = [self._rule(zone, frame_wh) for zone in self.camera.zones]
         return self.rules
 
-    @staticmethod
-    def _foreground_zone_ids(zones: Iterable[ZoneConfig]) -> set[str]:
-        return {z.id for z in zones if FOREGROUND_CLASS in z.classes}
-
     def _with_foreground(self, t: float, image: np.ndarray, detections: Detections) -> Detections:
         """``detections`` and, where zones ask for them, the new stationary blobs as objects."""
-        zones = [z for z in self.camera.zones if FOREGROUND_CLASS in z.classes]
+        zones = _foreground_zones(self.camera.zones)
         if not zones:
             return detections
         height, width = image.shape[:2]
