@@ -106,12 +106,11 @@ class StationaryForeground:
         self.long += learn * (grey - self.long)
         return self._blobs(grey, stationary, people, explained)
 
-    def _is_ghost(self, grey: np.ndarray, labels: np.ndarray, label: int) -> bool:
+    def _is_ghost(self, grey: np.ndarray, blob: np.ndarray) -> bool:
         """A blob where something *left* (it stood there while the background was learnt):
         its outline has edges in the background but not in the frame. A new object's outline
         is an edge of the frame."""
-        inside = (labels == label).astype(np.uint8)
-        ring = cv2.morphologyEx(inside, cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8)) > 0
+        ring = cv2.morphologyEx(blob.astype(np.uint8), cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8)) > 0
         if not ring.any() or self.long is None:
             return False
         return _edge_strength(grey, ring) < _edge_strength(self.long, ring)
@@ -148,9 +147,10 @@ class StationaryForeground:
             x, y, w, h, area = stats[i]
             if not s.min_area * area_px <= area <= s.max_area * area_px:
                 continue
-            if self._is_ghost(grey, labels, i):
+            blob = labels == i
+            if self._is_ghost(grey, blob):
                 assert self.long is not None
-                self.long[labels == i] = grey[labels == i]  # the place is as it is now: learn it
+                self.long[blob] = grey[blob]  # the place is as it is now: learn it
                 self.ghosts += 1
                 continue
             boxes.append([x / self.scale, y / self.scale, (x + w) / self.scale, (y + h) / self.scale])
