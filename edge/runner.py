@@ -1,7 +1,7 @@
 """``gridpatrol edge run``: every configured camera through the pipeline, events to MQTT.
 
 source → sampler → detector → tracker → rules → evidence → outbox → MQTT. One thread per
-camera; their frames meet in one inference thread that batches them (edge/batching.py). A
+camera; their frames meet in the box's inference threads, which batch them (edge/batching.py). A
 file source plays at its own frame rate (times ``speed``) so it behaves like a camera, a
 live source as fast as it arrives.
 """
