@@ -153,6 +153,11 @@ class TrackingConfig(_Strict):
     still_min_px: float = Field(default=1.0, ge=0.0, description="Jitter allowed on tiny boxes, pixels")
     still_min_observations: int = Field(default=3, ge=2)
     still_min_s: float = Field(default=1.5, ge=0.0, description="An object is still after this long in place")
+    still_max_drift: float = Field(
+        default=0.5, gt=0.0,
+        description="A still object's steady drift over its last still_min_s (line fit of centre and size), "
+        "as a share of the stillness tolerance; a far vehicle creeping toward the camera is no rest",
+    )
     still_min_presence: float = Field(
         default=0.5, ge=0.0, le=1.0,
         description="Share of the samples since it came to rest in which an object must be seen to be still",

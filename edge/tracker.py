@@ -3,12 +3,14 @@
 :class:`Tracker` gives each detection a track id by greedy IoU association with the tracks
 of the previous samples (only between classes that some zone treats alike, so a passer-by
 never takes over a parked bike's track), and tells for each track since when it has been
-standing still: its box centre has stayed within a tolerance of where the still run began.
+standing still: its box centre has stayed within a tolerance of where the still run began,
+and its recent boxes show no steady drift (a far vehicle creeping toward the camera moves a
+pixel a second, within the tolerance, but always the same way).
 """
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -32,6 +34,8 @@ class Track:
     rest_count: int = 1
     rest_sample: int = 0  # the tracker's sample count when the rest began
     settled: bool = False  # the rest has been confirmed; later gaps (occlusion) do not undo it
+    # (t, centre x, centre y, size) of the recent boxes while the rest is unconfirmed
+    recent: deque[tuple[float, float, float, float]] = field(default_factory=deque)
 
     @property
     def class_id(self) -> int:
@@ -50,12 +54,31 @@ class TrackedObject:
     still_since: float | None  # media time the object came to rest; None while it moves
 
 
+def _tolerance(size: float, cfg: TrackingConfig) -> float:
+    return max(cfg.still_tolerance * size, cfg.still_min_px)
+
+
 def _still(a: np.ndarray, b: np.ndarray, cfg: TrackingConfig) -> bool:
     size = max(float(a[2] - a[0]), float(a[3] - a[1]), float(b[2] - b[0]), float(b[3] - b[1]))
-    tolerance = max(cfg.still_tolerance * size, cfg.still_min_px)
+    tolerance = _tolerance(size, cfg)
     centre_shift = np.hypot((a[0] + a[2] - b[0] - b[2]) / 2, (a[1] + a[3] - b[1] - b[3]) / 2)
     size_shift = max(abs(float(a[2] - a[0] - (b[2] - b[0]))), abs(float(a[3] - a[1] - (b[3] - b[1]))))
     return bool(centre_shift <= tolerance and size_shift <= 2 * tolerance)
+
+
+def _drifts(recent: deque[tuple[float, float, float, float]], cfg: TrackingConfig) -> bool:
+    """Whether the recent boxes move steadily one way: a least-squares line through their centres
+    and sizes, over the time they span, moves more than ``still_max_drift`` of the tolerance.
+    Detector jitter about a fixed place fits a flat line."""
+    if len(recent) < 3:
+        return False
+    path = np.array(recent, np.float64)
+    times = path[:, 0] - path[0, 0]
+    if times[-1] <= 0:
+        return False
+    slope = np.polyfit(times, path[:, 1:], 1)[0]  # px/s of centre x, centre y, size
+    limit = cfg.still_max_drift * _tolerance(float(path[:, 3].max()), cfg)
+    return bool(np.hypot(slope[0], slope[1]) * times[-1] > limit or abs(slope[2]) * times[-1] > limit)
 
 
 class Tracker:
@@ -81,8 +104,16 @@ class Tracker:
                 track.rest_count >= self.cfg.still_min_observations
                 and t - track.rest_since >= self.cfg.still_min_s
                 and track.rest_count >= self.cfg.still_min_presence * samples
+                and not _drifts(track.recent, self.cfg)
             )
         return track.settled
+
+    def _remember(self, track: Track, t: float, box: np.ndarray) -> None:
+        """Keeps the boxes of the last ``still_min_s`` (at least three) for the drift test."""
+        size = max(float(box[2] - box[0]), float(box[3] - box[1]))
+        track.recent.append((t, float(box[0] + box[2]) / 2, float(box[1] + box[3]) / 2, size))
+        while len(track.recent) > 3 and track.recent[0][0] < t - self.cfg.still_min_s:
+            track.recent.popleft()
 
     def update(self, t: float, detections: Detections) -> list[TrackedObject]:
         self._samples += 1
@@ -115,6 +146,8 @@ class Tracker:
                 else:
                     track.rest_box, track.rest_since, track.rest_count = box, t, 1
                     track.rest_sample, track.settled = self._samples, False
+            if not track.settled:
+                self._remember(track, t, box)
             still = self._settled(track, t)
             out.append(
                 TrackedObject(

@@ -127,6 +127,28 @@ def test_cars_passing_the_same_place_one_by_one_are_not_a_parked_car() -> None:
     assert [e.state for e in parked] == [EventState.opened]
 
 
+def test_a_far_truck_coming_slowly_toward_the_camera_is_not_parked() -> None:
+    # RoadTrack N/06-10_09_K204_2000, frames 777-836: a truck near the vanishing point comes
+    # closer; its 20 px box grows a pixel a second and its centre moves less than that, all
+    # within the stillness tolerance (3 px) for the 3 s dwell. The boxes' steady drift gives it
+    # away; the same box jittering about one place is parked.
+    def box(t: float, speed: float) -> tuple[float, float, float, float]:
+        grow, dx = speed * 1.2 * t, 0.5 if int(t * 10) % 2 else -0.5
+        return (310.0 - grow / 2 + dx, 297.0 + 0.4 * speed * t, 321.0 + grow / 2 + dx, 314.0 + speed * 1.6 * t)
+
+    def trucks(speed: float) -> list:
+        an = analyzer(dwell_s=3, clear_s=10, classes=("truck",))
+        return run(an, lambda t: dets((box(t, speed), COCO_NAMES.index("truck"))) if t < 5.5 else dets(), 20, 0.1)
+
+    assert trucks(speed=1.0) == []
+    assert [e.state for e in trucks(speed=0.0)] == [EventState.opened, EventState.cleared]
+    # Without the drift test (a limit no drift reaches), the coming truck would open.
+    an = analyzer(dwell_s=3, clear_s=10, classes=("truck",))
+    an.tracker.cfg = TrackingConfig(still_max_drift=100.0)
+    coming = run(an, lambda t: dets((box(t, 1.0), COCO_NAMES.index("truck"))) if t < 5.5 else dets(), 20, 0.1)
+    assert EventState.opened in [e.state for e in coming]
+
+
 def test_a_car_creeping_along_under_an_open_violation_stays_one_violation() -> None:
     # Parked, then edged 30 px further every 20 s (stops again each time): one violation,
     # its box following the car, never a second one beside it.
