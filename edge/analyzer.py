@@ -21,7 +21,7 @@ from edge.detections import Detections
 from edge.evidence import EvidenceError, EvidenceStore, StoredImage
 from edge.foreground import FOREGROUND_CLASS, StationaryForeground
 from edge.history import FrameHistory
-from edge.privacy import pixelate_people
+from edge.privacy import pixelate_people, pixelate_plates, plate_classes_of
 from edge.rules import Decision, ZoneRule
 from edge.tracker import TrackedObject, Tracker
 from edge.zones import ZoneShape
@@ -59,6 +59,7 @@ class CameraAnalyzer:
         clock: Clock,
         timezone: str = "Asia/Shanghai",
         blur: BlurMode = "none",
+        plate_classes: Sequence[str] = (),
     ) -> None:
         self.edge_id = edge_id
         self.blur = blur
@@ -81,6 +82,11 @@ class CameraAnalyzer:
         self.last_objects: list[TrackedObject] = []
         self.history = FrameHistory(history_span_s(camera.zones))
         self.person_ids = self._ids(["person"])  # pixelated in stored images when blur is on
+        unknown = [c for c in plate_classes if c not in class_names]
+        if unknown:
+            raise ValueError(f"evidence.plate_classes: {unknown} are not among the model's classes "
+                             f"({', '.join(class_names[:12])}, ...)")
+        self.plate_ids = self._ids(plate_classes)  # their plates pixelated in stored images
         self.rider_ids = self._rider_ids(camera.zones)
 
     def class_ids_of(self, zones: Sequence[ZoneConfig]) -> dict[str, list[int]]:
@@ -124,7 +130,8 @@ class CameraAnalyzer:
     def from_config(
         cls, config: EdgeConfig, camera: CameraConfig, class_names: Sequence[str], clock: Clock
     ) -> CameraAnalyzer:
-        return cls(config.edge_id, camera, class_names, config.tracking, clock, config.timezone, config.evidence.blur)
+        return cls(config.edge_id, camera, class_names, config.tracking, clock, config.timezone, config.evidence.blur,
+                   plate_classes_of(config.evidence, class_names))
 
     def _rules_for(self, frame_wh: tuple[int, int]) -> list[ZoneRule]:
         if self.rules is None or self.frame_wh != frame_wh:
@@ -206,9 +213,9 @@ class CameraAnalyzer:
         the event itself is never dropped for it."""
         height, width = image.shape[:2]
         out: list[tuple[ViolationEvent, list[StoredImage]]] = []
-        if evidence is not None and self.blur != "none":  # before any of this frame is stored
-            people = detections.xyxy[np.isin(detections.class_id, self.person_ids)]
-            image = pixelate_people(image, people, self.blur)
+        if evidence is not None:  # before any of this frame is stored
+            image = pixelate_plates(image, detections.xyxy[np.isin(detections.class_id, self.plate_ids)])
+            image = pixelate_people(image, detections.xyxy[np.isin(detections.class_id, self.person_ids)], self.blur)
         detections = self._with_foreground(t, image, detections)
         for decision in self.update(t, detections, (width, height)):
             event, stored = self.event_for(decision), []

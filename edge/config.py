@@ -187,6 +187,14 @@ class EvidenceConfig(_Strict):
         default="none",
         description="Pixelate people in stored images (snapshots and before images): heads, or whole people",
     )
+    blur_plates: bool = Field(
+        default=False, description="Pixelate where licence plates are on each plated vehicle in stored images",
+    )
+    plate_classes: list[str] | None = Field(
+        default=None,
+        description="The model's classes that carry plates; unset: car, motorcycle, bus and truck, "
+        "those of them the model has (add a custom model's e-bike class here)",
+    )
 
     def retention(self) -> Retention:
         return Retention(
