@@ -106,6 +106,8 @@ class Tracker:
                 and track.rest_count >= self.cfg.still_min_presence * samples
                 and not _drifts(track.recent, self.cfg)
             )
+            if track.settled:
+                track.recent.clear()  # kept only until the rest is confirmed
         return track.settled
 
     def _remember(self, track: Track, t: float, box: np.ndarray) -> None:
