@@ -27,6 +27,7 @@ HEAD_PART = 0.4  # the top of a person's box taken for the head (generous: peopl
 BLOCKS = 6  # at most this many pixel blocks across a person's head or body
 PLATE_PART = 0.7  # the lower part of a vehicle's box that holds its plates
 PLATE_BLOCKS = 32  # blocks across the vehicle's larger side: each as wide as a plate character
+PLATED_CLASSES = ("car", "motorcycle", "bus", "truck")  # COCO's; a custom model adds its e-bikes
 
 
 def _pixelate(out: np.ndarray, box: np.ndarray, block: float) -> None:
@@ -74,9 +75,6 @@ def pixelate_plates(image: np.ndarray, boxes: np.ndarray) -> np.ndarray:
         size = max(float(vehicle[2] - vehicle[0]), float(vehicle[3] - vehicle[1]))
         _pixelate(out, region, size / PLATE_BLOCKS)
     return out
-
-
-PLATED_CLASSES = ("car", "motorcycle", "bus", "truck")  # COCO's; a custom model adds its e-bikes
 
 
 def plate_classes_of(evidence: EvidenceConfig, class_names: Sequence[str]) -> list[str]:
