@@ -82,25 +82,23 @@ class CameraAnalyzer:
         self.last_objects: list[TrackedObject] = []
         self.history = FrameHistory(history_span_s(camera.zones))
         self.person_ids = self._ids(["person"])  # pixelated in stored images when blur is on
-        unknown = [c for c in plate_classes if c not in class_names]
-        if unknown:
-            raise ValueError(f"evidence.plate_classes: {unknown} are not among the model's classes "
-                             f"({', '.join(class_names[:12])}, ...)")
-        self.plate_ids = self._ids(plate_classes)  # their plates pixelated in stored images
+        # their plates pixelated in stored images; the background model's class carries none
+        self.plate_ids = self._known_ids(plate_classes, "evidence.plate_classes", class_names)
         self.rider_ids = self._rider_ids(camera.zones)
+
+    def _known_ids(self, names: Sequence[str], where: str, known: Sequence[str] | None = None) -> list[int]:
+        """The ids of ``names``; ``ValueError`` naming ``where`` for a name not in ``known``
+        (by default the model's classes and the background model's)."""
+        known = self.class_names if known is None else known
+        unknown = [c for c in names if c not in known]
+        if unknown:
+            raise ValueError(f"{where}: classes {unknown} are not among the model's classes "
+                             f"({', '.join(known[:12])}, ...)")
+        return [self.class_names.index(c) for c in names]
 
     def class_ids_of(self, zones: Sequence[ZoneConfig]) -> dict[str, list[int]]:
         """Each zone's class ids in the model; ``ValueError`` names a class the model lacks."""
-        found: dict[str, list[int]] = {}
-        for zone in zones:
-            unknown = [c for c in zone.classes if c not in self.class_names]
-            if unknown:
-                raise ValueError(
-                    f"camera {self.camera.id} zone {zone.id}: classes {unknown} are not among the model's "
-                    f"classes ({', '.join(self.class_names[:12])}, ...)"
-                )
-            found[zone.id] = [self.class_names.index(c) for c in zone.classes]
-        return found
+        return {zone.id: self._known_ids(zone.classes, f"camera {self.camera.id} zone {zone.id}") for zone in zones}
 
     def use_zones(self, zones: Sequence[ZoneConfig]) -> list[str]:
         """Apply edited zones between samples (the console's zone editor saved them). A zone
