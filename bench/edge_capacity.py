@@ -144,13 +144,17 @@ class Window:
     def __init__(self, opens_at: float) -> None:
         self.opens_at = opens_at
         self.count = 0
-        self.held = 0  # samples the pipeline's scene guard kept from the model
+        self.held = 0  # samples the pipeline's scene guard kept from the model, after the warm-up
         self.lags: deque[float] = deque(maxlen=100_000)
 
     def record(self, done: float, due: float) -> None:
         if done >= self.opens_at:
             self.count += 1
             self.lags.append(done - due)
+
+    def hold(self, done: float) -> None:
+        if done >= self.opens_at:
+            self.held += 1
 
 
 def naive_camera(clip: Path, detect, sample_fps: float, stop: threading.Event, window: Window) -> None:
@@ -250,7 +254,7 @@ def run_pipeline(model: Path, clip: Path, cameras: int, sample_fps: float, secon
             if self.frames_analysed > analysed:  # a frame the scene guard held back saw no model
                 self.window.record(time.monotonic(), self.started + t / self.speed)
             else:
-                self.window.held += 1
+                self.window.hold(time.monotonic())
 
     workers = []
     for camera, window in zip(config.cameras, windows, strict=True):
