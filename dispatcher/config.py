@@ -6,11 +6,12 @@ from datetime import datetime, time, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, IPvAnyNetwork
 
 from contract import ViolationKind
 from contract.configfile import TimeZoneName, load_config
 from contract.mqtt import MqttConfig
+from dispatcher.outbound import DEFAULT_PUSH_HOSTS, OutboundGuard, UrlRefused
 from dispatcher.workclock import WorkClock
 
 
@@ -188,6 +189,24 @@ class ChannelsConfig(_Strict):
     )
 
 
+class OutboundConfig(_Strict):
+    """Where the dispatcher may send requests (Web Push, channels, the city webhook): public
+    https addresses only, unless a network is allowed here (dispatcher/outbound.py)."""
+
+    allow_networks: list[IPvAnyNetwork] = Field(
+        default_factory=list, max_length=64,
+        description="Internal networks the town trusts as destinations (e.g. 10.20.0.0/16 for an SMS gateway on its "
+        "own network); plain http is allowed only into these",
+    )
+    push_hosts: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_PUSH_HOSTS), max_length=64,
+        description="Push services a phone's Web Push endpoint may be on; '.example.com' also allows names below it",
+    )
+
+    def guard(self) -> OutboundGuard:
+        return OutboundGuard(self.allow_networks, self.push_hosts)
+
+
 class AuthConfig(_Strict):
     session_ttl_h: float = Field(default=720.0, gt=0, description="How long a login lasts (phones stay logged in)")
     login_max_failures: int = Field(default=5, ge=1, description="Failed logins per person or address ...")
@@ -216,10 +235,33 @@ class DispatcherConfig(_Strict):
     city_webhook: CityWebhookConfig | None = None
     auth: AuthConfig = Field(default_factory=AuthConfig)
     channels: ChannelsConfig = Field(default_factory=ChannelsConfig)
+    outbound: OutboundConfig = Field(default_factory=OutboundConfig)
     max_evidence_bytes: int = Field(default=5 * 1024 * 1024, gt=0)
 
     def public_url(self) -> str:
         return (self.http.public_url or f"http://{self.http.host}:{self.http.port}").rstrip("/")
+
+    def outbound_urls(self) -> list[tuple[str, str]]:
+        """(config key, URL) of every destination this config names, for the outbound rule."""
+        found = [("city_webhook.url", self.city_webhook.url)] if self.city_webhook else []
+        ch = self.channels
+        found += [("channels.wecom.base_url", ch.wecom.base_url)] if ch.wecom else []
+        found += [("channels.dingtalk.base_url", ch.dingtalk.base_url)] if ch.dingtalk else []
+        found += [("channels.sms.url", ch.sms.url)] if ch.sms else []
+        found += [(f"channels.robots.{name}.url", robot.url) for name, robot in ch.robots.items()]
+        found += [(f"channels.webhooks.{name}.url", hook.url) for name, hook in ch.webhooks.items()]
+        return found
+
+    def outbound_problems(self) -> list[str]:
+        """Destinations the outbound rule refuses already by their form (an internal address
+        not allowed, plain http to the internet); names are checked again at each send."""
+        guard, problems = self.outbound.guard(), []
+        for key, url in self.outbound_urls():
+            try:
+                guard.check(url)
+            except UrlRefused as exc:
+                problems.append(f"{key}: {exc}")
+        return problems
 
 
 def load_dispatcher_config(path: str | Path) -> DispatcherConfig:

@@ -30,6 +30,7 @@ from dispatcher.cases import CaseService
 from dispatcher.channels import ChannelSet, Message, SendResult
 from dispatcher.config import ChannelsConfig, WebPushConfig
 from dispatcher.db import CaseRow, NotificationRow, PushSubscriptionRow, now
+from dispatcher.outbound import GuardedClient, OutboundGuard
 from dispatcher.webpush import VapidKeys, send_push
 
 log = logging.getLogger(__name__)
@@ -50,14 +51,15 @@ def message_for(case: CaseRow, public_url: str, receipt_url: str) -> Message:
 class Notifier:
     def __init__(
         self, sessions: sessionmaker, cases: CaseService, keys: VapidKeys, webpush: WebPushConfig,
-        channels: ChannelsConfig, links: SignedLinks, public_url: str,
+        channels: ChannelsConfig, links: SignedLinks, public_url: str, guard: OutboundGuard,
     ) -> None:
         self.sessions = sessions
         self.cases = cases
         self.keys = keys
         self.webpush = webpush
         self.cfg = channels
-        self.channels = ChannelSet(channels)
+        self.channels = ChannelSet(channels, GuardedClient(guard, timeout=channels.timeout_s))
+        self.push_http = GuardedClient(guard, push=True, timeout=channels.timeout_s)
         self.links = links
         self.public_url = public_url
         self.pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="notify")
@@ -140,7 +142,8 @@ class Notifier:
             return SendResult(False, "subscription removed", retry=False)
         payload = {"case_id": message.case_id, "title": message.title, "body": message.body, "url": message.url,
                    "receipt_url": message.receipt_url}
-        pushed = send_push(self.keys, subscription, payload, self.webpush.subject, self.webpush.ttl_s)
+        pushed = send_push(self.keys, subscription, payload, self.webpush.subject, self.webpush.ttl_s,
+                           self.push_http)
         return SendResult(pushed.ok, pushed.detail, confirmed=False, retry=not pushed.gone, gone=pushed.gone)
 
     def _store(self, notification_id: int, attempt: int, result: SendResult) -> None:
@@ -179,3 +182,4 @@ class Notifier:
     def close(self) -> None:
         self.pool.shutdown(wait=False, cancel_futures=True)
         self.channels.close()
+        self.push_http.close()

@@ -49,6 +49,9 @@ class Services:
 
     @classmethod
     def build(cls, config: DispatcherConfig) -> Services:
+        refused = config.outbound_problems()
+        if refused:
+            raise ConfigError("outbound destinations refused: " + "; ".join(refused))
         from_file = load_grid(config.grid_file)
         problems = channel_problems(config.channels, from_file)
         if problems:
@@ -59,7 +62,8 @@ class Services:
         cases = CaseService(sessions, grid, config.escalation, config.dedup, config.event_codes)
         keys = VapidKeys(config.data_dir)
         links = SignedLinks(config.auth.link_secret, config.data_dir, config.public_url(), config.auth.link_ttl_s)
-        notifier = Notifier(sessions, cases, keys, config.webpush, config.channels, links, config.public_url())
+        guard = config.outbound.guard()
+        notifier = Notifier(sessions, cases, keys, config.webpush, config.channels, links, config.public_url(), guard)
         feed = FeedHub()
         auth = AuthService(sessions, grid, timedelta(hours=config.auth.session_ttl_h),
                            LoginLimiter(config.auth.login_max_failures, config.auth.login_window_s))
@@ -86,7 +90,7 @@ class Services:
         city = None
         if config.city_webhook is not None:
             cases.city_webhook = True
-            city = CityWebhookSender(sessions, config.city_webhook)
+            city = CityWebhookSender(sessions, config.city_webhook, guard)
         board = CameraBoard(config.mqtt, f"{config.mqtt.client_id or config.ingest.client_id}-health", feed.publish)
         zones = ZoneFile(config.edge_config) if config.edge_config else None
         svc = cls(config, sessions, grid, cases, evidence, feed, keys, notifier, ingest, scheduler, auth, links,

@@ -23,6 +23,7 @@ from sqlalchemy.orm import sessionmaker
 
 from dispatcher.config import CityWebhookConfig
 from dispatcher.db import OutboundRow, now
+from dispatcher.outbound import GuardedClient, OutboundGuard, UrlRefused, remote_outcome
 from dispatcher.periodic import PeriodicWorker
 
 log = logging.getLogger(__name__)
@@ -34,12 +35,13 @@ def sign(secret: str, timestamp: str, body: bytes) -> str:
 
 
 class CityWebhookSender(PeriodicWorker):
-    def __init__(self, sessions: sessionmaker, cfg: CityWebhookConfig, first_retry_s: float = 2.0) -> None:
+    def __init__(self, sessions: sessionmaker, cfg: CityWebhookConfig, guard: OutboundGuard,
+                 first_retry_s: float = 2.0) -> None:
         super().__init__("city webhook", cfg.poll_s)
         self.sessions = sessions
         self.cfg = cfg
         self.first_retry_s = first_retry_s
-        self.http = httpx.Client(timeout=cfg.timeout_s)
+        self.http = GuardedClient(guard, timeout=cfg.timeout_s)
 
     def tick(self) -> int:
         return self.send_due()
@@ -92,11 +94,13 @@ class CityWebhookSender(PeriodicWorker):
         }
         try:
             response = self.http.post(self.cfg.url, content=body, headers=headers)
+        except UrlRefused as exc:
+            return False, None, f"destination refused: {exc}"
         except httpx.HTTPError as exc:
             return False, None, f"{type(exc).__name__}: {exc}"[:500]
         if 200 <= response.status_code < 300:
             return True, response.status_code, None
-        return False, response.status_code, f"answered {response.status_code}: {response.text[:300]}"
+        return False, response.status_code, remote_outcome(response, "the city platform")
 
     def stop(self) -> None:
         super().stop()

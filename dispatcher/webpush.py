@@ -8,9 +8,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import httpx
 from cryptography.hazmat.primitives import serialization
 from py_vapid import Vapid, b64urlencode
 from pywebpush import WebPushException, webpush
+
+from dispatcher.outbound import GuardedClient, UrlRefused
 
 
 @dataclass(frozen=True)
@@ -41,8 +44,33 @@ class VapidKeys:
         self.application_server_key = b64urlencode(raw)
 
 
+@dataclass(frozen=True)
+class _Reply:
+    """What pywebpush reads of an answer: its status, never its body."""
+
+    status_code: int
+    reason: str
+    headers: dict[str, str]
+    text: str = ""
+
+
+class GuardedPoster:
+    """Stands in for the ``requests`` session pywebpush posts with, so that the POST to the
+    push service goes through the outbound guard (dispatcher/outbound.py)."""
+
+    def __init__(self, http: GuardedClient) -> None:
+        self.http = http
+
+    def post(self, url: str, timeout: float | None = None, data: bytes | None = None,
+             headers: Any = None) -> _Reply:
+        response = self.http.post(url, content=data, headers=dict(headers or {}), timeout=timeout)
+        kept = {k: v for k, v in response.headers.items() if k.lower() == "retry-after"}
+        return _Reply(response.status_code, response.reason_phrase, kept)
+
+
 def send_push(
-    keys: VapidKeys, subscription: dict[str, Any], message: dict[str, Any], subject: str, ttl_s: int
+    keys: VapidKeys, subscription: dict[str, Any], message: dict[str, Any], subject: str, ttl_s: int,
+    http: GuardedClient,
 ) -> PushResult:
     endpoint = subscription["endpoint"]
     parts = urlsplit(endpoint)
@@ -55,10 +83,13 @@ def send_push(
             vapid_claims=claims,
             ttl=ttl_s,
             timeout=10,
+            requests_session=GuardedPoster(http),  # type: ignore[arg-type]
         )
+    except UrlRefused as exc:
+        return PushResult(False, None, f"endpoint refused: {exc}", gone=True)
     except WebPushException as exc:
         status = exc.response.status_code if exc.response is not None else None
-        return PushResult(False, status, str(exc)[:300], gone=status in (404, 410))
-    except Exception as exc:  # network errors from requests
-        return PushResult(False, None, f"{type(exc).__name__}: {exc}"[:300])
+        return PushResult(False, status, f"push service answered {status}", gone=status in (404, 410))
+    except httpx.HTTPError as exc:
+        return PushResult(False, None, f"push service not reached: {type(exc).__name__}")
     return PushResult(True, response.status_code, f"push service answered {response.status_code}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import time
@@ -11,8 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import paho.mqtt.publish as mqtt_publish
 import psycopg
 import pytest
+from samples import sample_event
 
 from dispatcher.config import DispatcherConfig, HttpConfig
 from gridpatrol.broker import LocalBroker, free_port, mosquitto_path
@@ -44,6 +47,11 @@ def mosquitto(tmp_path: Path) -> Iterator[LocalBroker]:
     broker.stop()
 
 
+# The tests' push service, phone platforms and gateways listen on loopback: allowed as a town
+# allows the gateways on its own network (tests/test_outbound.py checks the default refuses them).
+LOOPBACK_OUTBOUND = {"allow_networks": ["127.0.0.0/8"], "push_hosts": ["127.0.0.1"]}
+
+
 def dispatcher_config(tmp_path: Path, broker_url: str, **overrides: object) -> DispatcherConfig:
     values: dict[str, object] = {
         "database_url": f"sqlite:///{tmp_path / 'dispatcher.sqlite'}",
@@ -51,6 +59,7 @@ def dispatcher_config(tmp_path: Path, broker_url: str, **overrides: object) -> D
         "grid_file": PROJECT_ROOT / "configs" / "grid.yaml",
         "mqtt": {"url": broker_url},
         "http": HttpConfig(host="127.0.0.1", port=free_port()),
+        "outbound": LOOPBACK_OUTBOUND,
     }
     values.update(overrides)
     return DispatcherConfig.model_validate(values)
@@ -91,6 +100,16 @@ def case_for(client: httpx.Client, violation_id: str) -> dict | None:
     """The case (summary) of one violation, as ``client`` may see it, or None."""
     found = [c for c in client.get("/api/v1/cases").json() if c["violation_id"] == violation_id]
     return found[0] if found else None
+
+
+def open_case(dispatcher: DispatcherThread, mosquitto: LocalBroker, **fields: object) -> dict:
+    """Publish a sample event (tests/samples.py) on the broker; the case it opens."""
+    host, port = mosquitto.url.removeprefix("mqtt://").split(":")
+    event = sample_event(**fields)
+    mqtt_publish.single(f"gridpatrol/v1/{event['edge_id']}/{event['camera_id']}/events", json.dumps(event), qos=1,
+                        hostname=host, port=int(port))
+    staff = api_client(dispatcher)
+    return wait_for(lambda: case_for(staff, event["violation_id"]), 10, "the case to open")
 
 
 @pytest.fixture

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import base64
+import os
 from datetime import UTC, datetime
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from contract import EventState, event_id_for, violation_id_for
 
@@ -23,7 +28,16 @@ def sample_event(**overrides: object) -> dict:
         "observed_at": "2026-05-01T08:02:00Z",
         "dwell_s": 120.0,
         "objects": [{"class_name": "bicycle", "confidence": 0.8, "bbox": [10, 20, 60, 90], "track_id": 3}],
-        "snapshot": {"url": "http://x/api/v1/evidence/a.jpg", "sha256": "a" * 64, "width": 640, "height": 480},
+        "snapshot": {"url": f"http://x/api/v1/evidence/{'a' * 64}.jpg", "sha256": "a" * 64,
+                     "width": 640, "height": 480},
     }
     event.update(overrides)
     return event
+
+
+def push_keys() -> dict[str, str]:
+    """A browser's subscription keys: a P-256 public key and a 16-byte secret, base64url."""
+    point = ec.generate_private_key(ec.SECP256R1()).public_key().public_bytes(
+        serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
+    return {"p256dh": base64.urlsafe_b64encode(point).decode().rstrip("="),
+            "auth": base64.urlsafe_b64encode(os.urandom(16)).decode().rstrip("=")}

@@ -13,11 +13,10 @@ import time
 from pathlib import Path
 
 import httpx
-import paho.mqtt.publish as mqtt_publish
 import pytest
 import yaml
-from conftest import api_client, case_for, dispatcher_config, wait_for
-from samples import sample_event
+from conftest import api_client, dispatcher_config, open_case
+from samples import push_keys
 from sqlalchemy import select
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
@@ -27,15 +26,6 @@ from dispatcher.db import ApiTokenRow, CredentialRow
 from gridpatrol.demo import DispatcherThread
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def open_case(dispatcher: DispatcherThread, mosquitto, **fields: object) -> dict:
-    host, port = mosquitto.url.removeprefix("mqtt://").split(":")
-    event = sample_event(**fields)
-    mqtt_publish.single(f"gridpatrol/v1/{event['edge_id']}/{event['camera_id']}/events", json.dumps(event), qos=1,
-                        hostname=host, port=int(port))
-    staff = api_client(dispatcher)
-    return wait_for(lambda: case_for(staff, event["violation_id"]), 10, "the case to open")
 
 
 def test_every_route_but_health_needs_a_token(dispatcher: DispatcherThread) -> None:
@@ -93,7 +83,7 @@ def test_roles_decide_what_each_caller_sees_and_does(dispatcher: DispatcherThrea
     assert owner.get("/api/v1/assessment", params={"month": "2026-10"}).status_code == 403
     assert owner.put("/api/v1/auth/passwords/w-018", json={"password": "x" * 12}).status_code == 403
     assert owner.post("/api/v1/people/w-018/push-subscriptions", json={
-        "endpoint": "https://push.example/x", "keys": {"p256dh": "k" * 20, "auth": "a" * 16}}).status_code == 403
+        "endpoint": "https://fcm.googleapis.com/fcm/send/x", "keys": push_keys()}).status_code == 403
     assert owner.get("/metrics").status_code == 403
     assert owner.put("/api/v1/grid/rosters", json={"items": []}).status_code == 403  # the grid's people
     assert owner.put("/api/v1/zones/cam-001", json={"zones": []}).status_code == 403  # the cameras' zones

@@ -11,12 +11,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from sqlalchemy import select
 from test_storage import opened, service
 
-from dispatcher.config import CityWebhookConfig
+from dispatcher.config import CityWebhookConfig, OutboundConfig
 from dispatcher.db import OutboundRow
 from dispatcher.webhook import CityWebhookSender
 from gridpatrol.broker import free_port
 
 SECRET = "s3cret-shared-with-the-city"
+LOOPBACK = OutboundConfig(allow_networks=["127.0.0.0/8"]).guard()  # the stand-in city platform is on loopback
 
 
 class CityPlatform:
@@ -58,7 +59,7 @@ def test_cases_reach_the_city_platform_signed_and_retried(database_url: str) -> 
     ids = [r.case_id for r in cases.ingest_many([opened(1), opened(2)])]  # the bulk path
     cases.act(ids[0], "void", "l-017", reason="a delivery van, not parked")
     sender = CityWebhookSender(cases.sessions, CityWebhookConfig(url=city.url, secret=SECRET, attempts=5),
-                               first_retry_s=0.0)
+                               LOOPBACK, first_retry_s=0.0)
     for _ in range(10):
         sender.send_due()
         if len(city.received) == 3:
@@ -81,7 +82,7 @@ def test_a_dead_platform_marks_messages_failed_and_keeps_them(database_url: str)
     cases.ingest(opened(1))
     dead = f"http://127.0.0.1:{free_port()}/nothing-listens"
     sender = CityWebhookSender(cases.sessions, CityWebhookConfig(url=dead, secret=SECRET, attempts=3),
-                               first_retry_s=0.0)
+                               LOOPBACK, first_retry_s=0.0)
     for _ in range(5):
         sender.send_due()
     with cases.sessions() as s:

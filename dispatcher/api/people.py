@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import base64
+import hmac
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric import ec
 from fastapi import APIRouter, HTTPException
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 from sqlalchemy import select
 
 from dispatcher.api.cases import present
@@ -13,6 +16,7 @@ from dispatcher.api.deps import Caller, ServicesDep
 from dispatcher.auth import SEES_ALL, Principal
 from dispatcher.cases import case_summary
 from dispatcher.db import CaseRow, NotificationRow, PushSubscriptionRow, now
+from dispatcher.outbound import UrlRefused
 
 router = APIRouter(prefix="/api/v1/people", tags=["people"])
 
@@ -44,27 +48,54 @@ def inbox(person_id: str, svc: ServicesDep, who: Caller) -> list[dict[str, Any]]
         return shown
 
 
+def _b64url(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text.replace("+", "-").replace("/", "_").rstrip("=") + "=" * (-len(text) % 4))
+
+
 class PushKeys(BaseModel):
-    p256dh: str = Field(min_length=16, max_length=256)
-    auth: str = Field(min_length=8, max_length=64)
+    """The browser's keys for the subscription (RFC 8291), base64url as PushSubscription gives them."""
+
+    p256dh: str = Field(min_length=16, max_length=256, pattern=r"^[A-Za-z0-9_\-+/=]+$")
+    auth: str = Field(min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_\-+/=]+$")
+
+    @model_validator(mode="after")
+    def _real_keys(self) -> PushKeys:
+        try:
+            ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), _b64url(self.p256dh))
+        except ValueError:
+            raise ValueError("p256dh is not a P-256 public key") from None
+        if len(_b64url(self.auth)) != 16:
+            raise ValueError("auth must be 16 bytes")
+        return self
 
 
 class PushSubscriptionBody(BaseModel):
-    endpoint: str = Field(pattern=r"^https?://", max_length=2048)
+    endpoint: str = Field(pattern=r"^https?://", max_length=2048,
+                          description="On a known push service (the dispatcher config's outbound.push_hosts)")
     keys: PushKeys
 
 
 @router.post("/{person_id}/push-subscriptions", status_code=201)
 def subscribe_push(person_id: str, body: PushSubscriptionBody, svc: ServicesDep, who: Caller) -> dict[str, Any]:
+    """The phone's Web Push subscription. A subscription already kept for someone else moves
+    to this person only when the same browser sends it (the same keys: a phone that changed
+    hands); knowing another phone's endpoint is not enough."""
     if who.person_id != person_id:
         raise HTTPException(403, "a phone subscribes for the person logged in on it")
+    try:
+        svc.config.outbound.guard().check(body.endpoint, push=True)
+    except UrlRefused as exc:
+        raise HTTPException(422, f"endpoint: {exc}") from None
     with svc.sessions() as session:
         row = session.scalar(select(PushSubscriptionRow).where(PushSubscriptionRow.endpoint == body.endpoint))
         if row is None:
             row = PushSubscriptionRow(person_id=person_id, endpoint=body.endpoint,
                                       p256dh=body.keys.p256dh, auth=body.keys.auth)
             session.add(row)
+        elif not hmac.compare_digest(f"{row.p256dh}:{row.auth}".encode(),
+                                     f"{body.keys.p256dh}:{body.keys.auth}".encode()):
+            raise HTTPException(409, "this endpoint is subscribed with other keys")
         else:
-            row.person_id, row.p256dh, row.auth = person_id, body.keys.p256dh, body.keys.auth
+            row.person_id = person_id
         session.commit()
         return {"id": row.id, "person_id": person_id}

@@ -16,6 +16,7 @@ from dispatcher.channels.wecom import WeComApp, WeComRobot
 from dispatcher.channels.wecom import fetch_token as wecom_token
 from dispatcher.config import ChannelsConfig
 from dispatcher.grid import ChannelRef, Grid, Person
+from dispatcher.outbound import UrlRefused
 
 __all__ = ["ChannelSet", "Message", "SendResult", "channel_problems"]
 
@@ -43,9 +44,10 @@ class ChannelSet:
     """Builds and sends through the channel a person's ``ChannelRef`` names, sharing one HTTP
     client, one access-token cache per app and one rate limiter per destination."""
 
-    def __init__(self, cfg: ChannelsConfig, http: httpx.Client | None = None) -> None:
+    def __init__(self, cfg: ChannelsConfig, http: httpx.Client) -> None:
+        """``http``: a client that checks every destination (``dispatcher.outbound.GuardedClient``)."""
         self.cfg = cfg
-        self.http = http or httpx.Client(timeout=cfg.timeout_s)
+        self.http = http
         self.limiter = RateLimiter()
         self.wecom_tokens = AccessTokenCache(lambda: wecom_token(cfg.wecom, self.http)) if cfg.wecom else None
         self.dingtalk_tokens = (AccessTokenCache(lambda: dingtalk_token(cfg.dingtalk, self.http))
@@ -89,6 +91,8 @@ class ChannelSet:
             return channel.send(message)
         except ChannelError as exc:
             return SendResult(False, str(exc))
+        except UrlRefused as exc:
+            return SendResult(False, f"destination refused: {exc}", retry=False)
         except httpx.HTTPError as exc:
             return SendResult(False, f"{type(exc).__name__}: {exc}"[:300])
 

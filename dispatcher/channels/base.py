@@ -3,6 +3,7 @@ cached access tokens."""
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -70,6 +71,18 @@ class RateLimiter:
             time.sleep(wait)
 
 
+log = logging.getLogger(__name__)
+
+
+def platform_error(platform: str, data: dict[str, Any]) -> str:
+    """What users may read of a platform's refusal: its error code. The platform's own words
+    (``errmsg``) go to the log only, never back to users (dispatcher/outbound.py)."""
+    code = data.get("errcode")
+    shown = code if isinstance(code, int) else "?"
+    log.warning("%s refused a message: errcode %r, %.200s", platform, code, data.get("errmsg"))
+    return f"{platform} errcode {shown}"
+
+
 class ChannelError(Exception):
     """A platform refused the credentials or answered something unreadable."""
 
@@ -93,7 +106,7 @@ def fetch_access_token(http: httpx.Client, url: str, params: dict[str, str], pla
     """An app's access token and its lifetime, from WeCom's or DingTalk's ``gettoken``."""
     data = json_answer(http.get(url, params=params))
     if data.get("errcode") != 0 or not data.get("access_token"):
-        raise ChannelError(f"{platform} gettoken: {data.get('errcode')} {data.get('errmsg')}")
+        raise ChannelError(f"gettoken: {platform_error(platform, data)}")
     return str(data["access_token"]), float(data.get("expires_in", 7200))
 
 

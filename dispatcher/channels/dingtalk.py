@@ -24,6 +24,7 @@ from dispatcher.channels.base import (
     TokenRefused,
     fetch_access_token,
     json_answer,
+    platform_error,
 )
 from dispatcher.config import DingTalkAppConfig
 
@@ -59,7 +60,7 @@ class DingTalkApp:
             return SendResult(False, str(exc), retry=False)
         code = data.get("errcode")
         if code != 0:
-            return SendResult(False, f"DingTalk errcode {code}: {data.get('errmsg')}",
+            return SendResult(False, platform_error("DingTalk", data),
                               retry=code in RATE_LIMITED or code == -1)
         return SendResult(True, f"DingTalk task {data.get('task_id')}", confirmed=True)
 
@@ -82,6 +83,6 @@ class DingTalkRobot:
         data = json_answer(self.http.post(self.url, params=params, json=body))
         code = data.get("errcode")
         if code != 0:
-            return SendResult(False, f"DingTalk robot errcode {code}: {data.get('errmsg')}",
+            return SendResult(False, platform_error("DingTalk robot", data),
                               retry=code in RATE_LIMITED)
         return SendResult(True, "DingTalk robot posted to the group", confirmed=True)

@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 
-from dispatcher.channels.base import Message, SendResult, json_answer
+from dispatcher.channels.base import Message, SendResult, json_answer, platform_error
 
 RATE_LIMITED = {9499, 11232}
 
@@ -38,5 +38,6 @@ class FeishuRobot:
         data = json_answer(self.http.post(self.url, json=body))
         code = data.get("code", data.get("StatusCode"))
         if code != 0:
-            return SendResult(False, f"Feishu robot code {code}: {data.get('msg')}", retry=code in RATE_LIMITED)
+            return SendResult(False, platform_error("Feishu robot", {"errcode": code, "errmsg": data.get("msg")}),
+                              retry=code in RATE_LIMITED)
         return SendResult(True, "Feishu robot posted to the group", confirmed=True)

@@ -8,6 +8,7 @@ import httpx
 
 from dispatcher.channels.base import Message, SendResult
 from dispatcher.config import SmsConfig
+from dispatcher.outbound import remote_outcome
 
 
 def fill(template: Any, values: dict[str, str]) -> Any:
@@ -34,7 +35,7 @@ class SmsGateway:
         body = fill(self.cfg.body, {"phone": self.phone, "text": text, "receipt_url": message.receipt_url})
         response = self.http.post(self.cfg.url, json=body, headers=self.cfg.headers)
         if not response.is_success:
-            return SendResult(False, f"SMS gateway answered {response.status_code}: {response.text[:200]}",
+            return SendResult(False, remote_outcome(response, "SMS gateway"),
                               retry=response.status_code >= 500 or response.status_code == 429)
         return SendResult(True, f"SMS gateway accepted ({response.status_code})",
                           confirmed=self.cfg.confirm == "accepted")

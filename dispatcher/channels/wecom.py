@@ -19,6 +19,7 @@ from dispatcher.channels.base import (
     TokenRefused,
     fetch_access_token,
     json_answer,
+    platform_error,
 )
 from dispatcher.config import WeComAppConfig
 
@@ -48,7 +49,7 @@ class WeComApp:
             return SendResult(False, str(exc), retry=False)
         code = data.get("errcode")
         if code != 0:
-            return SendResult(False, f"WeCom errcode {code}: {data.get('errmsg')}",
+            return SendResult(False, platform_error("WeCom", data),
                               retry=code in RATE_LIMITED or code == -1)
         if self.user_id in str(data.get("invaliduser", "")).split("|"):
             return SendResult(False, f"WeCom does not know user {self.user_id}", retry=False)
@@ -68,5 +69,5 @@ class WeComRobot:
         data = json_answer(self.http.post(self.url, json={"msgtype": "text", "text": text}))
         code = data.get("errcode")
         if code != 0:
-            return SendResult(False, f"WeCom robot errcode {code}: {data.get('errmsg')}", retry=code in RATE_LIMITED)
+            return SendResult(False, platform_error("WeCom robot", data), retry=code in RATE_LIMITED)
         return SendResult(True, "WeCom robot posted to the group", confirmed=True)
