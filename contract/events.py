@@ -22,7 +22,10 @@ SCHEMA_VERSION = 1
 #   1.2: camera status ``last_frame_at`` (repeated as a heartbeat).
 #   1.3: ``before``: the spot before the object came to rest, on opened events.
 #   1.4: ``objects[].crop``: the object cut out of the frame, at the camera's resolution.
-SCHEMA_REVISION = "1.4.0"
+#   1.5: bounds that every producer already kept: numbers finite and in range (``dwell_s`` at
+#        most a year, box coordinates within 100,000 px, image sides within 65,535 px),
+#        ``observed_at`` not before ``started_at``, image URLs http(s):// or file:// only.
+SCHEMA_REVISION = "1.5.0"
 
 # Names used to build deterministic ids (uuid5): the same violation found again by a
 # replay of the same input gets the same ids, and a retried publish repeats its id.
@@ -48,6 +51,10 @@ def _utc(value: datetime) -> datetime:
 
 UtcDatetime = Annotated[datetime, AfterValidator(_utc)]
 Identifier = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")]
+MAX_DWELL_S = 366 * 86400.0  # a violation standing longer than a year is a stuck clock, not a stop
+MAX_PIXELS = 100_000.0  # no camera frame is wider or taller
+Coordinate = Annotated[float, Field(ge=-MAX_PIXELS, le=MAX_PIXELS, allow_inf_nan=False)]
+ImageSide = Annotated[int, Field(gt=0, le=65535)]
 
 
 class Snapshot(BaseModel):
@@ -55,22 +62,23 @@ class Snapshot(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    url: str = Field(min_length=1, max_length=2048, description="http(s):// or file:// URL")
+    url: str = Field(min_length=1, max_length=2048, pattern=r"^(https?|file)://",
+                     description="http(s):// or file:// URL")
     content_type: Literal["image/jpeg"] = "image/jpeg"
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
-    width: int = Field(gt=0)
-    height: int = Field(gt=0)
+    width: ImageSide
+    height: ImageSide
 
 
 class DetectedObject(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     class_name: str = Field(min_length=1, max_length=64)
-    confidence: float = Field(ge=0.0, le=1.0)
-    bbox: tuple[float, float, float, float] = Field(
+    confidence: float = Field(ge=0.0, le=1.0, allow_inf_nan=False)
+    bbox: tuple[Coordinate, Coordinate, Coordinate, Coordinate] = Field(
         description="x1, y1, x2, y2 in pixels of the camera frame"
     )
-    track_id: int = Field(ge=0)
+    track_id: int = Field(ge=0, le=2**53)
     crop: Snapshot | None = Field(
         default=None, description="Since revision 1.4: the object cut out of the frame with a margin, at the "
         "camera's resolution (the snapshot shows where it is, the crop what it is)",
@@ -90,8 +98,8 @@ class GeoPoint(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    lon: float = Field(ge=-180.0, le=180.0)
-    lat: float = Field(ge=-90.0, le=90.0)
+    lon: float = Field(ge=-180.0, le=180.0, allow_inf_nan=False)
+    lat: float = Field(ge=-90.0, le=90.0, allow_inf_nan=False)
 
 
 class ViolationEvent(BaseModel):
@@ -120,7 +128,7 @@ class ViolationEvent(BaseModel):
     shop_id: Identifier | None = Field(default=None, description="The shop whose front the zone is")
     started_at: UtcDatetime = Field(description="When the object came to rest in the zone")
     observed_at: UtcDatetime = Field(description="Time of the frame that decided this event")
-    dwell_s: float = Field(ge=0.0)
+    dwell_s: float = Field(ge=0.0, le=MAX_DWELL_S, allow_inf_nan=False)
     objects: list[DetectedObject] = Field(default_factory=list, max_length=256)
     snapshot: Snapshot | None = None
     before: Snapshot | None = Field(
@@ -133,6 +141,10 @@ class ViolationEvent(BaseModel):
     def _placed(self) -> ViolationEvent:
         if self.micro_grid is None and self.location is None and self.shop_id is None:
             raise ValueError("an event needs micro_grid, location or shop_id (to find the micro-grid by)")
+        if self.observed_at < self.started_at:
+            raise ValueError("observed_at is before started_at")
+        if (self.observed_at - self.started_at).total_seconds() > MAX_DWELL_S:
+            raise ValueError("started_at is more than a year before observed_at")
         return self
 
     def topic(self) -> str:

@@ -283,12 +283,13 @@ class SignedLinks:
         return hmac.new(self.key, f"{name}:{expires}".encode(), hashlib.sha256).hexdigest()[:32]
 
     def sign(self, url: str | None, at: float | None = None) -> str | None:
-        """A signed link for a URL of this dispatcher's evidence store; other URLs unchanged."""
+        """A signed link for a URL of an evidence store (this dispatcher's address, whatever
+        host the URL named); None for any other URL (a file on the box): pages load no other."""
         if not url:
-            return url
+            return None
         path = urlsplit(url).path
-        if not path.startswith(self.PATH):
-            return url
+        if not path.startswith(self.PATH) or "/" in path.removeprefix(self.PATH):
+            return None
         name = path.removeprefix(self.PATH)
         expires = int((at or time.time()) + self.ttl_s)
         return f"{self.public_url}{self.PATH}{name}?exp={expires}&sig={self._sig(name, expires)}"

@@ -25,6 +25,7 @@ from dispatcher.db import (
     NotificationRow,
     OutboundRow,
     PushSubscriptionRow,
+    QuarantineRow,
     TimerRow,
     insert_rows,
     now,
@@ -49,6 +50,7 @@ class IngestResult:
     case_id: int | None
     opened: bool
     deliveries: tuple[int, ...] = ()  # notifications a channel must still deliver (Web Push)
+    refused: str | None = None  # quarantined instead of applied, and why
 
 
 @dataclass(frozen=True)
@@ -195,6 +197,18 @@ class SpotCase:
         return self.row
 
 
+Place = tuple[str, str, str]  # (edge, camera, zone): where spots are looked up
+
+
+def _place(event: ViolationEvent) -> Place:
+    return event.edge_id, event.camera_id, event.zone_id
+
+
+def _comparable(payload: dict[str, Any]) -> dict[str, Any]:
+    """An event's stored form without what the dispatcher fills in (the micro-grid)."""
+    return {k: v for k, v in payload.items() if k != "micro_grid"}
+
+
 @dataclass
 class _Batch:
     """What one ingest transaction looked up once for all its events."""
@@ -203,32 +217,57 @@ class _Batch:
     cases: dict[str, CaseRow]  # violation id -> its case (its own, or the one it joined)
     cleared: dict[str, EventRow]
     subs: dict[str, list[int]]
-    spots: dict[tuple[str, str], list[SpotCase]]  # (camera, zone) -> open or recently closed cases
+    spots: dict[Place, list[SpotCase]]  # -> open or recently closed cases
+    owners: dict[str, tuple[str, str]]  # violation id -> the (edge, camera) that reported it
+    stored: dict[str, dict[str, Any]]  # event id -> its stored payload (for events seen again)
 
     @classmethod
     def load(cls, session: Session, events: list[ViolationEvent], repeat_window_days: float) -> _Batch:
         event_ids = [str(e.event_id) for e in events]
         violation_ids = list({str(e.violation_id) for e in events})
-        seen = set(session.scalars(select(EventRow.event_id).where(EventRow.event_id.in_(event_ids))))
-        links = session.execute(select(EventRow.violation_id, EventRow.case_id).where(
-            EventRow.violation_id.in_(violation_ids), EventRow.case_id.is_not(None))).all()
+        stored = dict(session.execute(select(EventRow.event_id, EventRow.payload).where(  # type: ignore[arg-type]
+            EventRow.event_id.in_(event_ids))).all())
+        rows = session.execute(select(EventRow.violation_id, EventRow.case_id, EventRow.edge_id, EventRow.camera_id)
+                               .where(EventRow.violation_id.in_(violation_ids))).all()
+        owners = {vid: (edge, camera) for vid, _, edge, camera in rows}
+        links = {(vid, cid) for vid, cid, _, _ in rows if cid is not None}
         by_id = {c.id: c for c in session.scalars(select(CaseRow).where(CaseRow.id.in_({c for _, c in links})))}
         cases = {vid: by_id[cid] for vid, cid in links}
         cleared = {e.violation_id: e for e in session.scalars(
             select(EventRow).where(EventRow.violation_id.in_(violation_ids), EventRow.state == "cleared"))}
         cameras = list({e.camera_id for e in events if e.objects})
         since = now() - timedelta(days=repeat_window_days)
-        spots: dict[tuple[str, str], list[SpotCase]] = {}
+        spots: dict[Place, list[SpotCase]] = {}
         if cameras:  # only the columns the spot check needs, not whole cases
-            for cid, camera, zone, state, x1, y1, x2, y2, closed_at, repeats in session.execute(select(
-                    CaseRow.id, CaseRow.camera_id, CaseRow.zone_id, CaseRow.state, CaseRow.spot_x1, CaseRow.spot_y1,
+            for cid, edge, camera, zone, state, x1, y1, x2, y2, closed_at, repeats in session.execute(select(
+                    CaseRow.id, CaseRow.edge_id, CaseRow.camera_id, CaseRow.zone_id, CaseRow.state, CaseRow.spot_x1,
+                    CaseRow.spot_y1,
                     CaseRow.spot_x2, CaseRow.spot_y2, CaseRow.closed_at, CaseRow.repeat_count).where(
                     CaseRow.camera_id.in_(cameras),
                     or_(CaseRow.state.in_([s.value for s in OPEN_STATES]),
                         and_(CaseRow.state == CaseState.closed.value, CaseRow.closed_at >= since)))):
-                spots.setdefault((camera, zone), []).append(
+                spots.setdefault((edge, camera, zone), []).append(
                     SpotCase(cid, state, _spot_box(x1, y1, x2, y2), closed_at, repeats))
-        return cls(seen, cases, cleared, {}, spots)
+        return cls(set(stored), cases, cleared, {}, spots, owners, stored)
+
+    def refusals(self, events: list[ViolationEvent]) -> dict[int, str]:
+        """Indexes of events that must not touch any case, with the reason: a violation
+        another box or camera reported (one box may not update or clear another's cases), or
+        an event id seen before with other content (a replay is the same, to the letter)."""
+        refused: dict[int, str] = {}
+        for i, e in enumerate(events):
+            vid, eid = str(e.violation_id), str(e.event_id)
+            owner = self.owners.setdefault(vid, (e.edge_id, e.camera_id))
+            if owner != (e.edge_id, e.camera_id):
+                refused[i] = (f"violation {vid} was reported by {owner[0]}/{owner[1]}, "
+                              f"not {e.edge_id}/{e.camera_id}")
+                continue
+            payload = _comparable(e.model_dump(mode="json"))
+            earlier = _comparable(self.stored.setdefault(eid, payload))
+            if earlier != payload:
+                changed = sorted(k for k in payload.keys() | earlier.keys() if payload.get(k) != earlier.get(k))
+                refused[i] = f"event {eid} was received before with other content ({', '.join(changed)})"
+        return refused
 
     def fresh_openings(self, events: list[ViolationEvent], spot_iou: float) -> list[int]:
         """Indexes of events that simply open a new case: ``opened`` (or a first ``updated``)
@@ -236,14 +275,14 @@ class _Batch:
         spot where no open or recently closed case stands and no other event of the batch is.
         Everything else takes the careful path (join, repeat, out-of-order)."""
         per_violation: dict[str, int] = {}
-        at_place: dict[tuple[str, str], list[ViolationEvent]] = {}
+        at_place: dict[Place, list[ViolationEvent]] = {}
         for e in events:
             vid = str(e.violation_id)
             per_violation[vid] = per_violation.get(vid, 0) + 1
-            at_place.setdefault((e.camera_id, e.zone_id), []).append(e)
+            at_place.setdefault(_place(e), []).append(e)
 
         def crowded(e: ViolationEvent) -> bool:
-            place = (e.camera_id, e.zone_id)
+            place = _place(e)
             if e.shop_id is not None:  # a shop front is one spot
                 return bool(self.spots.get(place)) or len(at_place[place]) > 1
             box = _event_box(e)
@@ -322,7 +361,13 @@ class CaseService:
             with self.sessions() as session:
                 batch = _Batch.load(session, events, self.dedup.repeat_window_days)
                 results: list[IngestResult | None] = [None] * len(events)
-                fresh = batch.fresh_openings(events, self.dedup.spot_iou)
+                for index, reason in batch.refusals(events).items():
+                    log.warning("quarantined event %s: %s", events[index].event_id, reason)
+                    session.add(QuarantineRow(topic=events[index].topic(), reason=reason,
+                                              payload=events[index].model_dump_json().encode()))
+                    results[index] = IngestResult(False, None, False, refused=reason)
+                kept = [i for i in range(len(events)) if results[i] is None]
+                fresh = [kept[i] for i in batch.fresh_openings([events[i] for i in kept], self.dedup.spot_iou)]
                 for index, result in zip(fresh, self._open_many(session, [events[i] for i in fresh]), strict=True):
                     results[index] = result
                 pending = {i: self._apply(session, e, batch) for i, e in enumerate(events) if results[i] is None}
@@ -449,7 +494,7 @@ class CaseService:
         session.add(case)
         self._tell_city(session, case, "case.opened")
         if batch is not None:
-            batch.spots.setdefault((case.camera_id, case.zone_id), []).append(SpotCase.of(case))
+            batch.spots.setdefault((case.edge_id, case.camera_id, case.zone_id), []).append(SpotCase.of(case))
         data: dict[str, Any] = {"event_id": str(event.event_id)}
         if prior is not None:
             data.update(repeat_of=prior.id, repeat_count=case.repeat_count)
@@ -500,12 +545,12 @@ class CaseService:
         return event.shop_id is not None or same_spot(spot.bbox, _event_box(event), self.dedup.spot_iou)
 
     def _open_case_at_spot(self, session: Session, event: ViolationEvent, batch: _Batch) -> CaseRow | None:
-        spot = next((s for s in batch.spots.get((event.camera_id, event.zone_id), [])
+        spot = next((s for s in batch.spots.get(_place(event), [])
                      if CaseState(s.state) in OPEN_STATES and self._same_spot(s, event)), None)
         return spot.load(session) if spot else None
 
     def _recent_case_at_spot(self, event: ViolationEvent, batch: _Batch) -> SpotCase | None:
-        closed = [s for s in batch.spots.get((event.camera_id, event.zone_id), [])
+        closed = [s for s in batch.spots.get(_place(event), [])
                   if s.state == CaseState.closed.value and s.closed_at is not None and self._same_spot(s, event)]
         return max(closed, key=lambda s: s.closed_at, default=None)
 

@@ -42,6 +42,13 @@ class IngestConfig(_Strict):
     receive_maximum: int = Field(default=2000, ge=1, le=65535, description="Unacknowledged messages in flight")
     batch_size: int = Field(default=500, ge=1, le=10000, description="Messages stored per transaction")
     batch_wait_s: float = Field(default=0.05, ge=0.0, le=5.0, description="Longest wait to fill a batch")
+    max_event_age_days: float = Field(
+        default=14.0, gt=0, le=3650, description="Events observed longer ago are quarantined (a box's outbox that "
+        "held them over a long outage: look at them by hand)",
+    )
+    max_clock_skew_s: float = Field(
+        default=300.0, ge=0, le=86400, description="Events observed further ahead of this clock are quarantined",
+    )
 
 
 class WebPushConfig(_Strict):

@@ -26,10 +26,12 @@ from sqlalchemy.orm import sessionmaker
 
 from contract import EVENTS_SUBSCRIPTION, ViolationEvent, parse_event
 from contract.configfile import format_location
+from contract.events import utcnow
 from contract.mqtt import MqttConfig, mqtt_client
 from dispatcher.cases import CaseService, IngestResult
 from dispatcher.config import IngestConfig
 from dispatcher.db import QuarantineRow
+from dispatcher.screen import EventScreen
 
 log = logging.getLogger(__name__)
 
@@ -47,8 +49,9 @@ class IngestStats:
     connected: bool = False
 
 
-def check_message(topic: str, payload: bytes) -> ViolationEvent:
-    """The event in ``payload``; ``ValueError`` says what is wrong with the message."""
+def check_message(topic: str, payload: bytes, screen: EventScreen | None = None) -> ViolationEvent:
+    """The event in ``payload``; ``ValueError`` says what is wrong with the message (its form,
+    its topic, or what ``screen`` refuses)."""
     if len(payload) > MAX_PAYLOAD_BYTES:
         raise ValueError(f"payload is {len(payload)} bytes, over the {MAX_PAYLOAD_BYTES} limit")
     try:
@@ -61,6 +64,9 @@ def check_message(topic: str, payload: bytes) -> ViolationEvent:
         ) from None
     if topic != event.topic():
         raise ValueError(f"topic {topic!r} does not match the event's edge and camera ({event.topic()!r})")
+    problem = screen.problem(event, utcnow()) if screen else None
+    if problem:
+        raise ValueError(problem)
     return event
 
 
@@ -72,8 +78,10 @@ class Ingest:
         cases: CaseService,
         sessions: sessionmaker,
         on_result: Callable[[ViolationEvent, IngestResult], None],
+        screen: EventScreen | None = None,
     ) -> None:
         self.cases = cases
+        self.screen = screen
         self.sessions = sessions
         self.on_result = on_result
         self.cfg = cfg
@@ -139,7 +147,7 @@ class Ingest:
         slots: list[int | None] = []
         for topic, payload in messages:
             try:
-                events.append(check_message(topic, payload))
+                events.append(check_message(topic, payload, self.screen))
                 slots.append(len(events) - 1)
             except ValueError as exc:
                 log.warning("quarantined a message on %s: %s", topic, exc)
@@ -158,13 +166,16 @@ class Ingest:
                 delay = min(delay * 2, 30.0)
         self.stats.quarantined += len(bad)
         for event, result in zip(events, results, strict=True):
+            if result.refused:
+                self.stats.quarantined += 1
+                continue
             if result.duplicate:
                 self.stats.duplicates += 1
             else:
                 self.stats.stored += 1
                 self.stats.cases_opened += int(result.opened)
             self.on_result(event, result)
-        return [results[i] if i is not None else None for i in slots]
+        return [results[i] if i is not None and not results[i].refused else None for i in slots]
 
     def handle(self, topic: str, payload: bytes) -> IngestResult | None:
         return self.handle_batch([(topic, payload)])[0]

@@ -22,6 +22,7 @@ from dispatcher.grid import Grid, load_grid
 from dispatcher.gridstore import GridRejected, GridStore, GridWatcher
 from dispatcher.ingest import Ingest
 from dispatcher.notify import Notifier
+from dispatcher.screen import EventScreen
 from dispatcher.webhook import CityWebhookSender
 from dispatcher.webpush import VapidKeys
 from dispatcher.zonefile import ZoneFile
@@ -82,7 +83,11 @@ class Services:
                 "case_opened": result.opened,
             })
 
-        ingest = Ingest(config.mqtt, config.ingest, cases, sessions, on_result)
+        zones = ZoneFile(config.edge_config) if config.edge_config else None
+        screen = EventScreen(timedelta(days=config.ingest.max_event_age_days),
+                             timedelta(seconds=config.ingest.max_clock_skew_s),
+                             zones.known_cameras if zones else lambda: None)
+        ingest = Ingest(config.mqtt, config.ingest, cases, sessions, on_result, screen)
         evidence = EvidenceStore(config.data_dir / "evidence", config.max_evidence_bytes)
         scheduler = EscalationScheduler(
             cases, notifier.submit, config.escalation.poll_s, config.escalation.instance_id
@@ -92,7 +97,6 @@ class Services:
             cases.city_webhook = True
             city = CityWebhookSender(sessions, config.city_webhook, guard)
         board = CameraBoard(config.mqtt, f"{config.mqtt.client_id or config.ingest.client_id}-health", feed.publish)
-        zones = ZoneFile(config.edge_config) if config.edge_config else None
         svc = cls(config, sessions, grid, cases, evidence, feed, keys, notifier, ingest, scheduler, auth, links,
                   grids, board, zones, city)
         svc.grid_watcher = GridWatcher(grids, grid_version, svc.use_grid, config.escalation.poll_s)

@@ -27,6 +27,7 @@ class ZoneFile:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._lock = threading.Lock()
+        self._known: tuple[tuple[int, int], dict[str, str | None]] | None = None
 
     def _document(self) -> dict[str, Any]:
         try:
@@ -41,6 +42,19 @@ class ZoneFile:
         """Each camera of the file: id, box, and its zones as written."""
         return [{"camera_id": c.get("id"), "edge": c.get("edge"), "zones": c.get("zones") or []}
                 for c in self._document()["cameras"] if isinstance(c, dict)]
+
+    def known_cameras(self) -> dict[str, str | None]:
+        """Camera id -> the box it is assigned to (None: any box, a one-box config), read again
+        only when the file changed. An unreadable file keeps the last good list."""
+        try:
+            stat = self.path.stat()
+            stamp = (stat.st_mtime_ns, stat.st_size)
+            if self._known is None or self._known[0] != stamp:
+                self._known = stamp, {str(c["camera_id"]): c["edge"] for c in self.cameras()}
+        except (OSError, LookupError):
+            if self._known is None:
+                raise
+        return self._known[1]
 
     def camera(self, camera_id: str) -> dict[str, Any]:
         for camera in self.cameras():

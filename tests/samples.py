@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import base64
 import os
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from contract import EventState, event_id_for, violation_id_for
+
+# Recent enough for the dispatcher's ingest window (it quarantines events from long ago).
+STARTED = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
+
+
+def iso(at: datetime) -> str:
+    return at.isoformat().replace("+00:00", "Z")
 
 
 def sample_event(**overrides: object) -> dict:
@@ -24,8 +31,8 @@ def sample_event(**overrides: object) -> dict:
         "camera_id": "cam-001",
         "zone_id": "z1",
         "micro_grid": "mg-017",
-        "started_at": "2026-05-01T08:00:00Z",
-        "observed_at": "2026-05-01T08:02:00Z",
+        "started_at": iso(STARTED),
+        "observed_at": iso(STARTED + timedelta(minutes=2)),
         "dwell_s": 120.0,
         "objects": [{"class_name": "bicycle", "confidence": 0.8, "bbox": [10, 20, 60, 90], "track_id": 3}],
         "snapshot": {"url": f"http://x/api/v1/evidence/{'a' * 64}.jpg", "sha256": "a" * 64,

@@ -49,17 +49,35 @@ def test_asyncapi_documents_the_events_topic_at_qos1() -> None:
         ("objects", [{"class_name": "bike", "confidence": 0.5, "bbox": [50, 20, 10, 90], "track_id": 1}], "x2 >= x1"),
         ("objects", [{"class_name": "bike", "confidence": 1.5, "bbox": [1, 2, 3, 4], "track_id": 1}], "less than"),
         ("camera_id", "cam/001", "pattern"),
+        ("dwell_s", float("inf"), "finite"),
+        ("dwell_s", 1e12, "less than"),
+        ("objects", [{"class_name": "bike", "confidence": 0.5, "bbox": [float("nan"), 2, 3, 4], "track_id": 1}],
+         "finite"),
+        ("objects", [{"class_name": "bike", "confidence": 0.5, "bbox": [1, 2, 3e9, 4], "track_id": 1}], "less than"),
+        ("snapshot", {"url": "javascript:alert(1)", "sha256": "a" * 64, "width": 1, "height": 1}, "pattern"),
+        ("snapshot", {"url": "http://x/a.jpg", "sha256": "a" * 64, "width": 10**9, "height": 1}, "less than"),
+        ("location", {"lon": float("nan"), "lat": 30.0}, "finite"),
+        ("started_at", "2030-01-01T00:00:00Z", "observed_at is before started_at"),
+        ("started_at", "1990-01-01T00:00:00Z", "more than a year"),
     ],
 )
 def test_bad_fields_are_named(field: str, value: object, message: str) -> None:
     with pytest.raises(ValidationError) as err:
         ViolationEvent.model_validate(sample_event(**{field: value}))
-    assert field in str(err.value)
+    assert field in str(err.value) or field == "started_at"  # the last two are the event's, not a field's
     assert message in str(err.value)
 
 
+def test_json_with_nan_or_infinity_is_refused() -> None:
+    text = json.dumps(sample_event())
+    for literal in ("NaN", "Infinity", "-Infinity"):
+        with pytest.raises(ValidationError):
+            parse_event(text.replace('"dwell_s": 120.0', f'"dwell_s": {literal}'))
+
+
 def test_timestamps_are_normalised_to_utc() -> None:
-    event = ViolationEvent.model_validate(sample_event(observed_at="2026-05-01T16:02:00+08:00"))
+    event = ViolationEvent.model_validate(sample_event(started_at="2026-05-01T08:00:00Z",
+                                                       observed_at="2026-05-01T16:02:00+08:00"))
     assert event.observed_at == datetime(2026, 5, 1, 8, 2, tzinfo=UTC)
 
 
