@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from sqlalchemy import ColumnElement, false, or_, select, true, update
+from sqlalchemy import ColumnElement, and_, false, or_, select, true, update
 from sqlalchemy.orm import sessionmaker
 
 from dispatcher.db import ApiTokenRow, CaseRow, CredentialRow, now
@@ -244,7 +244,8 @@ class AuthService:
     def case_filter(self, who: Principal) -> ColumnElement[bool]:
         """The cases ``who`` may read: all for admins and dispatchers; for a worker the cases
         assigned to them; for a leader those of the micro-grids they lead or escalated to
-        them; for a department those escalated to it; none for other machines."""
+        them; for a department those escalated to it (level 2), not every case of its kind
+        that it would be escalated to; none for other machines."""
         if who.role in SEES_ALL:
             return true()
         pid = who.person_id
@@ -254,8 +255,8 @@ class AuthService:
         if who.role == "leader":
             led = [g.id for g in self.grid.micro_grids if g.leader == pid]
             return or_(mine, CaseRow.leader_id == pid, CaseRow.micro_grid.in_(led))
-        if who.role == "department":
-            return or_(mine, CaseRow.department_id == pid)
+        if who.role == "department":  # only what was escalated to the department, not all of its kind
+            return or_(mine, and_(CaseRow.department_id == pid, CaseRow.escalation_level >= 2))
         return mine
 
 

@@ -239,3 +239,22 @@ def test_stats_count_what_the_caller_may_see(dispatcher: DispatcherThread, mosqu
     assert staff.get("/api/v1/cases", params={"until": "2000-01-01T00:00:00Z"}).json() == []
     api_client(dispatcher, "w-017").get(f"/api/v1/cases/{case['id']}")  # the worker opens it
     assert staff.get("/api/v1/stats").json()["undelivered"] == 0
+
+
+def test_a_department_sees_only_what_was_escalated_to_it(dispatcher: DispatcherThread, mosquitto) -> None:
+    case = open_case(dispatcher, mosquitto)  # a parked bike: dep-urban's kind, not yet its case
+    department, staff = api_client(dispatcher, "dep-urban"), api_client(dispatcher)
+    assert department.get("/api/v1/cases").json() == []
+    assert department.get(f"/api/v1/cases/{case['id']}").status_code == 403
+    assert staff.post(f"/api/v1/cases/{case['id']}/actions/escalate", json={"reason": "no answer"}).status_code == 200
+    assert department.get("/api/v1/cases").json() == []  # with the micro-grid's leader now
+    assert staff.post(f"/api/v1/cases/{case['id']}/actions/escalate", json={"reason": "grid cannot"}).status_code == 200
+    assert [c["id"] for c in department.get("/api/v1/cases").json()] == [case["id"]]
+    assert api_client(dispatcher, "dep-market").get("/api/v1/cases").json() == []
+
+
+def test_a_leader_sees_the_shop_owners_of_their_own_micro_grids_only(dispatcher: DispatcherThread) -> None:
+    own = api_client(dispatcher, "l-017").get("/api/v1/grid").json()["shops"]
+    assert [(s["id"], s["phone"]) for s in own] == [("shop-0012", "+86 139 0000 0012")]
+    assert api_client(dispatcher, "l-018").get("/api/v1/grid").json()["shops"] == []
+    assert len(api_client(dispatcher).get("/api/v1/grid").json()["shops"]) == 1

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 
 from dispatcher.api.deps import ServicesDep, require
-from dispatcher.auth import Principal
+from dispatcher.auth import SEES_ALL, Principal
 from dispatcher.db import CaseRow
 from dispatcher.gridstore import GridRejected, grid_document, grid_from_document
 from dispatcher.lifecycle import OPEN_STATES
@@ -28,9 +28,19 @@ def _open_cases(svc: Services) -> dict[str, int]:
             CaseRow.state.in_([s.value for s in OPEN_STATES])).group_by(CaseRow.micro_grid)).all())
 
 
+def _shops_for(svc: Services, who: Principal) -> list[dict[str, Any]]:
+    """The shops with their owners' phones: all for staff; a leader's own micro-grids' only."""
+    shops = svc.grid.shops
+    if who.role not in SEES_ALL:
+        led = {g.id for g in svc.grid.micro_grids if g.leader == who.person_id}
+        shops = [s for s in shops if s.micro_grid in led]
+    return [s.model_dump() for s in shops]
+
+
 @router.get("")
-def hierarchy(svc: ServicesDep, _: Viewer) -> dict[str, Any]:
-    """Town → communities → micro-grids with their people and open cases; departments; shops."""
+def hierarchy(svc: ServicesDep, who: Viewer) -> dict[str, Any]:
+    """Town → communities → micro-grids with their people and open cases; departments; shops
+    (a leader sees the shops of the micro-grids they lead)."""
     grid, open_cases = svc.grid, _open_cases(svc)
     names = {p.id: p.name for p in grid.people}
 
@@ -48,7 +58,7 @@ def hierarchy(svc: ServicesDep, _: Viewer) -> dict[str, Any]:
     return {"town": grid.town, "version": svc.grid_watcher.current_id if svc.grid_watcher else None,
             "communities": communities,
             "departments": {k.value: v for k, v in grid.departments.items()},
-            "shops": [s.model_dump() for s in grid.shops],
+            "shops": _shops_for(svc, who),
             "unlocated_open_cases": open_cases.get("unlocated", 0),
             "map": {"tiles": svc.config.http.map_tiles, "attribution": svc.config.http.map_attribution}}
 
