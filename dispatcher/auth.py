@@ -26,9 +26,11 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from sqlalchemy import ColumnElement, and_, false, or_, select, true, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import sessionmaker
 
-from dispatcher.db import ApiTokenRow, CaseRow, CredentialRow, now
+from dispatcher.cases import uploader_key
+from dispatcher.db import ApiTokenRow, CaseEvidenceRow, CaseRow, CredentialRow, EvidenceUploadRow, now
 from dispatcher.grid import Grid
 
 MachineRole = Literal["edge", "monitor", "admin"]
@@ -241,6 +243,27 @@ class AuthService:
 
     # --- what a caller may see -----------------------------------------------------------
 
+    def may_read_evidence(self, who: Principal, sha256: str) -> bool:
+        """An image by token: staff read any; others an image they uploaded or one that a
+        case they may read references."""
+        if who.role in SEES_ALL:
+            return True
+        with self.sessions() as session:
+            if session.get(EvidenceUploadRow, (sha256, evidence_uploader(who))) is not None:
+                return True
+            return session.scalar(
+                select(CaseEvidenceRow.case_id).join(CaseRow, CaseRow.id == CaseEvidenceRow.case_id)
+                .where(CaseEvidenceRow.sha256 == sha256, self.case_filter(who)).limit(1)) is not None
+
+    def record_upload(self, who: Principal, sha256: str) -> None:
+        with self.sessions() as session:
+            if session.get(EvidenceUploadRow, (sha256, evidence_uploader(who))) is None:
+                session.add(EvidenceUploadRow(sha256=sha256, uploader=evidence_uploader(who)))
+                try:
+                    session.commit()
+                except IntegrityError:  # the same upload through another dispatcher meanwhile
+                    session.rollback()
+
     def case_filter(self, who: Principal) -> ColumnElement[bool]:
         """The cases ``who`` may read: all for admins and dispatchers; for a worker the cases
         assigned to them; for a leader those of the micro-grids they lead or escalated to
@@ -258,6 +281,10 @@ class AuthService:
         if who.role == "department":  # only what was escalated to the department, not all of its kind
             return or_(mine, and_(CaseRow.department_id == pid, CaseRow.escalation_level >= 2))
         return mine
+
+
+def evidence_uploader(who: Principal) -> str:
+    return uploader_key(who.person_id, who.token_id)
 
 
 class SignedLinks:

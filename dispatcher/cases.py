@@ -7,6 +7,7 @@ written to the audit trail; deadlines are stored as timers in the same transacti
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -19,9 +20,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from contract import EventState, ViolationEvent, ViolationKind
 from dispatcher.config import DedupConfig, DispatcherConfig, EscalationConfig
 from dispatcher.db import (
+    CaseEvidenceRow,
     CaseRow,
     CaseTransitionRow,
     EventRow,
+    EvidenceUploadRow,
     NotificationRow,
     OutboundRow,
     PushSubscriptionRow,
@@ -33,11 +36,17 @@ from dispatcher.db import (
 from dispatcher.grid import ChannelRef, Grid
 from dispatcher.lifecycle import OPEN_STATES, CaseState, Role, TransitionError, next_state
 from dispatcher.routing import Route, route
+from dispatcher.screen import images
 
 log = logging.getLogger(__name__)
 
 CAMERA = "camera"
 SYSTEM = "system"
+
+
+def uploader_key(person_id: str | None, token_id: int | None = None) -> str:
+    """How an upload's uploader is recorded: a person, or a machine token."""
+    return f"person:{person_id}" if person_id is not None else f"token:{token_id}"
 
 
 class CaseActionError(ValueError):
@@ -137,6 +146,29 @@ def transition_summary(row: CaseTransitionRow) -> dict[str, Any]:
 
 
 UNLOCATED = "unlocated"  # the micro-grid of an event no area or shop places
+SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+def _evidence_of(event: ViolationEvent) -> list[tuple[str, str]]:
+    """(sha256, role) of each image the event carries: the case will reference them."""
+    found = []
+    for where, image in images(event):
+        if where == "snapshot":
+            role = "cleared" if event.state is EventState.cleared else "snapshot"
+        else:
+            role = "before" if where == "before" else "crop"
+        found.append((image.sha256, role))
+    return found
+
+
+def link_evidence(session: Session, refs: dict[tuple[int, str], str]) -> None:
+    """Record that case ``id`` references image ``sha256`` (as ``role``), once each."""
+    if not refs:
+        return
+    existing = set(session.execute(select(CaseEvidenceRow.case_id, CaseEvidenceRow.sha256).where(
+        CaseEvidenceRow.case_id.in_({c for c, _ in refs}), CaseEvidenceRow.sha256.in_({h for _, h in refs}))).all())
+    insert_rows(session, CaseEvidenceRow, [{"case_id": c, "sha256": h, "role": role}
+                                           for (c, h), role in refs.items() if (c, h) not in existing])
 
 
 def _placement(event: ViolationEvent) -> dict[str, Any]:
@@ -372,8 +404,14 @@ class CaseService:
                     results[index] = result
                 pending = {i: self._apply(session, e, batch) for i, e in enumerate(events) if results[i] is None}
                 session.flush()
+                refs: dict[tuple[int, str], str] = {}
                 for i, p in pending.items():
                     results[i] = p.result()
+                for i, result in enumerate(results):
+                    if result is not None and result.case_id is not None and not result.refused:
+                        for sha, role in _evidence_of(events[i]):
+                            refs.setdefault((result.case_id, sha), role)
+                link_evidence(session, refs)
                 session.commit()
                 return results  # type: ignore[return-value]
         except IntegrityError:
@@ -651,8 +689,12 @@ class CaseService:
             self._start_timer(session, case, "handle", case.handle_due_at)
         elif action == "handle":
             photo = data.get("after_photo_sha256")
-            if photo is not None and not (isinstance(photo, str) and len(photo) == 64):
-                raise TransitionError("after_photo_sha256 must be the photo's hex SHA-256")
+            if photo is not None:
+                if not (isinstance(photo, str) and SHA256.match(photo)):
+                    raise TransitionError("after_photo_sha256 must be the photo's 64 lower-case hex digits")
+                if session.get(EvidenceUploadRow, (photo, uploader_key(actor))) is None:
+                    raise TransitionError("after_photo_sha256 must be a photo you uploaded")
+                link_evidence(session, {(case.id, photo): "after"})
             case.handled_at, case.handling_note, case.after_photo_sha256 = at, reason, photo
             self._cancel_timers(session, case)
         elif action == "return":

@@ -237,6 +237,28 @@ class QuarantineRow(Base):
     received_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now)
 
 
+class EvidenceUploadRow(Base):
+    """Who uploaded an evidence image (an edge box's token, a person's after photo): the
+    uploader may read it back, and a worker may attach as an after photo only their own."""
+
+    __tablename__ = "evidence_uploads"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    uploader: Mapped[str] = mapped_column(String(80), primary_key=True)  # person:<id> or token:<id>
+    uploaded_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now)
+
+
+class CaseEvidenceRow(Base):
+    """An image a case references (snapshot, before, cleared, crop, after photo): who may
+    read the case may read the image."""
+
+    __tablename__ = "case_evidence"
+
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
+    role: Mapped[str] = mapped_column(String(16))  # snapshot, before, cleared, crop, after
+
+
 class CredentialRow(Base):
     """A person's password, as an scrypt hash (never the password itself)."""
 

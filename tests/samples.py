@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import base64
+import io
 import os
 from datetime import UTC, datetime, timedelta
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from PIL import Image
 
 from contract import EventState, event_id_for, violation_id_for
 
@@ -48,3 +50,10 @@ def push_keys() -> dict[str, str]:
         serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
     return {"p256dh": base64.urlsafe_b64encode(point).decode().rstrip("="),
             "auth": base64.urlsafe_b64encode(os.urandom(16)).decode().rstrip("=")}
+
+
+def jpeg_bytes(width: int = 64, height: int = 48, shade: int = 90) -> bytes:
+    """A real JPEG image (evidence uploads are decoded before they are kept)."""
+    out = io.BytesIO()
+    Image.new("RGB", (width, height), (shade, 120, 200)).save(out, "JPEG", quality=80)
+    return out.getvalue()

@@ -16,7 +16,7 @@ import httpx
 import pytest
 import yaml
 from conftest import api_client, dispatcher_config, open_case
-from samples import push_keys
+from samples import jpeg_bytes, push_keys
 from sqlalchemy import select
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
@@ -33,7 +33,7 @@ def test_every_route_but_health_needs_a_token(dispatcher: DispatcherThread) -> N
     anonymous = httpx.Client(base_url=dispatcher.url, timeout=10)
     checked = 0
     for path, methods in spec["paths"].items():
-        concrete = re.sub(r"\{[^}]+\}", "1", path)
+        concrete = re.sub(r"\{[^}]+\}", "1", path.replace("{name}", "a" * 64 + ".jpg"))
         for method in methods:
             response = anonymous.request(method.upper(), concrete, json={})
             if path in ("/healthz", "/api/v1/auth/login"):
@@ -146,7 +146,7 @@ def test_login_limiter_window_slides() -> None:
 
 
 def test_evidence_links_are_signed_and_expire(dispatcher: DispatcherThread, mosquitto) -> None:
-    jpeg = b"\xff\xd8\xff\xe0" + b"gridpatrol" * 50
+    jpeg = jpeg_bytes()
     sha = hashlib.sha256(jpeg).hexdigest()
     edge = api_client(dispatcher, machine="edge")
     put = edge.put(f"/api/v1/evidence/{sha}.jpg", content=jpeg, headers={"content-type": "image/jpeg"})
@@ -258,3 +258,65 @@ def test_a_leader_sees_the_shop_owners_of_their_own_micro_grids_only(dispatcher:
     assert [(s["id"], s["phone"]) for s in own] == [("shop-0012", "+86 139 0000 0012")]
     assert api_client(dispatcher, "l-018").get("/api/v1/grid").json()["shops"] == []
     assert len(api_client(dispatcher).get("/api/v1/grid").json()["shops"]) == 1
+
+
+def test_evidence_is_read_only_by_those_who_may_read_a_case_of_it(dispatcher: DispatcherThread, mosquitto) -> None:
+    jpeg = jpeg_bytes()
+    sha = hashlib.sha256(jpeg).hexdigest()
+    edge, other_edge = api_client(dispatcher, machine="edge"), api_client(dispatcher, machine="edge")
+    url = f"/api/v1/evidence/{sha}.jpg"
+    assert edge.put(url, content=jpeg, headers={"content-type": "image/jpeg"}).status_code == 201
+    open_case(dispatcher, mosquitto, snapshot={"url": f"{dispatcher.url}{url}", "sha256": sha,
+                                                "width": 64, "height": 48})
+    for person in ("w-017", "l-017", "d-01"):  # the case's worker and leader, a dispatcher
+        assert api_client(dispatcher, person).get(url).content == jpeg, person
+    assert edge.get(url).status_code == 200  # the uploader
+    for person in ("w-018", "l-018", "dep-market"):
+        assert api_client(dispatcher, person).get(url).status_code == 403, person
+    assert other_edge.get(url).status_code == 403
+    # Only the header counts: the image's name in a query string is not read.
+    token = dispatcher.services.auth.issue_session("d-01").token
+    assert httpx.get(f"{dispatcher.url}{url}?token={token}").status_code == 401
+    for bad in ("A" * 64 + ".jpg", "a" * 63 + ".jpg", "../" + "a" * 61 + ".jpg", "a" * 64 + ".png"):
+        assert api_client(dispatcher).get(f"/api/v1/evidence/{bad}").status_code in (404, 422), bad
+
+
+def test_an_after_photo_is_one_the_worker_uploaded(dispatcher: DispatcherThread, mosquitto) -> None:
+    snapshot = jpeg_bytes(shade=10)
+    snap_sha = hashlib.sha256(snapshot).hexdigest()
+    edge = api_client(dispatcher, machine="edge")
+    edge.put(f"/api/v1/evidence/{snap_sha}.jpg", content=snapshot, headers={"content-type": "image/jpeg"})
+    case = open_case(dispatcher, mosquitto, snapshot={"url": f"http://d/api/v1/evidence/{snap_sha}.jpg",
+                                                       "sha256": snap_sha, "width": 64, "height": 48})
+    worker = api_client(dispatcher, "w-017")
+    actions = f"/api/v1/cases/{case['id']}/actions"
+    assert worker.post(f"{actions}/accept", json={}).status_code == 200
+    # Another case's (or anybody's) image by its hash: refused, no signed link to it.
+    stolen = worker.post(f"{actions}/handle", json={"reason": "done", "data": {"after_photo_sha256": snap_sha}})
+    assert stolen.status_code == 409 and "a photo you uploaded" in stolen.json()["detail"]
+    photo = jpeg_bytes(shade=200)
+    photo_sha = hashlib.sha256(photo).hexdigest()
+    assert worker.put(f"/api/v1/evidence/{photo_sha}.jpg", content=photo,
+                      headers={"content-type": "image/jpeg"}).status_code == 201
+    handled = worker.post(f"{actions}/handle", json={"reason": "done", "data": {"after_photo_sha256": photo_sha}})
+    assert handled.status_code == 200
+    assert httpx.get(handled.json()["after_photo_url"]).content == photo
+    assert api_client(dispatcher, "l-017").get(f"/api/v1/evidence/{photo_sha}.jpg").status_code == 200
+    assert api_client(dispatcher, "w-018").get(f"/api/v1/evidence/{photo_sha}.jpg").status_code == 403
+
+
+def test_evidence_must_decode_as_a_jpeg_of_bounded_size(dispatcher: DispatcherThread) -> None:
+    edge = api_client(dispatcher, machine="edge")
+
+    def put(data: bytes) -> httpx.Response:
+        return edge.put(f"/api/v1/evidence/{hashlib.sha256(data).hexdigest()}.jpg", content=data,
+                        headers={"content-type": "image/jpeg"})
+
+    whole = jpeg_bytes(640, 480)
+    assert put(whole).status_code == 201
+    truncated = put(whole[: len(whole) // 2])
+    assert truncated.status_code == 422 and "not a whole JPEG image" in truncated.json()["detail"]
+    magic_only = put(b"\xff\xd8\xff\xe0" + b"<script>alert(1)</script>" * 20)
+    assert magic_only.status_code == 422 and "not a whole JPEG image" in magic_only.json()["detail"]
+    wide = put(jpeg_bytes(9000, 8))
+    assert wide.status_code == 422 and "9000x8 pixels" in wide.json()["detail"]

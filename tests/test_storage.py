@@ -20,6 +20,7 @@ from dispatcher.db import (
     Base,
     CaseRow,
     CaseTransitionRow,
+    EvidenceUploadRow,
     NotificationRow,
     TimerRow,
     alembic_config,
@@ -72,6 +73,11 @@ def test_the_closed_loop_with_its_audit_trail(database_url: str) -> None:
         cases.act(cid, "consult", "w-017")
     cases.act(cid, "consult", "w-017", reason="stall owner refuses; need market regulation")
     cases.act(cid, "resume", "l-017")
+    with pytest.raises(CaseActionError, match="a photo you uploaded"):  # not this worker's upload
+        cases.act(cid, "handle", "w-017", reason="bikes moved", data={"after_photo_sha256": "b" * 64})
+    with cases.sessions() as session:
+        session.add(EvidenceUploadRow(sha256="b" * 64, uploader="person:w-017"))
+        session.commit()
     cases.act(cid, "handle", "w-017", reason="bikes moved", data={"after_photo_sha256": "b" * 64})
     cases.act(cid, "reject", "l-017", reason="one bike left behind the tree")
     cases.act(cid, "handle", "w-017", reason="last bike moved too")

@@ -57,10 +57,10 @@ def person_of(who: Principal) -> str:
     return who.person_id
 
 
-def bearer_token(headers: Mapping[str, str], query: Mapping[str, str]) -> str:
-    """The token of a request that cannot go through ``caller``: an ``Authorization: Bearer``
-    header or, for what browsers open without headers (WebSocket), ``?token=``."""
+def bearer_token(headers: Mapping[str, str]) -> str:
+    """The token of a request that cannot go through ``caller``: its ``Authorization: Bearer``
+    header. Never a query parameter: URLs end up in access logs and browser histories."""
     header = headers.get("authorization", "")
     if header.lower().startswith("bearer "):
         return header[7:].strip()
-    return query.get("token", "")
+    return ""

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from dispatcher.api.deps import ServicesDep, bearer_token, require
 from dispatcher.auth import PEOPLE_ROLES, Principal
@@ -16,10 +18,14 @@ router = APIRouter(prefix="/api/v1/evidence", tags=["evidence"])
 Uploader = Annotated[Principal, Depends(require("edge", *PEOPLE_ROLES))]
 
 
+# An image is named by its content: the lower-case hex SHA-256 and .jpg.
+EvidenceName = Annotated[str, PathParam(pattern=r"^[0-9a-f]{64}\.jpg$", description="<sha256>.jpg")]
+
+
 @router.put("/{name}", status_code=201)
-async def put_evidence(name: str, request: Request, svc: ServicesDep, _: Uploader) -> dict[str, str]:
-    if not name.endswith(".jpg"):
-        raise HTTPException(404, "evidence names end in .jpg")
+async def put_evidence(name: EvidenceName, request: Request, svc: ServicesDep, who: Uploader) -> dict[str, str]:
+    """Store an image (a JPEG that decodes, at most ``max_evidence_bytes``) and record who
+    uploaded it: the uploader may read it back and, for a person, attach it as an after photo."""
     if request.headers.get("content-type", "") != "image/jpeg":
         raise HTTPException(415, "evidence must be sent as image/jpeg")
     declared = request.headers.get("content-length")
@@ -31,27 +37,32 @@ async def put_evidence(name: str, request: Request, svc: ServicesDep, _: Uploade
         if len(data) > svc.config.max_evidence_bytes:
             raise HTTPException(413, f"image over {svc.config.max_evidence_bytes} bytes")
     try:
-        svc.evidence.put(name.removesuffix(".jpg"), bytes(data))
+        await run_in_threadpool(svc.evidence.put, name.removesuffix(".jpg"), bytes(data))
     except EvidenceRejected as exc:
         raise HTTPException(422, str(exc)) from None
+    await run_in_threadpool(svc.auth.record_upload, who, name.removesuffix(".jpg"))
     return {"url": f"{svc.config.public_url()}/api/v1/evidence/{name}"}
 
 
 @router.get("/{name}")
-def get_evidence(name: str, request: Request, svc: ServicesDep, exp: int | None = None,
-                 sig: str | None = None) -> Response:
-    """With ``exp`` and ``sig`` from a signed link (what the case API hands out), or a token."""
+def get_evidence(name: EvidenceName, request: Request, svc: ServicesDep,
+                 exp: Annotated[int | None, Query(ge=0, le=2**62)] = None,
+                 sig: Annotated[str | None, Query(max_length=64)] = None) -> Response:
+    """With ``exp`` and ``sig`` from a signed link (what the case API hands out to those who
+    may read the case), or an ``Authorization: Bearer`` token of someone who may read a case
+    that references the image, or who uploaded it."""
+    sha = name.removesuffix(".jpg")
     if exp is not None and sig is not None:
         if not svc.links.valid(name, exp, sig):
             raise HTTPException(403, "the link is expired or not genuine")
     else:
-        token = bearer_token(request.headers, request.query_params)
-        if not token or svc.auth.authenticate(token) is None:
+        token = bearer_token(request.headers)
+        who = svc.auth.authenticate(token) if token else None
+        if who is None:
             raise HTTPException(401, "evidence needs a signed link or a token", headers={"WWW-Authenticate": "Bearer"})
-    try:
-        path = svc.evidence.path(name.removesuffix(".jpg"))
-    except EvidenceRejected:
-        raise HTTPException(404, "no such evidence") from None
-    if not name.endswith(".jpg") or not path.exists():
+        if not svc.auth.may_read_evidence(who, sha):
+            raise HTTPException(403, "no case of yours shows this image")
+    path = svc.evidence.path(sha)
+    if not path.exists():
         raise HTTPException(404, "no such evidence")
-    return FileResponse(path, media_type="image/jpeg")
+    return FileResponse(path, media_type="image/jpeg", headers={"cache-control": "private, max-age=3600"})

@@ -37,7 +37,7 @@ async def live_feed(websocket: WebSocket) -> None:
     token comes as ``?token=`` (browsers cannot set headers on a WebSocket). Closes with
     1008 (policy violation) when the caller may not listen."""
     svc: Services = websocket.app.state.services
-    token = bearer_token(websocket.headers, websocket.query_params)
+    token = bearer_token(websocket.headers) or websocket.query_params.get("token", "")
     who = svc.auth.authenticate(token) if token else None
     if who is None or who.role not in FEED_ROLES:
         await websocket.close(code=1008, reason="log in as a dispatcher or admin")
