@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -21,12 +23,40 @@ from dispatcher.services import Services
 
 WEB_DIR = Path(__file__).resolve().parent / "web"
 
+# Query parameters that are secrets: signed links' signatures, and any token or ticket a client
+# put in a URL against advice (no route reads them from there).
+_SECRET_PARAMS = re.compile(r"(?i)([?&](?:token|access_token|ticket|sig)=)[^&\s\"']*")
+SERVER_LOGGERS = ("uvicorn.access", "uvicorn.error")  # the request lines and the WebSocket lines
+
+
+def redact(text: str) -> str:
+    return _SECRET_PARAMS.sub(r"\1[redacted]", text)
+
+
+class RedactSecrets(logging.Filter):
+    """Keeps secrets in URLs out of the server's log lines."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str):
+            record.msg = redact(record.msg)
+        if isinstance(record.args, tuple):
+            record.args = tuple(redact(a) if isinstance(a, str) else a for a in record.args)
+        return True
+
+
+def redact_server_logs() -> None:
+    for name in SERVER_LOGGERS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, RedactSecrets) for f in logger.filters):
+            logger.addFilter(RedactSecrets())
+
 
 def create_app(config: DispatcherConfig, services: Services | None = None) -> FastAPI:
     svc = services or Services.build(config)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        redact_server_logs()  # here: Uvicorn has configured its loggers by now
         svc.feed.bind(asyncio.get_running_loop())
         svc.start()
         try:

@@ -25,12 +25,12 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from sqlalchemy import ColumnElement, and_, false, or_, select, true, update
+from sqlalchemy import ColumnElement, and_, delete, false, or_, select, true, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import sessionmaker
 
 from dispatcher.cases import uploader_key
-from dispatcher.db import ApiTokenRow, CaseEvidenceRow, CaseRow, CredentialRow, EvidenceUploadRow, now
+from dispatcher.db import ApiTokenRow, CaseEvidenceRow, CaseRow, CredentialRow, EvidenceUploadRow, FeedTicketRow, now
 from dispatcher.grid import Grid
 
 MachineRole = Literal["edge", "monitor", "admin"]
@@ -39,6 +39,7 @@ PEOPLE_ROLES = ("admin", "dispatcher", "leader", "department", "worker")  # the 
 TOKEN_PREFIX = "gp_"
 MIN_PASSWORD = 8
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1}
+TICKET_TTL = timedelta(seconds=30)  # a page asks for a ticket right before it opens the socket
 
 
 class AuthError(Exception):
@@ -222,6 +223,36 @@ class AuthService:
         if person is None:  # removed from the grid file since
             return None
         return Principal(row.id, "session", row.name, person.role, person.id)
+
+    # --- one-time tickets for the live feed ---------------------------------------------
+
+    def issue_ticket(self, who: Principal) -> str:
+        """A ticket that opens the live feed once within ``TICKET_TTL`` as ``who``."""
+        ticket = secrets.token_urlsafe(24)
+        at = now()
+        with self.sessions() as session:
+            session.execute(delete(FeedTicketRow).where(FeedTicketRow.expires_at < at - timedelta(hours=1)))
+            session.add(FeedTicketRow(ticket_hash=hash_token(ticket), token_id=who.token_id,
+                                      expires_at=at + TICKET_TTL))
+            session.commit()
+        return ticket
+
+    def redeem_ticket(self, ticket: str) -> Principal | None:
+        """Who a ticket was issued to, if it is unused, unexpired and its session still live;
+        the ticket is spent either way (on any dispatcher: the database decides)."""
+        at = now()
+        with self.sessions() as session:
+            row = session.scalar(select(FeedTicketRow).where(FeedTicketRow.ticket_hash == hash_token(ticket)))
+            if row is None:
+                return None
+            spent = session.execute(update(FeedTicketRow).where(
+                FeedTicketRow.ticket_hash == row.ticket_hash, FeedTicketRow.used_at.is_(None),
+                FeedTicketRow.expires_at > at).values(used_at=at)).rowcount
+            session.commit()
+            token = session.get(ApiTokenRow, row.token_id) if spent == 1 else None
+            if token is None or token.revoked_at is not None or (token.expires_at and token.expires_at <= at):
+                return None
+            return self._principal(token)
 
     def revoke(self, token_id: int) -> bool:
         with self.sessions() as session:

@@ -287,6 +287,19 @@ class ApiTokenRow(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
+class FeedTicketRow(Base):
+    """A one-time ticket that opens the live feed's WebSocket (browsers cannot send a header
+    there, and a token in the URL would land in access logs): short-lived, used once, valid
+    on whichever dispatcher the socket reaches."""
+
+    __tablename__ = "feed_tickets"
+
+    ticket_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    token_id: Mapped[int] = mapped_column(Integer)  # the session it was issued to
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    used_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
 class GridVersionRow(Base):
     """Each version of the grid (people, micro-grids, areas, rosters, leave): imported from the
     grid file when it changed, or saved through the admin API. The newest is in force."""

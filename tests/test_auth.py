@@ -10,6 +10,7 @@ import re
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -17,12 +18,12 @@ import pytest
 import yaml
 from conftest import api_client, dispatcher_config, open_case
 from samples import jpeg_bytes, push_keys
-from sqlalchemy import select
+from sqlalchemy import select, update
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
 from dispatcher.auth import LoginLimiter, LoginThrottled, hash_password, verify_password
-from dispatcher.db import ApiTokenRow, CredentialRow
+from dispatcher.db import ApiTokenRow, CredentialRow, FeedTicketRow
 from gridpatrol.demo import DispatcherThread
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -187,16 +188,42 @@ def test_evidence_uploads_are_checked_for_size_and_type(dispatcher: DispatcherTh
     assert not list(dispatcher.services.evidence.root.rglob("*.jpg"))  # nothing of these was kept
 
 
-def test_feed_needs_a_staff_token(dispatcher: DispatcherThread) -> None:
+def test_feed_needs_a_staff_ticket_or_token_never_in_the_url(dispatcher: DispatcherThread) -> None:
     ws = dispatcher.url.replace("http", "ws") + "/api/v1/feed"
-    worker_token = dispatcher.services.auth.issue_session("w-017").token
-    for url in (ws, f"{ws}?token={worker_token}", f"{ws}?token=gp_forged"):
-        with pytest.raises(InvalidStatus) as refused:  # closed before the handshake: HTTP 403
-            connect(url, open_timeout=10)
-        assert refused.value.response.status_code == 403
-    staff_token = dispatcher.services.auth.issue_session("d-01").token
-    with connect(f"{ws}?token={staff_token}", open_timeout=10) as conn, pytest.raises(TimeoutError):
+    auth = dispatcher.services.auth
+    worker_token, staff_token = auth.issue_session("w-017").token, auth.issue_session("d-01").token
+
+    def refused(**kwargs: object) -> None:
+        with pytest.raises(InvalidStatus) as refusal:  # closed before the handshake: HTTP 403
+            connect(ws, open_timeout=10, **kwargs)
+        assert refusal.value.response.status_code == 403
+
+    refused()
+    refused(additional_headers={"authorization": f"Bearer {worker_token}"})
+    refused(additional_headers={"authorization": "Bearer gp_forged"})
+    with pytest.raises(InvalidStatus):
+        connect(f"{ws}?token={staff_token}", open_timeout=10)  # a token in the URL is not read
+    with connect(ws, additional_headers={"authorization": f"Bearer {staff_token}"}, open_timeout=10) as conn, \
+            pytest.raises(TimeoutError):
         conn.recv(timeout=0.5)  # open, and quiet until something happens
+    # Browsers: a one-time ticket in the subprotocol header, for staff only, used once.
+    staff, worker = api_client(dispatcher), api_client(dispatcher, "w-017")
+    assert worker.post("/api/v1/feed/tickets").status_code == 403
+    ticket = staff.post("/api/v1/feed/tickets").json()
+    assert ticket["expires_in_s"] == 30
+    offer = [ticket["protocol"], f"ticket.{ticket['ticket']}"]
+    with connect(ws, subprotocols=offer, open_timeout=10) as conn:
+        assert conn.subprotocol == "gridpatrol.v1"
+    refused(subprotocols=offer)  # spent
+    refused(subprotocols=["gridpatrol.v1", "ticket.forged"])
+    late = staff.post("/api/v1/feed/tickets").json()
+    with dispatcher.services.sessions() as session:  # its 30 s are over
+        session.execute(update(FeedTicketRow).values(expires_at=datetime.now(UTC) - timedelta(seconds=1)))
+        session.commit()
+    refused(subprotocols=["gridpatrol.v1", f"ticket.{late['ticket']}"])
+    revoked = staff.post("/api/v1/feed/tickets").json()
+    staff.post("/api/v1/auth/logout")  # the session the ticket came from ends
+    refused(subprotocols=["gridpatrol.v1", f"ticket.{revoked['ticket']}"])
 
 
 def test_cli_makes_machine_tokens_and_passwords(tmp_path: Path, mosquitto) -> None:

@@ -116,7 +116,8 @@ def test_clip_to_cases_on_the_workers_phone(
     feed_ready = threading.Event()
 
     def listen() -> None:
-        with connect(dispatcher.url.replace("http", "ws") + f"/api/v1/feed?token={staff_token}", open_timeout=10) as ws:
+        with connect(dispatcher.url.replace("http", "ws") + "/api/v1/feed", open_timeout=10,
+                     additional_headers={"authorization": f"Bearer {staff_token}"}) as ws:
             feed_ready.set()
             deadline = time.monotonic() + 120
             while time.monotonic() < deadline and len([m for m in feed_messages if m.get("case_opened")]) < 50:

@@ -6,10 +6,12 @@ import asyncio
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, WebSocket, WebSocketDisconnect
+from pydantic import BaseModel, Field
 from sqlalchemy import select
+from starlette.concurrency import run_in_threadpool
 
 from dispatcher.api.deps import Caller, ServicesDep, bearer_token, require
-from dispatcher.auth import Principal
+from dispatcher.auth import TICKET_TTL, Principal
 from dispatcher.db import QuarantineRow
 from dispatcher.services import Services
 
@@ -31,24 +33,58 @@ def quarantine(svc: ServicesDep, _: Staff, limit: Annotated[int, Query(ge=1, le=
                  "payload_preview": r.payload[:200].decode("utf-8", "replace")} for r in rows]
 
 
+FEED_PROTOCOL = "gridpatrol.v1"
+TICKET_PREFIX = "ticket."
+
+
+class Ticket(BaseModel):
+    ticket: str
+    expires_in_s: int
+    protocol: str = Field(description="Open the socket with the subprotocols [protocol, 'ticket.' + ticket]")
+
+
+@router.post("/feed/tickets", status_code=201, response_model=Ticket)
+def feed_ticket(svc: ServicesDep, who: Staff) -> Ticket:
+    """A one-time ticket for the live feed's WebSocket, valid for 30 s. Browsers cannot set
+    headers on a WebSocket, and a token in its URL would be written to access logs; the
+    ticket travels in the ``Sec-WebSocket-Protocol`` header instead."""
+    return Ticket(ticket=svc.auth.issue_ticket(who), expires_in_s=int(TICKET_TTL.total_seconds()),
+                  protocol=FEED_PROTOCOL)
+
+
+def _feed_caller(svc: Services, websocket: WebSocket) -> tuple[Principal | None, str | None]:
+    """Who opens the socket, and the subprotocol to answer with: a ticket offered as a
+    subprotocol (browsers), or an ``Authorization: Bearer`` header (other clients)."""
+    offered = list(websocket.scope.get("subprotocols") or [])
+    tickets = [p.removeprefix(TICKET_PREFIX) for p in offered if p.startswith(TICKET_PREFIX)]
+    if tickets:
+        return svc.auth.redeem_ticket(tickets[0][:64]), FEED_PROTOCOL if FEED_PROTOCOL in offered else None
+    token = bearer_token(websocket.headers)
+    return (svc.auth.authenticate(token) if token else None), None
+
+
 @router.websocket("/feed")
 async def live_feed(websocket: WebSocket) -> None:
-    """Events and case changes as they happen, for admins and dispatchers; the
-    token comes as ``?token=`` (browsers cannot set headers on a WebSocket). Closes with
-    1008 (policy violation) when the caller may not listen."""
+    """Events and case changes as they happen, for admins and dispatchers. Closes with 1008
+    (policy violation) when the caller may not listen."""
     svc: Services = websocket.app.state.services
-    token = bearer_token(websocket.headers) or websocket.query_params.get("token", "")
-    who = svc.auth.authenticate(token) if token else None
+    who, protocol = await run_in_threadpool(_feed_caller, svc, websocket)
     if who is None or who.role not in FEED_ROLES:
         await websocket.close(code=1008, reason="log in as a dispatcher or admin")
         return
-    await websocket.accept()
+    await websocket.accept(subprotocol=protocol)
     queue = svc.feed.subscribe()
-    try:
+
+    async def pump() -> None:
         while True:
-            message = await queue.get()
-            await websocket.send_json(message)
+            await websocket.send_json(await queue.get())
+
+    sender = asyncio.create_task(pump())
+    try:  # listen too: a client that left (or a server shutting down) ends the socket at once
+        while (await websocket.receive())["type"] != "websocket.disconnect":
+            pass
     except (WebSocketDisconnect, asyncio.CancelledError):
         pass
     finally:
+        sender.cancel()
         svc.feed.unsubscribe(queue)
