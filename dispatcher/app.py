@@ -17,7 +17,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from dispatcher.api import ROUTERS
 from dispatcher.api.deps import require
-from dispatcher.config import DispatcherConfig
+from dispatcher.config import JSON_BODY_BYTES, DispatcherConfig
 from dispatcher.metrics import registry_for, render
 from dispatcher.services import Services
 
@@ -64,7 +64,9 @@ def create_app(config: DispatcherConfig, services: Services | None = None) -> Fa
         finally:
             svc.close()
 
-    app = FastAPI(title="GridPatrol dispatcher", version="0.1.0", lifespan=lifespan)
+    # Every request body is read no further than its route allows (Starlette's body limit):
+    # small for JSON, larger on the routes that take images or a whole grid (max_body_size).
+    app = FastAPI(title="GridPatrol dispatcher", version="0.1.0", lifespan=lifespan, max_body_size=JSON_BODY_BYTES)
     app.state.services = svc
     registry = registry_for(svc)
 

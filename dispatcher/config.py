@@ -19,6 +19,12 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+# Request bodies, read no further than this (HTTP 413): JSON routes take small bodies, a few take more.
+JSON_BODY_BYTES = 64 * 1024
+GRID_BODY_BYTES = 16 * 1024 * 1024  # a whole grid document, its areas' GeoJSON included
+EVIDENCE_BODY_CEILING = 32 * 1024 * 1024  # the evidence route's cap; max_evidence_bytes is the town's own
+
+
 class HttpConfig(_Strict):
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
@@ -243,7 +249,8 @@ class DispatcherConfig(_Strict):
     auth: AuthConfig = Field(default_factory=AuthConfig)
     channels: ChannelsConfig = Field(default_factory=ChannelsConfig)
     outbound: OutboundConfig = Field(default_factory=OutboundConfig)
-    max_evidence_bytes: int = Field(default=5 * 1024 * 1024, gt=0)
+    max_evidence_bytes: int = Field(default=5 * 1024 * 1024, gt=0, le=EVIDENCE_BODY_CEILING,
+                                    description="Largest evidence image accepted")
 
     def public_url(self) -> str:
         return (self.http.public_url or f"http://{self.http.host}:{self.http.port}").rstrip("/")

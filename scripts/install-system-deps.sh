@@ -3,7 +3,8 @@
 # - mosquitto: a real MQTT broker each test starts on its own port;
 # - GStreamer's RTSP server with GObject bindings for Debian's Python: a real RTSP camera
 #   for the stream tests (tests/rtsp_server.py);
-# - chromium: the browser Playwright drives headless for the console and worker page tests.
+# - chromium: the browser Playwright drives headless for the console and worker page tests;
+# - nginx-light: the compose file's reverse proxy, run with its config in front of a dispatcher.
 set -euo pipefail
 need=()
 command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need+=(mosquitto)
@@ -12,6 +13,7 @@ if ! /usr/bin/python3 -c 'import gi; gi.require_version("GstRtspServer", "1.0")'
   need+=(python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-tools gstreamer1.0-plugins-good gstreamer1.0-plugins-bad)
 fi
 [ -x /usr/bin/chromium ] || need+=(chromium)
+command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need+=(nginx-light)
 if ((${#need[@]})); then
   sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
   echo "installing Debian packages: ${need[*]}"

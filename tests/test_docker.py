@@ -1,21 +1,27 @@
 """The deployment files: images lint clean (hadolint), the compose file is valid Compose
 (the Compose Specification's JSON Schema), everything it mounts exists and loads with the
-configs' own validators, and each image's install step really gives a working half. No
-Docker engine runs here, so the images themselves are not built."""
+configs' own validators, each image's install step really gives a working half, and the
+proxy's nginx config runs in a real nginx. No Docker engine runs here, so the images
+themselves are not built."""
 
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 import sys
 import venv
 from pathlib import Path
 
+import httpx
 import pytest
 import yaml
+from websockets.sync.client import connect as ws_connect
 
 from dispatcher.config import load_dispatcher_config
 from edge.config import load_edge_config
+from gridpatrol.broker import free_port, wait_port
+from gridpatrol.demo import DispatcherThread
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCKER = ROOT / "docker"
@@ -162,3 +168,48 @@ def test_the_edge_install_detects_without_the_web_stack(wheel: Path, tmp_path: P
                            str(shared / "media/images/bus.jpg")], capture_output=True, text=True, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert {"'bus'", "'person'"} <= set(done.stdout.strip("[]\n").split(", "))
+
+
+def test_the_proxy_caps_bodies_and_carries_the_feed_to_a_real_dispatcher(
+    dispatcher: DispatcherThread, tmp_path: Path,
+) -> None:
+    """docker/nginx/gridpatrol.conf in a real nginx, its upstreams pointed at a dispatcher."""
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    assert Path(nginx).exists(), "nginx is not installed: run `make test` (it installs nginx-light)"
+    port = free_port()
+    upstream = dispatcher.url.removeprefix("http://")
+    conf = (DOCKER / "nginx/gridpatrol.conf").read_text()
+    conf = re.sub(r"server dispatcher-\d:8080", f"server {upstream}", conf)
+    conf = conf.replace("listen 8080;", f"listen 127.0.0.1:{port};")
+    conf = conf.replace("access_log /dev/stdout gridpatrol;", f"access_log {tmp_path}/access.log gridpatrol;")
+    (tmp_path / "gridpatrol.conf").write_text(conf)
+    (tmp_path / "nginx.conf").write_text(
+        f"pid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log;\nevents {{}}\n"
+        f"http {{\n  client_body_temp_path {tmp_path}/body;\n  proxy_temp_path {tmp_path}/proxy;\n"
+        f"  include {tmp_path}/gridpatrol.conf;\n}}\n")
+    check = subprocess.run([nginx, "-t", "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf")],
+                           capture_output=True, text=True)
+    assert check.returncode == 0, check.stderr
+    # One process (no workers switching to an unprivileged user that cannot write tmp_path).
+    proc = subprocess.Popen([nginx, "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf"),
+                             "-g", "daemon off; master_process off;"])
+    try:
+        assert wait_port(port, 10)
+        front = f"http://127.0.0.1:{port}"
+        assert httpx.get(f"{front}/healthz").status_code == 200
+        assert httpx.post(f"{front}/api/v1/auth/login", content=b"x" * 200_000,
+                          headers={"content-type": "application/json"}).status_code == 413  # nginx's own
+        token = dispatcher.services.auth.issue_session("d-01").token
+        auth = {"authorization": f"Bearer {token}"}
+        big = httpx.put(f"{front}/api/v1/evidence/{'a' * 64}.jpg", content=b"\xff\xd8\xff" + bytes(1_000_000),
+                        headers={**auth, "content-type": "image/jpeg"})
+        assert big.status_code == 422  # through the proxy to the dispatcher (which refuses the hash)
+        ticket = httpx.post(f"{front}/api/v1/feed/tickets", headers=auth).json()
+        with ws_connect(f"ws://127.0.0.1:{port}/api/v1/feed", open_timeout=10,
+                        subprotocols=[ticket["protocol"], f"ticket.{ticket['ticket']}"]) as conn:
+            assert conn.subprotocol == "gridpatrol.v1"
+        httpx.get(f"{front}/api/v1/evidence/{'a' * 64}.jpg?exp=1&sig=secret-signature")
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    assert "secret-signature" not in (tmp_path / "access.log").read_text()

@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 
 from dispatcher.api.deps import ServicesDep, require
 from dispatcher.auth import SEES_ALL, Principal
+from dispatcher.config import GRID_BODY_BYTES
 from dispatcher.db import CaseRow
 from dispatcher.gridstore import GridRejected, grid_document, grid_from_document
 from dispatcher.lifecycle import OPEN_STATES
@@ -100,20 +101,20 @@ def get_document(svc: ServicesDep, _: Editor) -> dict[str, Any]:
     return grid_document(svc.grid)
 
 
-@router.put("/document")
+@router.put("/document", max_body_size=GRID_BODY_BYTES)
 def put_document(body: GridBody, svc: ServicesDep, who: Admin) -> dict[str, Any]:
     """Replace the whole grid (people, micro-grids, areas, ...): a new version, in force at once
     here and within a poll interval on every other dispatcher."""
     return _save(svc, who, body.document, body.note)
 
 
-@router.put("/rosters")
+@router.put("/rosters", max_body_size=GRID_BODY_BYTES)
 def put_rosters(body: ListBody, svc: ServicesDep, who: Editor) -> dict[str, Any]:
     """Replace the rosters (who is on duty for which micro-grid when)."""
     return _save(svc, who, grid_document(svc.grid) | {"rosters": body.items}, body.note)
 
 
-@router.put("/leave")
+@router.put("/leave", max_body_size=GRID_BODY_BYTES)
 def put_leave(body: ListBody, svc: ServicesDep, who: Editor) -> dict[str, Any]:
     """Replace the leave list (who is away, first and last day)."""
     return _save(svc, who, grid_document(svc.grid) | {"leave": body.items}, body.note)
