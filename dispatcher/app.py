@@ -86,5 +86,10 @@ def create_app(config: DispatcherConfig, services: Services | None = None) -> Fa
     return app
 
 
+def uvicorn_config(config: DispatcherConfig, app: FastAPI, log_level: str = "info") -> uvicorn.Config:
+    return uvicorn.Config(app, host=config.http.host, port=config.http.port, log_level=log_level,
+                          proxy_headers=True, forwarded_allow_ips=config.http.trusted_proxies)
+
+
 def serve(config: DispatcherConfig, log_level: str = "info") -> None:
-    uvicorn.run(create_app(config), host=config.http.host, port=config.http.port, log_level=log_level)
+    uvicorn.Server(uvicorn_config(config, create_app(config), log_level)).run()

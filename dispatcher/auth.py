@@ -15,10 +15,8 @@ import functools
 import hashlib
 import hmac
 import secrets
-import threading
 import time
-from collections import defaultdict, deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -30,7 +28,16 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import sessionmaker
 
 from dispatcher.cases import uploader_key
-from dispatcher.db import ApiTokenRow, CaseEvidenceRow, CaseRow, CredentialRow, EvidenceUploadRow, FeedTicketRow, now
+from dispatcher.db import (
+    ApiTokenRow,
+    CaseEvidenceRow,
+    CaseRow,
+    CredentialRow,
+    EvidenceUploadRow,
+    FeedTicketRow,
+    LoginFailureRow,
+    now,
+)
 from dispatcher.grid import Grid
 
 MachineRole = Literal["edge", "monitor", "admin"]
@@ -108,35 +115,49 @@ def _dummy_hash() -> str:
 
 
 class LoginLimiter:
-    """At most ``max_failures`` failed logins per key (a person id, a client address) in a
-    sliding ``window_s``. Per process: behind several dispatchers the limit is per instance."""
+    """Throttles password guessing without locking the right person out: at most
+    ``per_pair`` failed logins for one person from one client address, and ``per_address``
+    for all people from one address (password spraying), in a sliding ``window_s``; then
+    HTTP 429 until the oldest failure leaves the window. The right person elsewhere is never
+    held up by someone guessing their password. Failures are rows in the database, so every
+    dispatcher behind one URL counts the same ones; rows older than the window are deleted."""
 
-    def __init__(self, max_failures: int, window_s: float, clock: Callable[[], float] = time.monotonic) -> None:
-        self.max_failures = max_failures
-        self.window_s = window_s
+    def __init__(self, sessions: sessionmaker, window_s: float, per_pair: int, per_address: int,
+                 clock: Callable[[], datetime] = now) -> None:
+        self.sessions = sessions
+        self.window = timedelta(seconds=window_s)
+        self.per_pair = per_pair
+        self.per_address = per_address
         self.clock = clock
-        self._failures: dict[str, deque[float]] = defaultdict(deque)
-        self._lock = threading.Lock()
 
-    def check(self, keys: Iterable[str]) -> None:
+    @staticmethod
+    def keys(person_id: str, client: str) -> tuple[str, str]:
+        return f"pair:{person_id[:64]}|{client[:64]}", f"address:{client[:64]}"
+
+    def check(self, person_id: str, client: str) -> None:
+        """Raises LoginThrottled when this person from this address, or this address, is over."""
         at = self.clock()
-        with self._lock:
-            for key in keys:
-                times = self._failures[key]
-                while times and times[0] <= at - self.window_s:
-                    times.popleft()
-                if len(times) >= self.max_failures:
-                    raise LoginThrottled(times[0] + self.window_s - at)
+        pair, address = self.keys(person_id, client)
+        with self.sessions() as session:
+            for key, limit in ((pair, self.per_pair), (address, self.per_address)):
+                times = session.scalars(select(LoginFailureRow.at).where(
+                    LoginFailureRow.key == key, LoginFailureRow.at > at - self.window)
+                    .order_by(LoginFailureRow.at.desc()).limit(limit)).all()
+                if len(times) >= limit:
+                    raise LoginThrottled((times[-1] + self.window - at).total_seconds())
 
-    def failed(self, keys: Iterable[str]) -> None:
+    def failed(self, person_id: str, client: str) -> None:
         at = self.clock()
-        with self._lock:
-            for key in keys:
-                self._failures[key].append(at)
+        with self.sessions() as session:
+            session.execute(delete(LoginFailureRow).where(LoginFailureRow.at <= at - self.window))
+            session.add_all([LoginFailureRow(key=key, at=at) for key in self.keys(person_id, client)])
+            session.commit()
 
-    def forget(self, key: str) -> None:
-        with self._lock:
-            self._failures.pop(key, None)
+    def succeeded(self, person_id: str, client: str) -> None:
+        """The right password: this person's failures from this address are forgotten."""
+        with self.sessions() as session:
+            session.execute(delete(LoginFailureRow).where(LoginFailureRow.key == self.keys(person_id, client)[0]))
+            session.commit()
 
 
 class AuthService:
@@ -169,15 +190,14 @@ class AuthService:
 
     def check_password(self, person_id: str, password: str, client: str) -> None:
         """Raises AuthError (LoginThrottled after too many failures) unless it is right."""
-        keys = (f"person:{person_id}", f"client:{client}")
-        self.limiter.check(keys)
+        self.limiter.check(person_id, client)
         with self.sessions() as session:
             row = session.get(CredentialRow, person_id)
         ok = verify_password(password, row.password_hash if row else _dummy_hash()) and row is not None
         if not ok or self.grid.person(person_id) is None:
-            self.limiter.failed(keys)
+            self.limiter.failed(person_id, client)
             raise AuthError("unknown person or wrong password")
-        self.limiter.forget(keys[0])
+        self.limiter.succeeded(person_id, client)
 
     # --- tokens ------------------------------------------------------------------------
 

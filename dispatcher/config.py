@@ -37,6 +37,12 @@ class HttpConfig(_Strict):
         "unset: the micro-grids on a plain background (works offline)",
     )
     map_attribution: str = Field(default="", max_length=300, description="Credit line the tile server asks for")
+    trusted_proxies: str = Field(
+        default="127.0.0.1", max_length=1000,
+        description="Addresses whose X-Forwarded-For/-Proto are believed (Uvicorn's forwarded_allow_ips: comma-"
+        "separated addresses or networks, '*' for any): the town's reverse proxy, so that login limits count the "
+        "real client's address, not the proxy's",
+    )
 
 
 class IngestConfig(_Strict):
@@ -222,8 +228,11 @@ class OutboundConfig(_Strict):
 
 class AuthConfig(_Strict):
     session_ttl_h: float = Field(default=720.0, gt=0, description="How long a login lasts (phones stay logged in)")
-    login_max_failures: int = Field(default=5, ge=1, description="Failed logins per person or address ...")
-    login_window_s: float = Field(default=300.0, gt=0, description="... in this sliding window, then HTTP 429")
+    login_max_failures: int = Field(default=5, ge=1, le=1000,
+                                    description="Failed logins for one person from one address ...")
+    login_address_max_failures: int = Field(default=50, ge=1, le=100000,
+                                            description="... and for all people from one address ...")
+    login_window_s: float = Field(default=300.0, gt=0, le=86400, description="... in this sliding window, then 429")
     link_ttl_s: int = Field(default=3600, ge=60, description="Signed evidence links expire after this")
     link_secret: str | None = Field(
         default=None, min_length=32, description="Shared by all dispatchers behind one URL; else made in data_dir"

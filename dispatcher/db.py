@@ -287,6 +287,18 @@ class ApiTokenRow(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
+class LoginFailureRow(Base):
+    """A failed login, counted per person and address and per address (dispatcher.auth.LoginLimiter)
+    by every dispatcher; deleted once it leaves the window."""
+
+    __tablename__ = "login_failures"
+    __table_args__ = (Index("ix_login_failures_key_at", "key", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(160))
+    at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+
+
 class FeedTicketRow(Base):
     """A one-time ticket that opens the live feed's WebSocket (browsers cannot send a header
     there, and a token in the URL would land in access logs): short-lived, used once, valid

@@ -67,7 +67,8 @@ class Services:
         notifier = Notifier(sessions, cases, keys, config.webpush, config.channels, links, config.public_url(), guard)
         feed = FeedHub()
         auth = AuthService(sessions, grid, timedelta(hours=config.auth.session_ttl_h),
-                           LoginLimiter(config.auth.login_max_failures, config.auth.login_window_s))
+                           LoginLimiter(sessions, config.auth.login_window_s, config.auth.login_max_failures,
+                                    config.auth.login_address_max_failures))
 
         def on_result(event: ViolationEvent, result: IngestResult) -> None:
             if result.duplicate:

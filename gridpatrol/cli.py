@@ -121,7 +121,8 @@ def _auth(args: argparse.Namespace):  # -> dispatcher.auth.AuthService
     except LookupError:
         grid = load_grid(config.grid_file)
     return AuthService(sessions, grid, timedelta(hours=config.auth.session_ttl_h),
-                       LoginLimiter(config.auth.login_max_failures, config.auth.login_window_s))
+                       LoginLimiter(sessions, config.auth.login_window_s, config.auth.login_max_failures,
+                                    config.auth.login_address_max_failures))
 
 
 def cmd_dispatcher_token(args: argparse.Namespace) -> int:

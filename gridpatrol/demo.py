@@ -17,7 +17,7 @@ import httpx
 import uvicorn
 
 from contract.configfile import load_config
-from dispatcher.app import create_app
+from dispatcher.app import create_app, uvicorn_config
 from dispatcher.config import DispatcherConfig, HttpConfig
 from dispatcher.services import Services
 from edge.config import EdgeConfig
@@ -37,9 +37,7 @@ class DispatcherThread:
     def __init__(self, config: DispatcherConfig) -> None:
         self.config = config
         self.app = create_app(config)
-        self.server = uvicorn.Server(
-            uvicorn.Config(self.app, host=config.http.host, port=config.http.port, log_level="warning")
-        )
+        self.server = uvicorn.Server(uvicorn_config(config, self.app, log_level="warning"))
         self.thread = threading.Thread(target=self.server.run, name="dispatcher", daemon=True)
 
     def start(self, timeout_s: float = 20.0) -> None:

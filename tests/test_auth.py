@@ -23,7 +23,7 @@ from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
 from dispatcher.auth import LoginLimiter, LoginThrottled, hash_password, verify_password
-from dispatcher.db import ApiTokenRow, CredentialRow, FeedTicketRow
+from dispatcher.db import ApiTokenRow, CredentialRow, FeedTicketRow, LoginFailureRow, make_engine, make_sessions
 from gridpatrol.demo import DispatcherThread
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -113,34 +113,50 @@ def test_login_passwords_and_tokens_are_hashed_and_throttled(dispatcher: Dispatc
     assert "correct horse" not in stored and stored.startswith("scrypt$")
     assert hashlib.sha256(token.encode()).hexdigest() in hashes and token not in hashes
 
-    # Five wrong passwords, then even the right one is refused for a while (429, Retry-After).
+    # Five wrong passwords from one address: that address is held up for this person (429,
+    # Retry-After), the right person elsewhere is not, nor other people from that address.
     for _ in range(5):
         assert anonymous.post("/api/v1/auth/login", json={**good, "password": "wrong guess"}).status_code == 401
     throttled = anonymous.post("/api/v1/auth/login", json=good)
     assert throttled.status_code == 429 and int(throttled.headers["retry-after"]) > 0
-    assert anonymous.post("/api/v1/auth/login", json={"person_id": "nobody", "password": "x"}).status_code == 429
+    elsewhere = {"x-forwarded-for": "203.0.113.7"}  # through the town's proxy (a trusted address here)
+    assert anonymous.post("/api/v1/auth/login", json=good, headers=elsewhere).status_code == 200
+    assert anonymous.post("/api/v1/auth/login", json={"person_id": "nobody", "password": "x"}).status_code == 401
 
     # A person changes their own password with the current one.
-    svc.auth.limiter.forget("client:127.0.0.1")
-    svc.auth.limiter.forget("person:w-017")
     worker = httpx.Client(base_url=dispatcher.url, headers={"authorization": f"Bearer {token}"})
     assert worker.put("/api/v1/auth/passwords/w-017", json={"password": "new password 1"}).status_code == 403
     assert worker.put("/api/v1/auth/passwords/w-017", json={
         "password": "new password 1", "current_password": "correct horse battery"}).status_code == 204
-    assert anonymous.post("/api/v1/auth/login", json={**good, "password": "new password 1"}).status_code == 200
+    assert anonymous.post("/api/v1/auth/login", json={**good, "password": "new password 1"},
+                          headers=elsewhere).status_code == 200
 
 
-def test_login_limiter_window_slides() -> None:
-    clock = [0.0]
-    limiter = LoginLimiter(max_failures=2, window_s=60, clock=lambda: clock[0])
-    limiter.failed(["p"])
-    clock[0] = 30
-    limiter.failed(["p"])
+def test_login_limits_slide_expire_and_are_shared_by_dispatchers(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'shared.sqlite'}"
+    clock = [datetime(2026, 12, 4, 9, 0, tzinfo=UTC)]
+    one, two = (LoginLimiter(make_sessions(make_engine(url)), 60, per_pair=2, per_address=3,
+                             clock=lambda: clock[0]) for _ in range(2))
+    one.failed("w-017", "198.51.100.1")
+    clock[0] += timedelta(seconds=30)
+    two.failed("w-017", "198.51.100.1")  # the other dispatcher counts the same failures
     with pytest.raises(LoginThrottled) as caught:
-        limiter.check(["p"])
+        one.check("w-017", "198.51.100.1")
     assert caught.value.retry_after_s == pytest.approx(30)
-    clock[0] = 61  # the first failure left the window
-    limiter.check(["p"])
+    one.check("w-017", "198.51.100.2")  # the same person from elsewhere
+    two.failed("w-018", "198.51.100.1")  # a third failure from the address: spraying stops there
+    with pytest.raises(LoginThrottled):
+        two.check("w-019", "198.51.100.1")
+    clock[0] += timedelta(seconds=31)  # the first failure left the window
+    one.check("w-017", "198.51.100.1")
+    clock[0] += timedelta(minutes=5)
+    one.failed("l-017", "198.51.100.9")  # each failure sweeps the expired ones away
+    with one.sessions() as session:
+        assert sorted(session.scalars(select(LoginFailureRow.key))) == ["address:198.51.100.9",
+                                                                        "pair:l-017|198.51.100.9"]
+    two.succeeded("l-017", "198.51.100.9")
+    with one.sessions() as session:
+        assert list(session.scalars(select(LoginFailureRow.key))) == ["address:198.51.100.9"]
     assert verify_password("pw-123456", hash_password("pw-123456"))
     assert not verify_password("pw-123457", hash_password("pw-123456"))
     assert not verify_password("x", "not a hash")
