@@ -3,7 +3,7 @@ them, and the dispatcher's zone editor, which saves them back to the town's edge
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator, model_validator
 from shapely.geometry import LineString, Point, Polygon
@@ -20,6 +20,9 @@ def require_unique_ids(what: str, ids: list[str]) -> None:
         seen.add(item)
 
 
+MAX_ZONE_POINTS = 64  # a zone is a strip of pavement or a shop front, drawn by hand
+MAX_ZONES = 64  # per camera
+ClassName = Annotated[str, Field(min_length=1, max_length=64)]
 DOOR_LINE_MIN = 0.01  # normalized: a door line shorter than 1 % of the frame is a slip of the mouse
 DOOR_SNAP = 0.03  # how far a door line's end may lie from the strip's border
 
@@ -34,9 +37,10 @@ class ZoneConfig(BaseModel):
     id: Identifier
     kind: ViolationKind
     polygon: list[tuple[float, float]] = Field(
-        min_length=3, description="Normalized x,y in 0..1 of the frame, in order around the zone"
+        min_length=3, max_length=MAX_ZONE_POINTS,
+        description="Normalized x,y in 0..1 of the frame, in order around the zone",
     )
-    classes: list[str] = Field(min_length=1)
+    classes: list[ClassName] = Field(min_length=1, max_length=32)
     dwell_s: float = Field(gt=0.0, le=86400.0)
     clear_s: float = Field(default=30.0, gt=0.0, le=86400.0)
     realert_s: float | None = Field(
@@ -50,20 +54,22 @@ class ZoneConfig(BaseModel):
     location: GeoPoint | None = Field(default=None, description="The zone's place on the map (lon, lat)")
     shop_id: Identifier | None = Field(default=None, description="For a shop front: the shop it belongs to")
     min_confidence: float = Field(default=0.25, ge=0.0, le=1.0)
-    min_box_px: float = Field(default=0.0, ge=0.0, description="Smaller boxes (width or height) are ignored")
+    min_box_px: float = Field(default=0.0, ge=0.0, le=100_000.0,
+                              description="Smaller boxes (width or height) are ignored")
     active: list[ActiveWindow] | None = Field(
-        default=None, description="When the zone is enforced (edge local time); always when unset"
+        default=None, max_length=32, description="When the zone is enforced (edge local time); always when unset"
     )
     anchor: Literal["bottom_center", "center"] = Field(
         default="bottom_center",
         description="Which point of a box must lie in the zone: the ground point or the centre",
     )
-    ridable: list[str] = Field(
-        default_factory=lambda: ["bicycle", "motorcycle"],
+    ridable: list[ClassName] = Field(
+        default_factory=lambda: ["bicycle", "motorcycle"], max_length=32,
         description="Classes that count only while nobody rides them: a bike with a rider on it (stopped at a "
         "light, waiting for a friend) is not parked. Add a custom model's e-bike class here; [] turns it off",
     )
-    riders: list[str] = Field(default_factory=lambda: ["person"], description="Classes that ride the ridable ones")
+    riders: list[ClassName] = Field(default_factory=lambda: ["person"], max_length=32,
+                                    description="Classes that ride the ridable ones")
     door_line: tuple[tuple[float, float], tuple[float, float]] | None = Field(
         default=None,
         description="A shop front's door line (cross_door_trading only): two normalized points along the strip's "
@@ -114,7 +120,7 @@ class ZoneConfig(BaseModel):
         return self
 
 
-_ZONE_LIST = TypeAdapter(list[ZoneConfig])
+_ZONE_LIST = TypeAdapter(Annotated[list[ZoneConfig], Field(max_length=MAX_ZONES)])
 
 
 def validate_zones(data: object) -> list[ZoneConfig]:

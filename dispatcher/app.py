@@ -10,8 +10,9 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import uvicorn
-from fastapi import Depends, FastAPI
-from fastapi.responses import RedirectResponse, Response
+from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST
 
@@ -73,6 +74,14 @@ def create_app(config: DispatcherConfig, services: Services | None = None) -> Fa
     @app.get("/metrics", include_in_schema=False, dependencies=[Depends(require("monitor", "admin"))])
     def metrics() -> Response:
         return Response(render(registry), media_type=CONTENT_TYPE_LATEST)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        """422 naming each bad field, without echoing what was sent: an input may be huge, a
+        secret, or a number JSON cannot carry (NaN, which made the answer itself fail: 500)."""
+        errors = [{"loc": list(e.get("loc", ())), "msg": str(e.get("msg", ""))[:300], "type": e.get("type")}
+                  for e in exc.errors()[:20]]
+        return JSONResponse({"detail": errors}, status_code=422)
 
     for router in ROUTERS:
         app.include_router(router)

@@ -7,6 +7,7 @@ written to the audit trail; deadlines are stored as timers in the same transacti
 from __future__ import annotations
 
 import logging
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -146,6 +147,7 @@ def transition_summary(row: CaseTransitionRow) -> dict[str, Any]:
 
 
 UNLOCATED = "unlocated"  # the micro-grid of an event no area or shop places
+MAX_EXTEND_MIN = 30 * 24 * 60.0  # a deadline moves at most 30 days at a time
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 
@@ -711,8 +713,9 @@ class CaseService:
             case.rating = rating
         elif action == "extend":
             minutes = data.get("minutes")
-            if not isinstance(minutes, int | float) or minutes <= 0:
-                raise TransitionError("extend needs minutes > 0")
+            if (not isinstance(minutes, int | float) or isinstance(minutes, bool) or not math.isfinite(minutes)
+                    or not 0 < minutes <= MAX_EXTEND_MIN):
+                raise TransitionError(f"extend needs minutes > 0 and at most {MAX_EXTEND_MIN:.0f}")
             base = max(case.handle_due_at or at, at)
             case.handle_due_at = self.escalation.deadline(case.kind, base, minutes)
             self._cancel_timers(session, case, "handle")

@@ -62,8 +62,10 @@ class ZoneFile:
                 return camera
         raise KeyError(f"no camera {camera_id!r} in {self.path.name}")
 
-    def save(self, camera_id: str, zones: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """Validate ``zones`` and write them as the camera's; returns them as stored."""
+    def save(self, camera_id: str, zones: list[dict[str, Any]], micro_grids: set[str] | None = None,
+             shops: set[str] | None = None) -> list[dict[str, Any]]:
+        """Validate ``zones`` and write them as the camera's; returns them as stored. With
+        ``micro_grids`` and ``shops`` (the grid's), a zone may name only those."""
         try:
             checked = validate_zones(zones)
         except ValidationError as exc:
@@ -72,6 +74,11 @@ class ZoneFile:
             raise ZonesRejected(f"{where}: {first['msg']}") from None
         except ValueError as exc:
             raise ZonesRejected(f"zones: {exc}") from None
+        for i, zone in enumerate(checked):
+            if micro_grids is not None and zone.micro_grid is not None and zone.micro_grid not in micro_grids:
+                raise ZonesRejected(f"zones[{i}].micro_grid: {zone.micro_grid!r} is not a micro-grid of the grid")
+            if shops is not None and zone.shop_id is not None and zone.shop_id not in shops:
+                raise ZonesRejected(f"zones[{i}].shop_id: {zone.shop_id!r} is not a shop of the grid")
         stored = [z.model_dump(mode="json", exclude_defaults=True) for z in checked]
         with self._lock:
             document = self._document()

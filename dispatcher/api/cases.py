@@ -6,12 +6,13 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
+from contract.events import Identifier
 from dispatcher.api.deps import Caller, RowId, ServicesDep, person_of, require
 from dispatcher.auth import PEOPLE_ROLES, Principal
-from dispatcher.cases import ActionResult, CaseActionError, case_summary, transition_summary
+from dispatcher.cases import MAX_EXTEND_MIN, ActionResult, CaseActionError, case_summary, transition_summary
 from dispatcher.db import CaseRow
 from dispatcher.services import Services
 
@@ -22,12 +23,22 @@ class ResolveBody(BaseModel):
     note: str | None = Field(default=None, max_length=2000)
 
 
+class ActionData(BaseModel):
+    """What an action takes besides its reason; nothing else is kept in the audit trail."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    rating: int | None = Field(default=None, ge=1, le=5, description="rate: 1 (poor) to 5 (very satisfied)")
+    minutes: float | None = Field(default=None, gt=0, le=MAX_EXTEND_MIN, allow_inf_nan=False,
+                                  description="extend: more minutes on the handling deadline (at most 30 days)")
+    micro_grid: Identifier | None = Field(default=None, description="reroute: the micro-grid to send the case to")
+    after_photo_sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$",
+                                           description="handle: the SHA-256 of an after photo you uploaded")
+
+
 class ActionBody(BaseModel):
     reason: str | None = Field(default=None, max_length=2000)
-    data: dict[str, Any] = Field(
-        default_factory=dict,
-        description="rating (rate), minutes (extend), micro_grid (reroute), after_photo_sha256 (handle)",
-    )
+    data: ActionData = Field(default_factory=ActionData)
 
 
 def present(svc: Services, summary: dict[str, Any]) -> dict[str, Any]:
@@ -122,7 +133,7 @@ def _act(svc: Services, who: Principal, case_id: int, action: str, reason: str |
 def case_action(case_id: RowId, action: str, body: ActionBody, svc: ServicesDep, who: Caller) -> dict[str, Any]:
     """One step of the closed loop, taken by the logged-in person: accept, return, reroute,
     consult, resume, handle, reject, verify, rate, close, extend, void, escalate (dispatcher/lifecycle.py)."""
-    return _act(svc, who, case_id, action, body.reason, body.data)
+    return _act(svc, who, case_id, action, body.reason, body.data.model_dump(exclude_none=True))
 
 
 @router.post("/{case_id}/acknowledge")

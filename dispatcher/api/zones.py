@@ -6,9 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy import select
 
+from contract.zones import MAX_ZONES
 from dispatcher.api.deps import ServicesDep, require
 from dispatcher.db import CaseRow
 from dispatcher.services import Services
@@ -18,7 +19,7 @@ router = APIRouter(prefix="/api/v1/zones", tags=["zones"], dependencies=[Depends
 
 
 class ZonesBody(BaseModel):
-    zones: list[dict[str, Any]]
+    zones: list[dict[str, Any]] = Field(max_length=MAX_ZONES, description="The camera's zones (contract/zones.py)")
 
 
 def _file(svc: Services) -> ZoneFile:
@@ -61,7 +62,8 @@ def save_zones(camera_id: str, body: ZonesBody, svc: ServicesDep) -> dict[str, A
     """Validate the camera's zones as the edge will (422 naming the bad key) and write them to
     the edge config; boxes apply them when they next start."""
     try:
-        stored = _file(svc).save(camera_id, body.zones)
+        stored = _file(svc).save(camera_id, body.zones, {g.id for g in svc.grid.micro_grids},
+                                 {shop.id for shop in svc.grid.shops})
     except ZonesRejected as exc:
         raise HTTPException(422, str(exc)) from None
     except KeyError as exc:
