@@ -19,6 +19,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from dispatcher.api import ROUTERS
 from dispatcher.api.deps import require
 from dispatcher.config import JSON_BODY_BYTES, DispatcherConfig
+from dispatcher.headers import SecurityHeaders
 from dispatcher.metrics import registry_for, render
 from dispatcher.services import Services
 
@@ -69,6 +70,7 @@ def create_app(config: DispatcherConfig, services: Services | None = None) -> Fa
     # small for JSON, larger on the routes that take images or a whole grid (max_body_size).
     app = FastAPI(title="GridPatrol dispatcher", version="0.1.0", lifespan=lifespan, max_body_size=JSON_BODY_BYTES)
     app.state.services = svc
+    app.add_middleware(SecurityHeaders, map_tiles=config.http.map_tiles)
     registry = registry_for(svc)
 
     @app.get("/metrics", include_in_schema=False, dependencies=[Depends(require("monitor", "admin"))])

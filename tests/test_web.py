@@ -28,16 +28,44 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
+class WatchedBrowser:
+    """The browser, noting every page's content-security-policy violations (the console
+    messages Chromium writes when the policy blocks a script, style, image or connection)."""
+
+    def __init__(self, browser: object) -> None:
+        self._browser = browser
+        self.violations: list[str] = []
+
+    def _watch(self, page: object) -> None:
+        page.on("console", lambda m: self.violations.append(m.text) if "Content Security Policy" in m.text else None)
+
+    def new_page(self, **options: object) -> object:
+        page = self._browser.new_page(**options)
+        self._watch(page)
+        return page
+
+    def new_context(self, **options: object) -> object:
+        context = self._browser.new_context(**options)
+        context.on("page", self._watch)
+        return context
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._browser, name)
+
+
 @pytest.fixture
 def browser() -> Iterator[object]:
+    """Headless Chromium; each test fails when a page broke the content security policy."""
     if not CHROMIUM.exists():
         pytest.fail("chromium is not installed: run `make test` (it installs the Debian package)")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        yield browser
+        watched = WatchedBrowser(browser)
+        yield watched
         browser.close()
+    assert watched.violations == [], watched.violations
 
 
 def publish(mosquitto, thread: DispatcherThread, state: EventState, image: bytes | None = None,
@@ -91,7 +119,7 @@ def test_an_event_goes_from_the_console_feed_to_the_worker_and_back_to_closed(
     row = console.wait_for_selector("#feed tbody tr", timeout=15000)
     assert "parked bike" in row.inner_text() and "mg-017" in row.inner_text()
     assert row.query_selector(".state").inner_text().lower() == "dispatched"
-    console.wait_for_function("document.querySelector('#feed tbody img')?.naturalWidth > 0", timeout=10000)
+    console.wait_for_function("() => document.querySelector('#feed tbody img')?.naturalWidth > 0", timeout=10000)
     case_id = int(row.get_attribute("data-case-id"))
     console.screenshot(path=str(SHOTS / "console-feed.png"))
 
@@ -99,7 +127,7 @@ def test_an_event_goes_from_the_console_feed_to_the_worker_and_back_to_closed(
     phone = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
     log_in(phone, f"{dispatcher.url}/worker/", "w-017", "worker-pass-1")
     card = phone.wait_for_selector(f".case[data-case-id='{case_id}']", timeout=15000)
-    phone.wait_for_function("document.querySelector('.case img')?.naturalWidth > 0", timeout=10000)
+    phone.wait_for_function("() => document.querySelector('.case img')?.naturalWidth > 0", timeout=10000)
     phone.screenshot(path=str(SHOTS / "worker-case.png"))
     card.query_selector("button:text('Accept')").click()
     form = phone.wait_for_selector(f".case[data-case-id='{case_id}'] form.handle", timeout=10000)
@@ -107,7 +135,7 @@ def test_an_event_goes_from_the_console_feed_to_the_worker_and_back_to_closed(
     form.query_selector("input[type=file]").set_input_files(str(shared / "media/images/road-motorbikes-1280x574.jpg"))
     form.query_selector("button[type=submit]").click()
     phone.wait_for_function(
-        f"document.querySelector(\".case[data-case-id='{case_id}'] .meta\")?.textContent.startsWith('handled')"
+        f"() => document.querySelector(\".case[data-case-id='{case_id}'] .meta\")?.textContent.startsWith('handled')"
         " && document.querySelector('#queue').textContent === ''", timeout=15000)
     phone.screenshot(path=str(SHOTS / "worker-handled.png"))
     staff = api_client(dispatcher)
@@ -120,7 +148,7 @@ def test_an_event_goes_from_the_console_feed_to_the_worker_and_back_to_closed(
     console.wait_for_selector(f"#feed tr[data-case-id='{case_id}'] .state.verified", timeout=15000)
     console.click(f"#feed tr[data-case-id='{case_id}']")
     for n in (1, 2, 3, 4, 5):  # before (camera), now (camera), after (worker), spot free (camera), the bicycle
-        console.wait_for_function(f"document.querySelector('#case .images figure:nth-child({n}) img')?.naturalWidth"
+        console.wait_for_function(f"() => document.querySelector('#case .images figure:nth-child({n}) img')?.naturalWidth"
                                   " > 0", timeout=10000)
     assert "bicycle (camera)" in console.inner_text("#case .images")  # the object's crop, signed like the rest
     console.click("#case button:text('Close')")
@@ -132,9 +160,9 @@ def test_an_event_goes_from_the_console_feed_to_the_worker_and_back_to_closed(
     console.screenshot(path=str(SHOTS / "console-case-closed.png"))
     # the worker's page shows the case closed, with the after photo, at its next refresh
     phone.wait_for_function(
-        f"document.querySelector(\".case[data-case-id='{case_id}'] .meta\")?.textContent.startsWith('closed')",
+        f"() => document.querySelector(\".case[data-case-id='{case_id}'] .meta\")?.textContent.startsWith('closed')",
         timeout=20000)
-    phone.wait_for_function("document.querySelector('.case img.after')?.naturalWidth > 0", timeout=10000)
+    phone.wait_for_function("() => document.querySelector('.case img.after')?.naturalWidth > 0", timeout=10000)
     phone.screenshot(path=str(SHOTS / "worker-closed.png"))
 
     # the month's assessment: the worker closed one case of one, on time
@@ -167,7 +195,7 @@ def test_the_worker_page_keeps_an_action_taken_offline_and_sends_it_when_back(
     context.set_offline(False)
     wait_for(lambda: staff.get(f"/api/v1/cases/{case_id}").json()["state"] == "accepted", 20,
              "the queued accept to reach the dispatcher")
-    phone.wait_for_function("document.querySelector('#queue').textContent === ''", timeout=10000)
+    phone.wait_for_function("() => document.querySelector('#queue').textContent === ''", timeout=10000)
     context.close()
 
 
@@ -263,7 +291,7 @@ def zone_editor(tmp_path: Path, mosquitto, browser, shared: Path, project_root: 
         console.wait_for_selector("#link.live", timeout=15000)
         console.click("button.tab[data-tab=zones]")
         console.wait_for_selector("#z-svg polygon[data-zone='z1']", timeout=10000)
-        console.wait_for_function("document.querySelector('#z-image').naturalWidth > 0", timeout=10000)
+        console.wait_for_function("() => document.querySelector('#z-image').naturalWidth > 0", timeout=10000)
 
         def at(x: float, y: float) -> tuple[float, float]:  # measured anew: a long status line moves the picture
             box = console.query_selector("#z-svg").bounding_box()
@@ -360,3 +388,20 @@ def test_a_shop_fronts_door_line_is_drawn_dragged_and_saved_with_its_strip(
         console.query_selector("[data-zone-index='1'] select[data-key=kind]").select_option("parked_bike")
         console.wait_for_selector("#z-svg line.door", state="detached", timeout=5000)
         assert console.is_disabled("#z-door")
+
+
+def test_pages_and_images_carry_the_security_headers(dispatcher: DispatcherThread, mosquitto) -> None:
+    from samples import jpeg_bytes
+
+    staff = api_client(dispatcher)
+    for page in ("/worker/", "/console/"):
+        headers = staff.get(page).headers
+        policy = headers["content-security-policy"]
+        assert "script-src 'self'" in policy and "frame-ancestors 'none'" in policy and "unsafe-inline" not in policy
+        assert headers["x-content-type-options"] == "nosniff" and headers["referrer-policy"] == "no-referrer"
+    image = jpeg_bytes()
+    digest = hashlib.sha256(image).hexdigest()
+    edge = api_client(dispatcher, machine="edge")
+    edge.put(f"/api/v1/evidence/{digest}.jpg", content=image, headers={"content-type": "image/jpeg"})
+    served = edge.get(f"/api/v1/evidence/{digest}.jpg")
+    assert served.headers["content-type"] == "image/jpeg" and served.headers["x-content-type-options"] == "nosniff"
