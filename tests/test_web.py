@@ -148,8 +148,8 @@ def test_an_event_goes_from_the_console_feed_to_the_worker_and_back_to_closed(
     console.wait_for_selector(f"#feed tr[data-case-id='{case_id}'] .state.verified", timeout=15000)
     console.click(f"#feed tr[data-case-id='{case_id}']")
     for n in (1, 2, 3, 4, 5):  # before (camera), now (camera), after (worker), spot free (camera), the bicycle
-        console.wait_for_function(f"() => document.querySelector('#case .images figure:nth-child({n}) img')?.naturalWidth"
-                                  " > 0", timeout=10000)
+        figure = f"#case .images figure:nth-child({n}) img"
+        console.wait_for_function(f"() => document.querySelector('{figure}')?.naturalWidth > 0", timeout=10000)
     assert "bicycle (camera)" in console.inner_text("#case .images")  # the object's crop, signed like the rest
     console.click("#case button:text('Close')")
     console.wait_for_selector(f"#feed tr[data-case-id='{case_id}'] .state.closed", timeout=15000)
