@@ -1,7 +1,8 @@
 """schemathesis against the dispatcher's own OpenAPI document, on a dispatcher the test
 starts: generated requests to every operation (valid and invalid parameters and bodies,
-odd headers, stateful sequences from inferred links) as an admin, and no answer may be a
-server error."""
+boundary values, odd headers, stateful sequences from inferred links) as an admin. No answer
+may be a server error, every request that breaks the documented schema must be refused
+(negative data rejected), and no operation may answer the same without its token."""
 
 from __future__ import annotations
 
@@ -19,7 +20,8 @@ EXCLUDED = ["POST /api/v1/auth/logout", "DELETE /api/v1/auth/tokens/{token_id}"]
 def test_no_generated_request_gets_a_server_error(dispatcher: DispatcherThread, tmp_path: Path) -> None:
     token = dispatcher.services.auth.issue_machine("schemathesis", "admin").token
     command = [str(Path(sys.executable).parent / "schemathesis"), "run", f"{dispatcher.url}/openapi.json",
-               "-H", f"Authorization: Bearer {token}", "--checks", "not_a_server_error", "--max-examples", "25",
+               "-H", f"Authorization: Bearer {token}", "--max-examples", "25",
+               "--checks", "not_a_server_error,negative_data_rejection,ignored_auth",
                "--workers", "1", "--seed", "20261202", "--continue-on-failure", "--report-dir", str(tmp_path)]
     for name in EXCLUDED:
         command += ["--exclude-name", name]

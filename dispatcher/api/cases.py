@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query
@@ -10,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from contract.events import Identifier
-from dispatcher.api.deps import Caller, RowId, ServicesDep, person_of, require
+from dispatcher.api.deps import Caller, IsoTime, RowId, ServicesDep, person_of, require
 from dispatcher.auth import PEOPLE_ROLES, Principal
 from dispatcher.cases import MAX_EXTEND_MIN, ActionResult, CaseActionError, case_summary, transition_summary
 from dispatcher.db import CaseRow
@@ -72,8 +71,8 @@ def list_cases(
     micro_grid: str | None = None,
     worker_id: str | None = None,
     kind: str | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: IsoTime | None = None,
+    until: IsoTime | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[dict[str, Any]]:
     """The caller's cases, newest first: all for dispatchers and admins, a worker's own, a

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BeforeValidator
 
 from dispatcher.auth import Principal
 from dispatcher.services import Services
@@ -19,6 +22,16 @@ def services(request: Request) -> Services:
 
 
 ServicesDep = Annotated[Services, Depends(services)]
+
+def _iso_8601(value: object) -> object:
+    if isinstance(value, str) and not ISO_DATE.match(value):
+        raise ValueError("an ISO 8601 time, e.g. 2026-12-04T09:30:00+08:00")
+    return value
+
+
+ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
+# A time in a query: ISO 8601 only (pydantic would also read "0.5" as seconds since 1970).
+IsoTime = Annotated[datetime, BeforeValidator(_iso_8601)]
 
 # A row id in a path: what the databases' 64-bit keys hold (a larger number is a 422, not an
 # overflow inside the driver).

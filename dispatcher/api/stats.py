@@ -4,7 +4,6 @@ micro-grids, as JSON and CSV."""
 from __future__ import annotations
 
 from dataclasses import asdict
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
@@ -12,7 +11,7 @@ from fastapi.responses import PlainTextResponse
 from pydantic import AfterValidator
 from sqlalchemy import func, select
 
-from dispatcher.api.deps import Caller, ServicesDep, require
+from dispatcher.api.deps import Caller, IsoTime, ServicesDep, require
 from dispatcher.assessment import assess, checked_month, to_csv
 from dispatcher.auth import Principal
 from dispatcher.db import CaseRow, now
@@ -26,8 +25,8 @@ By = Annotated[Literal["worker", "micro_grid"], Query()]
 
 
 @router.get("/stats")
-def stats(svc: ServicesDep, who: Caller, since: datetime | None = None,
-          until: datetime | None = None) -> dict[str, Any]:
+def stats(svc: ServicesDep, who: Caller, since: IsoTime | None = None,
+          until: IsoTime | None = None) -> dict[str, Any]:
     """Counts of the cases the caller may see, by state, kind and micro-grid, and how many are
     open, overdue (past their handling deadline) and not yet delivered to their assignee."""
     where = [svc.auth.case_filter(who)]
