@@ -63,6 +63,7 @@ class Notifier:
         self.links = links
         self.public_url = public_url
         self.pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="notify")
+        self._closing = False
 
     def submit(self, notification_ids: Iterable[int]) -> None:
         """Send these pending rows, one task per (case, person, place) so that the place's
@@ -93,7 +94,10 @@ class Notifier:
                     self.cases.delivery_check(session, case_id, person_id, now() + wait)
                 session.commit()
         except Exception:  # a worker thread must log, never die silently
-            log.exception("notifying %s of case %s failed", person_id, case_id)
+            if self._closing:  # the process is stopping and closed the HTTP clients under it
+                log.info("notifying %s of case %s stopped by shutdown", person_id, case_id)
+            else:
+                log.exception("notifying %s of case %s failed", person_id, case_id)
 
     def _skip_rest(self, session, case_id: int, person_id: str) -> None:
         session.execute(update(NotificationRow).where(
@@ -180,6 +184,7 @@ class Notifier:
             return True
 
     def close(self) -> None:
+        self._closing = True
         self.pool.shutdown(wait=False, cancel_futures=True)
         self.channels.close()
         self.push_http.close()
