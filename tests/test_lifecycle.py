@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from dispatcher.cases.actions import EFFECTS, OWN_PATHS, STATE_ONLY
 from dispatcher.lifecycle import OPEN_STATES, RULES, CaseState, Role, TransitionError, next_state
 
 
@@ -40,3 +41,11 @@ def test_roles_are_enforced() -> None:
 
 def test_extend_keeps_the_state() -> None:
     assert next_state("extend", CaseState.accepted, Role.leader, "waiting for the owner") is CaseState.accepted
+
+
+def test_every_action_has_its_effects_beside_its_rule() -> None:
+    """An action added to lifecycle.RULES must say what it does to the case (EFFECTS), or that
+    it changes only the state, or that it runs a path of its own."""
+    kinds = [set(EFFECTS), set(STATE_ONLY), set(OWN_PATHS)]
+    assert set().union(*kinds) == set(RULES)
+    assert sum(len(k) for k in kinds) == len(RULES)  # each in one place only

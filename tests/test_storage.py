@@ -14,7 +14,7 @@ from samples import sample_event
 from sqlalchemy import func, select
 
 from contract import EventState, ViolationEvent, event_id_for
-from dispatcher.cases import CaseActionError, CaseService, _Batch
+from dispatcher.cases import Batch, CaseActionError, CaseService
 from dispatcher.config import EscalationConfig, KindPolicy
 from dispatcher.db import (
     Base,
@@ -229,7 +229,7 @@ def test_a_case_another_dispatcher_opens_meanwhile_is_joined_not_doubled(
     first = opened(1)
     update = first.model_copy(update={"state": EventState.updated,
                                       "event_id": event_id_for(first.violation_id, EventState.updated, 1)})
-    real_load = _Batch.load.__func__
+    real_load = Batch.load.__func__
     raced: list[int | None] = []
 
     def load_while_the_other_dispatcher_opens(cls, session, events, days):  # type: ignore[no-untyped-def]
@@ -239,7 +239,7 @@ def test_a_case_another_dispatcher_opens_meanwhile_is_joined_not_doubled(
             raced[0] = other.ingest(update).case_id
         return batch
 
-    monkeypatch.setattr(_Batch, "load", classmethod(load_while_the_other_dispatcher_opens))
+    monkeypatch.setattr(Batch, "load", classmethod(load_while_the_other_dispatcher_opens))
     result = here.ingest_many([first, opened(2)])
     assert raced[0] is not None
     assert (result[0].duplicate, result[0].opened, result[0].case_id) == (False, False, raced[0])

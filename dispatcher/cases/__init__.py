@@ -1,0 +1,55 @@
+"""Cases: an ``opened`` event opens a case, dispatched to the micro-grid's worker; people move
+it through the closed loop (``lifecycle``); ``cleared`` records that the camera saw the spot
+free and verifies a handled case. Every event is stored once, by event_id; every action is
+written to the audit trail; deadlines are stored as timers in the same transaction.
+
+By caller: ``intake`` (events from ingest, with ``spots``, what one batch looks up),
+``actions`` (people's steps of the loop, each action's effects beside ``lifecycle.RULES``),
+``delivery`` (receipts, the next channel, escalation by the scheduler), ``views`` (what the
+API and the city platform are shown); ``core`` holds what they share.
+"""
+
+from dispatcher.cases.core import (
+    CAMERA,
+    MAX_EXTEND_MIN,
+    SYSTEM,
+    UNLOCATED,
+    ActionResult,
+    CaseActionError,
+    IngestResult,
+    chain_rows,
+    deliveries,
+    link_evidence,
+    uploader_key,
+)
+from dispatcher.cases.delivery import Delivery
+from dispatcher.cases.intake import Intake
+from dispatcher.cases.spots import Batch, box_iou, same_spot
+from dispatcher.cases.views import CITY_FIELDS, case_summary, city_payload, transition_summary
+
+
+class CaseService(Intake, Delivery):
+    """The case service the dispatcher holds: intake, people's actions, delivery and escalation."""
+
+
+__all__ = [
+    "CAMERA",
+    "CITY_FIELDS",
+    "MAX_EXTEND_MIN",
+    "SYSTEM",
+    "UNLOCATED",
+    "ActionResult",
+    "Batch",
+    "CaseActionError",
+    "CaseService",
+    "IngestResult",
+    "box_iou",
+    "case_summary",
+    "chain_rows",
+    "city_payload",
+    "deliveries",
+    "link_evidence",
+    "same_spot",
+    "transition_summary",
+    "uploader_key",
+]

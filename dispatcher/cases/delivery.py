@@ -1,0 +1,98 @@
+"""Delivery and escalation: whether a case reached the person who must act, the next channel of
+their chain, and deadlines that hand the case one level up (stand-in, leader, department)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from dispatcher.cases.core import CaseCore
+from dispatcher.db import (
+    CaseRow,
+    NotificationRow,
+    now,
+)
+from dispatcher.lifecycle import OPEN_STATES, CaseState, Role
+
+
+class Delivery(CaseCore):
+    """Whether a case reached its assignee, and what happens when it did not or a deadline passed."""
+
+    def mark_delivered(self, session: Session, case_id: int, person_id: str, how: str) -> bool:
+        """A channel confirmed, or ``person_id`` opened the case: if they are the one who must
+        act now, the case counts as delivered (no delivery escalation). Returns whether it did."""
+        case = session.get(CaseRow, case_id)
+        if case is None or case.assignee_id != person_id or case.delivered_at is not None:
+            return False
+        case.delivered_at = now()
+        self._record(session, case, "delivered", CaseState(case.state), CaseState(case.state), person_id,
+                     Role.system, how, {})
+        return True
+
+    def delivery_check(self, session: Session, case_id: int, person_id: str, due: datetime) -> bool:
+        """Nothing confirmed delivery to ``person_id`` yet: at ``due`` a ``deliver`` timer tries
+        their next channel or, at the chain's end, escalates (fired once, by the scheduler)."""
+        case = session.get(CaseRow, case_id)
+        if (case is None or case.assignee_id != person_id or case.delivered_at is not None
+                or case.state != CaseState.dispatched.value):
+            return False
+        self._cancel_timers(session, case, "deliver")
+        self._start_timer(session, case, "deliver", due)
+        return True
+
+    def _next_channel(self, session: Session, case: CaseRow) -> list[NotificationRow]:
+        """The assignee's next standby place, made pending; none when the chain is spent."""
+        standby = session.scalars(select(NotificationRow).where(
+            NotificationRow.case_id == case.id, NotificationRow.person_id == case.assignee_id,
+            NotificationRow.status == "standby").order_by(NotificationRow.position, NotificationRow.id)).all()
+        place = [n for n in standby if n.position == standby[0].position] if standby else []
+        for note in place:
+            note.status, note.updated_at = "pending", now()
+        return place
+
+    def escalate(self, session: Session, case: CaseRow, purpose: str, instance: str) -> list[NotificationRow]:
+        """A deadline passed: hand the case one level up and tell that person. Runs inside
+        the transaction that claimed the timer, so it happens once."""
+        if CaseState(case.state) not in OPEN_STATES:
+            return []
+        if purpose == "deliver":
+            if case.delivered_at is not None or case.state != CaseState.dispatched.value:
+                return []  # reached after all (opened, a late receipt) or already taken up
+            following = self._next_channel(session, case)
+            if following:
+                return following  # the chain goes on; escalation only once it is spent
+        stand_in = self._stand_in_for(case)
+        first_step = purpose in ("accept", "deliver")
+        if first_step and case.escalation_level == 0 and stand_in is not None:
+            level, target = 0, stand_in  # the worker did not accept: the micro-grid's stand-in first
+        elif first_step and case.escalation_level == 0:
+            level, target = 1, case.leader_id  # nor the stand-in: the micro-grid leader
+        elif case.escalation_level < 2:
+            level, target = 2, case.department_id  # the leader did not, or it was not handled in time
+        else:
+            level, target = case.escalation_level, None
+        if target is None:
+            self._record(session, case, "escalate", CaseState(case.state), CaseState(case.state), instance,
+                         Role.system, f"{purpose} deadline passed; nobody further up to escalate to", {})
+            return []
+        case.escalation_level, case.assignee_id = level, target
+        reason = {"accept": "not accepted in time", "deliver": "no channel reached the assignee"}.get(
+            purpose, "not handled by the deadline")
+        self._record(session, case, "escalate", CaseState(case.state), CaseState(case.state), instance,
+                     Role.system, reason, {"assignee_id": target, "level": level, "timer": purpose,
+                                           "stand_in": target == stand_in})
+        if first_step and level < 2:
+            self._cancel_timers(session, case, "accept")
+            self._start_timer(session, case, "accept", self.escalation.accept_due(case.kind, now()))
+        return self.notify(session, case, target)
+
+    def _stand_in_for(self, case: CaseRow) -> str | None:
+        """The micro-grid's stand-in, if the case has not been with them yet and they are not away."""
+        cell = self.grid.micro_grid(case.micro_grid)
+        if cell is None or cell.stand_in is None or self.grid.away(cell.stand_in, now()):
+            return None
+        if cell.stand_in in (case.assignee_id, case.worker_id):
+            return None
+        return cell.stand_in
