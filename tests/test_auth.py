@@ -280,7 +280,7 @@ def test_stats_count_what_the_caller_may_see(dispatcher: DispatcherThread, mosqu
     assert other.get("/api/v1/stats").json()["total"] == 0  # not w-018's case
     assert staff.get("/api/v1/stats", params={"since": "2999-01-01T00:00:00Z"}).json()["total"] == 0
     assert staff.get("/api/v1/cases", params={"until": "2000-01-01T00:00:00Z"}).json() == []
-    api_client(dispatcher, "w-017").get(f"/api/v1/cases/{case['id']}")  # the worker opens it
+    api_client(dispatcher, "w-017").post(f"/api/v1/cases/{case['id']}/seen")  # the worker opens it
     assert staff.get("/api/v1/stats").json()["undelivered"] == 0
 
 
@@ -363,3 +363,25 @@ def test_evidence_must_decode_as_a_jpeg_of_bounded_size(dispatcher: DispatcherTh
     assert magic_only.status_code == 422 and "not a whole JPEG image" in magic_only.json()["detail"]
     wide = put(jpeg_bytes(9000, 8))
     assert wide.status_code == 422 and "9000x8 pixels" in wide.json()["detail"]
+
+
+def test_reading_changes_nothing_seeing_is_said_with_a_post(dispatcher: DispatcherThread, mosquitto) -> None:
+    case = open_case(dispatcher, mosquitto)
+    worker, other, staff = api_client(dispatcher, "w-017"), api_client(dispatcher, "w-018"), api_client(dispatcher)
+    inbox = worker.get("/api/v1/people/w-017/inbox").json()
+    assert worker.get(f"/api/v1/cases/{case['id']}").status_code == 200
+    assert staff.get("/api/v1/people/w-017/inbox").status_code == 200
+    after = staff.get(f"/api/v1/cases/{case['id']}").json()
+    assert after["delivered_at"] is None and "delivered" not in [t["action"] for t in after["timeline"]]
+    assert worker.get("/api/v1/people/w-017/inbox").json()[0]["status"] == "unread"
+    ids = {"notification_ids": [inbox[0]["notification_id"]]}
+    assert other.post("/api/v1/people/w-017/inbox/seen", json=ids).status_code == 403
+    assert staff.post("/api/v1/people/w-017/inbox/seen", json=ids).status_code == 403
+    assert other.post("/api/v1/people/w-018/inbox/seen", json=ids).json() == {"seen": 0, "delivered": 0}
+    assert other.post(f"/api/v1/cases/{case['id']}/seen").status_code == 403
+    assert staff.post(f"/api/v1/cases/{case['id']}/seen").json() == {"delivered": False}  # not the assignee
+    assert worker.post(f"/api/v1/cases/{case['id']}/seen").json() == {"delivered": True}
+    assert worker.post("/api/v1/people/w-017/inbox/seen", json=ids).json() == {"seen": 1, "delivered": 0}
+    assert worker.get("/api/v1/people/w-017/inbox").json()[0]["status"] == "read"
+    timeline = staff.get(f"/api/v1/cases/{case['id']}").json()["timeline"]
+    assert [t["reason"] for t in timeline if t["action"] == "delivered"] == ["opened by the assignee"]

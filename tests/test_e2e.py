@@ -176,6 +176,9 @@ def test_clip_to_cases_on_the_workers_phone(
     # The worker's in-app inbox holds every case; each was pushed to the phone.
     inbox = worker.get("/api/v1/people/w-017/inbox").json()
     assert {i["case"]["id"] for i in inbox} == {c["id"] for c in cases}
+    seen = worker.post("/api/v1/people/w-017/inbox/seen", json={"notification_ids": [i["notification_id"]
+                                                                                      for i in inbox]})
+    assert seen.json() == {"seen": len(cases), "delivered": len(cases)}  # as the worker page says it
     pushes = wait_for(lambda: push_endpoint.received if len(push_endpoint.received) >= len(cases) else None,
                       30, "a push per case")
     pushed_cases = set()

@@ -95,9 +95,6 @@ def list_cases(
 def get_case(case_id: RowId, svc: ServicesDep, who: Caller) -> dict[str, Any]:
     with svc.sessions() as session:
         case = visible_case(svc, who, case_id, session)
-        if who.person_id is not None and svc.cases.mark_delivered(session, case.id, who.person_id,
-                                                                   "opened by the assignee"):
-            session.commit()
         out = present(svc, case_summary(case))
         out["timeline"] = [transition_summary(t) for t in case.transitions]
         out["notifications"] = [
@@ -107,6 +104,18 @@ def get_case(case_id: RowId, svc: ServicesDep, who: Caller) -> dict[str, Any]:
             for n in case.notifications
         ]
         return out
+
+
+@router.post("/{case_id}/seen")
+def case_seen(case_id: RowId, svc: ServicesDep, who: Caller) -> dict[str, bool]:
+    """The caller's page showed the case: if they are the one who must act on it now, it
+    counts as delivered to them (reading a case with GET changes nothing)."""
+    person = person_of(who)
+    with svc.sessions() as session:
+        case = visible_case(svc, who, case_id, session)
+        delivered = svc.cases.mark_delivered(session, case.id, person, "opened by the assignee")
+        session.commit()
+    return {"delivered": delivered}
 
 
 def _act(svc: Services, who: Principal, case_id: int, action: str, reason: str | None,

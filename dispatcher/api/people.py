@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import hmac
-from typing import Any
+from typing import Annotated, Any
 
 from cryptography.hazmat.primitives.asymmetric import ec
 from fastapi import APIRouter, HTTPException
@@ -28,6 +28,8 @@ def _self_or_staff(who: Principal, person_id: str) -> None:
 
 @router.get("/{person_id}/inbox")
 def inbox(person_id: str, svc: ServicesDep, who: Caller) -> list[dict[str, Any]]:
+    """The person's inbox, newest first (200 at most). Reading it changes nothing: the page
+    says what it showed with ``POST .../inbox/seen``."""
     _self_or_staff(who, person_id)
     with svc.sessions() as session:
         rows = session.execute(
@@ -37,15 +39,32 @@ def inbox(person_id: str, svc: ServicesDep, who: Caller) -> list[dict[str, Any]]
             .order_by(NotificationRow.id.desc())
             .limit(200)
         ).all()
-        shown = [{"notification_id": n.id, "status": n.status, "case": present(svc, case_summary(c))}
-                 for n, c in rows]
-        if who.person_id == person_id:  # the worker page shows them: each case reached its person
-            for note, case in rows:
-                if note.status == "unread":
-                    note.status, note.updated_at = "read", now()
-                svc.cases.mark_delivered(session, case.id, person_id, "seen on the worker page")
-            session.commit()
-        return shown
+        return [{"notification_id": n.id, "status": n.status, "case": present(svc, case_summary(c))}
+                for n, c in rows]
+
+
+class SeenBody(BaseModel):
+    notification_ids: list[Annotated[int, Field(ge=1, le=2**63 - 1)]] = Field(max_length=200)
+
+
+@router.post("/{person_id}/inbox/seen")
+def inbox_seen(person_id: str, body: SeenBody, svc: ServicesDep, who: Caller) -> dict[str, int]:
+    """The person's own page showed these inbox entries: each is read, and each case whose
+    assignee they are counts as delivered to them (no delivery escalation)."""
+    if who.person_id != person_id:
+        raise HTTPException(403, "only the person themself has seen their inbox")
+    with svc.sessions() as session:
+        rows = session.execute(
+            select(NotificationRow, CaseRow).join(CaseRow, NotificationRow.case_id == CaseRow.id)
+            .where(NotificationRow.id.in_(body.notification_ids), NotificationRow.person_id == person_id,
+                   NotificationRow.channel == "inbox")).all()
+        delivered = 0
+        for note, case in rows:
+            if note.status == "unread":
+                note.status, note.updated_at = "read", now()
+            delivered += svc.cases.mark_delivered(session, case.id, person_id, "seen on the worker page")
+        session.commit()
+    return {"seen": len(rows), "delivered": delivered}
 
 
 def _b64url(text: str) -> bytes:

@@ -227,8 +227,16 @@ function button(label, onClick) {
 async function load() {
   const user = me();
   if (!user) return;
-  render(await api(`/api/v1/people/${encodeURIComponent(user.person_id)}/inbox`));
+  const inbox = `/api/v1/people/${encodeURIComponent(user.person_id)}/inbox`;
+  const items = await api(inbox);
+  render(items);
   say(`Cases of ${user.person_id}`);
+  // Shown: the entries are read, and each case counts as delivered to its worker.
+  const unseen = items.filter((i) => i.status === "unread").map((i) => i.notification_id);
+  if (unseen.length) {
+    await api(`${inbox}/seen`, { method: "POST", headers: { "content-type": "application/json" },
+                                 body: JSON.stringify({ notification_ids: unseen }) });
+  }
 }
 
 $("login").onsubmit = (e) => login(e).catch((err) => say(err.message));
