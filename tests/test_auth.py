@@ -132,8 +132,8 @@ def test_login_passwords_and_tokens_are_hashed_and_throttled(dispatcher: Dispatc
                           headers=elsewhere).status_code == 200
 
 
-def test_login_limits_slide_expire_and_are_shared_by_dispatchers(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'shared.sqlite'}"
+def test_login_limits_slide_expire_and_are_shared_by_dispatchers(database_url: str) -> None:
+    url = database_url  # SQLite and PostgreSQL
     clock = [datetime(2026, 12, 4, 9, 0, tzinfo=UTC)]
     one, two = (LoginLimiter(make_sessions(make_engine(url)), 60, per_pair=2, per_address=3,
                              clock=lambda: clock[0]) for _ in range(2))
