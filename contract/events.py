@@ -25,7 +25,9 @@ SCHEMA_VERSION = 1
 #   1.5: bounds that every producer already kept: numbers finite and in range (``dwell_s`` at
 #        most a year, box coordinates within 100,000 px, image sides within 65,535 px),
 #        ``observed_at`` not before ``started_at``, image URLs http(s):// or file:// only.
-SCHEMA_REVISION = "1.5.0"
+#   1.6: the edge box's own status (``gridpatrol/v1/<edge_id>/status``) as a typed message,
+#        ``EdgeStatus``; what boxes already sent (``{"state": ...}``) still validates.
+SCHEMA_REVISION = "1.6.0"
 
 # Names used to build deterministic ids (uuid5): the same violation found again by a
 # replay of the same input gets the same ids, and a retried publish repeats its id.
@@ -173,8 +175,30 @@ def camera_status_topic(edge_id: str, camera_id: str) -> str:
     return f"{TOPIC_PREFIX}/{edge_id}/{camera_id}/status"
 
 
+def edge_status_topic(edge_id: str) -> str:
+    return f"{TOPIC_PREFIX}/{edge_id}/status"
+
+
 EVENTS_SUBSCRIPTION = f"{TOPIC_PREFIX}/+/+/events"
 CAMERA_STATUS_SUBSCRIPTION = f"{TOPIC_PREFIX}/+/+/status"
+EDGE_STATUS_SUBSCRIPTION = f"{TOPIC_PREFIX}/+/status"
+
+
+class EdgeState(StrEnum):
+    online = "online"
+    offline = "offline"  # said by the broker, the box's last will, when the box is gone
+
+
+class EdgeStatus(BaseModel):
+    """An edge box's own status, published retained: ``online`` when it connects, ``offline``
+    as its MQTT last will. The topic names the box."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    edge_id: Identifier | None = Field(default=None, description="Since revision 1.6; the topic's box when given")
+    state: EdgeState
+    reason: str = Field(default="", max_length=500)
 
 
 class CameraState(StrEnum):

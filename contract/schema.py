@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from contract.events import SCHEMA_REVISION, SCHEMA_VERSION, TOPIC_PREFIX, CameraStatus, ViolationEvent
+from contract.events import SCHEMA_REVISION, SCHEMA_VERSION, TOPIC_PREFIX, CameraStatus, EdgeStatus, ViolationEvent
 
 HERE = Path(__file__).resolve().parent
 JSON_SCHEMA_PATH = HERE / f"event-v{SCHEMA_VERSION}.schema.json"
@@ -40,6 +40,10 @@ def asyncapi_document() -> dict[str, Any]:
     for name, body in status.pop("$defs", {}).items():
         components.setdefault(name, body)
     components["CameraStatus"] = json.loads(json.dumps(status).replace("#/$defs/", "#/components/schemas/"))
+    edge = EdgeStatus.model_json_schema()
+    for name, body in edge.pop("$defs", {}).items():
+        components.setdefault(name, body)
+    components["EdgeStatus"] = json.loads(json.dumps(edge).replace("#/$defs/", "#/components/schemas/"))
     return {
         "asyncapi": "3.0.0",
         "info": {
@@ -68,6 +72,11 @@ def asyncapi_document() -> dict[str, Any]:
                 },
                 "messages": {"cameraStatus": {"$ref": "#/components/messages/cameraStatus"}},
             },
+            "edgeStatus": {
+                "address": f"{TOPIC_PREFIX}/{{edge_id}}/status",
+                "parameters": {"edge_id": {"description": "The edge box"}},
+                "messages": {"edgeStatus": {"$ref": "#/components/messages/edgeStatus"}},
+            },
         },
         "operations": {
             "publishEvent": {
@@ -88,6 +97,18 @@ def asyncapi_document() -> dict[str, Any]:
                 "summary": "An edge box says a camera went online, offline or stalled; retained, re-sent on reconnect.",
                 "bindings": {"mqtt": {"qos": 1, "retain": True}},
             },
+            "publishEdgeStatus": {
+                "action": "send",
+                "channel": {"$ref": "#/channels/edgeStatus"},
+                "summary": "An edge box says it is online when it connects; the broker says offline (its last will).",
+                "bindings": {"mqtt": {"qos": 1, "retain": True}},
+            },
+            "receiveStatus": {
+                "action": "receive",
+                "channel": {"$ref": "#/channels/edgeStatus"},
+                "summary": "Every dispatcher keeps the board of boxes (a plain subscription: status is state).",
+                "bindings": {"mqtt": {"qos": 1}},
+            },
         },
         "components": {
             "messages": {
@@ -98,6 +119,10 @@ def asyncapi_document() -> dict[str, Any]:
                 "cameraStatus": {
                     "name": "CameraStatus",
                     "payload": {"$ref": "#/components/schemas/CameraStatus"},
+                },
+                "edgeStatus": {
+                    "name": "EdgeStatus",
+                    "payload": {"$ref": "#/components/schemas/EdgeStatus"},
                 },
             },
             "schemas": components,

@@ -5,7 +5,6 @@ so nothing needs storing here."""
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 from collections.abc import Callable
@@ -14,13 +13,11 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from contract import CAMERA_STATUS_SUBSCRIPTION, CameraStatus
-from contract.events import TOPIC_PREFIX
+from contract import CAMERA_STATUS_SUBSCRIPTION, EDGE_STATUS_SUBSCRIPTION, CameraStatus, EdgeStatus
 from contract.mqtt import MqttConfig, mqtt_client
 
 log = logging.getLogger(__name__)
 
-EDGE_STATUS_SUBSCRIPTION = f"{TOPIC_PREFIX}/+/status"
 
 
 class CameraBoard:
@@ -52,8 +49,10 @@ class CameraBoard:
         parts = message.topic.split("/")
         try:
             if len(parts) == 4:  # gridpatrol/v1/<edge>/status
-                body = json.loads(message.payload)
-                edge = {"edge_id": parts[2], "state": str(body["state"]), "reason": str(body.get("reason", "")),
+                said = EdgeStatus.model_validate_json(message.payload)
+                if said.edge_id not in (None, parts[2]):
+                    raise ValueError(f"edge_id {said.edge_id!r} on box {parts[2]!r}'s topic")
+                edge = {"edge_id": parts[2], "state": said.state.value, "reason": said.reason,
                         "received_at": now.isoformat()}
                 with self._lock:
                     self._edges[parts[2]] = edge

@@ -11,7 +11,6 @@ every (re)connect instead of queueing each change.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import threading
 from collections.abc import Callable
@@ -20,18 +19,13 @@ from pathlib import Path
 import httpx
 import paho.mqtt.client as mqtt
 
-from contract import CameraStatus
-from contract.events import TOPIC_PREFIX
+from contract import CameraStatus, EdgeState, EdgeStatus, edge_status_topic
 from contract.mqtt import MqttConfig, mqtt_client
 from edge.config import EvidenceConfig
 from edge.outbox import Outbox, OutboxItem
 from edge.source import Backoff
 
 log = logging.getLogger(__name__)
-
-
-def status_topic(edge_id: str) -> str:
-    return f"{TOPIC_PREFIX}/{edge_id}/status"
 
 
 class UploadError(RuntimeError):
@@ -54,7 +48,8 @@ class Publisher:
         self._status_lock = threading.Lock()
         self.published = 0
         self.client = mqtt_client(mqtt_cfg, mqtt_cfg.client_id or f"gridpatrol-edge-{edge_id}")
-        self.client.will_set(status_topic(edge_id), json.dumps({"state": "offline", "reason": "lost"}), 1, True)
+        gone = EdgeStatus(edge_id=edge_id, state=EdgeState.offline, reason="lost")
+        self.client.will_set(edge_status_topic(edge_id), gone.model_dump_json(), 1, True)
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.host, self.port = mqtt_cfg.host, mqtt_cfg.port
@@ -66,7 +61,8 @@ class Publisher:
         if reason_code.is_failure:
             log.error("broker refused the connection: %s", reason_code)
             return
-        self._online = client.publish(status_topic(self.edge_id), json.dumps({"state": "online"}), 1, True)
+        online = EdgeStatus(edge_id=self.edge_id, state=EdgeState.online)
+        self._online = client.publish(edge_status_topic(self.edge_id), online.model_dump_json(), 1, True)
         with self._status_lock:
             current = list(self._camera_status.values())
         for status in current:
@@ -181,8 +177,8 @@ class Publisher:
         self._stop.set()
         self._thread.join(timeout=5)
         if self._connected.is_set():
-            goodbye = json.dumps({"state": "offline", "reason": "stopped"})
-            info = self.client.publish(status_topic(self.edge_id), goodbye, 1, True)
+            goodbye = EdgeStatus(edge_id=self.edge_id, state=EdgeState.offline, reason="stopped")
+            info = self.client.publish(edge_status_topic(self.edge_id), goodbye.model_dump_json(), 1, True)
             info.wait_for_publish(timeout=2.0)
         self.client.disconnect()
         self.client.loop_stop()

@@ -12,7 +12,17 @@ import yaml
 from pydantic import ValidationError
 from samples import sample_event
 
-from contract import EventState, ViolationEvent, event_id_for, event_topic, parse_event, violation_id_for
+from contract import (
+    EdgeState,
+    EdgeStatus,
+    EventState,
+    ViolationEvent,
+    edge_status_topic,
+    event_id_for,
+    event_topic,
+    parse_event,
+    violation_id_for,
+)
 from contract.schema import ASYNCAPI_PATH, JSON_SCHEMA_PATH, render
 
 
@@ -88,3 +98,14 @@ def test_ids_are_deterministic_and_distinct_per_state() -> None:
     assert a != violation_id_for("box-01", "cam-001", "z1", 4, started)
     assert event_id_for(a, EventState.opened) != event_id_for(a, EventState.cleared)
     assert isinstance(a, uuid.UUID)
+
+
+def test_the_edge_status_is_a_contract_message_old_boxes_still_fit() -> None:
+    doc = yaml.safe_load(ASYNCAPI_PATH.read_text())
+    assert doc["channels"]["edgeStatus"]["address"] == "gridpatrol/v1/{edge_id}/status"
+    assert "EdgeStatus" in doc["components"]["schemas"]
+    assert EdgeStatus.model_validate_json('{"state": "offline", "reason": "lost"}').state is EdgeState.offline
+    for bad in ('{"state": "asleep"}', '{"state": "online", "extra": 1}', '{"state": "online", "edge_id": "a/b"}'):
+        with pytest.raises(ValidationError):
+            EdgeStatus.model_validate_json(bad)
+    assert edge_status_topic("box-01") == "gridpatrol/v1/box-01/status"

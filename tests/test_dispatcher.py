@@ -17,7 +17,7 @@ import yaml
 from conftest import api_client, dispatcher_config
 from samples import sample_event
 
-from contract import EventState, Snapshot, ViolationEvent, event_id_for
+from contract import EdgeStatus, EventState, Snapshot, ViolationEvent, event_id_for
 from dispatcher.cases import CaseService
 from dispatcher.db import CaseRow, NotificationRow, PushSubscriptionRow, make_engine, make_sessions
 from dispatcher.grid import load_grid
@@ -135,7 +135,8 @@ def test_edge_run_announces_itself_and_ends_with_its_clip(tmp_path: Path, mosqui
     assert proc.returncode == 0, proc.stderr
     host, port = mosquitto.url.removeprefix("mqtt://").split(":")
     status = mqtt_subscribe.simple("gridpatrol/v1/box-01/status", hostname=host, port=int(port))
-    assert status.retain and json.loads(status.payload) == {"state": "offline", "reason": "stopped"}
+    said = EdgeStatus.model_validate_json(status.payload)
+    assert status.retain and (said.edge_id, said.state, said.reason) == ("box-01", "offline", "stopped")
 
 
 def test_a_running_dispatcher_escalates_on_its_own(tmp_path: Path, mosquitto: LocalBroker) -> None:

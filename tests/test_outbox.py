@@ -14,10 +14,11 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from prometheus_client.parser import text_string_to_metric_families
 
+from contract import EdgeStatus, edge_status_topic
 from contract.mqtt import MqttConfig
 from edge.config import EdgeConfig, EvidenceConfig
 from edge.outbox import Outbox
-from edge.publisher import Publisher, status_topic
+from edge.publisher import Publisher
 from edge.runner import EdgeRunner
 from gridpatrol.broker import LocalBroker
 
@@ -113,13 +114,15 @@ def test_edge_status_is_retained_with_a_last_will(tmp_path: Path, mosquitto: Loc
     publisher = Publisher("box-7", MqttConfig(url=mosquitto.url), EvidenceConfig(), outbox)
     publisher.start()
     assert publisher.wait_connected(10)  # the online status is at the broker before anyone watches
-    watcher = Collector(mosquitto.url, status_topic("box-7"))
+    watcher = Collector(mosquitto.url, edge_status_topic("box-7"))
     assert watcher.got.wait(10)
-    assert json.loads(watcher.messages[-1][1])["state"] == "online" and watcher.messages[-1][2]  # retained
+    online = EdgeStatus.model_validate_json(watcher.messages[-1][1])  # the contract's message
+    assert (online.edge_id, online.state) == ("box-7", "online") and watcher.messages[-1][2]  # retained
     watcher.got.clear()
     publisher.stop()
     assert watcher.got.wait(10)
-    assert json.loads(watcher.messages[-1][1]) == {"state": "offline", "reason": "stopped"}
+    assert json.loads(watcher.messages[-1][1]) == {"schema_version": 1, "edge_id": "box-7", "state": "offline",
+                                                  "reason": "stopped"}
     watcher.stop()
 
 
