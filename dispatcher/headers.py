@@ -19,14 +19,22 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
 def tile_source(template: str | None) -> str | None:
-    """The CSP source of a tile URL template: its scheme and host, ``{s}`` subdomains as ``*``."""
+    """The CSP source of a tile URL template: its scheme and host, a ``{s}`` subdomain label as
+    ``*`` (``https://t{s}.tianditu.gov.cn/...`` -> ``https://*.tianditu.gov.cn``); where the
+    varying label is not the first (CSP allows a wildcard only there), the scheme alone."""
     if not template:
         return None
-    parts = urlsplit(template.replace("{s}", "tiles-subdomain"))
+    marker = "tilesubdomainmarker"
+    parts = urlsplit(template.replace("{s}", marker))
     if not parts.hostname:
         return None
-    host = parts.netloc.replace("tiles-subdomain", "*")
-    return f"{parts.scheme}://{host}"
+    labels = parts.hostname.split(".")
+    if any(marker in label for label in labels[1:]):
+        return f"{parts.scheme}:"
+    if marker in labels[0]:
+        labels[0] = "*"
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{'.'.join(labels)}{port}"
 
 
 def content_security_policy(extra_images: Iterable[str] = ()) -> str:
