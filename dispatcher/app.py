@@ -18,6 +18,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from dispatcher.api import ROUTERS
 from dispatcher.api.deps import require
+from dispatcher.api.shapes import ErrorBody
 from dispatcher.config import JSON_BODY_BYTES, DispatcherConfig
 from dispatcher.headers import SecurityHeaders
 from dispatcher.metrics import registry_for, render
@@ -68,7 +69,8 @@ def create_app(config: DispatcherConfig, services: Services | None = None) -> Fa
 
     # Every request body is read no further than its route allows (Starlette's body limit):
     # small for JSON, larger on the routes that take images or a whole grid (max_body_size).
-    app = FastAPI(title="GridPatrol dispatcher", version="0.1.0", lifespan=lifespan, max_body_size=JSON_BODY_BYTES)
+    app = FastAPI(title="GridPatrol dispatcher", version="0.1.0", lifespan=lifespan, max_body_size=JSON_BODY_BYTES,
+                  responses={422: {"model": ErrorBody, "description": "A bad field, or a request that does not apply"}})
     app.state.services = svc
     app.add_middleware(SecurityHeaders, map_tiles=config.http.map_tiles)
     registry = registry_for(svc)

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from pydantic import BaseModel, Field
 
 from dispatcher.api.deps import Caller, RowId, ServicesDep, require
+from dispatcher.api.shapes import IssuedTokenView, Me, TokenView
 from dispatcher.auth import AuthError, IssuedToken, LoginThrottled, MachineRole, Principal
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
@@ -37,7 +38,7 @@ def _issued(issued: IssuedToken) -> dict[str, Any]:
             "expires_at": issued.expires_at.isoformat() if issued.expires_at else None}
 
 
-@router.post("/login")
+@router.post("/login", response_model=IssuedTokenView)
 def login(body: LoginBody, request: Request, svc: ServicesDep) -> dict[str, Any]:
     """A session token for a person of the grid file. Failed attempts are limited per person
     and per client address (HTTP 429 with Retry-After)."""
@@ -55,19 +56,19 @@ def logout(who: Caller, svc: ServicesDep) -> None:
     svc.auth.revoke(who.token_id)
 
 
-@router.get("/me")
+@router.get("/me", response_model=Me)
 def me(who: Caller) -> dict[str, Any]:
     return {"kind": who.kind, "name": who.name, "role": who.role, "person_id": who.person_id}
 
 
-@router.post("/tokens", status_code=201)
+@router.post("/tokens", status_code=201, response_model=IssuedTokenView)
 def create_token(body: TokenBody, _: Admin, svc: ServicesDep) -> dict[str, Any]:
     """A machine token (shown once): ``edge`` uploads evidence, ``monitor`` reads /metrics."""
     ttl = timedelta(days=body.ttl_days) if body.ttl_days else None
     return _issued(svc.auth.issue_machine(body.name, body.role, ttl))
 
 
-@router.get("/tokens")
+@router.get("/tokens", response_model=list[TokenView])
 def list_tokens(_: Admin, svc: ServicesDep, sessions: bool = False) -> list[dict[str, Any]]:
     return svc.auth.tokens(include_sessions=sessions)
 

@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from contract.events import Identifier
 from dispatcher.api.deps import Caller, IsoTime, RowId, ServicesDep, person_of, require
+from dispatcher.api.shapes import CaseDetail, CaseSummary, Seen
 from dispatcher.auth import PEOPLE_ROLES, Principal
 from dispatcher.cases import MAX_EXTEND_MIN, ActionResult, CaseActionError, case_summary, transition_summary
 from dispatcher.db import CaseRow
@@ -63,7 +64,7 @@ def visible_case(svc: Services, who: Principal, case_id: int, session: Any) -> C
     return case
 
 
-@router.get("")
+@router.get("", response_model=list[CaseSummary])
 def list_cases(
     svc: ServicesDep,
     who: Caller,
@@ -91,7 +92,7 @@ def list_cases(
         return [present(svc, case_summary(c)) for c in session.scalars(query)]
 
 
-@router.get("/{case_id}")
+@router.get("/{case_id}", response_model=CaseDetail)
 def get_case(case_id: RowId, svc: ServicesDep, who: Caller) -> dict[str, Any]:
     with svc.sessions() as session:
         case = visible_case(svc, who, case_id, session)
@@ -106,7 +107,7 @@ def get_case(case_id: RowId, svc: ServicesDep, who: Caller) -> dict[str, Any]:
         return out
 
 
-@router.post("/{case_id}/seen")
+@router.post("/{case_id}/seen", response_model=Seen)
 def case_seen(case_id: RowId, svc: ServicesDep, who: Caller) -> dict[str, bool]:
     """The caller's page showed the case: if they are the one who must act on it now, it
     counts as delivered to them (reading a case with GET changes nothing)."""
@@ -137,20 +138,20 @@ def _act(svc: Services, who: Principal, case_id: int, action: str, reason: str |
     return shown
 
 
-@router.post("/{case_id}/actions/{action}")
+@router.post("/{case_id}/actions/{action}", response_model=CaseSummary)
 def case_action(case_id: RowId, action: str, body: ActionBody, svc: ServicesDep, who: Caller) -> dict[str, Any]:
     """One step of the closed loop, taken by the logged-in person: accept, return, reroute,
     consult, resume, handle, reject, verify, rate, close, extend, void, escalate (dispatcher/lifecycle.py)."""
     return _act(svc, who, case_id, action, body.reason, body.data.model_dump(exclude_none=True))
 
 
-@router.post("/{case_id}/acknowledge")
+@router.post("/{case_id}/acknowledge", response_model=CaseSummary)
 def acknowledge(case_id: RowId, svc: ServicesDep, who: Caller) -> dict[str, Any]:
     """The worker accepts the case (the ``accept`` action)."""
     return _act(svc, who, case_id, "accept", None, {})
 
 
-@router.post("/{case_id}/resolve")
+@router.post("/{case_id}/resolve", response_model=CaseSummary)
 def resolve(case_id: RowId, body: ResolveBody, svc: ServicesDep, who: Caller) -> dict[str, Any]:
     """The worker reports it handled (the ``handle`` action), with what was done."""
     return _act(svc, who, case_id, "handle", body.note, {})

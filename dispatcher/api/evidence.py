@@ -11,6 +11,7 @@ from fastapi.responses import FileResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from dispatcher.api.deps import ServicesDep, bearer_token, require
+from dispatcher.api.shapes import StoredEvidence
 from dispatcher.auth import PEOPLE_ROLES, Principal
 from dispatcher.config import EVIDENCE_BODY_CEILING
 from dispatcher.evidence import EvidenceRejected
@@ -23,7 +24,7 @@ Uploader = Annotated[Principal, Depends(require("edge", *PEOPLE_ROLES))]
 EvidenceName = Annotated[str, PathParam(pattern=r"^[0-9a-f]{64}\.jpg$", description="<sha256>.jpg")]
 
 
-@router.put("/{name}", status_code=201, max_body_size=EVIDENCE_BODY_CEILING)
+@router.put("/{name}", status_code=201, max_body_size=EVIDENCE_BODY_CEILING, response_model=StoredEvidence)
 async def put_evidence(name: EvidenceName, request: Request, svc: ServicesDep, who: Uploader) -> dict[str, str]:
     """Store an image (a JPEG that decodes, at most ``max_evidence_bytes``) and record who
     uploaded it: the uploader may read it back and, for a person, attach it as an after photo."""

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
 from dispatcher.api.deps import Caller, ServicesDep, bearer_token, require
+from dispatcher.api.shapes import QuarantinedMessage, VapidKey
 from dispatcher.auth import TICKET_TTL, Principal
 from dispatcher.db import QuarantineRow
 from dispatcher.services import Services
@@ -20,12 +21,12 @@ FEED_ROLES = ("admin", "dispatcher")
 Staff = Annotated[Principal, Depends(require("admin", "dispatcher"))]
 
 
-@router.get("/push/vapid-public-key")
+@router.get("/push/vapid-public-key", response_model=VapidKey)
 def vapid_public_key(svc: ServicesDep, _: Caller) -> dict[str, str]:
     return {"application_server_key": svc.keys.application_server_key}
 
 
-@router.get("/quarantine")
+@router.get("/quarantine", response_model=list[QuarantinedMessage])
 def quarantine(svc: ServicesDep, _: Staff, limit: Annotated[int, Query(ge=1, le=500)] = 100) -> list[dict[str, Any]]:
     with svc.sessions() as session:
         rows = session.scalars(select(QuarantineRow).order_by(QuarantineRow.id.desc()).limit(limit))

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 
 from dispatcher.api.deps import ServicesDep, require
+from dispatcher.api.shapes import FeatureCollection, GridVersion, GridVersionView, GridView
 from dispatcher.auth import SEES_ALL, Principal
 from dispatcher.config import GRID_BODY_BYTES
 from dispatcher.db import CaseRow
@@ -38,7 +39,7 @@ def _shops_for(svc: Services, who: Principal) -> list[dict[str, Any]]:
     return [s.model_dump() for s in shops]
 
 
-@router.get("")
+@router.get("", response_model=GridView)
 def hierarchy(svc: ServicesDep, who: Viewer) -> dict[str, Any]:
     """Town → communities → micro-grids with their people and open cases; departments; shops
     (a leader sees the shops of the micro-grids they lead)."""
@@ -64,7 +65,7 @@ def hierarchy(svc: ServicesDep, who: Viewer) -> dict[str, Any]:
             "map": {"tiles": svc.config.http.map_tiles, "attribution": svc.config.http.map_attribution}}
 
 
-@router.get("/areas")
+@router.get("/areas", response_model=FeatureCollection)
 def areas(svc: ServicesDep, _: Viewer) -> dict[str, Any]:
     """The communities' and micro-grids' areas as GeoJSON, with name, level and open cases."""
     grid = svc.grid
@@ -96,30 +97,30 @@ def _save(svc: Services, who: Principal, document: dict[str, Any], note: str | N
     return {"version": version}
 
 
-@router.get("/document")
+@router.get("/document", response_model=dict[str, Any])
 def get_document(svc: ServicesDep, _: Editor) -> dict[str, Any]:
     return grid_document(svc.grid)
 
 
-@router.put("/document", max_body_size=GRID_BODY_BYTES)
+@router.put("/document", max_body_size=GRID_BODY_BYTES, response_model=GridVersion)
 def put_document(body: GridBody, svc: ServicesDep, who: Admin) -> dict[str, Any]:
     """Replace the whole grid (people, micro-grids, areas, ...): a new version, in force at once
     here and within a poll interval on every other dispatcher."""
     return _save(svc, who, body.document, body.note)
 
 
-@router.put("/rosters", max_body_size=GRID_BODY_BYTES)
+@router.put("/rosters", max_body_size=GRID_BODY_BYTES, response_model=GridVersion)
 def put_rosters(body: ListBody, svc: ServicesDep, who: Editor) -> dict[str, Any]:
     """Replace the rosters (who is on duty for which micro-grid when)."""
     return _save(svc, who, grid_document(svc.grid) | {"rosters": body.items}, body.note)
 
 
-@router.put("/leave", max_body_size=GRID_BODY_BYTES)
+@router.put("/leave", max_body_size=GRID_BODY_BYTES, response_model=GridVersion)
 def put_leave(body: ListBody, svc: ServicesDep, who: Editor) -> dict[str, Any]:
     """Replace the leave list (who is away, first and last day)."""
     return _save(svc, who, grid_document(svc.grid) | {"leave": body.items}, body.note)
 
 
-@router.get("/versions")
+@router.get("/versions", response_model=list[GridVersionView])
 def versions(svc: ServicesDep, _: Admin) -> list[dict[str, Any]]:
     return svc.grids.versions()

@@ -7,11 +7,12 @@ from typing import Any
 from fastapi import APIRouter
 
 from dispatcher.api.deps import ServicesDep
+from dispatcher.api.shapes import Health
 
 router = APIRouter(tags=["health"])
 
 
-@router.get("/healthz")
+@router.get("/healthz", response_model=Health)
 def healthz(svc: ServicesDep) -> dict[str, Any]:
     stats = svc.ingest.stats
     return {

@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from dispatcher.api.cases import present
 from dispatcher.api.deps import Caller, ServicesDep
+from dispatcher.api.shapes import InboxEntry, InboxSeen, Subscribed
 from dispatcher.auth import SEES_ALL, Principal
 from dispatcher.cases import case_summary
 from dispatcher.db import CaseRow, NotificationRow, PushSubscriptionRow, now
@@ -26,7 +27,7 @@ def _self_or_staff(who: Principal, person_id: str) -> None:
         raise HTTPException(403, f"only {person_id} (or a dispatcher) may see this")
 
 
-@router.get("/{person_id}/inbox")
+@router.get("/{person_id}/inbox", response_model=list[InboxEntry])
 def inbox(person_id: str, svc: ServicesDep, who: Caller) -> list[dict[str, Any]]:
     """The person's inbox, newest first (200 at most). Reading it changes nothing: the page
     says what it showed with ``POST .../inbox/seen``."""
@@ -47,7 +48,7 @@ class SeenBody(BaseModel):
     notification_ids: list[Annotated[int, Field(ge=1, le=2**63 - 1)]] = Field(max_length=200)
 
 
-@router.post("/{person_id}/inbox/seen")
+@router.post("/{person_id}/inbox/seen", response_model=InboxSeen)
 def inbox_seen(person_id: str, body: SeenBody, svc: ServicesDep, who: Caller) -> dict[str, int]:
     """The person's own page showed these inbox entries: each is read, and each case whose
     assignee they are counts as delivered to them (no delivery escalation)."""
@@ -94,7 +95,7 @@ class PushSubscriptionBody(BaseModel):
     keys: PushKeys
 
 
-@router.post("/{person_id}/push-subscriptions", status_code=201)
+@router.post("/{person_id}/push-subscriptions", status_code=201, response_model=Subscribed)
 def subscribe_push(person_id: str, body: PushSubscriptionBody, svc: ServicesDep, who: Caller) -> dict[str, Any]:
     """The phone's Web Push subscription. A subscription already kept for someone else moves
     to this person only when the same browser sends it (the same keys: a phone that changed

@@ -12,6 +12,7 @@ from pydantic import AfterValidator
 from sqlalchemy import func, select
 
 from dispatcher.api.deps import Caller, IsoTime, ServicesDep, require
+from dispatcher.api.shapes import AssessmentView, Stats
 from dispatcher.assessment import assess, checked_month, to_csv
 from dispatcher.auth import Principal
 from dispatcher.db import CaseRow, now
@@ -24,7 +25,7 @@ Month = Annotated[str, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="YY
 By = Annotated[Literal["worker", "micro_grid"], Query()]
 
 
-@router.get("/stats")
+@router.get("/stats", response_model=Stats)
 def stats(svc: ServicesDep, who: Caller, since: IsoTime | None = None,
           until: IsoTime | None = None) -> dict[str, Any]:
     """Counts of the cases the caller may see, by state, kind and micro-grid, and how many are
@@ -54,7 +55,7 @@ def stats(svc: ServicesDep, who: Caller, since: IsoTime | None = None,
         }
 
 
-@router.get("/assessment")
+@router.get("/assessment", response_model=list[AssessmentView])
 def assessment(svc: ServicesDep, _: Assessor, month: Month, by: By = "worker") -> list[dict[str, Any]]:
     """Per worker or micro-grid, for the cases opened in ``month``."""
     with svc.sessions() as session:

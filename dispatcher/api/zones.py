@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from contract.zones import MAX_ZONES
 from dispatcher.api.deps import ServicesDep, require
+from dispatcher.api.shapes import CameraZones, SavedZones, ZoneCamera
 from dispatcher.db import CaseRow
 from dispatcher.services import Services
 from dispatcher.zonefile import ZoneFile, ZonesRejected
@@ -36,7 +37,7 @@ def _snapshot(svc: Services, camera_id: str) -> str | None:
     return svc.links.sign(url)
 
 
-@router.get("")
+@router.get("", response_model=list[ZoneCamera])
 def cameras(svc: ServicesDep) -> list[dict[str, Any]]:
     """The cameras of the edge config with their box and zone count."""
     try:
@@ -46,7 +47,7 @@ def cameras(svc: ServicesDep) -> list[dict[str, Any]]:
         raise HTTPException(503, str(exc)) from None
 
 
-@router.get("/{camera_id}")
+@router.get("/{camera_id}", response_model=CameraZones)
 def camera_zones(camera_id: str, svc: ServicesDep) -> dict[str, Any]:
     try:
         camera = _file(svc).camera(camera_id)
@@ -57,7 +58,7 @@ def camera_zones(camera_id: str, svc: ServicesDep) -> dict[str, Any]:
     return {**camera, "snapshot_url": _snapshot(svc, camera_id)}
 
 
-@router.put("/{camera_id}")
+@router.put("/{camera_id}", response_model=SavedZones)
 def save_zones(camera_id: str, body: ZonesBody, svc: ServicesDep) -> dict[str, Any]:
     """Validate the camera's zones as the edge will (422 naming the bad key) and write them to
     the edge config; boxes apply them when they next start."""
