@@ -22,7 +22,7 @@ from statistics import mean
 from typing import Literal
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from dispatcher.config import EscalationConfig
 from dispatcher.db import CaseRow, CaseTransitionRow
@@ -114,3 +114,9 @@ def to_csv(rows: list[AssessmentRow]) -> str:
     for row in rows:
         writer.writerow({k: "" if v is None else v for k, v in asdict(row).items()})
     return out.getvalue()
+
+
+def assess_month(sessions: sessionmaker, month: str, by: GroupBy, escalation: EscalationConfig) -> list[AssessmentRow]:
+    """``assess`` in a session of its own."""
+    with sessions() as session:
+        return assess(session, month, by, escalation)

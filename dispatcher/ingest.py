@@ -16,11 +16,13 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from pydantic import ValidationError
+from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import sessionmaker
 
@@ -179,6 +181,13 @@ class Ingest:
 
     def handle(self, topic: str, payload: bytes) -> IngestResult | None:
         return self.handle_batch([(topic, payload)])[0]
+
+    def quarantined(self, limit: int = 100) -> list[dict[str, Any]]:
+        """The newest messages kept aside, with the reason and the start of the payload."""
+        with self.sessions() as session:
+            rows = session.scalars(select(QuarantineRow).order_by(QuarantineRow.id.desc()).limit(limit))
+            return [{"id": r.id, "topic": r.topic, "reason": r.reason, "received_at": r.received_at.isoformat(),
+                     "payload_preview": r.payload[:200].decode("utf-8", "replace")} for r in rows]
 
     def _on_message(self, client, userdata, message: mqtt.MQTTMessage) -> None:
         self._inbox.put(message)

@@ -16,6 +16,7 @@ escalates. Every attempt's outcome is stored on its row.
 
 from __future__ import annotations
 
+import hmac
 import logging
 import time
 from collections.abc import Iterable
@@ -46,6 +47,10 @@ def message_for(case: CaseRow, public_url: str, receipt_url: str) -> Message:
         url=f"{public_url}/worker/?case={case.id}",
         receipt_url=receipt_url,
     )
+
+
+class SubscriptionTaken(ValueError):
+    """A push endpoint already kept with other keys."""
 
 
 class Notifier:
@@ -165,6 +170,23 @@ class Notifier:
             else:
                 note.status = "sending"
             session.commit()
+
+    def subscribe(self, person_id: str, endpoint: str, p256dh: str, auth: str) -> int:
+        """Keep a phone's Web Push subscription for ``person_id``; its id. A subscription kept
+        for someone else moves only when the same browser sends it again (the same keys: a
+        phone that changed hands); knowing another phone's endpoint is not enough
+        (SubscriptionTaken)."""
+        with self.sessions() as session:
+            row = session.scalar(select(PushSubscriptionRow).where(PushSubscriptionRow.endpoint == endpoint))
+            if row is None:
+                row = PushSubscriptionRow(person_id=person_id, endpoint=endpoint, p256dh=p256dh, auth=auth)
+                session.add(row)
+            elif not hmac.compare_digest(f"{row.p256dh}:{row.auth}".encode(), f"{p256dh}:{auth}".encode()):
+                raise SubscriptionTaken("this endpoint is subscribed with other keys")
+            else:
+                row.person_id = person_id
+            session.commit()
+            return row.id
 
     def receipt(self, notification_id: int, delivered: bool, how: str) -> bool:
         """The phone (service worker) or the SMS gateway reports the outcome of one message."""

@@ -43,6 +43,16 @@ def test_dispatcher_imports_only_the_contract_of_the_edge_side() -> None:
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
+def test_the_routers_leave_the_tables_to_the_services() -> None:
+    """dispatcher/api/ reads and writes through the services (cases, notify, ingest, auth),
+    never by querying the tables itself."""
+    for path in (ROOT / "dispatcher/api").glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            module = node.module if isinstance(node, ast.ImportFrom) else None
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else [module or ""]
+            assert not any(n == "dispatcher.db" or n.startswith("sqlalchemy") for n in names), path.name
+
+
 def test_edge_never_imports_the_dispatcher_or_pytorch() -> None:
     assert imported_modules("edge") & {"dispatcher", "fastapi", "sqlalchemy", "torch", "ultralytics"} == set()
 

@@ -6,14 +6,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select
 
 from contract.events import Identifier
 from dispatcher.api.deps import Caller, IsoTime, RowId, ServicesDep, person_of, require
 from dispatcher.api.shapes import CaseDetail, CaseSummary, Seen
 from dispatcher.auth import PEOPLE_ROLES, Principal
-from dispatcher.cases import MAX_EXTEND_MIN, ActionResult, CaseActionError, case_summary, transition_summary
-from dispatcher.db import CaseRow
+from dispatcher.cases import MAX_EXTEND_MIN, ActionResult, CaseActionError, CaseQuery
 from dispatcher.services import Services
 
 router = APIRouter(prefix="/api/v1/cases", tags=["cases"], dependencies=[Depends(require(*PEOPLE_ROLES))])
@@ -55,13 +53,14 @@ def present(svc: Services, summary: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def visible_case(svc: Services, who: Principal, case_id: int, session: Any) -> CaseRow:
-    case = session.scalar(select(CaseRow).where(CaseRow.id == case_id, svc.auth.case_filter(who)))
-    if case is None:
-        if session.get(CaseRow, case_id) is not None:
-            raise HTTPException(403, f"case {case_id} is not yours to see")
-        raise HTTPException(404, f"no case {case_id}")
-    return case
+def _reading(call: Any, *args: Any) -> Any:
+    """A read of the case service, its refusals as HTTP answers."""
+    try:
+        return call(*args)
+    except PermissionError as exc:
+        raise HTTPException(403, str(exc)) from None
+    except LookupError as exc:
+        raise HTTPException(404, str(exc)) from None
 
 
 @router.get("", response_model=list[CaseSummary])
@@ -78,52 +77,27 @@ def list_cases(
 ) -> list[dict[str, Any]]:
     """The caller's cases, newest first: all for dispatchers and admins, a worker's own, a
     leader's micro-grids'. ``since``/``until`` bound the time the case opened."""
-    query = select(CaseRow).where(svc.auth.case_filter(who)).order_by(CaseRow.id.desc()).limit(limit)
-    for column, value in (
-        (CaseRow.state, state), (CaseRow.micro_grid, micro_grid), (CaseRow.worker_id, worker_id), (CaseRow.kind, kind)
-    ):
-        if value is not None:
-            query = query.where(column == value)
-    if since is not None:
-        query = query.where(CaseRow.opened_at >= since)
-    if until is not None:
-        query = query.where(CaseRow.opened_at < until)
-    with svc.sessions() as session:
-        return [present(svc, case_summary(c)) for c in session.scalars(query)]
+    query = CaseQuery(state, micro_grid, worker_id, kind, since, until, limit)
+    return [present(svc, c) for c in svc.cases.summaries(svc.auth.case_filter(who), query)]
 
 
 @router.get("/{case_id}", response_model=CaseDetail)
 def get_case(case_id: RowId, svc: ServicesDep, who: Caller) -> dict[str, Any]:
-    with svc.sessions() as session:
-        case = visible_case(svc, who, case_id, session)
-        out = present(svc, case_summary(case))
-        out["timeline"] = [transition_summary(t) for t in case.transitions]
-        out["notifications"] = [
-            {"id": n.id, "person_id": n.person_id, "channel": n.channel, "address": n.address,
-             "position": n.position, "status": n.status,
-             "attempts": n.attempts, "detail": n.detail, "updated_at": n.updated_at.isoformat()}
-            for n in case.notifications
-        ]
-        return out
+    return present(svc, _reading(svc.cases.detail, case_id, svc.auth.case_filter(who)))
 
 
 @router.post("/{case_id}/seen", response_model=Seen)
 def case_seen(case_id: RowId, svc: ServicesDep, who: Caller) -> dict[str, bool]:
     """The caller's page showed the case: if they are the one who must act on it now, it
     counts as delivered to them (reading a case with GET changes nothing)."""
-    person = person_of(who)
-    with svc.sessions() as session:
-        case = visible_case(svc, who, case_id, session)
-        delivered = svc.cases.mark_delivered(session, case.id, person, "opened by the assignee")
-        session.commit()
+    delivered = _reading(svc.cases.case_seen, case_id, person_of(who), svc.auth.case_filter(who))
     return {"delivered": delivered}
 
 
 def _act(svc: Services, who: Principal, case_id: int, action: str, reason: str | None,
          data: dict[str, Any]) -> dict[str, Any]:
     person = person_of(who)
-    with svc.sessions() as session:
-        visible_case(svc, who, case_id, session)
+    _reading(svc.cases.check_visible, case_id, svc.auth.case_filter(who))
     try:
         result: ActionResult = svc.cases.act(case_id, action, person, reason, data)
     except LookupError as exc:

@@ -7,13 +7,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, WebSocket, WebSocketDisconnect
 from pydantic import BaseModel, Field
-from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
 from dispatcher.api.deps import Caller, ServicesDep, bearer_token, require
 from dispatcher.api.shapes import QuarantinedMessage, VapidKey
 from dispatcher.auth import TICKET_TTL, Principal
-from dispatcher.db import QuarantineRow
 from dispatcher.services import Services
 
 router = APIRouter(prefix="/api/v1", tags=["feed"])
@@ -28,10 +26,7 @@ def vapid_public_key(svc: ServicesDep, _: Caller) -> dict[str, str]:
 
 @router.get("/quarantine", response_model=list[QuarantinedMessage])
 def quarantine(svc: ServicesDep, _: Staff, limit: Annotated[int, Query(ge=1, le=500)] = 100) -> list[dict[str, Any]]:
-    with svc.sessions() as session:
-        rows = session.scalars(select(QuarantineRow).order_by(QuarantineRow.id.desc()).limit(limit))
-        return [{"id": r.id, "topic": r.topic, "reason": r.reason, "received_at": r.received_at.isoformat(),
-                 "payload_preview": r.payload[:200].decode("utf-8", "replace")} for r in rows]
+    return svc.ingest.quarantined(limit)
 
 
 FEED_PROTOCOL = "gridpatrol.v1"

@@ -7,27 +7,18 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException
 from pydantic import BaseModel, Field
-from sqlalchemy import func, select
 
 from dispatcher.api.deps import ServicesDep, require
 from dispatcher.api.shapes import FeatureCollection, GridVersion, GridVersionView, GridView
 from dispatcher.auth import SEES_ALL, Principal
 from dispatcher.config import GRID_BODY_BYTES
-from dispatcher.db import CaseRow
 from dispatcher.gridstore import GridRejected, grid_document, grid_from_document
-from dispatcher.lifecycle import OPEN_STATES
 from dispatcher.services import Services
 
 router = APIRouter(prefix="/api/v1/grid", tags=["grid"])
 Viewer = Annotated[Principal, Depends(require("admin", "dispatcher", "leader"))]
 Editor = Annotated[Principal, Depends(require("admin", "dispatcher"))]
 Admin = Annotated[Principal, Depends(require("admin"))]
-
-
-def _open_cases(svc: Services) -> dict[str, int]:
-    with svc.sessions() as session:
-        return dict(session.execute(select(CaseRow.micro_grid, func.count()).where(
-            CaseRow.state.in_([s.value for s in OPEN_STATES])).group_by(CaseRow.micro_grid)).all())
 
 
 def _shops_for(svc: Services, who: Principal) -> list[dict[str, Any]]:
@@ -43,7 +34,7 @@ def _shops_for(svc: Services, who: Principal) -> list[dict[str, Any]]:
 def hierarchy(svc: ServicesDep, who: Viewer) -> dict[str, Any]:
     """Town → communities → micro-grids with their people and open cases; departments; shops
     (a leader sees the shops of the micro-grids they lead)."""
-    grid, open_cases = svc.grid, _open_cases(svc)
+    grid, open_cases = svc.grid, svc.cases.open_by_micro_grid()
     names = {p.id: p.name for p in grid.people}
 
     def cell(g: Any) -> dict[str, Any]:
@@ -71,7 +62,7 @@ def areas(svc: ServicesDep, _: Viewer) -> dict[str, Any]:
     grid = svc.grid
     if grid.areas is None:
         raise HTTPException(404, "the grid has no areas (set areas_file in the grid file)")
-    open_cases = _open_cases(svc)
+    open_cases = svc.cases.open_by_micro_grid()
     props: dict[str, dict[str, Any]] = {c.id: {"name": c.name, "level": "community"} for c in grid.communities}
     props |= {g.id: {"name": g.name, "level": "micro_grid", "community": g.community,
                      "open_cases": open_cases.get(g.id, 0)} for g in grid.micro_grids}

@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 import base64
-import hmac
 from typing import Annotated, Any
 
 from cryptography.hazmat.primitives.asymmetric import ec
 from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, Field, model_validator
-from sqlalchemy import select
 
 from dispatcher.api.cases import present
 from dispatcher.api.deps import Caller, ServicesDep
 from dispatcher.api.shapes import InboxEntry, InboxSeen, Subscribed
 from dispatcher.auth import SEES_ALL, Principal
-from dispatcher.cases import case_summary
-from dispatcher.db import CaseRow, NotificationRow, PushSubscriptionRow, now
+from dispatcher.notify import SubscriptionTaken
 from dispatcher.outbound import UrlRefused
 
 router = APIRouter(prefix="/api/v1/people", tags=["people"])
@@ -32,16 +29,7 @@ def inbox(person_id: str, svc: ServicesDep, who: Caller) -> list[dict[str, Any]]
     """The person's inbox, newest first (200 at most). Reading it changes nothing: the page
     says what it showed with ``POST .../inbox/seen``."""
     _self_or_staff(who, person_id)
-    with svc.sessions() as session:
-        rows = session.execute(
-            select(NotificationRow, CaseRow)
-            .join(CaseRow, NotificationRow.case_id == CaseRow.id)
-            .where(NotificationRow.person_id == person_id, NotificationRow.channel == "inbox")
-            .order_by(NotificationRow.id.desc())
-            .limit(200)
-        ).all()
-        return [{"notification_id": n.id, "status": n.status, "case": present(svc, case_summary(c))}
-                for n, c in rows]
+    return [{**entry, "case": present(svc, entry["case"])} for entry in svc.cases.inbox(person_id)]
 
 
 class SeenBody(BaseModel):
@@ -54,18 +42,8 @@ def inbox_seen(person_id: str, body: SeenBody, svc: ServicesDep, who: Caller) ->
     assignee they are counts as delivered to them (no delivery escalation)."""
     if who.person_id != person_id:
         raise HTTPException(403, "only the person themself has seen their inbox")
-    with svc.sessions() as session:
-        rows = session.execute(
-            select(NotificationRow, CaseRow).join(CaseRow, NotificationRow.case_id == CaseRow.id)
-            .where(NotificationRow.id.in_(body.notification_ids), NotificationRow.person_id == person_id,
-                   NotificationRow.channel == "inbox")).all()
-        delivered = 0
-        for note, case in rows:
-            if note.status == "unread":
-                note.status, note.updated_at = "read", now()
-            delivered += svc.cases.mark_delivered(session, case.id, person_id, "seen on the worker page")
-        session.commit()
-    return {"seen": len(rows), "delivered": delivered}
+    seen, delivered = svc.cases.inbox_seen(person_id, body.notification_ids)
+    return {"seen": seen, "delivered": delivered}
 
 
 def _b64url(text: str) -> bytes:
@@ -106,16 +84,8 @@ def subscribe_push(person_id: str, body: PushSubscriptionBody, svc: ServicesDep,
         svc.config.outbound.guard().check(body.endpoint, push=True)
     except UrlRefused as exc:
         raise HTTPException(422, f"endpoint: {exc}") from None
-    with svc.sessions() as session:
-        row = session.scalar(select(PushSubscriptionRow).where(PushSubscriptionRow.endpoint == body.endpoint))
-        if row is None:
-            row = PushSubscriptionRow(person_id=person_id, endpoint=body.endpoint,
-                                      p256dh=body.keys.p256dh, auth=body.keys.auth)
-            session.add(row)
-        elif not hmac.compare_digest(f"{row.p256dh}:{row.auth}".encode(),
-                                     f"{body.keys.p256dh}:{body.keys.auth}".encode()):
-            raise HTTPException(409, "this endpoint is subscribed with other keys")
-        else:
-            row.person_id = person_id
-        session.commit()
-        return {"id": row.id, "person_id": person_id}
+    try:
+        kept = svc.notifier.subscribe(person_id, body.endpoint, body.keys.p256dh, body.keys.auth)
+    except SubscriptionTaken as exc:
+        raise HTTPException(409, str(exc)) from None
+    return {"id": kept, "person_id": person_id}

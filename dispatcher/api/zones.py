@@ -7,12 +7,10 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException
 from pydantic import BaseModel, Field
-from sqlalchemy import select
 
 from contract.zones import MAX_ZONES
 from dispatcher.api.deps import ServicesDep, require
 from dispatcher.api.shapes import CameraZones, SavedZones, ZoneCamera
-from dispatcher.db import CaseRow
 from dispatcher.services import Services
 from dispatcher.zonefile import ZoneFile, ZonesRejected
 
@@ -31,10 +29,7 @@ def _file(svc: Services) -> ZoneFile:
 
 def _snapshot(svc: Services, camera_id: str) -> str | None:
     """The newest evidence image of the camera, as a signed link."""
-    with svc.sessions() as session:
-        url = session.scalar(select(CaseRow.snapshot_url).where(
-            CaseRow.camera_id == camera_id, CaseRow.snapshot_url.is_not(None)).order_by(CaseRow.id.desc()).limit(1))
-    return svc.links.sign(url)
+    return svc.links.sign(svc.cases.latest_snapshot(camera_id))
 
 
 @router.get("", response_model=list[ZoneCamera])

@@ -5,8 +5,9 @@ written to the audit trail; deadlines are stored as timers in the same transacti
 
 By caller: ``intake`` (events from ingest, with ``spots``, what one batch looks up),
 ``actions`` (people's steps of the loop, each action's effects beside ``lifecycle.RULES``),
-``delivery`` (receipts, the next channel, escalation by the scheduler), ``views`` (what the
-API and the city platform are shown); ``core`` holds what they share.
+``delivery`` (receipts, pages that showed a case, the next channel, escalation by the
+scheduler), ``reading`` (what a caller may see, for the API), ``views`` (what the API and the
+city platform are shown of a case); ``core`` holds what they share.
 """
 
 from dispatcher.cases.core import (
@@ -24,12 +25,14 @@ from dispatcher.cases.core import (
 )
 from dispatcher.cases.delivery import Delivery
 from dispatcher.cases.intake import Intake
+from dispatcher.cases.reading import CaseQuery
 from dispatcher.cases.spots import Batch, box_iou, same_spot
 from dispatcher.cases.views import CITY_FIELDS, case_summary, city_payload, transition_summary
 
 
 class CaseService(Intake, Delivery):
-    """The case service the dispatcher holds: intake, people's actions, delivery and escalation."""
+    """The case service the dispatcher holds: intake, people's actions, delivery and escalation,
+    and reading for the API."""
 
 
 __all__ = [
@@ -41,6 +44,7 @@ __all__ = [
     "ActionResult",
     "Batch",
     "CaseActionError",
+    "CaseQuery",
     "CaseService",
     "IngestResult",
     "box_iou",

@@ -8,16 +8,12 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from dispatcher.cases.core import CaseCore
-from dispatcher.db import (
-    CaseRow,
-    NotificationRow,
-    now,
-)
+from dispatcher.cases.reading import Reading, Where
+from dispatcher.db import CaseRow, NotificationRow, now
 from dispatcher.lifecycle import OPEN_STATES, CaseState, Role
 
 
-class Delivery(CaseCore):
+class Delivery(Reading):
     """Whether a case reached its assignee, and what happens when it did not or a deadline passed."""
 
     def mark_delivered(self, session: Session, case_id: int, person_id: str, how: str) -> bool:
@@ -30,6 +26,31 @@ class Delivery(CaseCore):
         self._record(session, case, "delivered", CaseState(case.state), CaseState(case.state), person_id,
                      Role.system, how, {})
         return True
+
+    def case_seen(self, case_id: int, person_id: str, where: Where) -> bool:
+        """``person_id``'s page showed the case (which ``where`` lets them see): delivered if
+        they must act on it now. LookupError or PermissionError as ``Reading.visible``."""
+        with self.sessions() as session:
+            case = self.visible(session, case_id, where)
+            delivered = self.mark_delivered(session, case.id, person_id, "opened by the assignee")
+            session.commit()
+            return delivered
+
+    def inbox_seen(self, person_id: str, notification_ids: list[int]) -> tuple[int, int]:
+        """``person_id``'s page showed these inbox entries: each is read, and each case they
+        must act on counts as delivered. Returns (entries seen, cases delivered)."""
+        with self.sessions() as session:
+            rows = session.execute(
+                select(NotificationRow, CaseRow).join(CaseRow, NotificationRow.case_id == CaseRow.id)
+                .where(NotificationRow.id.in_(notification_ids), NotificationRow.person_id == person_id,
+                       NotificationRow.channel == "inbox")).all()
+            delivered = 0
+            for note, case in rows:
+                if note.status == "unread":
+                    note.status, note.updated_at = "read", now()
+                delivered += self.mark_delivered(session, case.id, person_id, "seen on the worker page")
+            session.commit()
+            return len(rows), delivered
 
     def delivery_check(self, session: Session, case_id: int, person_id: str, due: datetime) -> bool:
         """Nothing confirmed delivery to ``person_id`` yet: at ``due`` a ``deliver`` timer tries
