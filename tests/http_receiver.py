@@ -1,10 +1,16 @@
 """A real HTTP server on loopback that records what it is sent and answers as told: the stand-in
-for a push service, a platform or an internal service a request must never reach."""
+for a push service, a messaging platform, the city platform, or an internal service a request
+must never reach. The one HTTP server the tests write: a fixed answer (``status``, ``body``,
+``headers``), or one computed per request (``respond``)."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
 import ssl
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -19,6 +25,22 @@ class Request:
     headers: dict[str, str]
     body: bytes
 
+    def json(self) -> dict:
+        return json.loads(self.body) if self.body else {}
+
+
+def signed_by(request: Request, secret: str) -> bool:
+    """The request carries GridPatrol's webhook signature (the city webhook's and the webhook
+    channel's): ``X-GridPatrol-Signature: sha256=HMAC(secret, "<timestamp>.<body>")``."""
+    timestamp = request.headers.get("x-gridpatrol-timestamp", "")
+    expected = "sha256=" + hmac.new(secret.encode(), timestamp.encode() + b"." + request.body,
+                                    hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected, request.headers.get("x-gridpatrol-signature", ""))
+
+
+# An answer: status, body (bytes, or a dict sent as JSON) and extra headers.
+Answer = tuple[int, bytes | dict, dict[str, str]]
+
 
 @dataclass
 class Receiver:
@@ -26,6 +48,7 @@ class Receiver:
     body: bytes = b""
     headers: dict[str, str] = field(default_factory=dict)
     tls: tuple[Path, Path] | None = None  # (certificate, key): serve https
+    respond: Callable[[Request], Answer] | None = None  # an answer per request, instead of the fixed one
     received: list[Request] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -34,14 +57,19 @@ class Receiver:
         class Handler(BaseHTTPRequestHandler):
             def _answer(self) -> None:
                 length = int(self.headers.get("content-length") or 0)
-                outer.received.append(Request(self.command, self.path, {k.lower(): v for k, v in self.headers.items()},
-                                              self.rfile.read(length)))
-                self.send_response(outer.status)
-                for name, value in outer.headers.items():
+                request = Request(self.command, self.path, {k.lower(): v for k, v in self.headers.items()},
+                                  self.rfile.read(length))
+                outer.received.append(request)
+                status, body, headers = outer.respond(request) if outer.respond else (
+                    outer.status, outer.body, outer.headers)
+                if isinstance(body, dict):
+                    body, headers = json.dumps(body).encode(), {"content-type": "application/json", **headers}
+                self.send_response(status)
+                for name, value in headers.items():
                     self.send_header(name, value)
-                self.send_header("content-length", str(len(outer.body)))
+                self.send_header("content-length", str(len(body)))
                 self.end_headers()
-                self.wfile.write(outer.body)
+                self.wfile.write(body)
 
             do_GET = do_POST = do_PUT = _answer
 

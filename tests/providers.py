@@ -9,17 +9,14 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import json
 import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
-
-from gridpatrol.broker import free_port
+from http_receiver import Answer, Receiver, Request, signed_by
 
 CORP_ID, CORP_SECRET = "ww-test-corp", "wecom-secret"
 DING_KEY, DING_SECRET = "ding-app-key", "ding-app-secret"
@@ -49,35 +46,21 @@ class Providers:
     def __post_init__(self) -> None:
         self._tokens: dict[str, str] = {}
         self._lock = threading.Lock()
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                outer._handle(self, None)
-
-            def do_POST(self) -> None:
-                raw = self.rfile.read(int(self.headers.get("content-length", 0)))
-                outer._handle(self, raw)
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.server = Receiver(respond=self._handle)
+        self.url = self.server.url
 
     def close(self) -> None:
-        self.server.shutdown()
+        self.server.close()
 
     def to(self, platform: str) -> list[Received]:
         return [r for r in self.received if r.platform == platform]
 
     # --- dispatching ---------------------------------------------------------------------
 
-    def _handle(self, handler: BaseHTTPRequestHandler, raw: bytes | None) -> None:
-        parts = urlsplit(handler.path)
+    def _handle(self, request: Request) -> Answer:
+        parts = urlsplit(request.path)
         query = {k: v[0] for k, v in parse_qs(parts.query).items()}
-        body = json.loads(raw) if raw else {}
+        body = request.json()
         route = {
             "/wecom/cgi-bin/gettoken": self._wecom_token,
             "/wecom/cgi-bin/message/send": self._wecom_send,
@@ -87,15 +70,10 @@ class Providers:
             "/robot/dingtalk": self._ding_robot,
             "/robot/feishu": self._feishu_robot,
             "/sms": self._sms,
-            "/hook": lambda q, b: self._hook(handler, raw or b"", b),
+            "/hook": lambda q, b: self._hook(request, b),
         }.get(parts.path)
         status, answer = route(query, body) if route else (404, {"error": "no such path"})
-        data = json.dumps(answer).encode()
-        handler.send_response(status)
-        handler.send_header("content-type", "application/json")
-        handler.send_header("content-length", str(len(data)))
-        handler.end_headers()
-        handler.wfile.write(data)
+        return status, answer, {}
 
     def _new_token(self, platform: str) -> str:
         with self._lock:
@@ -184,11 +162,8 @@ class Providers:
             threading.Timer(0.2, lambda: httpx.post(b["callback"] + "&status=delivered")).start()
         return 200, {"id": f"sms-{len(self.received)}"}
 
-    def _hook(self, handler: BaseHTTPRequestHandler, raw: bytes, b: dict) -> tuple[int, dict]:
-        timestamp = handler.headers["x-gridpatrol-timestamp"]
-        expected = "sha256=" + hmac.new(HOOK_SECRET.encode(), timestamp.encode() + b"." + raw,
-                                        hashlib.sha256).hexdigest()
-        if handler.headers["x-gridpatrol-signature"] != expected:
+    def _hook(self, request: Request, b: dict) -> tuple[int, dict]:
+        if not signed_by(request, HOOK_SECRET):
             self._refuse("webhook: bad signature")
             return 401, {"error": "bad signature"}
         self.received.append(Received("webhook", b["person_id"], b))

@@ -11,7 +11,6 @@ import json
 import os
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import http_ece
@@ -22,13 +21,13 @@ from conftest import api_client, wait_for
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+from http_receiver import Receiver
 from samples import sample_event
 from websockets.sync.client import connect
 
 from contract import EventState, ViolationEvent
 from edge.config import load_edge_config
 from edge.runner import EdgeRunner
-from gridpatrol.broker import free_port
 from gridpatrol.demo import DispatcherThread
 
 
@@ -50,32 +49,21 @@ class PushEndpoint:
             serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
         )
         self.auth = os.urandom(16)
-        self.received: list[tuple[dict[str, str], bytes]] = []
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["content-length"]))
-                outer.received.append(({k.lower(): v for k, v in self.headers.items()}, body))
-                self.send_response(201)
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        port = self.server.server_address[1]
+        self.server = Receiver(status=201)
         self.subscription = {
-            "endpoint": f"http://127.0.0.1:{port}/push/device-1",
+            "endpoint": f"{self.server.url}/push/device-1",
             "keys": {"p256dh": b64url(public), "auth": b64url(self.auth)},
         }
+
+    @property
+    def received(self) -> list[tuple[dict[str, str], bytes]]:
+        return [(r.headers, r.body) for r in self.server.received if r.method == "POST"]
 
     def decrypt(self, body: bytes) -> dict:
         return json.loads(http_ece.decrypt(body, private_key=self.private_key, auth_secret=self.auth))
 
     def close(self) -> None:
-        self.server.shutdown()
+        self.server.close()
 
 
 def verify_vapid(headers: dict[str, str], server_key_b64: str, audience: str) -> dict:

@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
+from http_receiver import Answer, Receiver, Request, signed_by
 from sqlalchemy import select
 from test_storage import opened, service
 
@@ -26,30 +21,17 @@ class CityPlatform:
     def __init__(self, failures: int) -> None:
         self.failures = failures
         self.received: list[dict] = []
-        outer = self
+        self.server = Receiver(respond=self._answer)
+        self.url = f"{self.server.url}/gridpatrol"
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["content-length"]))
-                expected = "sha256=" + hmac.new(
-                    SECRET.encode(), self.headers["x-gridpatrol-timestamp"].encode() + b"." + body, hashlib.sha256
-                ).hexdigest()
-                if not hmac.compare_digest(expected, self.headers["x-gridpatrol-signature"]):
-                    self.send_response(401)
-                elif outer.failures > 0:
-                    outer.failures -= 1
-                    self.send_response(503)
-                else:
-                    outer.received.append(json.loads(body) | {"delivery": self.headers["x-gridpatrol-delivery"]})
-                    self.send_response(200)
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/gridpatrol"
+    def _answer(self, request: Request) -> Answer:
+        if not signed_by(request, SECRET):
+            return 401, b"", {}
+        if self.failures > 0:
+            self.failures -= 1
+            return 503, b"", {}
+        self.received.append(request.json() | {"delivery": request.headers["x-gridpatrol-delivery"]})
+        return 200, b"", {}
 
 
 def test_cases_reach_the_city_platform_signed_and_retried(database_url: str) -> None:
@@ -64,7 +46,7 @@ def test_cases_reach_the_city_platform_signed_and_retried(database_url: str) -> 
         sender.send_due()
         if len(city.received) == 3:
             break
-    city.server.shutdown()
+    city.server.close()
     assert sorted((m["topic"], m["case_id"]) for m in city.received) == sorted(
         [("case.opened", ids[0]), ("case.opened", ids[1]), ("case.voided", ids[0])])
     opened_msg = next(m for m in city.received if m["topic"] == "case.opened")
