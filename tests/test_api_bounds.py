@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import api_client, dispatcher_config, open_case
+from builders import api_client, dispatcher_config, open_case
 
 from dispatcher.cases import CaseActionError
 from gridpatrol.broker import LocalBroker

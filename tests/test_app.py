@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 import yaml
-from conftest import LOOPBACK_OUTBOUND, api_client
+from builders import LOOPBACK_OUTBOUND, api_client
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 

@@ -7,7 +7,7 @@ import io
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from conftest import api_client
+from builders import api_client
 from test_storage import opened, service
 
 from dispatcher.assessment import assess, month_bounds

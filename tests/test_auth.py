@@ -16,8 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 import yaml
-from conftest import api_client, dispatcher_config, open_case
-from samples import jpeg_bytes, push_keys
+from builders import api_client, dispatcher_config, jpeg_bytes, open_case, push_keys
 from sqlalchemy import select, update
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect

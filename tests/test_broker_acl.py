@@ -83,9 +83,8 @@ def test_both_halves_work_over_tls_with_the_towns_ca(tmp_path: Path) -> None:
     """An edge box's publisher and a dispatcher on mqtts:// with the town's CA (mqtt.ca_file),
     user names and passwords: the event becomes a case. A client that does not trust the CA
     is refused at the handshake, and the TLS port does not speak plain MQTT."""
+    from builders import api_client, case_for, dispatcher_config, sample_event, wait_for
     from certs import town_ca
-    from conftest import api_client, case_for, dispatcher_config, wait_for
-    from samples import sample_event
 
     from edge.config import EvidenceConfig
     from edge.outbox import Outbox

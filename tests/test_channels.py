@@ -5,18 +5,15 @@ stand-ins that check what the real ones check (tests/providers.py)."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import paho.mqtt.publish as mqtt_publish
 import pytest
 import yaml
-from conftest import api_client, case_for, dispatcher_config, wait_for
+from builders import api_client, case_for, dispatcher_config, publish_event, sample_event, wait_for
 from providers import Providers
-from samples import sample_event
 
 from contract import EventState, event_id_for, violation_id_for
 from contract.configfile import ConfigError
@@ -59,9 +56,7 @@ def publish(mosquitto, n: int, micro_grid: str = "mg-017") -> str:
     vid = violation_id_for("box-01", camera, "z1", 3, datetime(2026, 5, 1, 8, 0, tzinfo=UTC))
     event = sample_event(camera_id=camera, violation_id=str(vid), micro_grid=micro_grid,
                          event_id=str(event_id_for(vid, EventState.opened)))
-    host, port = mosquitto.url.removeprefix("mqtt://").split(":")
-    mqtt_publish.single(f"gridpatrol/v1/box-01/{camera}/events", json.dumps(event), qos=1, hostname=host,
-                        port=int(port))
+    publish_event(mosquitto, event)
     return str(vid)
 
 

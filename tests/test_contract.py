@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 import jsonschema
 import pytest
 import yaml
+from builders import sample_event
 from pydantic import ValidationError
-from samples import sample_event
 
 from contract import (
     EdgeState,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import signal
 import subprocess
 import sys
@@ -10,12 +9,10 @@ import time
 from pathlib import Path
 
 import httpx
-import paho.mqtt.publish as mqtt_publish
 import paho.mqtt.subscribe as mqtt_subscribe
 import pytest
 import yaml
-from conftest import api_client, dispatcher_config
-from samples import sample_event
+from builders import api_client, dispatcher_config, publish_event, sample_event
 
 from contract import EdgeStatus, EventState, Snapshot, ViolationEvent, event_id_for
 from dispatcher.cases import CaseService
@@ -146,9 +143,7 @@ def test_a_running_dispatcher_escalates_on_its_own(tmp_path: Path, mosquitto: Lo
     thread = DispatcherThread(config)
     thread.start()
     try:
-        host, port = mosquitto.url.removeprefix("mqtt://").split(":")
-        mqtt_publish.single("gridpatrol/v1/box-01/cam-001/events", json.dumps(sample_event()), qos=1,
-                            hostname=host, port=int(port))
+        publish_event(mosquitto, sample_event())
         api = api_client(thread)
         for _ in range(100):
             found = api.get("/api/v1/cases").json()

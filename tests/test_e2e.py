@@ -17,12 +17,11 @@ import http_ece
 import httpx
 import paho.mqtt.publish as mqtt_publish
 import pytest
-from conftest import api_client, wait_for
+from builders import api_client, sample_event, wait_for
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from http_receiver import Receiver
-from samples import sample_event
 from websockets.sync.client import connect
 
 from contract import EventState, ViolationEvent

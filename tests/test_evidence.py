@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from samples import sample_event
+from builders import sample_event
 
 from contract import ViolationEvent
 from edge.evidence import EvidenceError, EvidenceStore

@@ -19,13 +19,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
-import paho.mqtt.publish as mqtt_publish
 import psycopg
 import pytest
 import yaml
-from conftest import wait_for
+from builders import publish_event, sample_event, wait_for
 from paho.mqtt.enums import CallbackAPIVersion
-from samples import sample_event
 
 from contract import EventState, event_id_for, violation_id_for
 from gridpatrol.broker import LocalBroker, free_port, wait_port
@@ -220,7 +218,7 @@ class CuttableLink:
 def test_the_database_gone_for_a_while_loses_nothing(tmp_path: Path, mosquitto: LocalBroker, town_db: str) -> None:
     """Ingest waits with backoff while PostgreSQL is unreachable, acknowledges nothing it has
     not stored, and stores everything once the database is back."""
-    from conftest import dispatcher_config
+    from builders import dispatcher_config
 
     from dispatcher.ingest import wait_connected
 
@@ -275,7 +273,7 @@ def test_the_broker_down_for_60_s_mid_clip_loses_nothing(
     for 60 s while the box goes on deciding, then comes back on the same port with its saved
     sessions. Every event the box decided reaches the dispatcher once, and every violation
     is on exactly one case."""
-    from conftest import api_client
+    from builders import api_client
 
     from contract import EventState, ViolationEvent
     from edge.config import load_edge_config
@@ -334,9 +332,7 @@ def test_a_deadline_that_falls_while_the_only_dispatcher_is_down_fires_once_afte
     try:
         time.sleep(1.0)
         event = violation_events(1)[0]
-        host, port = mosquitto.url.removeprefix("mqtt://").split(":")
-        mqtt_publish.single(f"gridpatrol/v1/box-01/{event['camera_id']}/events", json.dumps(event), qos=1,
-                            hostname=host, port=int(port))
+        publish_event(mosquitto, event, f"gridpatrol/v1/box-01/{event['camera_id']}/events")
         wait_for(lambda: rows(town_db, "SELECT count(*) FROM cases")[0][0] == 1, 30, "the case opened")
         dispatcher.kill()  # before the accept deadline (ACCEPT_S)
         time.sleep(ACCEPT_S + 2)  # the deadline passes while nobody runs

@@ -11,9 +11,9 @@ import json
 import uuid
 from datetime import UTC, datetime, timedelta
 
+from builders import sample_event
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from samples import sample_event
 from sqlalchemy import func, select
 
 from dispatcher.db import EventRow, QuarantineRow

@@ -7,11 +7,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import paho.mqtt.publish as mqtt_publish
 import pytest
 import yaml
-from conftest import api_client, case_for, dispatcher_config, wait_for
-from samples import sample_event
+from builders import api_client, case_for, dispatcher_config, publish_event, sample_event, wait_for
 
 from contract import EventState, ViolationEvent, event_id_for, violation_id_for
 from contract.configfile import ConfigError
@@ -100,8 +98,7 @@ def test_contract_needs_a_micro_grid_or_a_location() -> None:
 
 def publish(mosquitto, n: int, **fields: object) -> str:
     e = event(n, **fields)
-    host, port = mosquitto.url.removeprefix("mqtt://").split(":")
-    mqtt_publish.single(e.topic(), e.model_dump_json(exclude_none=True), qos=1, hostname=host, port=int(port))
+    publish_event(mosquitto, e.model_dump_json(exclude_none=True), e.topic())
     return str(e.violation_id)
 
 

@@ -10,24 +10,13 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import paho.mqtt.publish as mqtt_publish
 import pytest
 import yaml
-from conftest import api_client, case_for, dispatcher_config, open_case, wait_for
-from samples import iso, sample_event
+from builders import api_client, case_for, dispatcher_config, iso, open_case, publish_event, sample_event, wait_for
 
 from contract import EventState, event_id_for
 from gridpatrol.broker import LocalBroker
 from gridpatrol.demo import DispatcherThread
-
-
-def publish(broker: LocalBroker, event: dict | str, topic: str | None = None) -> None:
-    host, port = broker.url.removeprefix("mqtt://").split(":")
-    if topic is None:
-        assert isinstance(event, dict)
-        topic = f"gridpatrol/v1/{event['edge_id']}/{event['camera_id']}/events"
-    mqtt_publish.single(topic, event if isinstance(event, str) else json.dumps(event), qos=1,
-                        hostname=host, port=int(port))
 
 
 def quarantined(thread: DispatcherThread, count: int) -> list[dict]:
@@ -45,8 +34,8 @@ def test_one_box_cannot_update_or_clear_another_boxs_case(dispatcher: Dispatcher
     vid = uuid.UUID(case["violation_id"])
     # box-02, on its own topic (the broker's ACL allows that), names box-01's violation.
     for state in (EventState.updated, EventState.cleared):
-        publish(mosquitto, sample_event(edge_id="box-02", state=state.value, event_id=str(event_id_for(vid, state)),
-                                        dwell_s=900.0))
+        publish_event(mosquitto, sample_event(edge_id="box-02", state=state.value,
+                                              event_id=str(event_id_for(vid, state)), dwell_s=900.0))
     reasons = [q["reason"] for q in quarantined(dispatcher, 2)]
     assert all(f"violation {vid} was reported by box-01/cam-001, not box-02/cam-001" in r for r in reasons)
     after = api_client(dispatcher).get(f"/api/v1/cases/{case['id']}").json()
@@ -57,7 +46,7 @@ def test_one_box_cannot_update_or_clear_another_boxs_case(dispatcher: Dispatcher
 def test_another_box_at_the_same_spot_does_not_join_the_case(dispatcher: DispatcherThread, mosquitto) -> None:
     case = open_case(dispatcher, mosquitto)
     other = sample_event(edge_id="box-02", violation_id=str(uuid.uuid4()), event_id=str(uuid.uuid4()))
-    publish(mosquitto, other)
+    publish_event(mosquitto, other)
     theirs = wait_for(lambda: case_for(api_client(dispatcher), other["violation_id"]), 10, "box-02's own case")
     assert theirs["id"] != case["id"] and theirs["edge_id"] == "box-02"
     timeline = api_client(dispatcher).get(f"/api/v1/cases/{case['id']}").json()["timeline"]
@@ -67,8 +56,8 @@ def test_another_box_at_the_same_spot_does_not_join_the_case(dispatcher: Dispatc
 def test_an_event_id_seen_again_with_other_content_is_quarantined(dispatcher: DispatcherThread, mosquitto) -> None:
     event = sample_event()
     case = open_case(dispatcher, mosquitto)
-    publish(mosquitto, event)  # the same message again: a duplicate, nothing kept aside
-    publish(mosquitto, {**event, "dwell_s": 5.0, "kind": "cross_door_trading"})
+    publish_event(mosquitto, event)  # the same message again: a duplicate, nothing kept aside
+    publish_event(mosquitto, {**event, "dwell_s": 5.0, "kind": "cross_door_trading"})
     (row,) = quarantined(dispatcher, 1)
     assert row["reason"] == f"event {event['event_id']} was received before with other content (dwell_s, kind)"
     assert api_client(dispatcher).get(f"/api/v1/cases/{case['id']}").json()["kind"] == "parked_bike"
@@ -78,8 +67,8 @@ def test_an_event_id_seen_again_with_other_content_is_quarantined(dispatcher: Di
 def test_times_out_of_the_window_are_quarantined(dispatcher: DispatcherThread, mosquitto) -> None:
     now = datetime.now(UTC)
     old, ahead = now - timedelta(days=40), now + timedelta(hours=2)
-    publish(mosquitto, sample_event(started_at=iso(old), observed_at=iso(old)))
-    publish(mosquitto, sample_event(edge_id="box-02", started_at=iso(ahead), observed_at=iso(ahead)))
+    publish_event(mosquitto, sample_event(started_at=iso(old), observed_at=iso(old)))
+    publish_event(mosquitto, sample_event(edge_id="box-02", started_at=iso(ahead), observed_at=iso(ahead)))
     reasons = {q["reason"].split(" is ")[0]: q["reason"] for q in quarantined(dispatcher, 2)}
     assert reasons[f"observed_at {old.isoformat()}"].endswith("is older than 14 days")
     assert "ahead of the dispatcher's clock" in reasons[f"observed_at {ahead.isoformat()}"]
@@ -99,7 +88,7 @@ def test_numbers_and_links_out_of_bounds_are_quarantined(
 ) -> None:
     event = sample_event()
     text = json.dumps({**event, field: "@@"}).replace('"@@"', value)
-    publish(mosquitto, text, topic="gridpatrol/v1/box-01/cam-001/events")
+    publish_event(mosquitto, text, topic="gridpatrol/v1/box-01/cam-001/events")
     (row,) = quarantined(dispatcher, 1)
     assert reason in row["reason"], row["reason"]
 
@@ -109,14 +98,14 @@ def test_image_links_are_this_dispatchers_evidence_or_not_shown(dispatcher: Disp
     foreign = sample_event(snapshot={"url": f"https://evil.example/{sha}.jpg", "sha256": sha, "width": 9, "height": 9})
     mismatched = sample_event(edge_id="box-02", snapshot={"url": f"http://d/api/v1/evidence/{'c' * 64}.jpg",
                                                           "sha256": sha, "width": 9, "height": 9})
-    publish(mosquitto, foreign)
-    publish(mosquitto, mismatched)
+    publish_event(mosquitto, foreign)
+    publish_event(mosquitto, mismatched)
     reasons = [q["reason"] for q in quarantined(dispatcher, 2)]
     assert all(r.startswith("snapshot.url: ") and "is not an evidence link of its sha256" in r for r in reasons)
     # A file kept on the box is fine to report, but no page is handed a file:// link.
     on_box = sample_event(edge_id="box-03", snapshot={"url": f"file:///var/edge/evidence/{sha}.jpg", "sha256": sha,
                                                        "width": 9, "height": 9})
-    publish(mosquitto, on_box)
+    publish_event(mosquitto, on_box)
     case = wait_for(lambda: case_for(api_client(dispatcher), on_box["violation_id"]), 10, "the case")
     assert case["snapshot_url"] is None and case["snapshot_sha256"] == sha
     # Another dispatcher's address is signed again with this one's.
@@ -132,9 +121,9 @@ def test_cameras_not_given_to_the_box_are_quarantined(tmp_path: Path, mosquitto:
     thread.start()
     try:
         good = sample_event()
-        publish(mosquitto, sample_event(camera_id="cam-999", violation_id=str(uuid.uuid4())))
-        publish(mosquitto, sample_event(camera_id="cam-002", violation_id=str(uuid.uuid4())))
-        publish(mosquitto, good)
+        publish_event(mosquitto, sample_event(camera_id="cam-999", violation_id=str(uuid.uuid4())))
+        publish_event(mosquitto, sample_event(camera_id="cam-002", violation_id=str(uuid.uuid4())))
+        publish_event(mosquitto, good)
         wait_for(lambda: case_for(api_client(thread), good["violation_id"]), 10, "the known camera's case")
         reasons = sorted(q["reason"] for q in quarantined(thread, 2))
         assert reasons == ["camera 'cam-002' belongs to box 'box-02', not 'box-01'",

@@ -11,10 +11,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+from builders import api_client, dispatcher_config, open_case, push_keys, wait_for
 from certs import town_ca
-from conftest import api_client, dispatcher_config, open_case, wait_for
 from http_receiver import Receiver
-from samples import push_keys
 
 from contract.configfile import ConfigError
 from dispatcher.config import DispatcherConfig

@@ -172,7 +172,7 @@ def test_a_running_box_applies_zones_saved_into_its_config_file(
     """The whole path the zone editor relies on: `edge run` watches its config file, and a
     running camera takes the zones saved there without a restart; an edit naming a class the
     model lacks is logged and changes nothing."""
-    from conftest import wait_for
+    from builders import wait_for
 
     from edge.runner import EdgeRunner
 

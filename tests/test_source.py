@@ -11,7 +11,7 @@ from pathlib import Path
 
 import paho.mqtt.client as mqtt
 import pytest
-from conftest import wait_for
+from builders import wait_for
 from paho.mqtt.enums import CallbackAPIVersion
 
 from contract import CameraStatus, camera_status_topic

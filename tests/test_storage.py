@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from samples import sample_event
+from builders import sample_event
 from sqlalchemy import func, select
 
 from contract import EventState, ViolationEvent, event_id_for

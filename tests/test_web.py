@@ -13,8 +13,7 @@ from pathlib import Path
 
 import paho.mqtt.publish as mqtt_publish
 import pytest
-from conftest import api_client, wait_for
-from samples import sample_event
+from builders import api_client, publish_event, sample_event, wait_for
 
 from contract import EventState, event_id_for, violation_id_for
 from gridpatrol.data import PROJECT_ROOT
@@ -88,9 +87,7 @@ def publish(mosquitto, thread: DispatcherThread, state: EventState, image: bytes
         fields["objects"] = [{"class_name": "bicycle", "confidence": 0.8, "bbox": [10, 20, 60, 90], "track_id": 3,
                               "crop": fields.pop("crop")}]
     event = sample_event(**fields)
-    host, port = mosquitto.url.removeprefix("mqtt://").split(":")
-    mqtt_publish.single("gridpatrol/v1/box-01/cam-001/events", json.dumps(event), qos=1, hostname=host,
-                        port=int(port))
+    publish_event(mosquitto, event)
     return str(vid)
 
 
@@ -274,7 +271,7 @@ def zone_editor(tmp_path: Path, mosquitto, browser, shared: Path, project_root: 
     """The console's zone editor on cam-001 of a town config copied from the example, over the
     camera's latest snapshot: yields the page, the config file, a click at (x, y) in 0..1 of
     the picture and the page position of such a point."""
-    from conftest import dispatcher_config
+    from builders import dispatcher_config
 
     town = tmp_path / "town.yaml"
     town.write_text((project_root / "configs/edge.example.yaml").read_text())
@@ -391,7 +388,7 @@ def test_a_shop_fronts_door_line_is_drawn_dragged_and_saved_with_its_strip(
 
 
 def test_pages_and_images_carry_the_security_headers(dispatcher: DispatcherThread, mosquitto) -> None:
-    from samples import jpeg_bytes
+    from builders import jpeg_bytes
 
     staff = api_client(dispatcher)
     for page in ("/worker/", "/console/"):

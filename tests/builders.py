@@ -1,0 +1,134 @@
+"""What tests build and use, in one place: sample events, push keys and JPEG images, a
+dispatcher's config and an API client for it, publishing an event as an edge box does, and
+waiting for something to happen. Tests import these from here (conftest holds fixtures only)."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import os
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import paho.mqtt.publish as mqtt_publish
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from PIL import Image
+
+from contract import EventState, event_id_for, violation_id_for
+from dispatcher.config import DispatcherConfig, HttpConfig
+from gridpatrol.broker import LocalBroker, free_port
+from gridpatrol.data import PROJECT_ROOT
+from gridpatrol.demo import DispatcherThread
+
+# Recent enough for the dispatcher's ingest window (it quarantines events from long ago).
+STARTED = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
+
+
+def iso(at: datetime) -> str:
+    return at.isoformat().replace("+00:00", "Z")
+
+
+def sample_event(**overrides: object) -> dict:
+    vid = violation_id_for("box-01", "cam-001", "z1", 3, datetime(2026, 5, 1, 8, 0, tzinfo=UTC))
+    event = {
+        "schema_version": 1,
+        "event_id": str(event_id_for(vid, EventState.opened)),
+        "violation_id": str(vid),
+        "kind": "parked_bike",
+        "state": "opened",
+        "edge_id": "box-01",
+        "camera_id": "cam-001",
+        "zone_id": "z1",
+        "micro_grid": "mg-017",
+        "started_at": iso(STARTED),
+        "observed_at": iso(STARTED + timedelta(minutes=2)),
+        "dwell_s": 120.0,
+        "objects": [{"class_name": "bicycle", "confidence": 0.8, "bbox": [10, 20, 60, 90], "track_id": 3}],
+        "snapshot": {"url": f"http://x/api/v1/evidence/{'a' * 64}.jpg", "sha256": "a" * 64,
+                     "width": 640, "height": 480},
+    }
+    event.update(overrides)
+    return event
+
+
+def push_keys() -> dict[str, str]:
+    """A browser's subscription keys: a P-256 public key and a 16-byte secret, base64url."""
+    point = ec.generate_private_key(ec.SECP256R1()).public_key().public_bytes(
+        serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
+    return {"p256dh": base64.urlsafe_b64encode(point).decode().rstrip("="),
+            "auth": base64.urlsafe_b64encode(os.urandom(16)).decode().rstrip("=")}
+
+
+def jpeg_bytes(width: int = 64, height: int = 48, shade: int = 90) -> bytes:
+    """A real JPEG image (evidence uploads are decoded before they are kept)."""
+    out = io.BytesIO()
+    Image.new("RGB", (width, height), (shade, 120, 200)).save(out, "JPEG", quality=80)
+    return out.getvalue()
+
+
+# The tests' push service, phone platforms and gateways listen on loopback: allowed as a town
+# allows the gateways on its own network (tests/test_outbound.py checks the default refuses them).
+LOOPBACK_OUTBOUND = {"allow_networks": ["127.0.0.0/8"], "push_hosts": ["127.0.0.1"]}
+
+
+def dispatcher_config(tmp_path: Path, broker_url: str, **overrides: object) -> DispatcherConfig:
+    values: dict[str, object] = {
+        "database_url": f"sqlite:///{tmp_path / 'dispatcher.sqlite'}",
+        "data_dir": tmp_path / "dispatcher",
+        "grid_file": PROJECT_ROOT / "configs" / "grid.yaml",
+        "mqtt": {"url": broker_url},
+        "http": HttpConfig(host="127.0.0.1", port=free_port()),
+        "outbound": LOOPBACK_OUTBOUND,
+    }
+    values.update(overrides)
+    return DispatcherConfig.model_validate(values)
+
+
+def api_client(thread: DispatcherThread, person: str | None = "d-01", machine: str | None = None) -> httpx.Client:
+    """An HTTP client of ``thread`` logged in as ``person`` (default the dispatcher d-01), or
+    holding a machine token of role ``machine``."""
+    auth = thread.services.auth
+    token = auth.issue_machine(f"test {machine}", machine).token if machine else auth.issue_session(person).token
+    return httpx.Client(base_url=thread.url, timeout=10, headers={"authorization": f"Bearer {token}"})
+
+
+def wait_for(predicate: Callable[[], Any], timeout_s: float, what: str) -> Any:
+    """Poll ``predicate`` until it gives something truthy (returned) or ``timeout_s`` passes."""
+    end = time.monotonic() + timeout_s
+    while time.monotonic() < end:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def case_for(client: httpx.Client, violation_id: str) -> dict | None:
+    """The case (summary) of one violation, as ``client`` may see it, or None."""
+    found = [c for c in client.get("/api/v1/cases").json() if c["violation_id"] == violation_id]
+    return found[0] if found else None
+
+
+def open_case(dispatcher: DispatcherThread, mosquitto: LocalBroker, **fields: object) -> dict:
+    """Publish a sample event on the broker; the case it opens."""
+    event = sample_event(**fields)
+    publish_event(mosquitto, event)
+    staff = api_client(dispatcher)
+    return wait_for(lambda: case_for(staff, event["violation_id"]), 10, "the case to open")
+
+
+def publish_event(broker: LocalBroker, event: dict | str | bytes, topic: str | None = None) -> None:
+    """Publish an event (a dict, or raw text) at QoS 1 as an edge box does: on its own topic
+    unless ``topic`` says otherwise."""
+    host, port = broker.url.removeprefix("mqtt://").split(":")
+    if topic is None:
+        assert isinstance(event, dict)
+        topic = f"gridpatrol/v1/{event['edge_id']}/{event['camera_id']}/events"
+    mqtt_publish.single(topic, json.dumps(event) if isinstance(event, dict) else event, qos=1,
+                        hostname=host, port=int(port))
