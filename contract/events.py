@@ -53,6 +53,8 @@ def _utc(value: datetime) -> datetime:
 
 UtcDatetime = Annotated[datetime, AfterValidator(_utc)]
 Identifier = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")]
+SHA256_PATTERN = r"^[0-9a-f]{64}$"  # an image's name everywhere: its lower-case hex SHA-256
+Sha256 = Annotated[str, Field(pattern=SHA256_PATTERN)]
 MAX_DWELL_S = 366 * 86400.0  # a violation standing longer than a year is a stuck clock, not a stop
 MAX_PIXELS = 100_000.0  # no camera frame is wider or taller
 Coordinate = Annotated[float, Field(ge=-MAX_PIXELS, le=MAX_PIXELS, allow_inf_nan=False)]
@@ -67,7 +69,7 @@ class Snapshot(BaseModel):
     url: str = Field(min_length=1, max_length=2048, pattern=r"^(https?|file)://",
                      description="http(s):// or file:// URL")
     content_type: Literal["image/jpeg"] = "image/jpeg"
-    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    sha256: Sha256
     width: ImageSide
     height: ImageSide
 

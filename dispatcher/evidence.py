@@ -11,7 +11,9 @@ from pathlib import Path
 
 from PIL import Image
 
-_SHA = re.compile(r"^[0-9a-f]{64}$")
+from contract.events import SHA256_PATTERN
+
+SHA256 = re.compile(SHA256_PATTERN)
 
 
 class EvidenceRejected(ValueError):
@@ -48,7 +50,7 @@ class EvidenceStore:
         self.root.mkdir(parents=True, exist_ok=True)
 
     def path(self, sha256: str) -> Path:
-        if not _SHA.match(sha256):
+        if not SHA256.match(sha256):
             raise EvidenceRejected("evidence name must be the image's lower-case hex SHA-256")
         return self.root / sha256[:2] / f"{sha256}.jpg"
 

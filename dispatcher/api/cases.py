@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from contract.events import Identifier
+from contract.events import Identifier, Sha256
 from dispatcher.api.deps import Caller, IsoTime, RowId, ServicesDep, person_of, require
 from dispatcher.api.shapes import CaseDetail, CaseSummary, Seen
 from dispatcher.auth import PEOPLE_ROLES, Principal
@@ -30,8 +30,8 @@ class ActionData(BaseModel):
     minutes: float | None = Field(default=None, gt=0, le=MAX_EXTEND_MIN, allow_inf_nan=False,
                                   description="extend: more minutes on the handling deadline (at most 30 days)")
     micro_grid: Identifier | None = Field(default=None, description="reroute: the micro-grid to send the case to")
-    after_photo_sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$",
-                                           description="handle: the SHA-256 of an after photo you uploaded")
+    after_photo_sha256: Sha256 | None = Field(default=None,
+                                              description="handle: the SHA-256 of an after photo you uploaded")
 
 
 class ActionBody(BaseModel):

@@ -13,7 +13,6 @@ from sqlalchemy.orm import Session
 
 from dispatcher.cases.core import (
     MAX_EXTEND_MIN,
-    SHA256,
     ActionResult,
     CaseActionError,
     CaseCore,
@@ -23,6 +22,7 @@ from dispatcher.cases.core import (
 )
 from dispatcher.cases.views import case_summary
 from dispatcher.db import CaseRow, EvidenceUploadRow, NotificationRow, now
+from dispatcher.evidence import SHA256
 from dispatcher.lifecycle import CaseState, Role, TransitionError, next_state
 from dispatcher.routing import route
 

@@ -5,7 +5,6 @@ case and notify a person, all inside the caller's transaction."""
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -43,7 +42,6 @@ CAMERA = "camera"  # the actor of the camera's steps in the audit trail
 SYSTEM = "system"  # the dispatcher's own (routing, timers)
 UNLOCATED = "unlocated"  # the micro-grid of an event no area or shop places
 MAX_EXTEND_MIN = 30 * 24 * 60.0  # a deadline moves at most 30 days at a time
-SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 
 def uploader_key(person_id: str | None, token_id: int | None = None) -> str:
