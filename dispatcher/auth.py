@@ -39,6 +39,7 @@ from dispatcher.db import (
     now,
 )
 from dispatcher.grid import Grid
+from dispatcher.screen import EVIDENCE_PATH
 
 MachineRole = Literal["edge", "monitor", "admin"]
 SEES_ALL = frozenset({"admin", "dispatcher"})
@@ -344,7 +345,7 @@ class SignedLinks:
     Dispatchers behind one load balancer share ``secret`` (config), else it is made once and
     kept in ``data_dir``."""
 
-    PATH = "/api/v1/evidence/"
+    PATH = EVIDENCE_PATH
 
     def __init__(self, secret: str | None, data_dir: Path, public_url: str, ttl_s: int) -> None:
         if secret is None:
@@ -372,6 +373,10 @@ class SignedLinks:
         name = path.removeprefix(self.PATH)
         expires = int((at or time.time()) + self.ttl_s)
         return f"{self.public_url}{self.PATH}{name}?exp={expires}&sig={self._sig(name, expires)}"
+
+    def image(self, sha256: str, at: float | None = None) -> str | None:
+        """A signed link to the evidence image named by its SHA-256."""
+        return self.sign(f"{self.public_url}{self.PATH}{sha256}.jpg", at)
 
     def valid(self, name: str, expires: int, sig: str) -> bool:
         return expires > time.time() and _same_text(sig, self._sig(name, expires))

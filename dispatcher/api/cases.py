@@ -49,7 +49,7 @@ def present(svc: Services, summary: dict[str, Any]) -> dict[str, Any]:
         for obj in out.get("objects") or []
     ]
     photo = out.get("after_photo_sha256")
-    out["after_photo_url"] = svc.links.sign(f"{svc.links.public_url}/api/v1/evidence/{photo}.jpg") if photo else None
+    out["after_photo_url"] = svc.links.image(photo) if photo else None
     return out
 
 
