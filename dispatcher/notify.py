@@ -175,7 +175,8 @@ class Notifier:
         """Keep a phone's Web Push subscription for ``person_id``; its id. A subscription kept
         for someone else moves only when the same browser sends it again (the same keys: a
         phone that changed hands); knowing another phone's endpoint is not enough
-        (SubscriptionTaken)."""
+        (SubscriptionTaken). The endpoint must be one the pushes may go to (UrlRefused)."""
+        self.push_http.guard.check(endpoint, push=True)
         with self.sessions() as session:
             row = session.scalar(select(PushSubscriptionRow).where(PushSubscriptionRow.endpoint == endpoint))
             if row is None:
