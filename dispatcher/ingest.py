@@ -33,7 +33,7 @@ from contract.mqtt import MqttConfig, mqtt_client
 from dispatcher.cases import CaseService, IngestResult
 from dispatcher.config import IngestConfig
 from dispatcher.db import QuarantineRow
-from dispatcher.screen import EventScreen
+from dispatcher.screen import EventScreen, Screening
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ class IngestStats:
     connected: bool = False
 
 
-def check_message(topic: str, payload: bytes, screen: EventScreen | None = None) -> ViolationEvent:
+def check_message(topic: str, payload: bytes, screen: Screening | None = None) -> ViolationEvent:
     """The event in ``payload``; ``ValueError`` says what is wrong with the message (its form,
     its topic, or what ``screen`` refuses)."""
     if len(payload) > MAX_PAYLOAD_BYTES:
@@ -66,7 +66,7 @@ def check_message(topic: str, payload: bytes, screen: EventScreen | None = None)
         ) from None
     if topic != event.topic():
         raise ValueError(f"topic {topic!r} does not match the event's edge and camera ({event.topic()!r})")
-    problem = screen.problem(event, utcnow()) if screen else None
+    problem = screen(event) if screen else None
     if problem:
         raise ValueError(problem)
     return event
@@ -147,9 +147,10 @@ class Ingest:
         events: list[ViolationEvent] = []
         bad: list[QuarantineRow] = []
         slots: list[int | None] = []
+        screening = self.screen.for_batch(utcnow()) if self.screen else None
         for topic, payload in messages:
             try:
-                events.append(check_message(topic, payload, self.screen))
+                events.append(check_message(topic, payload, screening))
                 slots.append(len(events) - 1)
             except ValueError as exc:
                 log.warning("quarantined a message on %s: %s", topic, exc)

@@ -17,6 +17,7 @@ EVIDENCE_PATH = "/api/v1/evidence/"
 
 # camera id -> the box it belongs to (None: any box); None when the dispatcher has no list
 CameraList = Callable[[], dict[str, str | None] | None]
+Screening = Callable[[ViolationEvent], str | None]  # why one event is refused, or None
 
 
 def evidence_link_problem(image: Snapshot) -> str | None:
@@ -44,14 +45,20 @@ class EventScreen:
     max_skew: timedelta
     cameras: CameraList = lambda: None
 
-    def problem(self, event: ViolationEvent, at: datetime) -> str | None:
-        """Why the dispatcher refuses ``event`` received at ``at``, or None."""
+    def for_batch(self, at: datetime) -> Screening:
+        """The screen of one ingest batch received at ``at``: the town's camera list is read
+        once for the batch, not once per event."""
+        known = self.cameras()
+        return lambda event: self.problem(event, at, known)
+
+    def problem(self, event: ViolationEvent, at: datetime, known: dict[str, str | None] | None) -> str | None:
+        """Why the dispatcher refuses ``event`` received at ``at``, or None (``known``: the
+        camera list, as ``cameras`` gives it)."""
         if event.observed_at > at + self.max_skew:
             return (f"observed_at {event.observed_at.isoformat()} is more than {self.max_skew.total_seconds():.0f} s "
                     "ahead of the dispatcher's clock (is the box's clock set?)")
         if event.observed_at < at - self.max_age:
             return f"observed_at {event.observed_at.isoformat()} is older than {self.max_age.days} days"
-        known = self.cameras()
         if known is not None:
             if event.camera_id not in known:
                 return f"camera {event.camera_id!r} is not in the town's edge config"
