@@ -155,6 +155,7 @@ class Batch:
         another box or camera reported (one box may not update or clear another's cases), or
         an event id seen before with other content (a replay is the same, to the letter)."""
         refused: dict[int, str] = {}
+        first: dict[str, ViolationEvent] = {}  # each event id's first event in this batch
         for i, e in enumerate(events):
             vid, eid = str(e.violation_id), str(e.event_id)
             owner = self.owners.setdefault(vid, (e.edge_id, e.camera_id))
@@ -162,8 +163,12 @@ class Batch:
                 refused[i] = (f"violation {vid} was reported by {owner[0]}/{owner[1]}, "
                               f"not {e.edge_id}/{e.camera_id}")
                 continue
-            payload = comparable(e.model_dump(mode="json"))
-            earlier = comparable(self.stored.setdefault(eid, payload))
+            # Only an event id seen before is compared (a new one is not dumped here for nothing).
+            earlier = self.stored.get(eid) or (first[eid].model_dump(mode="json") if eid in first else None)
+            first.setdefault(eid, e)
+            if earlier is None:
+                continue
+            payload, earlier = comparable(e.model_dump(mode="json")), comparable(earlier)
             if earlier != payload:
                 changed = sorted(k for k in payload.keys() | earlier.keys() if payload.get(k) != earlier.get(k))
                 refused[i] = f"event {eid} was received before with other content ({', '.join(changed)})"
