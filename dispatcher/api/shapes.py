@@ -320,18 +320,3 @@ class Stats(Shape):
     by_state: dict[str, int]
     by_kind: dict[str, int]
     by_micro_grid: dict[str, int]
-
-
-class AssessmentView(Shape):
-    month: str
-    group: str
-    cases: int
-    voided: int
-    accepted_on_time_rate: float | None
-    closing_rate: float | None
-    handled_on_time_rate: float | None
-    mean_response_min: float | None
-    mean_handling_min: float | None
-    rework_rate: float | None
-    satisfaction: float | None
-    ratings: int

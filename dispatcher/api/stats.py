@@ -3,7 +3,6 @@ micro-grids, as JSON and CSV."""
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
@@ -11,8 +10,8 @@ from fastapi.responses import PlainTextResponse
 from pydantic import AfterValidator
 
 from dispatcher.api.deps import Caller, IsoTime, ServicesDep, require
-from dispatcher.api.shapes import AssessmentView, Stats
-from dispatcher.assessment import assess_month, checked_month, to_csv
+from dispatcher.api.shapes import Stats
+from dispatcher.assessment import AssessmentRow, assess_month, checked_month, to_csv
 from dispatcher.auth import Principal
 
 router = APIRouter(prefix="/api/v1", tags=["assessment"])
@@ -30,10 +29,10 @@ def stats(svc: ServicesDep, who: Caller, since: IsoTime | None = None,
     return svc.cases.counts(svc.auth.case_filter(who), since, until)
 
 
-@router.get("/assessment", response_model=list[AssessmentView])
-def assessment(svc: ServicesDep, _: Assessor, month: Month, by: By = "worker") -> list[dict[str, Any]]:
+@router.get("/assessment", response_model=list[AssessmentRow])
+def assessment(svc: ServicesDep, _: Assessor, month: Month, by: By = "worker") -> list[AssessmentRow]:
     """Per worker or micro-grid, for the cases opened in ``month``."""
-    return [asdict(r) for r in assess_month(svc.sessions, month, by, svc.config.escalation)]
+    return assess_month(svc.sessions, month, by, svc.config.escalation)
 
 
 @router.get("/assessment.csv", response_class=PlainTextResponse)
