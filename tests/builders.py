@@ -57,12 +57,20 @@ def sample_event(**overrides: object) -> dict:
     return event
 
 
+def b64url(data: bytes) -> str:
+    """Base64url without padding, as browsers give Web Push keys and JWTs carry their parts."""
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def unb64url(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
 def push_keys() -> dict[str, str]:
     """A browser's subscription keys: a P-256 public key and a 16-byte secret, base64url."""
     point = ec.generate_private_key(ec.SECP256R1()).public_key().public_bytes(
         serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
-    return {"p256dh": base64.urlsafe_b64encode(point).decode().rstrip("="),
-            "auth": base64.urlsafe_b64encode(os.urandom(16)).decode().rstrip("=")}
+    return {"p256dh": b64url(point), "auth": b64url(os.urandom(16))}
 
 
 def jpeg_bytes(width: int = 64, height: int = 48, shade: int = 90) -> bytes:

@@ -5,7 +5,6 @@ vendor's push service and decrypts the message as a browser would)."""
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import os
@@ -17,7 +16,7 @@ import http_ece
 import httpx
 import paho.mqtt.publish as mqtt_publish
 import pytest
-from builders import api_client, sample_event, wait_for
+from builders import api_client, b64url, sample_event, unb64url, wait_for
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
@@ -28,14 +27,6 @@ from contract import EventState, ViolationEvent
 from edge.config import load_edge_config
 from edge.runner import EdgeRunner
 from gridpatrol.demo import DispatcherThread
-
-
-def b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def unb64url(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
 class PushEndpoint:
