@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from contract import EventState, ViolationEvent
-from edge.detections import box_iou
+from contract.geometry import box_iou
 
 
 @dataclass

@@ -31,7 +31,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from edge.detections import Detections, box_iou
+from contract.geometry import box_iou
+from edge.detections import Detections
 
 FOREGROUND_CLASS = "stationary_object"  # the class name zones and events use
 WORK_WIDTH = 320  # frames are compared at this width (grey): noise averages out, it costs < 1 ms

@@ -17,8 +17,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from contract import EventState
+from contract.geometry import box_iou
 from edge.config import TrackingConfig, ZoneConfig
-from edge.detections import box_iou, greedy_match
+from edge.detections import greedy_match
 from edge.riders import ridden
 from edge.tracker import TrackedObject
 from edge.zones import ZoneShape

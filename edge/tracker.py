@@ -16,8 +16,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from contract.geometry import box_iou
 from edge.config import TrackingConfig
-from edge.detections import Detections, box_iou, greedy_match
+from edge.detections import Detections, greedy_match
 
 
 @dataclass

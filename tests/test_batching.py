@@ -12,9 +12,10 @@ import cv2
 import numpy as np
 import pytest
 
+from contract.geometry import box_iou
 from edge.batching import BatchScheduler, SchedulerStopped
 from edge.config import ModelConfig
-from edge.detections import Detections, box_iou
+from edge.detections import Detections
 from edge.detector import ModelError, YoloDetector, provider_settings
 
 IMAGES = ("bus.jpg", "zidane.jpg", "road-motorbikes-1280x574.jpg", "carpark-1920x1080.jpg")

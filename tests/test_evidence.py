@@ -195,7 +195,7 @@ def test_plates_are_pixelated_and_the_vehicles_stay_recognisable(shared: Path, p
     changes, and the detector still finds each vehicle, in the same place, in the result."""
     import cv2
 
-    from edge.detections import box_iou
+    from contract.geometry import box_iou
     from edge.detector import YoloDetector
     from edge.privacy import PLATED_CLASSES, pixelate_plates, plate_regions
 

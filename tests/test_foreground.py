@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 
 from contract import EventState
+from contract.geometry import box_iou
 from edge.analyzer import CameraAnalyzer, media_clock
 from edge.config import CameraConfig, TrackingConfig, ZoneConfig, load_edge_config
-from edge.detections import COCO_NAMES, Detections, box_iou
+from edge.detections import COCO_NAMES, Detections
 from edge.detector import YoloDetector
 from edge.foreground import FOREGROUND_CLASS, StationaryForeground
 from edge.replay import replay_video

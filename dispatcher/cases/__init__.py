@@ -26,7 +26,7 @@ from dispatcher.cases.core import (
 from dispatcher.cases.delivery import Delivery
 from dispatcher.cases.intake import Intake
 from dispatcher.cases.reading import CaseQuery
-from dispatcher.cases.spots import Batch, box_iou, same_spot
+from dispatcher.cases.spots import Batch
 from dispatcher.cases.views import CITY_FIELDS, case_summary, city_payload, transition_summary
 
 
@@ -47,13 +47,11 @@ __all__ = [
     "CaseQuery",
     "CaseService",
     "IngestResult",
-    "box_iou",
     "case_summary",
     "chain_rows",
     "city_payload",
     "deliveries",
     "link_evidence",
-    "same_spot",
     "transition_summary",
     "uploader_key",
 ]

@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from contract import EventState, ViolationEvent
+from contract.geometry import same_spot
 from dispatcher.cases.actions import Actions
 from dispatcher.cases.core import (
     CAMERA,
@@ -31,7 +32,6 @@ from dispatcher.cases.spots import (
     evidence_of,
     place_of,
     placement,
-    same_spot,
     spot_columns,
 )
 from dispatcher.cases.views import city_payload

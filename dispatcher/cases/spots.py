@@ -13,6 +13,7 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from contract import EventState, ViolationEvent
+from contract.geometry import same_spot
 from dispatcher.cases.core import IngestResult, deliveries, subscriptions_of
 from dispatcher.db import (
     CaseRow,
@@ -22,20 +23,6 @@ from dispatcher.db import (
 )
 from dispatcher.lifecycle import OPEN_STATES, CaseState
 from dispatcher.screen import images
-
-
-def box_iou(a: Sequence[float], b: Sequence[float]) -> float:
-    """Intersection over union of two [x1, y1, x2, y2] boxes."""
-    w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = w * h
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
-
-
-def same_spot(a: Sequence[float] | None, b: Sequence[float] | None, min_iou: float) -> bool:
-    """Two boxes of one camera and zone mark the same spot when they overlap this much."""
-    return a is not None and b is not None and box_iou(a, b) >= min_iou
 
 
 def evidence_of(event: ViolationEvent) -> list[tuple[str, str]]:
