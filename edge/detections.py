@@ -1,10 +1,21 @@
-"""Detections of one frame as NumPy arrays (in the style of Roboflow supervision)."""
+"""Detections of one frame as NumPy arrays, in the style of Roboflow supervision: one type
+that the detector returns, the tracker fills in and the zone rules take.
+
+The detector's output has boxes, confidences and class ids. The tracker returns the same type
+with ``tracker_id`` set and per-object ``data`` (``still_since``: media time the object came to
+rest, NaN while it moves; ``observations``: samples its track has been seen in). The background
+model's stationary blobs join a frame's detections with :meth:`Detections.merge`.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
+
+STILL_SINCE = "still_since"  # float64, media time the object came to rest; NaN while it moves
+OBSERVATIONS = "observations"  # int32, samples the object's track has been seen in
 
 
 @dataclass(frozen=True)
@@ -12,16 +23,49 @@ class Detections:
     xyxy: np.ndarray  # (N, 4) float32, pixels
     confidence: np.ndarray  # (N,) float32
     class_id: np.ndarray  # (N,) int32
+    tracker_id: np.ndarray | None = None  # (N,) int64 once tracked
+    data: Mapping[str, np.ndarray] = field(default_factory=dict)  # per-object arrays of length N
 
     @classmethod
     def empty(cls) -> Detections:
         return cls(np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros(0, np.int32))
 
+    @classmethod
+    def merge(cls, parts: Sequence[Detections]) -> Detections:
+        """One frame's detections from several finders (the model, the background model), in
+        order. Tracker ids and data are kept only where every part has them."""
+        parts = [p for p in parts if len(p)] or list(parts[:1]) or [cls.empty()]
+        if len(parts) == 1:
+            return parts[0]
+        tracked = all(p.tracker_id is not None for p in parts)
+        keys = set.intersection(*(set(p.data) for p in parts))
+        return cls(
+            np.concatenate([p.xyxy for p in parts]),
+            np.concatenate([p.confidence for p in parts]),
+            np.concatenate([p.class_id for p in parts]),
+            np.concatenate([p.tracker_id for p in parts]) if tracked else None,  # type: ignore[misc]
+            {k: np.concatenate([p.data[k] for p in parts]) for k in sorted(keys)},
+        )
+
     def __len__(self) -> int:
         return int(self.xyxy.shape[0])
 
-    def __getitem__(self, index: np.ndarray | slice) -> Detections:
-        return Detections(self.xyxy[index], self.confidence[index], self.class_id[index])
+    def __getitem__(self, index: np.ndarray | slice | list[int]) -> Detections:
+        return Detections(
+            self.xyxy[index], self.confidence[index], self.class_id[index],
+            None if self.tracker_id is None else self.tracker_id[index],
+            {k: v[index] for k, v in self.data.items()},
+        )
+
+    @property
+    def still_since(self) -> np.ndarray:
+        """Media time each object came to rest, NaN while it moves (all NaN before tracking)."""
+        return self.data.get(STILL_SINCE, np.full(len(self), np.nan))
+
+    @property
+    def observations(self) -> np.ndarray:
+        """Samples each object's track has been seen in (all 1 before tracking)."""
+        return self.data.get(OBSERVATIONS, np.ones(len(self), np.int32))
 
 
 # COCO-80 in the order Ultralytics and YOLOX models use; MOT detection files carry these ids.

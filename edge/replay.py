@@ -16,8 +16,10 @@ from edge.analyzer import CameraAnalyzer, media_clock
 from edge.config import CameraConfig, EdgeConfig
 from edge.detections import COCO_NAMES
 from edge.detector import YoloDetector
+from edge.event_builder import EventBuilder
 from edge.evidence import EvidenceError, EvidenceStore
 from edge.mot import iter_mot_frames, read_mot
+from edge.pipeline import CameraPipeline
 from edge.source import read_frames
 
 EventSink = Callable[[ViolationEvent], None]
@@ -33,14 +35,16 @@ def replay_mot(
     class_names: list[str] | None = None,
 ) -> Iterator[ViolationEvent]:
     """Events from a MOT detection file; frame ``n`` is at ``(n - 1) / fps`` seconds."""
-    analyzer = CameraAnalyzer.from_config(config, camera, class_names or list(COCO_NAMES), media_clock(start))
+    clock = media_clock(start)
+    analyzer = CameraAnalyzer.from_config(config, camera, class_names or list(COCO_NAMES), clock)
+    events = EventBuilder(config.edge_id, camera.id, analyzer.class_names, clock)
     sampler = camera.sampler()
     for frame, detections in iter_mot_frames(read_mot(mot_path)):
         t = (frame - 1) / fps
         if not sampler.due(t):
             continue
         for decision in analyzer.update(t, detections, frame_wh):
-            yield analyzer.event_for(decision)
+            yield events.event(decision)
         sampler.follow(analyzer.busy)
 
 
@@ -54,17 +58,15 @@ def replay_video(
     on_evidence_error: Callable[[EvidenceError], None] | None = None,
 ) -> Iterator[ViolationEvent]:
     """Events from a video file, sampled at the camera's ``sample_fps``."""
-    analyzer = CameraAnalyzer.from_config(config, camera, detector.class_names, media_clock(start))
+    pipeline = CameraPipeline.from_config(config, camera, detector.class_names, media_clock(start), evidence)
     sampler = camera.sampler()
     for raw in read_frames(str(video)):
         if not sampler.due(raw.time_s):
             continue
         image = raw.to_bgr()
-        for event, _ in analyzer.events_for_frame(
-            raw.time_s, image, detector.detect(image), evidence, on_evidence_error or _raise
-        ):
+        for event, _ in pipeline.frame(raw.time_s, image, detector.detect(image), on_evidence_error or _raise):
             yield event
-        sampler.follow(analyzer.busy)
+        sampler.follow(pipeline.analyzer.busy)
 
 
 def _raise(exc: EvidenceError) -> None:

@@ -9,7 +9,6 @@ been seen empty for ``clear_s``.
 
 from __future__ import annotations
 
-import uuid
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -19,9 +18,8 @@ import numpy as np
 from contract import EventState
 from contract.geometry import box_iou
 from edge.config import TrackingConfig, ZoneConfig
-from edge.detections import greedy_match
+from edge.detections import Detections, greedy_match
 from edge.riders import ridden
-from edge.tracker import TrackedObject
 from edge.zones import ZoneShape
 
 RIDDEN_MEMORY_S = 600.0  # how long a track's last ride is remembered (its parked clock starts then)
@@ -40,7 +38,6 @@ class Spot:
     samples: int = 0  # samples analysed since the spot was found
     sightings: int = 0  # of which the object was seen
     opened: bool = False
-    violation_id: uuid.UUID | None = None
     alerted_at: float = 0.0  # media time of the last opened or updated event
     updates: int = 0  # updated events so far (their sequence numbers)
 
@@ -64,10 +61,17 @@ class Decision:
         return max(0.0, end - self.spot.since)
 
 
-def _sighted(spot: Spot, obj: TrackedObject, t: float) -> None:
-    """``obj`` seen at ``spot`` at media time ``t``."""
-    spot.box, spot.last_seen, spot.track_id, spot.confidence = obj.xyxy, t, obj.track_id, obj.confidence
-    spot.class_votes[obj.class_id] += 1
+def _tracker_ids(objects: Detections) -> np.ndarray:
+    if objects.tracker_id is None:
+        raise ValueError("zone rules take tracked detections (Tracker.update sets tracker_id)")
+    return objects.tracker_id
+
+
+def _sighted(spot: Spot, objects: Detections, i: int, t: float) -> None:
+    """Object ``i`` of ``objects`` seen at ``spot`` at media time ``t``."""
+    spot.box, spot.last_seen = objects.xyxy[i], t
+    spot.track_id, spot.confidence = int(_tracker_ids(objects)[i]), float(objects.confidence[i])
+    spot.class_votes[int(objects.class_id[i])] += 1
 
 
 class ZoneRule:
@@ -86,41 +90,39 @@ class ZoneRule:
         self.active_since: float | None = None  # media time the zone last became active
         self.busy = False  # the last sample held an object of the zone's classes, a candidate or a violation
 
-    def _relevant(self, t: float, objects: Sequence[TrackedObject], riders: np.ndarray) -> list[TrackedObject]:
-        if not objects:
-            return []
-        boxes = np.stack([o.xyxy for o in objects])
+    def _relevant(self, t: float, objects: Detections, riders: np.ndarray) -> Detections:
+        """The objects of the zone's classes inside it, big and sure enough, nobody riding them."""
+        if not len(objects):
+            return objects
+        boxes = objects.xyxy
         inside = self.shape.contains(boxes)
         big = np.minimum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]) >= self.zone.min_box_px
         on_it = ridden(boxes, riders) if self.ridable_ids else np.zeros(len(objects), bool)
-        for obj, rode in zip(objects, on_it, strict=True):
-            if rode and obj.class_id in self.ridable_ids:
-                self._ridden_at[obj.track_id] = t
-        return [
-            o for o, ok, size_ok, rode in zip(objects, inside, big, on_it, strict=True)
-            if ok and size_ok and o.class_id in self.class_ids and o.confidence >= self.zone.min_confidence
-            and not (rode and o.class_id in self.ridable_ids)
-        ]
+        rode = on_it & np.isin(objects.class_id, list(self.ridable_ids))
+        for track_id in _tracker_ids(objects)[rode]:
+            self._ridden_at[int(track_id)] = t
+        sure = objects.confidence.astype(np.float64) >= self.zone.min_confidence
+        return objects[inside & big & np.isin(objects.class_id, self.class_ids) & sure & ~rode]
 
     @staticmethod
-    def _match(objects: Sequence[TrackedObject], spots: list[Spot], min_iou: float) -> dict[int, Spot]:
+    def _match(objects: Detections, spots: list[Spot], min_iou: float) -> dict[int, Spot]:
         """Greedy one-to-one matching of objects (by index) to spots by IoU."""
-        if not objects or not spots:
+        if not len(objects) or not spots:
             return {}
-        iou = box_iou(np.stack([o.xyxy for o in objects]), np.stack([s.anchor for s in spots]))
+        iou = box_iou(objects.xyxy, np.stack([s.anchor for s in spots]))
         return {i: spots[k] for i, k in greedy_match(iou, min_iou)}
 
-    def _crept(self, still: Sequence[TrackedObject], matched: dict[int, Spot]) -> dict[int, Spot]:
+    def _crept(self, still: Detections, matched: dict[int, Spot]) -> dict[int, Spot]:
         """Still objects matching no spot's anchor but an open spot's last sighting."""
         taken = {spot.spot_id for spot in matched.values()}
         left = [i for i in range(len(still)) if i not in matched]
         open_spots = [s for s in self.spots if s.opened and s.spot_id not in taken]
         if not left or not open_spots:
             return {}
-        iou = box_iou(np.stack([still[i].xyxy for i in left]), np.stack([s.box for s in open_spots]))
+        iou = box_iou(still.xyxy[left], np.stack([s.box for s in open_spots]))
         return {left[i]: open_spots[k] for i, k in greedy_match(iou, self.tracking.spot_iou)}
 
-    def update(self, t: float, objects: Sequence[TrackedObject], active: bool = True,
+    def update(self, t: float, objects: Detections, active: bool = True,
                riders: np.ndarray | None = None) -> list[Decision]:
         """One sample at media time ``t``. Outside its active hours (``active`` False) the zone
         opens nothing and forgets its candidate spots, so the dwell clock starts when it
@@ -130,42 +132,45 @@ class ZoneRule:
         if not active:
             self.spots = [s for s in self.spots if s.opened]
             self.active_since = None
-            objects = ()
+            objects = objects[np.zeros(len(objects), bool)]
         elif self.active_since is None:
             self.active_since = t
         self._ridden_at = {k: v for k, v in self._ridden_at.items() if t - v < RIDDEN_MEMORY_S}
         relevant = self._relevant(t, objects, np.zeros((0, 4), np.float32) if riders is None else riders)
-        self.busy = bool(relevant) or bool(self.spots)
-        still = [o for o in relevant if o.still_since is not None]
+        self.busy = bool(len(relevant)) or bool(self.spots)
+        moving = np.isnan(relevant.still_since)
+        still = relevant[~moving]
         # A young track is often the same parked object seen again after a detector gap:
         # it may keep a known spot alive (never start one, never move it).
-        young = [o for o in relevant if o.still_since is None and o.observations < self.tracking.still_min_observations]
+        young = relevant[moving & (relevant.observations < self.tracking.still_min_observations)]
 
         seen_now: set[int] = set()
         matches = self._match(still, self.spots, self.tracking.spot_iou)
         for i, spot in matches.items():
             # The spot stays where the object came to rest (``anchor``): a candidate that
             # creeps leaves its spot instead of dragging it along. ``box`` is the latest sighting.
-            _sighted(spot, still[i], t)
+            _sighted(spot, still, i, t)
             seen_now.add(spot.spot_id)
         # An object under an open violation that crept off its spot (a car edging along the
         # shoulder, a bike nudged by a passer-by) is the same violation: its spot moves to
         # where it now rests instead of a second violation opening beside the first.
         crept = self._crept(still, matches)
         for i, spot in crept.items():
-            spot.anchor = still[i].xyxy
-            _sighted(spot, still[i], t)
+            spot.anchor = still.xyxy[i]
+            _sighted(spot, still, i, t)
             seen_now.add(spot.spot_id)
         matches.update(crept)
-        for i, obj in enumerate(still):
+        for i in range(len(still)):
             if i in matches:
                 continue
-            since = obj.still_since if obj.still_since is not None else t
-            since = max(since, self._ridden_at.get(obj.track_id, since))  # parked from when its rider left
+            track_id = int(_tracker_ids(still)[i])
+            since = float(still.still_since[i])
+            since = max(since, self._ridden_at.get(track_id, since))  # parked from when its rider left
             if self.active_since is not None:
                 since = max(since, self.active_since)  # dwell counts only while the zone is enforced
-            spot = Spot(self._next_spot, obj.xyxy, obj.xyxy, since, t, obj.track_id, obj.confidence,
-                        Counter({obj.class_id: 1}))
+            box = still.xyxy[i]
+            spot = Spot(self._next_spot, box, box, since, t, track_id, float(still.confidence[i]),
+                        Counter({int(still.class_id[i]): 1}))
             self._next_spot += 1
             self.spots.append(spot)
             seen_now.add(spot.spot_id)

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from contract import CameraState, CameraStatus, ViolationEvent
-from edge.analyzer import CameraAnalyzer, media_clock
+from edge.analyzer import media_clock
 from edge.batching import BatchScheduler, SchedulerStopped
 from edge.config import CameraConfig, EdgeConfig, ZoneConfig
 from edge.configwatch import ConfigWatcher
@@ -24,6 +24,7 @@ from edge.detector import Detector, YoloDetector
 from edge.evidence import EvidenceError, EvidenceStore
 from edge.metrics import EdgeMetrics
 from edge.outbox import Outbox
+from edge.pipeline import CameraPipeline
 from edge.publisher import Publisher
 from edge.scene import SceneGuard
 from edge.source import CameraSource, KeyframeGate, SourceError
@@ -51,7 +52,9 @@ class CameraWorker(threading.Thread):
         self.emit = emit
         self.stop_event = stop
         self.speed = speed
-        self.analyzer = CameraAnalyzer.from_config(config, camera, detector.class_names, media_clock(datetime.now(UTC)))
+        self.pipeline = CameraPipeline.from_config(config, camera, detector.class_names,
+                                                   media_clock(datetime.now(UTC)), evidence)
+        self.analyzer = self.pipeline.analyzer
         self.frames_analysed = 0
         self.error: str | None = None
         self.edge_id = config.edge_id
@@ -127,7 +130,7 @@ class CameraWorker(threading.Thread):
     def process(self, t: float, image) -> None:
         if self._pending_zones is not None:
             zones, self._pending_zones = self._pending_zones, None
-            changed = self.analyzer.use_zones(zones)
+            changed = self.pipeline.use_zones(zones)
             self.camera = self.analyzer.camera
             log.info("camera %s: zones %s changed, applied", self.camera.id, ", ".join(changed) or "(none)")
         change = self.scene.check(t, image)
@@ -142,8 +145,7 @@ class CameraWorker(threading.Thread):
         detections = self.detector.detect(image)
         self.metrics.frames_analysed.labels(self.camera.id).inc()
         self.frames_analysed += 1
-        for event, stored in self.analyzer.events_for_frame(t, image, detections, self.evidence,
-                                                            self._evidence_failed):
+        for event, stored in self.pipeline.frame(t, image, detections, self._evidence_failed):
             self.metrics.events.labels(self.camera.id, event.state.value).inc()
             self.emit(event, [str(image.path) for image in stored])
 

@@ -18,7 +18,7 @@ import numpy as np
 
 from contract.geometry import box_iou
 from edge.config import TrackingConfig
-from edge.detections import Detections, greedy_match
+from edge.detections import OBSERVATIONS, STILL_SINCE, Detections, greedy_match
 
 
 @dataclass
@@ -41,18 +41,6 @@ class Track:
     @property
     def class_id(self) -> int:
         return self.class_votes.most_common(1)[0][0]
-
-
-@dataclass(frozen=True)
-class TrackedObject:
-    """A detection of this frame with its track's identity and stillness."""
-
-    track_id: int
-    xyxy: np.ndarray
-    class_id: int
-    confidence: float
-    observations: int
-    still_since: float | None  # media time the object came to rest; None while it moves
 
 
 def _tolerance(size: float, cfg: TrackingConfig) -> float:
@@ -118,7 +106,9 @@ class Tracker:
         while len(track.recent) > 3 and track.recent[0][0] < t - self.cfg.still_min_s:
             track.recent.popleft()
 
-    def update(self, t: float, detections: Detections) -> list[TrackedObject]:
+    def update(self, t: float, detections: Detections) -> Detections:
+        """``detections`` of the sample at media time ``t`` with their track ids, each track's
+        class by vote, and their stillness (``still_since``, ``observations``)."""
         self._samples += 1
         self.tracks = [tr for tr in self.tracks if t - tr.last_t <= self.cfg.track_max_gap_s]
         matched_track_for_det: dict[int, Track] = {}
@@ -129,7 +119,8 @@ class Tracker:
             iou[~self.compatible[detections.class_id][:, track_classes]] = 0.0
             for d, k in greedy_match(iou, self.cfg.match_iou):
                 matched_track_for_det[d] = self.tracks[k]
-        out: list[TrackedObject] = []
+        tracks: list[Track] = []
+        still_since = np.full(len(detections), np.nan)
         for d in range(len(detections)):
             box = detections.xyxy[d].astype(np.float32)
             cls = int(detections.class_id[d])
@@ -151,11 +142,13 @@ class Tracker:
                     track.rest_sample, track.settled = self._samples, False
             if not track.settled:
                 self._remember(track, t, box)
-            still = self._settled(track, t)
-            out.append(
-                TrackedObject(
-                    track.track_id, box, track.class_id, conf, track.observations,
-                    track.rest_since if still else None,
-                )
-            )
-        return out
+            if self._settled(track, t):
+                still_since[d] = track.rest_since
+            tracks.append(track)
+        return Detections(
+            detections.xyxy.astype(np.float32),
+            detections.confidence,
+            np.array([tr.class_id for tr in tracks], np.int32),  # the track's class by vote
+            np.array([tr.track_id for tr in tracks], np.int64),
+            {STILL_SINCE: still_since, OBSERVATIONS: np.array([tr.observations for tr in tracks], np.int32)},
+        )

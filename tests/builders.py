@@ -1,6 +1,7 @@
-"""What tests build and use, in one place: sample events, push keys and JPEG images, a
-dispatcher's config and an API client for it, publishing an event as an edge box does, and
-waiting for something to happen. Tests import these from here (conftest holds fixtures only)."""
+"""What tests and benchmarks build and use, in one place: sample events, push keys and JPEG
+images, a dispatcher's config and an API client for it, publishing an event as an edge box
+does, waiting for something to happen; and on the edge side zones, cameras, detections,
+analyzers and camera pipelines. Tests import these from here (conftest holds fixtures only)."""
 
 from __future__ import annotations
 
@@ -15,13 +16,21 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import numpy as np
 import paho.mqtt.publish as mqtt_publish
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from PIL import Image
 
-from contract import EventState, event_id_for, violation_id_for
+from contract import EventState, ViolationEvent, event_id_for, violation_id_for
 from dispatcher.config import DispatcherConfig, HttpConfig
+from edge.analyzer import CameraAnalyzer, media_clock
+from edge.config import BlurMode, CameraConfig, TrackingConfig, ZoneConfig
+from edge.detections import COCO_NAMES, Detections
+from edge.event_builder import EventBuilder
+from edge.evidence import EvidenceStore
+from edge.pipeline import CameraPipeline
+from edge.recorder import EvidenceRecorder
 from gridpatrol.broker import LocalBroker, free_port
 from gridpatrol.data import PROJECT_ROOT
 from gridpatrol.demo import DispatcherThread
@@ -55,6 +64,11 @@ def sample_event(**overrides: object) -> dict:
     }
     event.update(overrides)
     return event
+
+
+def violation_event(**overrides: object) -> ViolationEvent:
+    """:func:`sample_event` as the contract's model."""
+    return ViolationEvent.model_validate(sample_event(**overrides))
 
 
 def b64url(data: bytes) -> str:
@@ -140,3 +154,52 @@ def publish_event(broker: LocalBroker, event: dict | str | bytes, topic: str | N
         topic = f"gridpatrol/v1/{event['edge_id']}/{event['camera_id']}/events"
     mqtt_publish.single(topic, json.dumps(event) if isinstance(event, dict) else event, qos=1,
                         hostname=host, port=int(port))
+
+
+# The edge: scripted scenes run in media time from MEDIA_START.
+MEDIA_START = datetime(2026, 5, 1, 8, 0, tzinfo=UTC)
+LOWER_HALF = [(0.0, 0.5), (1.0, 0.5), (1.0, 1.0), (0.0, 1.0)]
+Box = tuple[float, float, float, float]
+
+
+def zone_config(**overrides: Any) -> ZoneConfig:
+    """A no-parking zone over the lower half of the frame for bicycles (dwell 10 s, clear 5 s)."""
+    values: dict[str, Any] = {"id": "z1", "kind": "parked_bike", "polygon": LOWER_HALF, "classes": ["bicycle"],
+                              "dwell_s": 10.0, "clear_s": 5.0, "micro_grid": "mg-017"}
+    values.update(overrides)
+    return ZoneConfig.model_validate(values)
+
+
+def camera_config(*zones: ZoneConfig, **overrides: Any) -> CameraConfig:
+    """A camera sampled twice a second with ``zones`` (default: one :func:`zone_config`)."""
+    values: dict[str, Any] = {"id": "cam", "url": "x.mp4", "sample_fps": 2, "zones": list(zones) or [zone_config()]}
+    values.update(overrides)
+    return CameraConfig.model_validate(values)
+
+
+def camera_analyzer(camera: CameraConfig | None = None, class_names: list[str] | tuple[str, ...] = COCO_NAMES,
+                    start: datetime = MEDIA_START) -> CameraAnalyzer:
+    """The decisions of box ``box``'s ``camera`` (default :func:`camera_config`) in media time."""
+    return CameraAnalyzer("box", camera or camera_config(), class_names, TrackingConfig(), media_clock(start))
+
+
+def camera_pipeline(camera: CameraConfig | None = None, class_names: list[str] | tuple[str, ...] = COCO_NAMES,
+                    store: EvidenceStore | None = None, blur: BlurMode = "none",
+                    plate_classes: list[str] | tuple[str, ...] = (), start: datetime = MEDIA_START) -> CameraPipeline:
+    """:func:`camera_analyzer` with its events and, given a ``store``, its evidence recorded."""
+    analyzer = camera_analyzer(camera, class_names, start)
+    clock = media_clock(start)
+    recorder = (EvidenceRecorder(store, class_names, analyzer.camera.zones, clock, blur, plate_classes)
+                if store is not None else None)
+    return CameraPipeline(analyzer, EventBuilder("box", analyzer.camera.id, analyzer.class_names, clock), recorder)
+
+
+def detections_of(*items: tuple[Box, int], confidence: float = 0.8) -> Detections:
+    """A frame's detections: (box in pixels, class id) each, all at ``confidence``."""
+    if not items:
+        return Detections.empty()
+    return Detections(
+        np.array([b for b, _ in items], np.float32),
+        np.full(len(items), confidence, np.float32),
+        np.array([c for _, c in items], np.int32),
+    )

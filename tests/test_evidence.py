@@ -9,12 +9,11 @@ import subprocess
 import time
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 import pytest
-from builders import sample_event
+from builders import camera_config, camera_pipeline, violation_event, zone_config
 
 from contract import ViolationEvent
 from edge.evidence import EvidenceError, EvidenceStore
@@ -22,7 +21,11 @@ from edge.retention import Retention
 
 
 def event(n: int) -> ViolationEvent:
-    return ViolationEvent.model_validate(sample_event(event_id=str(uuid.uuid4()), camera_id=f"cam-{n % 3:03d}"))
+    return violation_event(event_id=str(uuid.uuid4()), camera_id=f"cam-{n % 3:03d}")
+
+
+def raise_it(exc: EvidenceError) -> None:
+    raise exc
 
 
 def noisy_frame(seed: int, size: int = 240) -> np.ndarray:
@@ -134,8 +137,6 @@ def test_people_are_pixelated_in_what_is_stored(shared: Path, tmp_path: Path) ->
     leaves the rest of the picture as it was."""
     import cv2
 
-    from edge.analyzer import CameraAnalyzer, media_clock
-    from edge.config import CameraConfig, TrackingConfig, ZoneConfig
     from edge.detector import YoloDetector
     from edge.privacy import pixelate_people
 
@@ -158,17 +159,13 @@ def test_people_are_pixelated_in_what_is_stored(shared: Path, tmp_path: Path) ->
     assert (hidden[~covered] == image[~covered]).all()  # nothing else touched
     assert pixelate_people(image, people, "none") is image
 
-    zone = ZoneConfig(id="z", kind="parked_bike", polygon=[(0, 0), (1, 0), (1, 1), (0, 1)], classes=["tie"],
-                      dwell_s=1, clear_s=5, micro_grid="mg-017")  # the ties stand still: a violation
-    camera = CameraConfig(id="cam", url="x.mp4", sample_fps=2, zones=[zone])
-    analyzer = CameraAnalyzer("box", camera, detector.class_names, TrackingConfig(),
-                              media_clock(datetime(2026, 5, 1, tzinfo=UTC)), blur="heads")
-    store = EvidenceStore(tmp_path / "evidence")
-    stored = [images for t in range(8) for _, images in analyzer.events_for_frame(
-        t * 0.5, image, detections, store, lambda exc: None) if images]
+    # the ties stand still: a violation
+    zone = zone_config(polygon=[(0, 0), (1, 0), (1, 1), (0, 1)], classes=["tie"], dwell_s=1)
+    camera = camera_pipeline(camera_config(zone), detector.class_names, EvidenceStore(tmp_path / "evidence"), "heads")
+    stored = [images for t in range(8) for _, images in camera.frame(t * 0.5, image, detections, raise_it) if images]
     assert stored, "the still ties opened no violation"
     snapshot = cv2.imread(str(stored[0][0].path))
-    _, kept = analyzer.history.before(10.0)
+    _, kept = camera.recorder.history.before(10.0)
     for box in people:  # stored as JPEG: a few more colours at block edges, still no face
         assert detail(head(snapshot, box)) < detail(head(image, box)) / 4
         assert detail(head(kept, box)) < detail(head(image, box)) / 4
@@ -227,10 +224,10 @@ def test_stored_evidence_has_plates_pixelated(shared: Path, tmp_path: Path) -> N
     class the model lacks is refused naming the setting."""
     import cv2
 
-    from edge.analyzer import CameraAnalyzer, media_clock
-    from edge.config import CameraConfig, EvidenceConfig, TrackingConfig, ZoneConfig
+    from edge.config import EvidenceConfig
     from edge.detector import YoloDetector
     from edge.privacy import pixelate_plates, plate_classes_of
+    from edge.recorder import EvidenceRecorder
 
     image = cv2.imread(str(shared / "media/images/carpark-1920x1080.jpg"))
     detector = YoloDetector(shared / "models/yolov8n-coco-int8-640.onnx")
@@ -239,21 +236,17 @@ def test_stored_evidence_has_plates_pixelated(shared: Path, tmp_path: Path) -> N
     assert plates == ["car", "motorcycle", "bus", "truck"]
     assert plate_classes_of(EvidenceConfig(), detector.class_names) == []
     # The left cars stand still in the zone; the black car, right of it, is outside (untinted).
-    zone = ZoneConfig(id="z", kind="parked_bike", polygon=[(0, 0), (0.6, 0), (0.6, 1), (0, 1)], classes=["car"],
-                      dwell_s=1, clear_s=5, micro_grid="mg-017")
-    camera = CameraConfig(id="cam", url="x.mp4", sample_fps=2, zones=[zone])
-    clock = media_clock(datetime(2026, 5, 1, tzinfo=UTC))
-    analyzer = CameraAnalyzer("box", camera, detector.class_names, TrackingConfig(), clock, plate_classes=plates)
+    zone = zone_config(polygon=[(0, 0), (0.6, 0), (0.6, 1), (0, 1)], classes=["car"], dwell_s=1)
     store = EvidenceStore(tmp_path / "evidence")
-    stored = [images for t in range(8) for _, images in analyzer.events_for_frame(
-        t * 0.5, image, detections, store, lambda exc: None) if images]
+    camera = camera_pipeline(camera_config(zone), detector.class_names, store, plate_classes=plates)
+    stored = [images for t in range(8) for _, images in camera.frame(t * 0.5, image, detections, raise_it) if images]
     assert stored, "the parked cars opened no violation"
     x1, y1, x2, y2 = PLATES["carpark-1920x1080.jpg"]
     snapshot = cv2.imread(str(stored[0][0].path))
-    _, kept = analyzer.history.before(10.0)
+    _, kept = camera.recorder.history.before(10.0)
     hidden = pixelate_plates(image, detections.xyxy[np.isin(detections.class_id, detector.class_ids(plates))])
     for picture in (snapshot, kept):  # JPEGs (the past at 960 px): nearer the pixelated plate than the plate
         plate = (np.array([x1, y1, x2, y2]) * picture.shape[1] / image.shape[1]).round().astype(int)
         assert apart(picture, hidden, plate) < apart(picture, image, plate) / 2
     with pytest.raises(ValueError, match=r"evidence\.plate_classes.*e-bike"):
-        CameraAnalyzer("box", camera, detector.class_names, TrackingConfig(), clock, plate_classes=["e-bike"])
+        EvidenceRecorder(store, detector.class_names, [zone], camera.analyzer.clock, plate_classes=["e-bike"])

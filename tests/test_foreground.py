@@ -8,14 +8,15 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from builders import camera_analyzer, camera_config, camera_pipeline, zone_config
 
 from contract import EventState
 from contract.geometry import box_iou
-from edge.analyzer import CameraAnalyzer, media_clock
-from edge.config import CameraConfig, TrackingConfig, ZoneConfig, load_edge_config
+from edge.config import ZoneConfig, load_edge_config
 from edge.detections import COCO_NAMES, Detections
 from edge.detector import YoloDetector
 from edge.foreground import FOREGROUND_CLASS, StationaryForeground
+from edge.pipeline import CameraPipeline
 from edge.replay import replay_video
 from edge.source import read_frames
 
@@ -65,12 +66,12 @@ def test_a_shop_front_strip_with_only_people_walking_past_raises_nothing(shared:
     assert events == []
 
 
-def _strip_camera(dwell_s: float = 20.0) -> tuple[CameraAnalyzer, ZoneConfig]:
-    strip = ZoneConfig(id="front", kind="cross_door_trading", classes=["chair", FOREGROUND_CLASS], dwell_s=dwell_s,
-                       clear_s=10, shop_id="shop-7", micro_grid="mg-018",
-                       polygon=[(0.05, 0.55), (0.95, 0.55), (0.95, 0.98), (0.05, 0.98)])
-    camera = CameraConfig(id="street", url="x.mp4", sample_fps=1, zones=[strip])
-    return CameraAnalyzer("box", camera, COCO_NAMES, TrackingConfig(), media_clock(START)), strip
+def _strip_camera(dwell_s: float = 20.0) -> CameraPipeline:
+    """A shop front's strip counting chairs and what the background model finds (no evidence kept)."""
+    strip = zone_config(id="front", kind="cross_door_trading", classes=["chair", FOREGROUND_CLASS], dwell_s=dwell_s,
+                        clear_s=10, shop_id="shop-7", micro_grid="mg-018",
+                        polygon=[(0.05, 0.55), (0.95, 0.55), (0.95, 0.98), (0.05, 0.98)])
+    return camera_pipeline(camera_config(strip, id="street", sample_fps=1), start=START)
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +86,7 @@ def street(shared: Path) -> tuple[np.ndarray, np.ndarray]:
 def test_goods_no_class_knows_put_out_on_the_strip_open_and_clear_as_a_stationary_object(
         street: tuple[np.ndarray, np.ndarray]) -> None:
     empty, goods = street
-    analyzer, _ = _strip_camera(dwell_s=20)
+    camera = _strip_camera(dwell_s=20)
     rng = np.random.default_rng(7)
     events = []
     for t in range(0, 200):
@@ -93,7 +94,7 @@ def test_goods_no_class_knows_put_out_on_the_strip_open_and_clear_as_a_stationar
         if 60 <= t < 140:  # put out at 60 s, taken in at 140 s
             frame[400:520, 600:760] = goods
         noisy = np.clip(frame.astype(np.int16) + rng.integers(-4, 5, frame.shape), 0, 255).astype(np.uint8)
-        events += [e for e, _ in analyzer.events_for_frame(float(t), noisy, Detections.empty(), None, print)]
+        events += [e for e, _ in camera.frame(float(t), noisy, Detections.empty(), print)]
     assert [e.state for e in events] == [EventState.opened, EventState.cleared]
     opened, cleared = events
     assert opened.objects[0].class_name == FOREGROUND_CLASS and opened.shop_id == "shop-7"
@@ -107,7 +108,7 @@ def test_what_the_detector_explains_or_a_person_covers_is_no_stationary_object(
         street: tuple[np.ndarray, np.ndarray]) -> None:
     empty, goods = street
     for known in ("chair", "person"):
-        analyzer, _ = _strip_camera(dwell_s=20)
+        camera = _strip_camera(dwell_s=20)
         events = []
         box = Detections(np.array([[600, 400, 760, 520]], np.float32), np.array([0.8], np.float32),
                          np.array([COCO_NAMES.index(known)], np.int32))
@@ -116,7 +117,7 @@ def test_what_the_detector_explains_or_a_person_covers_is_no_stationary_object(
             if t >= 40:
                 frame[400:520, 600:760] = goods
             found = box if t >= 40 else Detections.empty()
-            events += [e for e, _ in analyzer.events_for_frame(float(t), frame, found, None, print)]
+            events += [e for e, _ in camera.frame(float(t), frame, found, print)]
         names = [e.objects[0].class_name for e in events]
         # a chair is counted as the chair it is; a person standing there is nobody's goods
         assert names == (["chair"] if known == "chair" else []), (known, names)
@@ -124,16 +125,15 @@ def test_what_the_detector_explains_or_a_person_covers_is_no_stationary_object(
 
 def test_a_change_of_light_over_the_frame_is_learnt_again_not_an_object(street: tuple[np.ndarray, np.ndarray]) -> None:
     empty, _ = street
-    analyzer, _ = _strip_camera(dwell_s=10)
+    camera = _strip_camera(dwell_s=10)
     events = []
     for t in range(0, 150):
         frame = empty if t < 60 else cv2.convertScaleAbs(empty, alpha=0.5, beta=0)  # the sun goes in
-        events += [e for e, _ in analyzer.events_for_frame(float(t), frame, Detections.empty(), None, print)]
+        events += [e for e, _ in camera.frame(float(t), frame, Detections.empty(), print)]
     assert events == []
-    assert analyzer.foreground is not None and analyzer.foreground.relearnt == 1
+    assert camera.analyzer.foreground is not None and camera.analyzer.foreground.relearnt == 1
 
 
 def test_a_model_with_its_own_class_of_that_name_is_refused() -> None:
-    camera = _strip_camera()[0].camera
     with pytest.raises(ValueError, match=FOREGROUND_CLASS):
-        CameraAnalyzer("box", camera, [*COCO_NAMES, FOREGROUND_CLASS], TrackingConfig(), media_clock(START))
+        camera_analyzer(_strip_camera().analyzer.camera, [*COCO_NAMES, FOREGROUND_CLASS])

@@ -5,43 +5,34 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import numpy as np
+from builders import MEDIA_START as START
+from builders import camera_analyzer, camera_config, zone_config
+from builders import detections_of as dets
 
 from contract import EventState
-from edge.analyzer import CameraAnalyzer, media_clock
-from edge.config import CameraConfig, TrackingConfig, ZoneConfig
+from edge.analyzer import CameraAnalyzer
+from edge.config import TrackingConfig
 from edge.detections import COCO_NAMES, Detections
+from edge.event_builder import EventBuilder
 
 BIKE, PERSON, CAR = COCO_NAMES.index("bicycle"), COCO_NAMES.index("person"), COCO_NAMES.index("car")
-START = datetime(2026, 5, 1, 8, 0, tzinfo=UTC)
 FRAME = (640, 480)
 
 
 def analyzer(dwell_s: float = 10.0, clear_s: float = 5.0, classes: tuple[str, ...] = ("bicycle",),
              realert_s: float | None = None) -> CameraAnalyzer:
-    zone = ZoneConfig(
-        id="z1", kind="parked_bike", polygon=[(0.0, 0.5), (1.0, 0.5), (1.0, 1.0), (0.0, 1.0)],
-        classes=list(classes), dwell_s=dwell_s, clear_s=clear_s, micro_grid="mg-017", realert_s=realert_s,
-    )
-    camera = CameraConfig(id="cam", url="x.mp4", sample_fps=2, zones=[zone])
-    return CameraAnalyzer("box", camera, COCO_NAMES, TrackingConfig(), media_clock(START))
-
-
-def dets(*items: tuple[tuple[float, float, float, float], int]) -> Detections:
-    if not items:
-        return Detections.empty()
-    return Detections(
-        np.array([b for b, _ in items], np.float32),
-        np.full(len(items), 0.8, np.float32),
-        np.array([c for _, c in items], np.int32),
-    )
+    zone = zone_config(classes=list(classes), dwell_s=dwell_s, clear_s=clear_s, realert_s=realert_s)
+    return camera_analyzer(camera_config(zone))
 
 
 def run(an: CameraAnalyzer, scene, until_s: float, step_s: float = 0.5) -> list:
+    """The events of ``scene`` (media time → detections) sampled every ``step_s``."""
     events = []
+    builder = EventBuilder(an.edge_id, an.camera.id, an.class_names, an.clock)
     for i in range(int(until_s / step_s) + 1):
         t = i * step_s
         for decision in an.update(t, scene(t), FRAME):
-            events.append(an.event_for(decision))
+            events.append(builder.event(decision))
     return events
 
 
@@ -191,28 +182,22 @@ def test_two_bikes_are_two_violations() -> None:
 
 def test_a_zone_counts_dwell_only_in_its_active_hours() -> None:
     # 08:00 in Shanghai is START + 0 s; the zone is enforced from 08:00:20 on weekdays.
-    zone = ZoneConfig(
-        id="z1", kind="cross_door_trading", polygon=[(0.0, 0.5), (1.0, 0.5), (1.0, 1.0), (0.0, 1.0)],
-        classes=["bicycle"], dwell_s=10, clear_s=5, micro_grid="mg-017",
-        active=[{"days": ["mon", "tue", "wed", "thu", "fri"], "start": "08:00:20", "end": "20:00"}],
-    )
-    camera = CameraConfig(id="cam", url="x.mp4", sample_fps=2, zones=[zone])
+    zone = zone_config(kind="cross_door_trading",
+                       active=[{"days": ["mon", "tue", "wed", "thu", "fri"], "start": "08:00:20", "end": "20:00"}])
+    camera = camera_config(zone)
     shanghai_8am = datetime(2026, 11, 23, 0, 0, tzinfo=UTC)  # a Monday, 08:00 in Asia/Shanghai
-    an = CameraAnalyzer("box", camera, COCO_NAMES, TrackingConfig(), media_clock(shanghai_8am), "Asia/Shanghai")
+    an = camera_analyzer(camera, start=shanghai_8am)  # the town's zone: Asia/Shanghai by default
     events = run(an, lambda t: dets((BIKE_BOX, BIKE)), 40)
     assert [e.state for e in events] == [EventState.opened]
     # Standing since 08:00:00, but counted from 08:00:20 (when the zone became active) + 10 s dwell.
     assert (events[0].observed_at - shanghai_8am).total_seconds() >= 30.0
     saturday = datetime(2026, 11, 28, 0, 0, tzinfo=UTC)
-    an = CameraAnalyzer("box", camera, COCO_NAMES, TrackingConfig(), media_clock(saturday), "Asia/Shanghai")
+    an = camera_analyzer(camera, start=saturday)
     assert run(an, lambda t: dets((BIKE_BOX, BIKE)), 40) == []
 
 
 def test_boxes_smaller_than_the_zone_minimum_are_ignored() -> None:
-    zone = ZoneConfig(id="z1", kind="parked_bike", polygon=[(0.0, 0.5), (1.0, 0.5), (1.0, 1.0), (0.0, 1.0)],
-                      classes=["bicycle"], dwell_s=5, clear_s=5, micro_grid="mg-017", min_box_px=100)
-    camera = CameraConfig(id="cam", url="x.mp4", sample_fps=2, zones=[zone])
-    an = CameraAnalyzer("box", camera, COCO_NAMES, TrackingConfig(), media_clock(START))
+    an = camera_analyzer(camera_config(zone_config(dwell_s=5, min_box_px=100)))
     assert run(an, lambda t: dets((BIKE_BOX, BIKE)), 20) == []  # 60x80 px < 100 px
 
 
@@ -220,23 +205,22 @@ def test_a_shop_fronts_door_line_keeps_what_stands_inside_the_shop_out() -> None
     """The strip is drawn generously, over the shop's open door too; the door line at y=0.6
     says where the shop ends: a chair inside the shop never counts, a table put out across
     the threshold does, and so does goods standing right on the line."""
-    zone = ZoneConfig(id="front", kind="cross_door_trading", polygon=[(0.0, 0.4), (1.0, 0.4), (1.0, 1.0), (0.0, 1.0)],
-                      door_line=((0.0, 0.6), (1.0, 0.6)), classes=["chair", "dining table"], dwell_s=5, clear_s=5,
-                      shop_id="shop-0012")
-    camera = CameraConfig(id="cam", url="x.mp4", sample_fps=2, zones=[zone])
+    zone = zone_config(id="front", kind="cross_door_trading", polygon=[(0.0, 0.4), (1.0, 0.4), (1.0, 1.0), (0.0, 1.0)],
+                       door_line=((0.0, 0.6), (1.0, 0.6)), classes=["chair", "dining table"], dwell_s=5,
+                       micro_grid=None, shop_id="shop-0012")
+    camera = camera_config(zone)
     chair, table = COCO_NAMES.index("chair"), COCO_NAMES.index("dining table")
     inside_shop = (100.0, 200.0, 160.0, 270.0)  # ground point y=270 < 288 (0.6 of 480): behind the door line
     put_out = (300.0, 300.0, 420.0, 380.0)  # ground point y=380: on the pavement
     on_the_line = (500.0, 230.0, 560.0, 288.0)
-    an = CameraAnalyzer("box", camera, COCO_NAMES, TrackingConfig(), media_clock(START))
-    assert run(an, lambda t: dets((inside_shop, chair)), 20) == []
-    an = CameraAnalyzer("box", camera, COCO_NAMES, TrackingConfig(), media_clock(START))
+    assert run(camera_analyzer(camera), lambda t: dets((inside_shop, chair)), 20) == []
+    an = camera_analyzer(camera)
     events = run(an, lambda t: dets((inside_shop, chair), (put_out, table), (on_the_line, chair)), 20)
     opened = sorted(tuple(e.objects[0].bbox) for e in events if e.state is EventState.opened)
     assert opened == [put_out, on_the_line] and all(e.shop_id == "shop-0012" for e in events)
     # without the door line the same strip takes the chair inside the shop for goods outside
     plain = camera.model_copy(update={"zones": [zone.model_copy(update={"door_line": None})]})
-    an = CameraAnalyzer("box", plain, COCO_NAMES, TrackingConfig(), media_clock(START))
+    an = camera_analyzer(plain)
     assert len({e.violation_id for e in run(an, lambda t: dets((inside_shop, chair)), 20)}) == 1
 
 
