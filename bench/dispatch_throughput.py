@@ -23,6 +23,7 @@ from harness import BenchTown, percentiles
 from paho.mqtt.enums import CallbackAPIVersion
 
 from contract import EventState, ViolationEvent, event_id_for
+from tests.builders import iso, violation_event
 
 
 def make_events(count: int, cameras: int) -> list[ViolationEvent]:
@@ -30,11 +31,10 @@ def make_events(count: int, cameras: int) -> list[ViolationEvent]:
     for i in range(count):
         vid = uuid.uuid4()
         cam = f"cam-{i % cameras:04d}"
-        events.append(ViolationEvent(
-            event_id=event_id_for(vid, EventState.opened), violation_id=vid, kind="parked_bike", state="opened",
-            edge_id=f"box-{(i % cameras) // 50:02d}", camera_id=cam, zone_id="z1",
-            micro_grid="mg-017" if i % 2 else "mg-018", started_at=datetime.now(UTC), observed_at=datetime.now(UTC),
-            dwell_s=120.0,
+        events.append(violation_event(
+            event_id=str(event_id_for(vid, EventState.opened)), violation_id=str(vid),
+            edge_id=f"box-{(i % cameras) // 50:02d}", camera_id=cam, micro_grid="mg-017" if i % 2 else "mg-018",
+            started_at=iso(datetime.now(UTC)), observed_at=iso(datetime.now(UTC)), snapshot=None,
             # each event of a camera at its own spot, so none joins another's case
             objects=[{"class_name": "bicycle", "confidence": 0.8, "track_id": 1,
                       "bbox": [10 + 70 * (i // cameras), 20, 60 + 70 * (i // cameras), 90]}],

@@ -38,17 +38,18 @@ from contract.mqtt import MqttConfig
 from edge.config import EvidenceConfig
 from edge.outbox import Outbox
 from edge.publisher import Publisher
+from tests.builders import iso, violation_event
 
 DWELL_S = 600.0  # mean town seconds a violation stands before the camera sees it cleared
 
 
 def event(camera: int, per_box: int, vid: uuid.UUID, state: EventState, seq: int, started: datetime) -> ViolationEvent:
     now = datetime.now(UTC)
-    return ViolationEvent(
-        event_id=event_id_for(vid, state, seq), violation_id=vid, kind="parked_bike", state=state,
-        edge_id=f"box-{camera // per_box + 1:03d}", camera_id=f"cam-{camera:04d}", zone_id="z1",
-        micro_grid="mg-017" if camera % 2 else "mg-018", started_at=started, observed_at=now,
-        dwell_s=(now - started).total_seconds(),
+    return violation_event(
+        event_id=str(event_id_for(vid, state, seq)), violation_id=str(vid), state=state.value,
+        edge_id=f"box-{camera // per_box + 1:03d}", camera_id=f"cam-{camera:04d}",
+        micro_grid="mg-017" if camera % 2 else "mg-018", started_at=iso(started), observed_at=iso(now),
+        dwell_s=(now - started).total_seconds(), snapshot=None,
         objects=[{"class_name": "bicycle", "confidence": 0.8, "track_id": seq,
                   "bbox": [10 + 70 * (hash(vid) % 20), 20, 60 + 70 * (hash(vid) % 20), 90]}],
     )
