@@ -23,7 +23,10 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from PIL import Image
 
 from contract import EventState, ViolationEvent, event_id_for, violation_id_for
-from dispatcher.config import DispatcherConfig, HttpConfig
+from dispatcher.cases import CaseService
+from dispatcher.config import DispatcherConfig, EscalationConfig, HttpConfig, KindPolicy
+from dispatcher.db import make_engine, make_sessions
+from dispatcher.grid import load_grid
 from edge.analyzer import CameraAnalyzer, media_clock
 from edge.config import BlurMode, CameraConfig, TrackingConfig, ZoneConfig
 from edge.detections import COCO_NAMES, Detections
@@ -69,6 +72,35 @@ def sample_event(**overrides: object) -> dict:
 def violation_event(**overrides: object) -> ViolationEvent:
     """:func:`sample_event` as the contract's model."""
     return ViolationEvent.model_validate(sample_event(**overrides))
+
+
+def opened_event(n: int = 0, **overrides: object) -> ViolationEvent:
+    """A new violation; each ``n`` stands at its own camera (so none joins another's case)."""
+    event = violation_event(**{"camera_id": f"cam-{n:03d}", **overrides})
+    vid = event_id_for(event.violation_id, EventState.updated, 1000 + n)  # a distinct violation per n
+    return event.model_copy(update={"violation_id": vid, "event_id": event_id_for(vid, EventState.opened)})
+
+
+def at_spot(n: int, bbox: tuple[float, float, float, float], camera: str = "cam-100", **kw: object) -> ViolationEvent:
+    """Violation ``n`` of a bicycle standing at ``bbox`` on ``camera``."""
+    obj = [{"class_name": "bicycle", "confidence": 0.8, "bbox": list(bbox), "track_id": n}]
+    return opened_event(n, camera_id=camera, objects=obj, **kw)
+
+
+def later_state(event: ViolationEvent, state: EventState, **overrides: object) -> ViolationEvent:
+    """The ``updated`` (sequence 1) or ``cleared`` event of ``event``'s violation."""
+    seq = 1 if state is EventState.updated else 0
+    return event.model_copy(update={"state": state, "event_id": event_id_for(event.violation_id, state, seq),
+                                    **overrides})
+
+
+def case_service(database_url: str, accept_min: float = 30.0, handle_min: float = 240.0) -> CaseService:
+    """The case service on ``database_url`` (migrated by its caller or fixture) with the example
+    grid and plain-clock deadlines: accept within ``accept_min``, handle within ``handle_min``."""
+    policy = KindPolicy(accept_within_min=accept_min, handle_within_min=handle_min, clock="plain")
+    escalation = EscalationConfig(policies={"parked_bike": policy, "cross_door_trading": policy})
+    return CaseService(make_sessions(make_engine(database_url)), load_grid(PROJECT_ROOT / "configs/grid.yaml"),
+                       escalation)
 
 
 def b64url(data: bytes) -> str:

@@ -7,8 +7,7 @@ import io
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from builders import api_client
-from test_storage import opened, service
+from builders import api_client, case_service, opened_event
 
 from dispatcher.assessment import assess, month_bounds
 from dispatcher.db import CaseRow
@@ -19,7 +18,7 @@ T0 = datetime(2026, 10, 5, 8, 0, tzinfo=UTC)
 def build(cases, n: int, accept_after_min: float | None, handle_after_min: float | None = None,
           rating: int | None = None, reject: bool = False, void: bool = False, micro_grid: str = "mg-017") -> int:
     """A case that went through the loop, then its timestamps set to known values."""
-    cid = cases.ingest(opened(n, micro_grid=micro_grid)).case_id
+    cid = cases.ingest(opened_event(n, micro_grid=micro_grid)).case_id
     worker = "w-017" if micro_grid == "mg-017" else "w-018"
     leader = "l-017" if micro_grid == "mg-017" else "l-018"
     if void:
@@ -54,7 +53,7 @@ def test_month_bounds() -> None:
 
 
 def test_assessment_per_worker_and_grid(database_url: str) -> None:
-    cases = service(database_url)  # accept within 30 min, handle within 240
+    cases = case_service(database_url)  # accept within 30 min, handle within 240
     build(cases, 1, accept_after_min=10, handle_after_min=60, rating=5)
     build(cases, 2, accept_after_min=50, handle_after_min=300, rating=3, reject=True)  # late twice, reworked
     build(cases, 3, accept_after_min=20)  # accepted, not yet handled

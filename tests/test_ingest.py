@@ -130,3 +130,30 @@ def test_cameras_not_given_to_the_box_are_quarantined(tmp_path: Path, mosquitto:
                            "camera 'cam-999' is not in the town's edge config"]
     finally:
         thread.stop()
+
+
+def test_malformed_messages_are_quarantined_and_ingest_goes_on(
+        dispatcher: DispatcherThread, mosquitto: LocalBroker) -> None:
+    api = api_client(dispatcher)
+    topic = "gridpatrol/v1/box-01/cam-001/events"
+    good = sample_event()
+    wrong_topic = sample_event(camera_id="cam-002")
+    bad = [b"not json", b'{"schema_version": 1}', json.dumps(sample_event(state="closed")).encode(),
+           json.dumps(wrong_topic).encode(), b"\xff\xfe" * 10]
+    for payload in bad:
+        publish_event(mosquitto, payload, topic)
+    publish_event(mosquitto, good, topic)
+    wait_for(lambda: len(api.get("/api/v1/cases").json()) == 1, 10, "the good event's case")
+    rows = api.get("/api/v1/quarantine").json()
+    assert len(rows) == len(bad)
+    reasons = " | ".join(r["reason"] for r in rows)
+    assert "not a valid v1 event" in reasons and "state" in reasons
+    assert "does not match the event's edge and camera" in reasons
+    health = api.get("/healthz").json()
+    assert (health["quarantined"], health["stored"], health["status"]) == (len(bad), 1, "ok")
+    metrics = api_client(dispatcher, machine="monitor").get("/metrics").text
+    assert f'gridpatrol_dispatcher_messages_total{{outcome="quarantined"}} {float(len(bad))}' in metrics
+    assert 'gridpatrol_dispatcher_cases{state="dispatched"} 1.0' in metrics
+    case = api.get("/api/v1/cases").json()[0]
+    assert case["worker_id"] == "w-017" and case["snapshot_sha256"] == "a" * 64
+    api.close()

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from builders import case_service, opened_event
 from http_receiver import Answer, Receiver, Request, signed_by
 from sqlalchemy import select
-from test_storage import opened, service
 
 from dispatcher.config import CityWebhookConfig, OutboundConfig
 from dispatcher.db import OutboundRow
@@ -36,9 +36,9 @@ class CityPlatform:
 
 def test_cases_reach_the_city_platform_signed_and_retried(database_url: str) -> None:
     city = CityPlatform(failures=2)
-    cases = service(database_url)
+    cases = case_service(database_url)
     cases.city_webhook = True
-    ids = [r.case_id for r in cases.ingest_many([opened(1), opened(2)])]  # the bulk path
+    ids = [r.case_id for r in cases.ingest_many([opened_event(1), opened_event(2)])]  # the bulk path
     cases.act(ids[0], "void", "l-017", reason="a delivery van, not parked")
     sender = CityWebhookSender(cases.sessions, CityWebhookConfig(url=city.url, secret=SECRET, attempts=5),
                                LOOPBACK, first_retry_s=0.0)
@@ -59,9 +59,9 @@ def test_cases_reach_the_city_platform_signed_and_retried(database_url: str) -> 
 
 
 def test_a_dead_platform_marks_messages_failed_and_keeps_them(database_url: str) -> None:
-    cases = service(database_url)
+    cases = case_service(database_url)
     cases.city_webhook = True
-    cases.ingest(opened(1))
+    cases.ingest(opened_event(1))
     dead = f"http://127.0.0.1:{free_port()}/nothing-listens"
     sender = CityWebhookSender(cases.sessions, CityWebhookConfig(url=dead, secret=SECRET, attempts=3),
                                LOOPBACK, first_retry_s=0.0)

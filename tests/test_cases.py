@@ -1,66 +1,87 @@
-"""Storage on SQLite and PostgreSQL alike: migrations, idempotent ingest, the case loop's
-audit trail, and escalation timers that survive restarts and fire once."""
+"""The case service on SQLite and PostgreSQL alike: cases opened, joined and cleared by the
+camera's events, the closed loop's audit trail, rerouting, escalation timers that survive
+restarts and fire once, and spots shared between dispatchers."""
 
 from __future__ import annotations
 
 import threading
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
-from alembic.autogenerate import compare_metadata
-from alembic.migration import MigrationContext
-from builders import sample_event
+from builders import at_spot, case_service, later_state, opened_event, violation_event
 from sqlalchemy import func, select
 
-from contract import EventState, ViolationEvent, event_id_for
-from dispatcher.cases import Batch, CaseActionError, CaseService
-from dispatcher.config import EscalationConfig, KindPolicy
+from contract import EventState, Snapshot, ViolationEvent, event_id_for
+from dispatcher.cases import Batch, CaseActionError
 from dispatcher.db import (
-    Base,
     CaseRow,
     CaseTransitionRow,
     EvidenceUploadRow,
     NotificationRow,
+    PushSubscriptionRow,
     TimerRow,
-    alembic_config,
-    make_engine,
-    make_sessions,
-    migrate,
     now,
 )
 from dispatcher.escalation import EscalationScheduler
-from dispatcher.grid import load_grid
-
-ROOT = Path(__file__).resolve().parents[1]
-GRID = load_grid(ROOT / "configs/grid.yaml")
 
 
-def service(url: str, accept_min: float = 30.0, handle_min: float = 240.0) -> CaseService:
-    policy = KindPolicy(accept_within_min=accept_min, handle_within_min=handle_min, clock="plain")
-    escalation = EscalationConfig(policies={"parked_bike": policy, "cross_door_trading": policy})
-    return CaseService(make_sessions(make_engine(url)), GRID, escalation)
+def event(state: str, **overrides: object) -> ViolationEvent:
+    """The sample violation's event in ``state``; later states observed at minute 10."""
+    opened = violation_event(**overrides)
+    if state == "opened":
+        return opened
+    return later_state(opened, EventState(state), observed_at=opened.observed_at.replace(minute=10))
 
 
-def opened(n: int = 0, **overrides: object) -> ViolationEvent:
-    """A new violation; each ``n`` stands at its own camera (so none joins another's case)."""
-    event = ViolationEvent.model_validate(sample_event(**{"camera_id": f"cam-{n:03d}", **overrides}))
-    vid = event_id_for(event.violation_id, EventState.updated, 1000 + n)  # a distinct violation per n
-    return event.model_copy(update={"violation_id": vid, "event_id": event_id_for(vid, EventState.opened)})
+def test_opened_then_cleared_marks_the_case_cleared_by_the_camera(database_url: str) -> None:
+    service = case_service(database_url)
+    with service.sessions() as s:
+        s.add(PushSubscriptionRow(person_id="w-017", endpoint="https://push.example/x", p256dh="k" * 20, auth="a" * 16))
+        s.commit()
+    first = service.ingest(event("opened"))
+    assert first.opened and not first.duplicate and len(first.deliveries) == 1  # the push; the inbox needs none
+    assert service.ingest(event("opened")).duplicate
+    free = Snapshot(url="http://x/api/v1/evidence/b.jpg", sha256="b" * 64, width=640, height=480)
+    assert not service.ingest(event("cleared").model_copy(update={"snapshot": free})).opened
+    with service.sessions() as s:
+        case = s.get(CaseRow, first.case_id)
+        assert case.state == "dispatched" and case.cleared_at is not None and case.cleared_at.minute == 10
+        assert (case.cleared_snapshot_sha256, case.snapshot_sha256) == ("b" * 64, "a" * 64)  # now and spot free
+        assert sorted(n.channel for n in s.query(NotificationRow)) == ["inbox", "webpush"]
 
+def test_an_updated_reminder_refreshes_the_case_not_a_new_one(database_url: str) -> None:
+    service = case_service(database_url)
+    first = service.ingest(event("opened"))
+    reminder = event("opened").model_copy(update={
+        "state": EventState.updated, "event_id": event_id_for(event("opened").violation_id, EventState.updated, 1),
+        "dwell_s": 1800.0, "snapshot": Snapshot(url="http://x/api/v1/evidence/b.jpg", sha256="b" * 64,
+                                                 width=640, height=480)})
+    again = service.ingest(reminder)
+    assert not again.opened and not again.duplicate and again.case_id == first.case_id and not again.deliveries
+    with service.sessions() as s:
+        case = s.get(CaseRow, first.case_id)
+        assert (case.dwell_s, case.snapshot_sha256, case.state) == (1800.0, "b" * 64, "dispatched")
+        assert s.query(CaseRow).count() == 1
 
-def test_migrations_build_exactly_the_models_schema(database_url: str) -> None:
-    engine = make_engine(database_url)
-    migrate(engine)
-    migrate(engine)  # a second start changes nothing
-    with engine.connect() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata)
-    assert diff == []
+def test_cleared_arriving_before_opened_still_ends_on_the_case(database_url: str) -> None:
+    service = case_service(database_url)
+    assert service.ingest(event("cleared")).case_id is None
+    result = service.ingest(event("opened"))
+    with service.sessions() as s:
+        assert s.get(CaseRow, result.case_id).cleared_at is not None
+
+def test_unknown_micro_grid_opens_a_case_for_manual_dispatch(database_url: str) -> None:
+    service = case_service(database_url)
+    result = service.ingest(event("opened", micro_grid="mg-999"))
+    with service.sessions() as s:
+        case = s.get(CaseRow, result.case_id)
+        assert case.worker_id is None and "mg-999" in case.routing_note and "by hand" in case.routing_note
+    assert result.deliveries == ()
 
 
 def test_the_closed_loop_with_its_audit_trail(database_url: str) -> None:
-    cases = service(database_url)
-    event = opened()
+    cases = case_service(database_url)
+    event = opened_event()
     result = cases.ingest(event)
     assert cases.ingest(event).duplicate  # QoS 1 redelivery
     cid = result.case_id
@@ -111,8 +132,8 @@ def test_the_closed_loop_with_its_audit_trail(database_url: str) -> None:
 
 
 def test_wrong_grid_is_returned_and_rerouted_and_a_false_alarm_voided(database_url: str) -> None:
-    cases = service(database_url)
-    cid = cases.ingest(opened()).case_id
+    cases = case_service(database_url)
+    cid = cases.ingest(opened_event()).case_id
     with pytest.raises(CaseActionError, match="return needs a reason"):
         cases.act(cid, "return", "w-017")
     cases.act(cid, "return", "w-017", reason="that pavement belongs to grid 4")
@@ -120,14 +141,14 @@ def test_wrong_grid_is_returned_and_rerouted_and_a_false_alarm_voided(database_u
     assert (moved.case["state"], moved.case["worker_id"], moved.case["micro_grid"]) == ("dispatched", "w-018", "mg-018")
     with cases.sessions() as s:  # the new worker is told
         assert s.scalar(select(func.count()).select_from(NotificationRow).where(NotificationRow.person_id == "w-018"))
-    other = cases.ingest(opened(1)).case_id
+    other = cases.ingest(opened_event(1)).case_id
     voided = cases.act(other, "void", "d-01", reason="a delivery van, not parked").case
     assert voided["state"] == "void" and voided["void_reason"] == "a delivery van, not parked"
 
 
 def test_deadlines_escalate_worker_to_stand_in_to_leader_to_department_once_each(database_url: str) -> None:
-    cases = service(database_url, accept_min=10, handle_min=60)
-    cid = cases.ingest(opened()).case_id
+    cases = case_service(database_url, accept_min=10, handle_min=60)
+    cid = cases.ingest(opened_event()).case_id
     scheduler = EscalationScheduler(cases, lambda ids: None, instance_id="a")
     assert scheduler.run_due(now() + timedelta(minutes=5)) == 0
     assert scheduler.run_due(now() + timedelta(minutes=11)) == 1  # not accepted in 10 min: the stand-in
@@ -149,8 +170,8 @@ def test_deadlines_escalate_worker_to_stand_in_to_leader_to_department_once_each
 
 
 def test_a_dispatcher_escalates_by_hand_one_level_at_a_time(database_url: str) -> None:
-    cases = service(database_url)
-    cid = cases.ingest(opened()).case_id
+    cases = case_service(database_url)
+    cid = cases.ingest(opened_event()).case_id
     with pytest.raises(CaseActionError, match="needs a reason"):
         cases.act(cid, "escalate", "d-01")
     with pytest.raises(PermissionError):
@@ -173,14 +194,14 @@ def test_a_dispatcher_escalates_by_hand_one_level_at_a_time(database_url: str) -
 
 
 def test_timers_survive_a_restart_and_two_instances_fire_each_once(database_url: str) -> None:
-    first = service(database_url, accept_min=1)
+    first = case_service(database_url, accept_min=1)
     for n in range(40):
-        first.ingest(opened(n))
+        first.ingest(opened_event(n))
     first.sessions.kw["bind"].dispose()  # the first dispatcher goes away
 
     # Two dispatchers come up on the same database after the deadlines passed. (Their own
     # policy is longer, so the leader's re-armed timers fall after the moment simulated here.)
-    a, b = service(database_url, accept_min=10), service(database_url, accept_min=10)
+    a, b = case_service(database_url, accept_min=10), case_service(database_url, accept_min=10)
     due = now() + timedelta(minutes=2)
     schedulers = [EscalationScheduler(a, lambda ids: None, instance_id="a", batch=1000),
                   EscalationScheduler(b, lambda ids: None, instance_id="b", batch=1000)]
@@ -210,23 +231,13 @@ def test_timers_survive_a_restart_and_two_instances_fire_each_once(database_url:
     assert firers <= {"a", "b"}
 
 
-def at_spot(n: int, bbox: tuple[float, float, float, float], camera: str = "cam-100", **kw: object) -> ViolationEvent:
-    obj = [{"class_name": "bicycle", "confidence": 0.8, "bbox": list(bbox), "track_id": n}]
-    return opened(n, camera_id=camera, objects=obj, **kw)
-
-
-def cleared(event: ViolationEvent) -> ViolationEvent:
-    return event.model_copy(update={"state": EventState.cleared,
-                                    "event_id": event_id_for(event.violation_id, EventState.cleared)})
-
-
 def test_a_case_another_dispatcher_opens_meanwhile_is_joined_not_doubled(
         database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """Two dispatchers on a shared subscription get events of one violation: between one's
     look-up and its bulk insert the other opens the case. Found in bench/scale_sim.py, where
     PostgreSQL's COPY raised an error the retry did not know and the batch stayed unacknowledged."""
-    here, other = service(database_url), service(database_url)
-    first = opened(1)
+    here, other = case_service(database_url), case_service(database_url)
+    first = opened_event(1)
     update = first.model_copy(update={"state": EventState.updated,
                                       "event_id": event_id_for(first.violation_id, EventState.updated, 1)})
     real_load = Batch.load.__func__
@@ -240,7 +251,7 @@ def test_a_case_another_dispatcher_opens_meanwhile_is_joined_not_doubled(
         return batch
 
     monkeypatch.setattr(Batch, "load", classmethod(load_while_the_other_dispatcher_opens))
-    result = here.ingest_many([first, opened(2)])
+    result = here.ingest_many([first, opened_event(2)])
     assert raced[0] is not None
     assert (result[0].duplicate, result[0].opened, result[0].case_id) == (False, False, raced[0])
     assert result[1].opened
@@ -251,7 +262,7 @@ def test_a_case_another_dispatcher_opens_meanwhile_is_joined_not_doubled(
 
 @pytest.mark.parametrize("one_batch", [False, True])
 def test_a_second_detection_at_an_open_spot_joins_its_case(database_url: str, one_batch: bool) -> None:
-    cases = service(database_url)
+    cases = case_service(database_url)
     first, second = at_spot(1, (100, 100, 160, 180)), at_spot(2, (104, 102, 166, 184))  # IoU ~0.8
     elsewhere = at_spot(3, (400, 100, 460, 180))
     if one_batch:
@@ -260,39 +271,18 @@ def test_a_second_detection_at_an_open_spot_joins_its_case(database_url: str, on
         results = [cases.ingest(first), cases.ingest(second), cases.ingest(elsewhere)]
     assert [r.opened for r in results] == [True, False, True]
     assert results[0].case_id == results[1].case_id != results[2].case_id
-    cases.ingest(cleared(first))  # one bike gone, the other still stands
+    cases.ingest(later_state(first, EventState.cleared))  # one bike gone, the other still stands
     with cases.sessions() as s:
         case = s.get(CaseRow, results[0].case_id)
         assert case.cleared_at is None
         assert [t.action for t in case.transitions] == ["report", "dispatch", "join"]
-    cases.ingest(cleared(second))
+    cases.ingest(later_state(second, EventState.cleared))
     with cases.sessions() as s:
         assert s.get(CaseRow, results[0].case_id).cleared_at is not None
 
 
-def test_the_spot_migration_fills_the_boxes_of_cases_from_before_it(database_url: str) -> None:
-    """Cases stored before the spot columns existed keep catching later detections at their spot."""
-    from alembic import command
-
-    cases = service(database_url)
-    first = cases.ingest(at_spot(1, (100, 100, 160, 180))).case_id
-    config = alembic_config()
-    with make_engine(database_url).connect() as conn:
-        if conn.dialect.name == "sqlite":  # SQLite drops a column by copying the table
-            conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
-        config.attributes["connection"] = conn
-        command.downgrade(config, "0007")
-        conn.commit()
-    migrate(make_engine(database_url))
-    with cases.sessions() as s:
-        case = s.get(CaseRow, first)
-        assert (case.spot_x1, case.spot_y1, case.spot_x2, case.spot_y2) == (100, 100, 160, 180)
-    joined = cases.ingest(at_spot(2, (104, 102, 166, 184)))
-    assert (joined.opened, joined.case_id) == (False, first)
-
-
 def test_a_repeat_offence_at_a_closed_spot_is_linked_and_counted(database_url: str) -> None:
-    cases = service(database_url)
+    cases = case_service(database_url)
     spot = (100, 100, 160, 180)
     ids = []
     for n in range(3):
@@ -310,3 +300,4 @@ def test_a_repeat_offence_at_a_closed_spot_is_linked_and_counted(database_url: s
     with cases.sessions() as s:
         case = s.get(CaseRow, other)
         assert (case.repeat_of, case.repeat_count, case.event_code) == (None, 0, "0506")
+

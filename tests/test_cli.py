@@ -1,4 +1,5 @@
-"""Dispatcher cases and the two long-running commands as real processes."""
+"""The `gridpatrol` command's two long-running jobs as real processes: `dispatcher serve` and
+`edge run`."""
 
 from __future__ import annotations
 
@@ -10,79 +11,15 @@ from pathlib import Path
 
 import httpx
 import paho.mqtt.subscribe as mqtt_subscribe
-import pytest
 import yaml
 from builders import api_client, dispatcher_config, publish_event, sample_event
 
-from contract import EdgeStatus, EventState, Snapshot, ViolationEvent, event_id_for
-from dispatcher.cases import CaseService
-from dispatcher.db import CaseRow, NotificationRow, PushSubscriptionRow, make_engine, make_sessions
-from dispatcher.grid import load_grid
+from contract import EdgeStatus
 from gridpatrol.broker import LocalBroker, free_port, wait_port
+from gridpatrol.data import PROJECT_ROOT
 from gridpatrol.demo import DispatcherThread
 
-ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture
-def service(tmp_path: Path) -> CaseService:
-    sessions = make_sessions(make_engine(f"sqlite:///{tmp_path / 'd.sqlite'}"))
-    return CaseService(sessions, load_grid(ROOT / "configs/grid.yaml"))
-
-
-def event(state: str, **overrides: object) -> ViolationEvent:
-    opened = ViolationEvent.model_validate(sample_event(**overrides))
-    if state == "opened":
-        return opened
-    return opened.model_copy(update={
-        "state": EventState(state), "event_id": event_id_for(opened.violation_id, EventState(state)),
-        "observed_at": opened.observed_at.replace(minute=10),
-    })
-
-
-def test_opened_then_cleared_marks_the_case_cleared_by_the_camera(service: CaseService) -> None:
-    with service.sessions() as s:
-        s.add(PushSubscriptionRow(person_id="w-017", endpoint="https://push.example/x", p256dh="k" * 20, auth="a" * 16))
-        s.commit()
-    first = service.ingest(event("opened"))
-    assert first.opened and not first.duplicate and len(first.deliveries) == 1  # the push; the inbox needs none
-    assert service.ingest(event("opened")).duplicate
-    free = Snapshot(url="http://x/api/v1/evidence/b.jpg", sha256="b" * 64, width=640, height=480)
-    assert not service.ingest(event("cleared").model_copy(update={"snapshot": free})).opened
-    with service.sessions() as s:
-        case = s.get(CaseRow, first.case_id)
-        assert case.state == "dispatched" and case.cleared_at is not None and case.cleared_at.minute == 10
-        assert (case.cleared_snapshot_sha256, case.snapshot_sha256) == ("b" * 64, "a" * 64)  # now and spot free
-        assert sorted(n.channel for n in s.query(NotificationRow)) == ["inbox", "webpush"]
-
-
-def test_an_updated_reminder_refreshes_the_case_not_a_new_one(service: CaseService) -> None:
-    first = service.ingest(event("opened"))
-    reminder = event("opened").model_copy(update={
-        "state": EventState.updated, "event_id": event_id_for(event("opened").violation_id, EventState.updated, 1),
-        "dwell_s": 1800.0, "snapshot": Snapshot(url="http://x/api/v1/evidence/b.jpg", sha256="b" * 64,
-                                                 width=640, height=480)})
-    again = service.ingest(reminder)
-    assert not again.opened and not again.duplicate and again.case_id == first.case_id and not again.deliveries
-    with service.sessions() as s:
-        case = s.get(CaseRow, first.case_id)
-        assert (case.dwell_s, case.snapshot_sha256, case.state) == (1800.0, "b" * 64, "dispatched")
-        assert s.query(CaseRow).count() == 1
-
-
-def test_cleared_arriving_before_opened_still_ends_on_the_case(service: CaseService) -> None:
-    assert service.ingest(event("cleared")).case_id is None
-    result = service.ingest(event("opened"))
-    with service.sessions() as s:
-        assert s.get(CaseRow, result.case_id).cleared_at is not None
-
-
-def test_unknown_micro_grid_opens_a_case_for_manual_dispatch(service: CaseService) -> None:
-    result = service.ingest(event("opened", micro_grid="mg-999"))
-    with service.sessions() as s:
-        case = s.get(CaseRow, result.case_id)
-        assert case.worker_id is None and "mg-999" in case.routing_note and "by hand" in case.routing_note
-    assert result.deliveries == ()
+ROOT = PROJECT_ROOT
 
 
 def test_dispatcher_serve_runs_as_a_process_and_refuses_a_bad_config(tmp_path: Path, mosquitto: LocalBroker) -> None:
@@ -156,3 +93,4 @@ def test_a_running_dispatcher_escalates_on_its_own(tmp_path: Path, mosquitto: Lo
         assert escalation["reason"] == "not accepted in time" and escalation["actor_role"] == "system"
     finally:
         thread.stop()
+
