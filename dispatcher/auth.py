@@ -1,4 +1,6 @@
-"""Who is calling: passwords, bearer tokens, roles, login throttling and signed evidence links.
+"""Who is calling: logins, bearer tokens, roles, login throttling, live-feed tickets, and who
+may read which evidence. (Password and token hashing: ``dispatcher.hashing``; signed evidence
+and receipt links: ``dispatcher.links``.)
 
 People log in with their grid id and password and get a session token; machines (edge boxes
 uploading evidence, a Prometheus scraper, an admin script) get long-lived API tokens made by
@@ -10,18 +12,11 @@ there (a worker who left) takes effect at once.
 
 from __future__ import annotations
 
-import base64
-import functools
-import hashlib
-import hmac
 import secrets
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import urlsplit
 
 from sqlalchemy import ColumnElement, and_, delete, false, or_, select, true, update
 from sqlalchemy.exc import IntegrityError
@@ -39,14 +34,13 @@ from dispatcher.db import (
     now,
 )
 from dispatcher.grid import Grid
-from dispatcher.screen import EVIDENCE_PATH
+from dispatcher.hashing import dummy_hash, hash_password, hash_token, verify_password
 
 MachineRole = Literal["edge", "monitor", "admin"]
 SEES_ALL = frozenset({"admin", "dispatcher"})
 PEOPLE_ROLES = ("admin", "dispatcher", "leader", "department", "worker")  # the grid file's roles
 TOKEN_PREFIX = "gp_"
 MIN_PASSWORD = 8
-_SCRYPT = {"n": 2**14, "r": 8, "p": 1}
 TICKET_TTL = timedelta(seconds=30)  # a page asks for a ticket right before it opens the socket
 
 
@@ -75,44 +69,6 @@ class IssuedToken:
     token_id: int
     expires_at: datetime | None
     principal: Principal
-
-
-def hash_password(password: str) -> str:
-    salt = secrets.token_bytes(16)
-    digest = hashlib.scrypt(password.encode(), salt=salt, **_SCRYPT)
-    return "scrypt${n}${r}${p}$".format(**_SCRYPT) + f"{_b64(salt)}${_b64(digest)}"
-
-
-def _same_text(given: str, expected: str) -> bool:
-    """Constant-time comparison of a signature from a URL: as bytes, since compare_digest
-    refuses a str with non-ASCII characters (a TypeError, a 500, found by schemathesis)."""
-    return hmac.compare_digest(given.encode("utf-8", "surrogatepass"), expected.encode())
-
-
-def verify_password(password: str, stored: str) -> bool:
-    try:
-        scheme, n, r, p, salt, digest = stored.split("$")
-        if scheme != "scrypt":
-            return False
-        expected = base64.b64decode(digest)
-        got = hashlib.scrypt(password.encode(), salt=base64.b64decode(salt), n=int(n), r=int(r), p=int(p))
-    except ValueError:
-        return False
-    return hmac.compare_digest(got, expected)
-
-
-def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-def _b64(data: bytes) -> str:
-    return base64.b64encode(data).decode()
-
-
-@functools.cache
-def _dummy_hash() -> str:
-    """A hash to check unknown people's passwords against: the same work as for known ones."""
-    return hash_password(secrets.token_urlsafe(12))
 
 
 class LoginLimiter:
@@ -194,7 +150,7 @@ class AuthService:
         self.limiter.check(person_id, client)
         with self.sessions() as session:
             row = session.get(CredentialRow, person_id)
-        ok = verify_password(password, row.password_hash if row else _dummy_hash()) and row is not None
+        ok = verify_password(password, row.password_hash if row else dummy_hash()) and row is not None
         if not ok or self.grid.person(person_id) is None:
             self.limiter.failed(person_id, client)
             raise AuthError("unknown person or wrong password")
@@ -337,54 +293,3 @@ class AuthService:
 
 def evidence_uploader(who: Principal) -> str:
     return uploader_key(who.person_id, who.token_id)
-
-
-class SignedLinks:
-    """URLs that cannot be guessed: evidence links that expire (an HMAC over the image name
-    and the expiry time) and delivery-receipt links of notifications (an HMAC over the id).
-    Dispatchers behind one load balancer share ``secret`` (config), else it is made once and
-    kept in ``data_dir``."""
-
-    PATH = EVIDENCE_PATH
-
-    def __init__(self, secret: str | None, data_dir: Path, public_url: str, ttl_s: int) -> None:
-        if secret is None:
-            path = data_dir / "link_secret"
-            if not path.exists():
-                path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_text(secrets.token_urlsafe(32))
-                path.chmod(0o600)
-            secret = path.read_text().strip()
-        self.key = secret.encode()
-        self.public_url = public_url
-        self.ttl_s = ttl_s
-
-    def _sig(self, name: str, expires: int) -> str:
-        return hmac.new(self.key, f"{name}:{expires}".encode(), hashlib.sha256).hexdigest()[:32]
-
-    def sign(self, url: str | None, at: float | None = None) -> str | None:
-        """A signed link for a URL of an evidence store (this dispatcher's address, whatever
-        host the URL named); None for any other URL (a file on the box): pages load no other."""
-        if not url:
-            return None
-        path = urlsplit(url).path
-        if not path.startswith(self.PATH) or "/" in path.removeprefix(self.PATH):
-            return None
-        name = path.removeprefix(self.PATH)
-        expires = int((at or time.time()) + self.ttl_s)
-        return f"{self.public_url}{self.PATH}{name}?exp={expires}&sig={self._sig(name, expires)}"
-
-    def image(self, sha256: str, at: float | None = None) -> str | None:
-        """A signed link to the evidence image named by its SHA-256."""
-        return self.sign(f"{self.public_url}{self.PATH}{sha256}.jpg", at)
-
-    def valid(self, name: str, expires: int, sig: str) -> bool:
-        return expires > time.time() and _same_text(sig, self._sig(name, expires))
-
-    def receipt_url(self, notification_id: int) -> str:
-        """Called back by the phone's service worker or the SMS gateway when a message arrives."""
-        sig = self._sig(f"receipt/{notification_id}", 0)
-        return f"{self.public_url}/api/v1/notifications/{notification_id}/receipt?sig={sig}"
-
-    def receipt_valid(self, notification_id: int, sig: str) -> bool:
-        return _same_text(sig, self._sig(f"receipt/{notification_id}", 0))

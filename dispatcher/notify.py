@@ -26,11 +26,11 @@ from datetime import timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import sessionmaker
 
-from dispatcher.auth import SignedLinks
 from dispatcher.cases import CaseService
 from dispatcher.channels import ChannelSet, Message, SendResult
 from dispatcher.config import ChannelsConfig, WebPushConfig
 from dispatcher.db import CaseRow, NotificationRow, PushSubscriptionRow, now
+from dispatcher.links import SignedLinks
 from dispatcher.outbound import GuardedClient, OutboundGuard
 from dispatcher.webpush import VapidKeys, send_push
 

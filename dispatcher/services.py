@@ -9,7 +9,7 @@ from sqlalchemy.orm import sessionmaker
 
 from contract import ViolationEvent
 from contract.configfile import ConfigError
-from dispatcher.auth import AuthService, LoginLimiter, SignedLinks
+from dispatcher.auth import AuthService, LoginLimiter
 from dispatcher.cameras import CameraBoard
 from dispatcher.cases import CaseService, IngestResult
 from dispatcher.channels import channel_problems
@@ -21,6 +21,7 @@ from dispatcher.feed import FeedHub
 from dispatcher.grid import Grid, load_grid
 from dispatcher.gridstore import GridRejected, GridStore, GridWatcher
 from dispatcher.ingest import Ingest
+from dispatcher.links import SignedLinks
 from dispatcher.notify import Notifier
 from dispatcher.screen import EventScreen
 from dispatcher.webhook import CityWebhookSender

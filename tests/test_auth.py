@@ -21,8 +21,9 @@ from sqlalchemy import select, update
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
-from dispatcher.auth import LoginLimiter, LoginThrottled, hash_password, verify_password
+from dispatcher.auth import LoginLimiter, LoginThrottled
 from dispatcher.db import ApiTokenRow, CredentialRow, FeedTicketRow, LoginFailureRow, make_engine, make_sessions
+from dispatcher.hashing import hash_password, verify_password
 from gridpatrol.demo import DispatcherThread
 
 ROOT = Path(__file__).resolve().parents[1]
