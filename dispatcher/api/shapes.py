@@ -6,14 +6,20 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from dispatcher.auth import MachineRole
+from dispatcher.cases.views import (  # the case's shapes live beside the views that fill them
+    CaseDetail,
+    CaseObject,
+    CaseSummary,
+    ImageLink,
+    NotificationView,
+    Shape,
+    TimelineStep,
+)
 
-
-class Shape(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+__all__ = ["CaseDetail", "CaseObject", "CaseSummary", "ImageLink", "NotificationView", "Shape", "TimelineStep"]
 
 # --- errors ---------------------------------------------------------------------------------
 
@@ -31,105 +37,6 @@ class ErrorBody(Shape):
 
 
 # --- cases ----------------------------------------------------------------------------------
-
-
-class ImageLink(Shape):
-    """An image an object carries: a signed link (None where the image is not on an evidence
-    store, e.g. kept on the edge box) and how to check it."""
-
-    url: str | None
-    content_type: str = "image/jpeg"
-    sha256: str
-    width: int
-    height: int
-
-
-class CaseObject(Shape):
-    class_name: str
-    confidence: float
-    bbox: list[float] = Field(description="x1, y1, x2, y2 in pixels of the camera frame")
-    track_id: int
-    crop: ImageLink | None = None
-
-
-class CaseSummary(Shape):
-    """A case as lists show it. Times are ISO 8601 in UTC; image URLs are signed links."""
-
-    id: int
-    violation_id: str
-    kind: str
-    event_code: str | None
-    state: str
-    repeat_of: int | None
-    repeat_count: int
-    edge_id: str
-    camera_id: str
-    zone_id: str
-    micro_grid: str
-    shop_id: str | None
-    lon: float | None
-    lat: float | None
-    worker_id: str | None
-    leader_id: str | None
-    department_id: str | None
-    assignee_id: str | None
-    escalation_level: int
-    routing_note: str | None
-    handling_note: str | None
-    after_photo_sha256: str | None
-    after_photo_url: str | None
-    verified_by: str | None
-    rating: int | None
-    void_reason: str | None
-    dwell_s: float
-    objects: list[CaseObject]
-    snapshot_url: str | None
-    snapshot_sha256: str | None
-    before_url: str | None
-    before_sha256: str | None
-    cleared_snapshot_url: str | None
-    cleared_snapshot_sha256: str | None
-    started_at: str | None
-    opened_at: str | None
-    accepted_at: str | None
-    handled_at: str | None
-    verified_at: str | None
-    closed_at: str | None
-    handle_due_at: str | None
-    cleared_at: str | None
-    delivered_at: str | None
-
-
-class TimelineStep(Shape):
-    action: str
-    from_: str | None = Field(alias="from")
-    to: str
-    actor_id: str
-    actor_role: str
-    reason: str | None
-    data: dict[str, Any]
-    at: str
-
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, serialize_by_alias=True)
-
-
-class NotificationView(Shape):
-    id: int
-    person_id: str
-    channel: str
-    address: str | None
-    position: int
-    status: str
-    attempts: int
-    detail: str | None
-    updated_at: str
-
-
-class CaseDetail(CaseSummary):
-    """A case with its audit trail and the notifications that told people about it."""
-
-    timeline: list[TimelineStep]
-    notifications: list[NotificationView]
 
 
 class Seen(Shape):

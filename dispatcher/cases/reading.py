@@ -12,7 +12,7 @@ from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from dispatcher.cases.core import CaseCore
-from dispatcher.cases.views import case_summary, transition_summary
+from dispatcher.cases.views import case_summary, notification_view, transition_summary
 from dispatcher.db import CaseRow, NotificationRow, now
 from dispatcher.lifecycle import OPEN_STATES
 
@@ -69,12 +69,7 @@ class Reading(CaseCore):
             case = self.visible(session, case_id, where)
             out = case_summary(case)
             out["timeline"] = [transition_summary(t) for t in case.transitions]
-            out["notifications"] = [
-                {"id": n.id, "person_id": n.person_id, "channel": n.channel, "address": n.address,
-                 "position": n.position, "status": n.status, "attempts": n.attempts, "detail": n.detail,
-                 "updated_at": n.updated_at.isoformat()}
-                for n in case.notifications
-            ]
+            out["notifications"] = [notification_view(n) for n in case.notifications]
             return out
 
     def inbox(self, person_id: str, limit: int = 200) -> list[dict[str, Any]]:
