@@ -172,3 +172,46 @@ def test_a_grid_naming_an_unconfigured_channel_refuses_to_start(tmp_path: Path, 
         tmp_path, {"w-018": ["webpush", {"type": "robot", "name": "nowhere"}]}))
     with pytest.raises(ConfigError, match=r"people\[w-018\]\.channels\[1\] \(robot\): no robot 'nowhere'"):
         Services.build(config)
+
+
+@pytest.mark.parametrize(("sender", "answer", "retry"), [
+    ("wecom_app", {"errcode": 45009, "errmsg": "api freq out of limit"}, True),
+    ("wecom_app", {"errcode": -1, "errmsg": "system busy"}, True),
+    ("wecom_app", {"errcode": 60020, "errmsg": "not allow to access from your ip"}, False),
+    ("dingtalk_app", {"errcode": 90018, "errmsg": "too many calls"}, True),
+    ("dingtalk_app", {"errcode": 33012, "errmsg": "invalid userid"}, False),
+    ("wecom_robot", {"errcode": 45009, "errmsg": "api freq out of limit"}, True),
+    ("wecom_robot", {"errcode": -1, "errmsg": "system busy"}, False),
+    ("dingtalk_robot", {"errcode": 130101, "errmsg": "send too fast"}, True),
+    ("feishu_robot", {"code": 9499, "msg": "too many request"}, True),
+    ("feishu_robot", {"code": 19021, "msg": "sign match fail"}, False),
+])
+def test_a_platforms_refusal_is_retried_only_when_waiting_helps(sender: str, answer: dict, retry: bool) -> None:
+    """Each platform's own codes: rate limits (and an app's "system busy") are tried again,
+    anything else is not; the platform's message goes to the detail (the log), with its code."""
+    import httpx
+    from http_receiver import Receiver
+
+    from dispatcher.channels.base import AccessTokenCache, Message
+    from dispatcher.channels.dingtalk import DingTalkApp, DingTalkRobot
+    from dispatcher.channels.feishu import FeishuRobot
+    from dispatcher.channels.wecom import WeComApp, WeComRobot
+    from dispatcher.config import DingTalkAppConfig, WeComAppConfig
+
+    platform = Receiver(respond=lambda request: (200, answer, {}))
+    tokens = AccessTokenCache(lambda: ("token", 7200.0))
+    with httpx.Client(timeout=5) as http:
+        channel = {
+            "wecom_app": lambda: WeComApp(WeComAppConfig(corp_id="c", corp_secret="s", agent_id=1,
+                                                         base_url=platform.url), http, "w-017", tokens),
+            "dingtalk_app": lambda: DingTalkApp(DingTalkAppConfig(app_key="k", app_secret="s", agent_id=1,
+                                                                  base_url=platform.url), http, "w-017", tokens),
+            "wecom_robot": lambda: WeComRobot(platform.url, http, None),
+            "dingtalk_robot": lambda: DingTalkRobot(platform.url, "SEC", http, None),
+            "feishu_robot": lambda: FeishuRobot(platform.url, None, http, None),
+        }[sender]()
+        result = channel.send(Message(1, "非机动车乱停放", "东街3号", "https://town.example/c/1",
+                                      "https://town.example/r/1"))
+    platform.close()
+    assert len(platform.received) == 1 and not result.ok and result.retry is retry
+    assert str(answer.get("errcode", answer.get("code"))) in result.detail

@@ -147,3 +147,38 @@ class AccessTokenCache:
                 continue
             break
         return data
+
+
+def refusal(platform: str, data: dict[str, Any], rate_limited: set[int], code: Any = None,
+            busy_retries: bool = False) -> SendResult | None:
+    """The failed SendResult of a platform's answer whose ``errcode`` (or ``code``) is not 0,
+    to be retried when the platform is rate limiting (or, with ``busy_retries``, busy: -1);
+    None when it was accepted."""
+    code = data.get("errcode") if code is None else code
+    if code == 0:
+        return None
+    retry = code in rate_limited or (busy_retries and code == -1)
+    return SendResult(False, platform_error(platform, {**data, "errcode": code}), retry=retry)
+
+
+class TokenApp:
+    """A platform's work-notice app that sends to one person with an access token (WeCom,
+    DingTalk): the token shared by all the app's recipients, renewed once when refused."""
+
+    platform = ""
+    token_invalid: frozenset[int] = frozenset()
+    rate_limited: frozenset[int] = frozenset()
+
+    def __init__(self, cfg: Any, http: httpx.Client, user_id: str, tokens: AccessTokenCache) -> None:
+        self.cfg = cfg
+        self.http = http
+        self.user_id = user_id
+        self.tokens = tokens  # one per app, shared by all its recipients
+
+    def _post(self, url: str, body: dict[str, Any]) -> dict[str, Any] | SendResult:
+        """The platform's answer when it accepted ``body``, else the failed SendResult."""
+        try:
+            data = self.tokens.post(self.http, url, body, set(self.token_invalid))
+        except TokenRefused as exc:
+            return SendResult(False, str(exc), retry=False)
+        return refusal(self.platform, data, set(self.rate_limited), busy_retries=True) or data

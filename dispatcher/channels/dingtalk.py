@@ -18,13 +18,12 @@ from typing import Any
 import httpx
 
 from dispatcher.channels.base import (
-    AccessTokenCache,
     Message,
     SendResult,
-    TokenRefused,
+    TokenApp,
     fetch_access_token,
     json_answer,
-    platform_error,
+    refusal,
 )
 from dispatcher.config import DingTalkAppConfig
 
@@ -42,26 +41,18 @@ def fetch_token(cfg: DingTalkAppConfig, http: httpx.Client) -> tuple[str, float]
                               {"appkey": cfg.app_key, "appsecret": cfg.app_secret}, "DingTalk")
 
 
-class DingTalkApp:
-    def __init__(self, cfg: DingTalkAppConfig, http: httpx.Client, user_id: str, tokens: AccessTokenCache) -> None:
-        self.cfg = cfg
-        self.http = http
-        self.user_id = user_id
-        self.tokens = tokens  # one per app, shared by all its recipients
+class DingTalkApp(TokenApp):
+    platform = "DingTalk"
+    token_invalid = frozenset(TOKEN_INVALID)
+    rate_limited = frozenset(RATE_LIMITED)
 
     def send(self, message: Message) -> SendResult:
         body = {"agent_id": self.cfg.agent_id, "userid_list": self.user_id,
                 "msg": {"msgtype": "link", "link": {"title": message.title, "text": message.body,
                                                     "messageUrl": message.url, "picUrl": "@lALOACZwe2Rk"}}}
-        url = f"{self.cfg.base_url}/topapi/message/corpconversation/asyncsend_v2"
-        try:
-            data = self.tokens.post(self.http, url, body, TOKEN_INVALID)
-        except TokenRefused as exc:
-            return SendResult(False, str(exc), retry=False)
-        code = data.get("errcode")
-        if code != 0:
-            return SendResult(False, platform_error("DingTalk", data),
-                              retry=code in RATE_LIMITED or code == -1)
+        data = self._post(f"{self.cfg.base_url}/topapi/message/corpconversation/asyncsend_v2", body)
+        if isinstance(data, SendResult):
+            return data
         return SendResult(True, f"DingTalk task {data.get('task_id')}", confirmed=True)
 
 
@@ -81,8 +72,5 @@ class DingTalkRobot:
         body = {"msgtype": "text", "text": {"content": content},
                 "at": {"atMobiles": [self.mention_mobile] if self.mention_mobile else [], "isAtAll": False}}
         data = json_answer(self.http.post(self.url, params=params, json=body))
-        code = data.get("errcode")
-        if code != 0:
-            return SendResult(False, platform_error("DingTalk robot", data),
-                              retry=code in RATE_LIMITED)
-        return SendResult(True, "DingTalk robot posted to the group", confirmed=True)
+        return (refusal("DingTalk robot", data, RATE_LIMITED)
+                or SendResult(True, "DingTalk robot posted to the group", confirmed=True))

@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 
-from dispatcher.channels.base import Message, SendResult, json_answer, platform_error
+from dispatcher.channels.base import Message, SendResult, json_answer, refusal
 
 RATE_LIMITED = {9499, 11232}
 
@@ -37,7 +37,5 @@ class FeishuRobot:
             body |= {"timestamp": str(timestamp), "sign": robot_signature(self.secret, timestamp)}
         data = json_answer(self.http.post(self.url, json=body))
         code = data.get("code", data.get("StatusCode"))
-        if code != 0:
-            return SendResult(False, platform_error("Feishu robot", {"errcode": code, "errmsg": data.get("msg")}),
-                              retry=code in RATE_LIMITED)
-        return SendResult(True, "Feishu robot posted to the group", confirmed=True)
+        return (refusal("Feishu robot", {"errmsg": data.get("msg")}, RATE_LIMITED, code)
+                or SendResult(True, "Feishu robot posted to the group", confirmed=True))

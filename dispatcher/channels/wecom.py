@@ -13,13 +13,12 @@ from typing import Any
 import httpx
 
 from dispatcher.channels.base import (
-    AccessTokenCache,
     Message,
     SendResult,
-    TokenRefused,
+    TokenApp,
     fetch_access_token,
     json_answer,
-    platform_error,
+    refusal,
 )
 from dispatcher.config import WeComAppConfig
 
@@ -32,25 +31,18 @@ def fetch_token(cfg: WeComAppConfig, http: httpx.Client) -> tuple[str, float]:
                               {"corpid": cfg.corp_id, "corpsecret": cfg.corp_secret}, "WeCom")
 
 
-class WeComApp:
-    def __init__(self, cfg: WeComAppConfig, http: httpx.Client, user_id: str, tokens: AccessTokenCache) -> None:
-        self.cfg = cfg
-        self.http = http
-        self.user_id = user_id
-        self.tokens = tokens  # one per app, shared by all its recipients
+class WeComApp(TokenApp):
+    platform = "WeCom"
+    token_invalid = frozenset(TOKEN_INVALID)
+    rate_limited = frozenset(RATE_LIMITED)
 
     def send(self, message: Message) -> SendResult:
         body = {"touser": self.user_id, "msgtype": "textcard", "agentid": self.cfg.agent_id,
                 "textcard": {"title": message.title, "description": message.body, "url": message.url,
                              "btntxt": "Open"}}
-        try:
-            data = self.tokens.post(self.http, f"{self.cfg.base_url}/cgi-bin/message/send", body, TOKEN_INVALID)
-        except TokenRefused as exc:
-            return SendResult(False, str(exc), retry=False)
-        code = data.get("errcode")
-        if code != 0:
-            return SendResult(False, platform_error("WeCom", data),
-                              retry=code in RATE_LIMITED or code == -1)
+        data = self._post(f"{self.cfg.base_url}/cgi-bin/message/send", body)
+        if isinstance(data, SendResult):
+            return data
         if self.user_id in str(data.get("invaliduser", "")).split("|"):
             return SendResult(False, f"WeCom does not know user {self.user_id}", retry=False)
         return SendResult(True, f"WeCom msgid {data.get('msgid', '')}", confirmed=True)
@@ -67,7 +59,5 @@ class WeComRobot:
         if self.mention_mobile:
             text["mentioned_mobile_list"] = [self.mention_mobile]
         data = json_answer(self.http.post(self.url, json={"msgtype": "text", "text": text}))
-        code = data.get("errcode")
-        if code != 0:
-            return SendResult(False, platform_error("WeCom robot", data), retry=code in RATE_LIMITED)
-        return SendResult(True, "WeCom robot posted to the group", confirmed=True)
+        return refusal("WeCom robot", data, RATE_LIMITED) or SendResult(True, "WeCom robot posted to the group",
+                                                                        confirmed=True)
