@@ -37,14 +37,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
-import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-from collections import deque
 from datetime import UTC, datetime
 from fractions import Fraction
 from pathlib import Path
@@ -52,26 +49,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from measure import Window, cpu_s, held_note, peak_mb, start_staggered, summarise  # noqa: E402
+
 from gridpatrol.data import data_dir  # noqa: E402
 
 WARMUP_S = 15.0  # after the last camera started (each first decodes a GOP in full); the steady state counts
-
-
-def start_staggered(threads: list[threading.Thread], sample_fps: float) -> None:
-    """Start the cameras spread over one sample interval: real cameras are not in step, and
-    N copies of one clip started at once would all want their samples in the same instant."""
-    for thread in threads:
-        thread.start()
-        time.sleep(1.0 / sample_fps / len(threads))
-
-
-def cpu_s() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
-def peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def make_detector(model: Path, spin: bool = True, threads: int = 0):
@@ -136,25 +118,6 @@ def decode_rate(clip: Path, seconds: float) -> float:
                 if time.monotonic() - start >= seconds:
                     break
     return pixels / 1e6 / (time.monotonic() - start)
-
-
-class Window:
-    """Analysed frames and lags of one camera after the warm-up."""
-
-    def __init__(self, opens_at: float) -> None:
-        self.opens_at = opens_at
-        self.count = 0
-        self.held = 0  # samples the pipeline's scene guard kept from the model, after the warm-up
-        self.lags: deque[float] = deque(maxlen=100_000)
-
-    def record(self, done: float, due: float) -> None:
-        if done >= self.opens_at:
-            self.count += 1
-            self.lags.append(done - due)
-
-    def hold(self, done: float) -> None:
-        if done >= self.opens_at:
-            self.held += 1
 
 
 def naive_camera(clip: Path, detect, sample_fps: float, stop: threading.Event, window: Window) -> None:
@@ -297,22 +260,6 @@ def with_gop(clip: Path, gop_s: float, out_dir: Path, min_s: float = 60.0) -> Pa
             target.mux(stream.encode(frame))
         target.mux(stream.encode(None))
     return out
-
-
-def summarise(windows: list[Window], seconds: float, sample_fps: float, cpu: float, wall: float) -> dict:
-    lags = sorted(lag for w in windows for lag in w.lags)
-    rates = [w.count / seconds for w in windows]
-    p99 = lags[min(len(lags) - 1, int(0.99 * len(lags)))] if lags else float("inf")
-    return {
-        "fps": sum(rates), "min_rate": min(rates), "mean_lag": statistics.fmean(lags) if lags else float("inf"),
-        "p99_lag": p99, "cpu": cpu / wall, "peak_mb": peak_mb(), "held": sum(w.held for w in windows),
-        # 85 %: a window holds a whole number of samples (and a "2 s" GOP may be 2.002 s)
-        "handled": min(rates) >= 0.85 * sample_fps and p99 < 1.0,
-    }
-
-
-def held_note(row: dict) -> str:
-    return f" ({row['held']} samples held back by the scene guard)" if row.get("held") else ""
 
 
 def one(args: argparse.Namespace) -> None:
