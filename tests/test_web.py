@@ -29,14 +29,17 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
 
 class WatchedBrowser:
     """The browser, noting every page's content-security-policy violations (the console
-    messages Chromium writes when the policy blocks a script, style, image or connection)."""
+    messages Chromium writes when the policy blocks a script, style, image or connection) and
+    every script error a page did not catch (a name a module forgot to import, say)."""
 
     def __init__(self, browser: object) -> None:
         self._browser = browser
         self.violations: list[str] = []
+        self.errors: list[str] = []
 
     def _watch(self, page: object) -> None:
         page.on("console", lambda m: self.violations.append(m.text) if "Content Security Policy" in m.text else None)
+        page.on("pageerror", lambda error: self.errors.append(str(error)))
 
     def new_page(self, **options: object) -> object:
         page = self._browser.new_page(**options)
@@ -54,7 +57,8 @@ class WatchedBrowser:
 
 @pytest.fixture
 def browser() -> Iterator[object]:
-    """Headless Chromium; each test fails when a page broke the content security policy."""
+    """Headless Chromium; each test fails when a page broke the content security policy or
+    threw an error it did not catch."""
     if not CHROMIUM.exists():
         pytest.fail("chromium is not installed: run `make test` (it installs the Debian package)")
     from playwright.sync_api import sync_playwright
@@ -65,6 +69,7 @@ def browser() -> Iterator[object]:
         yield watched
         browser.close()
     assert watched.violations == [], watched.violations
+    assert watched.errors == [], watched.errors
 
 
 def publish(mosquitto, thread: DispatcherThread, state: EventState, image: bytes | None = None,

@@ -1,0 +1,31 @@
+// Cameras: each camera's state as its box reports it, and each box's own state.
+import { $, age, api, el } from "./common.js";
+
+export const board = { cameras: new Map(), edges: new Map() };
+
+export function renderCameras() {
+  const rows = [...board.cameras.values()].sort((a, b) => `${a.edge_id}/${a.camera_id}`.localeCompare(`${b.edge_id}/${b.camera_id}`));
+  const counts = {};
+  for (const c of rows) counts[c.state] = (counts[c.state] || 0) + 1;
+  const offlineBoxes = [...board.edges.values()].filter((e) => e.state !== "online").length;
+  $("c-summary").replaceChildren(...[["cameras", rows.length], ...Object.entries(counts), ["boxes offline", offlineBoxes]]
+    .map(([k, v]) => el("div", {}, el("b", { text: String(v) }), k)));
+  $("c-table").tBodies[0].replaceChildren(...rows.map((c) => {
+    const box = board.edges.get(c.edge_id)?.state || c.edge_state || "unknown";
+    return el("tr", { "data-camera": `${c.edge_id}/${c.camera_id}` },
+      el("td", { text: c.edge_id }), el("td", {}, el("span", { class: `state ${box}`, text: box })),
+      el("td", { text: c.camera_id }), el("td", {}, el("span", { class: `state ${c.state}`, text: c.state })),
+      el("td", { text: c.reason || "" }), el("td", { text: `${c.since.slice(0, 19).replace("T", " ")} (${age(c.since)} ago)` }),
+      el("td", { class: "last-frame", text: c.last_frame_at ? `${age(c.last_frame_at)} ago` : "—" }),
+      el("td", { text: `${age(c.received_at)} ago` }));
+  }));
+}
+
+export async function loadCameras() {
+  const data = await api("/api/v1/cameras");
+  board.cameras.clear();
+  board.edges.clear();
+  for (const c of data.cameras) board.cameras.set(`${c.edge_id}/${c.camera_id}`, c);
+  for (const e of data.edges) board.edges.set(e.edge_id, e);
+  renderCameras();
+}

@@ -1,0 +1,158 @@
+// The zone editor: a camera's zones drawn over its latest snapshot (points dragged, added by
+// click, removed by double click; a shop front's door line by two clicks), saved to its box.
+import { $, api, el, say } from "./common.js";
+
+const editor = { camera: null, zones: [], selected: 0, drag: null, door: null };
+// editor.drag: the point being dragged, { key: "polygon" | "door_line", index }; editor.door:
+// while a door line is being drawn, [] or [first point] (a shop front's two clicks).
+
+function zonePoint(event) {
+  const box = $("z-svg").getBoundingClientRect();
+  const clamp = (v) => Math.min(1, Math.max(0, Math.round(v * 10000) / 10000));
+  return [clamp((event.clientX - box.left) / box.width), clamp((event.clientY - box.top) / box.height)];
+}
+
+function handle(svg, zone, key, index) {
+  const [x, y] = zone[key][index];
+  const dot = document.createElementNS("http://www.w3.org/2000/svg", "circle");
+  dot.setAttribute("cx", x * 1000); dot.setAttribute("cy", y * 1000); dot.setAttribute("r", 9);
+  if (key === "door_line") dot.classList.add("door");
+  dot.addEventListener("mousedown", (e) => { e.stopPropagation(); editor.drag = { key, index }; });
+  if (key === "polygon") {
+    dot.addEventListener("dblclick", (e) => { e.stopPropagation(); zone.polygon.splice(index, 1); drawZones(); });
+  }
+  svg.append(dot);
+}
+
+function drawZones() {
+  const ns = "http://www.w3.org/2000/svg";
+  const svg = $("z-svg");
+  svg.replaceChildren();
+  editor.zones.forEach((zone, zi) => {
+    const poly = document.createElementNS(ns, "polygon");
+    poly.setAttribute("points", (zone.polygon || []).map(([x, y]) => `${x * 1000},${y * 1000}`).join(" "));
+    poly.setAttribute("data-zone", zone.id || "");
+    if (zi === editor.selected) poly.classList.add("selected");
+    svg.append(poly);
+    const door = zone.door_line || (zi === editor.selected && editor.door?.length ? [editor.door[0], editor.door[0]] : null);
+    if (door) { // a shop front's door line: what stands behind it is inside the shop
+      const line = document.createElementNS(ns, "line");
+      line.setAttribute("x1", door[0][0] * 1000); line.setAttribute("y1", door[0][1] * 1000);
+      line.setAttribute("x2", door[1][0] * 1000); line.setAttribute("y2", door[1][1] * 1000);
+      line.setAttribute("data-door", zone.id || "");
+      line.classList.add("door");
+      svg.append(line);
+    }
+    if (zi !== editor.selected) return;
+    (zone.polygon || []).forEach((_, pi) => handle(svg, zone, "polygon", pi));
+    (zone.door_line || []).forEach((_, di) => handle(svg, zone, "door_line", di));
+  });
+  const selected = editor.zones[editor.selected];
+  $("z-door").disabled = !selected || selected.kind !== "cross_door_trading";
+  $("z-door").classList.toggle("active", editor.door !== null);
+  $("z-hint").textContent = editor.door === null ? ""
+    : `door line: click its ${editor.door.length ? "second" : "first"} end, on the strip's shop side`;
+  const list = $("z-list");
+  list.replaceChildren(...editor.zones.map((zone, zi) => {
+    const field = (label, input) => [el("span", { class: "muted", text: label }), input];
+    const text = (key, value, onchange) => {
+      const input = el("input", { value: value ?? "", "data-key": key });
+      input.onchange = () => { onchange(input.value); };
+      return input;
+    };
+    const kind = el("select", { "data-key": "kind" }, ...["parked_bike", "cross_door_trading"].map((k) => {
+      const option = el("option", { value: k, text: k.replace(/_/g, " ") });
+      if (zone.kind === k) option.selected = true;
+      return option;
+    }));
+    kind.onchange = () => {
+      zone.kind = kind.value;
+      if (zone.kind !== "cross_door_trading") { delete zone.door_line; editor.door = null; }
+      drawZones();
+    };
+    const card = el("div", { class: `zone-card${zi === editor.selected ? " selected" : ""}`, "data-zone-index": String(zi),
+      onclick: () => { if (editor.selected !== zi) { editor.selected = zi; drawZones(); } } },
+      ...field("zone id", text("id", zone.id, (v) => { zone.id = v; })),
+      ...field("kind", kind),
+      ...field("classes", text("classes", (zone.classes || []).join(", "), (v) => {
+        zone.classes = v.split(",").map((c) => c.trim()).filter(Boolean);
+      })),
+      ...field("dwell s", text("dwell_s", zone.dwell_s, (v) => { zone.dwell_s = Number(v); })),
+      ...field("micro-grid", text("micro_grid", zone.micro_grid, (v) => { if (v) zone.micro_grid = v; else delete zone.micro_grid; })),
+      ...field("shop id", text("shop_id", zone.shop_id, (v) => { if (v) zone.shop_id = v; else delete zone.shop_id; })),
+      ...field("points", el("span", { text: String((zone.polygon || []).length) })),
+      ...(zone.kind === "cross_door_trading" ? field("door line", zone.door_line
+        ? el("button", { class: "secondary small", text: "remove door line", "data-key": "door_line",
+          onclick: (e) => { e.stopPropagation(); delete zone.door_line; drawZones(); } })
+        : el("span", { class: "muted", text: "none: draw it along the shop's side", "data-key": "door_line" })) : []),
+      el("span"), el("button", { class: "danger", text: "Remove zone", onclick: (e) => {
+        e.stopPropagation(); editor.zones.splice(zi, 1); editor.selected = 0; drawZones();
+      } }));
+    return card;
+  }));
+}
+
+export async function loadZoneCameras() {
+  const list = await api("/api/v1/zones");
+  const select = $("z-camera");
+  const keep = select.value;
+  select.replaceChildren(...list.map((c) => el("option", { value: c.camera_id, text: `${c.camera_id} (${c.edge || "one box"}, ${c.zones} zones)` })));
+  if (keep) select.value = keep;
+  if (select.value) await loadZones(select.value);
+}
+
+async function loadZones(cameraId) {
+  const data = await api(`/api/v1/zones/${encodeURIComponent(cameraId)}`);
+  editor.camera = cameraId;
+  editor.zones = structuredClone(data.zones);
+  editor.selected = 0;
+  editor.door = null;
+  const image = $("z-image");
+  if (data.snapshot_url && data.snapshot_url.startsWith("http")) { image.src = data.snapshot_url; image.hidden = false; }
+  else { image.removeAttribute("src"); image.hidden = true; }
+  $("z-status").textContent = data.snapshot_url ? "" : "no snapshot of this camera yet: drawing on a blank frame";
+  drawZones();
+}
+
+async function saveZones() {
+  try {
+    const saved = await api(`/api/v1/zones/${encodeURIComponent(editor.camera)}`, {
+      method: "PUT", headers: { "content-type": "application/json" }, body: JSON.stringify({ zones: editor.zones }),
+    });
+    editor.zones = structuredClone(saved.zones);
+    drawZones();
+    $("z-status").textContent = `saved ${saved.zones.length} zone(s) of ${editor.camera}`;
+  } catch (e) {
+    $("z-status").textContent = `not saved: ${e.message}`;
+  }
+}
+
+export function bindZoneEditor() {
+  $("z-camera").onchange = () => loadZones($("z-camera").value).catch((e) => say(e.message));
+  $("z-svg").addEventListener("click", (event) => {
+    const zone = editor.zones[editor.selected];
+    if (!zone || editor.drag !== null) return;
+    if (editor.door !== null) { // drawing the shop front's door line: two clicks
+      editor.door.push(zonePoint(event));
+      if (editor.door.length === 2) { zone.door_line = editor.door; editor.door = null; }
+    } else {
+      zone.polygon = [...(zone.polygon || []), zonePoint(event)];
+    }
+    drawZones();
+  });
+  $("z-svg").addEventListener("mousemove", (event) => {
+    if (editor.drag === null) return;
+    editor.zones[editor.selected][editor.drag.key][editor.drag.index] = zonePoint(event);
+    drawZones();
+  });
+  window.addEventListener("mouseup", () => { setTimeout(() => { editor.drag = null; }, 0); });
+  $("z-new").onclick = () => {
+    editor.zones.push({ id: `z${editor.zones.length + 1}`, kind: "parked_bike", classes: ["bicycle", "motorcycle"],
+      dwell_s: 120, polygon: [] });
+    editor.selected = editor.zones.length - 1;
+    drawZones();
+  };
+  $("z-undo").onclick = () => { editor.zones[editor.selected]?.polygon?.pop(); drawZones(); };
+  $("z-door").onclick = () => { editor.door = editor.door === null ? [] : null; drawZones(); };
+  $("z-save").onclick = () => saveZones();
+}
