@@ -52,6 +52,8 @@ class ZoneConfig(BaseModel):
         default=None, description="Whose zone it is; or leave it out and give location (the dispatcher locates it)"
     )
     location: GeoPoint | None = Field(default=None, description="The zone's place on the map (lon, lat)")
+    place: str | None = Field(default=None, min_length=1, max_length=40,
+                              description="The place as people name it (东街3号), for the evidence captions")
     shop_id: Identifier | None = Field(default=None, description="For a shop front: the shop it belongs to")
     min_confidence: float = Field(default=0.25, ge=0.0, le=1.0)
     min_box_px: float = Field(default=0.0, ge=0.0, le=100_000.0,

@@ -15,6 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from dispatcher.api import ROUTERS
 from dispatcher.api.deps import require
@@ -23,6 +24,7 @@ from dispatcher.config import JSON_BODY_BYTES, DispatcherConfig
 from dispatcher.headers import SecurityHeaders
 from dispatcher.metrics import registry_for, render
 from dispatcher.services import Services
+from i18n import negotiate, translator
 
 WEB_DIR = Path(__file__).resolve().parent / "web"
 
@@ -72,7 +74,8 @@ def create_app(config: DispatcherConfig, services: Services | None = None) -> Fa
     app = FastAPI(title="GridPatrol dispatcher", version="0.1.0", lifespan=lifespan, max_body_size=JSON_BODY_BYTES,
                   responses={422: {"model": ErrorBody, "description": "A bad field, or a request that does not apply"}})
     app.state.services = svc
-    app.add_middleware(SecurityHeaders, map_tiles=config.http.map_tiles)
+    tiles = config.http.map()
+    app.add_middleware(SecurityHeaders, map_tiles=tiles.tiles, map_labels=tiles.labels)
     registry = registry_for(svc)
 
     @app.get("/metrics", include_in_schema=False, dependencies=[Depends(require("monitor", "admin"))])
@@ -87,8 +90,19 @@ def create_app(config: DispatcherConfig, services: Services | None = None) -> Fa
                   for e in exc.errors()[:20]]
         return JSONResponse({"detail": errors}, status_code=422)
 
+    @app.exception_handler(StarletteHTTPException)
+    async def refused(request: Request, exc: StarletteHTTPException) -> Response:
+        """Errors for people in the reader's language (``Accept-Language``, the pages send the
+        one chosen there; else the town's); validation details stay technical."""
+        if exc.status_code in (204, 304):
+            return Response(status_code=exc.status_code, headers=exc.headers)
+        tr = translator(negotiate(request.headers.get("accept-language"), svc.config.locale))
+        detail = tr.msg(exc.detail) if isinstance(exc.detail, str) else exc.detail
+        return JSONResponse({"detail": detail}, status_code=exc.status_code, headers=exc.headers)
+
     for router in ROUTERS:
         app.include_router(router)
+    app.mount("/shared", StaticFiles(directory=WEB_DIR / "shared"), name="shared")
     app.mount("/worker", StaticFiles(directory=WEB_DIR / "worker", html=True), name="worker")
     app.mount("/console", StaticFiles(directory=WEB_DIR / "console", html=True), name="console")
 

@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime
 from statistics import mean
 from typing import Literal
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -27,6 +28,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from dispatcher.config import EscalationConfig
 from dispatcher.db import CaseRow, CaseTransitionRow
 from dispatcher.lifecycle import CaseState
+from i18n import Msg, Translator, translator
+from i18n.terms import term
 
 GroupBy = Literal["worker", "micro_grid"]
 
@@ -47,14 +50,19 @@ class AssessmentRow:
     ratings: int
 
 
-def month_bounds(month: str) -> tuple[datetime, datetime]:
-    """``YYYY-MM`` → [first instant, first instant of the next month) in UTC."""
+def month_bounds(month: str, timezone: str = "UTC") -> tuple[datetime, datetime]:
+    """``YYYY-MM`` → [first instant, first instant of the next month) of the town's calendar
+    (``timezone``), in UTC: in Beijing a case opened at 07:00 on the 1st (23:00 UTC the day
+    before) belongs to the 1st's month."""
+    zone = ZoneInfo(timezone)
     try:
-        start = datetime.strptime(month, "%Y-%m").replace(tzinfo=UTC)
-        end = date(start.year + start.month // 12, start.month % 12 + 1, 1)
+        first = datetime.strptime(month, "%Y-%m")
+        end = date(first.year + first.month // 12, first.month % 12 + 1, 1)
     except ValueError:  # not YYYY-MM, or a year datetime cannot hold (0000, or the month after 9999-12)
-        raise ValueError(f"month must look like 2026-11 (years 0001 to 9998), got {month!r}") from None
-    return start, datetime(end.year, end.month, 1, tzinfo=UTC)
+        raise ValueError(Msg("month must look like 2026-11 (years 0001 to 9998), got {month}", month=repr(month))) \
+            from None
+    start, stop = first.replace(tzinfo=zone), datetime(end.year, end.month, 1, tzinfo=zone)
+    return start.astimezone(UTC), stop.astimezone(UTC)
 
 
 def checked_month(month: str) -> str:
@@ -71,8 +79,10 @@ def _mean_min(values: list[float]) -> float | None:
     return round(mean(values) / 60, 2) if values else None
 
 
-def assess(session: Session, month: str, by: GroupBy, escalation: EscalationConfig) -> list[AssessmentRow]:
-    start, end = month_bounds(month)
+def assess(session: Session, month: str, by: GroupBy, escalation: EscalationConfig,
+           timezone: str = "Asia/Shanghai") -> list[AssessmentRow]:
+    """The rows of the cases opened in ``month`` of the town's calendar (``timezone``)."""
+    start, end = month_bounds(month, timezone)
     cases = session.scalars(select(CaseRow).where(CaseRow.opened_at >= start, CaseRow.opened_at < end)).all()
     reworked = set(session.scalars(select(CaseTransitionRow.case_id).where(
         CaseTransitionRow.action == "reject", CaseTransitionRow.case_id.in_([c.id for c in cases]))))
@@ -107,16 +117,23 @@ def assess(session: Session, month: str, by: GroupBy, escalation: EscalationConf
     return rows
 
 
-def to_csv(rows: list[AssessmentRow]) -> str:
+def to_csv(rows: list[AssessmentRow], tr: Translator | None = None) -> str:
+    """The rows as CSV with headings in ``tr``'s language (English without), with a byte order
+    mark so that Excel and WPS open the Chinese text as UTF-8."""
+    tr = tr or translator("en")
+    fields = list(AssessmentRow.__dataclass_fields__)
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=list(AssessmentRow.__dataclass_fields__))
-    writer.writeheader()
+    out.write("\ufeff")
+    writer = csv.writer(out)
+    writer.writerow([term(tr, "assessment", f) for f in fields])
     for row in rows:
-        writer.writerow({k: "" if v is None else v for k, v in asdict(row).items()})
+        values = asdict(row)
+        writer.writerow(["" if values[f] is None else values[f] for f in fields])
     return out.getvalue()
 
 
-def assess_month(sessions: sessionmaker, month: str, by: GroupBy, escalation: EscalationConfig) -> list[AssessmentRow]:
+def assess_month(sessions: sessionmaker, month: str, by: GroupBy, escalation: EscalationConfig,
+                 timezone: str = "Asia/Shanghai") -> list[AssessmentRow]:
     """``assess`` in a session of its own."""
     with sessions() as session:
-        return assess(session, month, by, escalation)
+        return assess(session, month, by, escalation, timezone)

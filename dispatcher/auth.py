@@ -35,6 +35,7 @@ from dispatcher.db import (
 )
 from dispatcher.grid import Grid
 from dispatcher.hashing import dummy_hash, hash_password, hash_token, verify_password
+from i18n import Msg
 
 MachineRole = Literal["edge", "monitor", "admin"]
 SEES_ALL = frozenset({"admin", "dispatcher"})
@@ -50,7 +51,7 @@ class AuthError(Exception):
 
 class LoginThrottled(AuthError):
     def __init__(self, retry_after_s: float) -> None:
-        super().__init__(f"too many failed logins; try again in {retry_after_s:.0f} s")
+        super().__init__(Msg("too many failed logins; try again in {seconds} s", seconds=round(retry_after_s)))
         self.retry_after_s = retry_after_s
 
 
@@ -130,9 +131,9 @@ class AuthService:
 
     def set_password(self, person_id: str, password: str) -> None:
         if self.grid.person(person_id) is None:
-            raise AuthError(f"{person_id!r} is not a person in the grid file")
+            raise AuthError(Msg("{person} is not a person in the grid file", person=repr(person_id)))
         if len(password) < MIN_PASSWORD:
-            raise AuthError(f"a password needs at least {MIN_PASSWORD} characters")
+            raise AuthError(Msg("a password needs at least {count} characters", count=MIN_PASSWORD))
         with self.sessions() as session:
             row = session.get(CredentialRow, person_id)
             if row is None:
@@ -153,7 +154,7 @@ class AuthService:
         ok = verify_password(password, row.password_hash if row else dummy_hash()) and row is not None
         if not ok or self.grid.person(person_id) is None:
             self.limiter.failed(person_id, client)
-            raise AuthError("unknown person or wrong password")
+            raise AuthError(Msg("unknown person or wrong password"))
         self.limiter.succeeded(person_id, client)
 
     # --- tokens ------------------------------------------------------------------------
@@ -161,7 +162,7 @@ class AuthService:
     def issue_session(self, person_id: str, ttl: timedelta | None = None) -> IssuedToken:
         person = self.grid.person(person_id)
         if person is None:
-            raise AuthError(f"{person_id!r} is not a person in the grid file")
+            raise AuthError(Msg("{person} is not a person in the grid file", person=repr(person_id)))
         return self._issue("session", f"login {person_id}", None, person_id, ttl or self.session_ttl)
 
     def issue_machine(self, name: str, role: MachineRole, ttl: timedelta | None = None) -> IssuedToken:

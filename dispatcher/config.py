@@ -6,13 +6,14 @@ from datetime import datetime, time, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, IPvAnyNetwork
+from pydantic import BaseModel, ConfigDict, Field, IPvAnyNetwork, field_validator, model_validator
 
 from contract import ViolationKind
 from contract.configfile import TimeZoneName, load_config
 from contract.mqtt import MqttConfig
 from dispatcher.outbound import DEFAULT_PUSH_HOSTS, OutboundGuard, UrlRefused
 from dispatcher.workclock import WorkClock
+from i18n import DEFAULT_LOCALE, Locale
 
 
 class _Strict(BaseModel):
@@ -25,18 +26,74 @@ GRID_BODY_BYTES = 16 * 1024 * 1024  # a whole grid document, its areas' GeoJSON 
 EVIDENCE_BODY_CEILING = 32 * 1024 * 1024  # the evidence route's cap; max_evidence_bytes is the town's own
 
 
+TILE_TEMPLATE = r"^https?://"
+TIANDITU = ("https://t{s}.tianditu.gov.cn/{layer}_w/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0&LAYER={layer}"
+            "&STYLE=default&TILEMATRIXSET=w&FORMAT=tiles&TILEMATRIX={z}&TILEROW={y}&TILECOL={x}&tk={key}")
+AMAP = "https://webrd0{s}.is.autonavi.com/appmaptile?lang=zh_cn&size=1&scale=1&style=8&x={x}&y={y}&z={z}"
+
+
+class MapSettings(BaseModel):
+    """What the console's map draws on: tile templates, their datum, the credit line."""
+
+    tiles: str | None
+    labels: str | None
+    subdomains: str
+    crs: Literal["wgs84", "gcj02"]
+    attribution: str
+
+
 class HttpConfig(_Strict):
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
     public_url: str | None = Field(
         default=None, description="How phones reach this server; defaults to http://host:port"
     )
+    map_preset: Literal["tianditu", "amap"] | None = Field(
+        default=None, description="A Chinese base map: tianditu (天地图, CGCS2000 ≈ WGS-84, needs map_key) or amap "
+        "(高德, GCJ-02: grids and cameras are shifted for display); unset: map_tiles, or a plain background",
+    )
+    map_key: str | None = Field(default=None, max_length=100, pattern=r"^[A-Za-z0-9]+$",
+                                description="The town's Tianditu key (tk)")
     map_tiles: str | None = Field(
-        default=None, pattern=r"^https?://.*\{z\}.*\{x\}.*\{y\}",
+        default=None, pattern=TILE_TEMPLATE, max_length=500,
         description="Tile URL template for the console's map, e.g. https://tiles.example/{z}/{x}/{y}.png; "
-        "unset: the micro-grids on a plain background (works offline)",
+        "unset (and no preset): the micro-grids on a plain background (works offline)",
+    )
+    map_labels: str | None = Field(default=None, pattern=TILE_TEMPLATE, max_length=500,
+                                   description="A second tile layer drawn over the first: street names")
+    map_subdomains: str = Field(default="abc", pattern=r"^[A-Za-z0-9]{1,10}$",
+                                description="What {s} in the templates stands for, one character each")
+    map_crs: Literal["wgs84", "gcj02"] = Field(
+        default="wgs84", description="The tiles' datum: gcj02 for AMap, Tencent and other mainland tiles (grid "
+        "files stay WGS-84/CGCS2000 and are converted for display)",
     )
     map_attribution: str = Field(default="", max_length=300, description="Credit line the tile server asks for")
+    @field_validator("map_tiles", "map_labels")
+    @classmethod
+    def _tile_template(cls, value: str | None) -> str | None:
+        if value is not None and not all(part in value for part in ("{z}", "{x}", "{y}")):
+            raise ValueError("a tile URL template needs {z}, {x} and {y} (in any order)")
+        return value
+
+    @model_validator(mode="after")
+    def _map_needs(self) -> HttpConfig:
+        if self.map_preset == "tianditu" and not self.map_key:
+            raise ValueError("map_preset tianditu needs map_key (the town's Tianditu key)")
+        return self
+
+    def map(self) -> MapSettings:
+        """The map's settings, a preset filled in."""
+        if self.map_preset == "tianditu":
+            return MapSettings(tiles=TIANDITU.format(layer="vec", key=self.map_key, s="{s}", x="{x}", y="{y}", z="{z}"),
+                               labels=TIANDITU.format(layer="cva", key=self.map_key, s="{s}", x="{x}", y="{y}",
+                                                      z="{z}"),
+                               subdomains="01234567", crs="wgs84", attribution=self.map_attribution or "天地图")
+        if self.map_preset == "amap":
+            return MapSettings(tiles=AMAP, labels=None, subdomains="1234", crs="gcj02",
+                               attribution=self.map_attribution or "高德地图")
+        return MapSettings(tiles=self.map_tiles, labels=self.map_labels, subdomains=self.map_subdomains,
+                           crs=self.map_crs, attribution=self.map_attribution)
+
     trusted_proxies: str = Field(
         default="127.0.0.1", max_length=1000,
         description="Addresses whose X-Forwarded-For/-Proto are believed (Uvicorn's forwarded_allow_ips: comma-"
@@ -81,7 +138,7 @@ class KindPolicy(_Strict):
 class WorkingHours(_Strict):
     start: time = time(8, 30)
     end: time = time(17, 30)
-    timezone: TimeZoneName = "Asia/Shanghai"
+    timezone: TimeZoneName | None = Field(default=None, description="Unset: the town's timezone")
 
 
 class EscalationConfig(_Strict):
@@ -100,7 +157,7 @@ class EscalationConfig(_Strict):
         if self.policy(kind).clock == "plain":
             return start + timedelta(minutes=minutes)
         hours = self.working_hours
-        return WorkClock(hours.start, hours.end, hours.timezone).add(start, minutes)
+        return WorkClock(hours.start, hours.end, hours.timezone or "Asia/Shanghai").add(start, minutes)
 
     def accept_due(self, kind: str, start: datetime) -> datetime:
         return self.deadline(kind, start, self.policy(kind).accept_within_min)
@@ -240,6 +297,10 @@ class AuthConfig(_Strict):
 
 
 class DispatcherConfig(_Strict):
+    locale: Locale = Field(default=DEFAULT_LOCALE, description="The town's language: notifications, CSVs, the "
+                           "pages' default (a person may switch on the page); zh-CN or en")
+    timezone: TimeZoneName = Field(default="Asia/Shanghai", description="The town's zone: every time people see, "
+                                   "the assessment's months and the working-hours clock (unless set there)")
     database_url: str = "sqlite:///var/dispatcher/gridpatrol.sqlite"
     data_dir: Path = Path("var/dispatcher")
     grid_file: Path = Path("configs/grid.yaml")
@@ -260,6 +321,13 @@ class DispatcherConfig(_Strict):
     outbound: OutboundConfig = Field(default_factory=OutboundConfig)
     max_evidence_bytes: int = Field(default=5 * 1024 * 1024, gt=0, le=EVIDENCE_BODY_CEILING,
                                     description="Largest evidence image accepted")
+
+    @model_validator(mode="after")
+    def _town_clock(self) -> DispatcherConfig:
+        """Working hours keep the town's time unless they name a zone of their own."""
+        if self.escalation.working_hours.timezone is None:
+            self.escalation.working_hours.timezone = self.timezone
+        return self
 
     def public_url(self) -> str:
         return (self.http.public_url or f"http://{self.http.host}:{self.http.port}").rstrip("/")

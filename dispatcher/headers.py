@@ -49,14 +49,14 @@ def content_security_policy(extra_images: Iterable[str] = ()) -> str:
 class SecurityHeaders:
     """Pure ASGI middleware (it does not buffer streamed responses such as evidence files)."""
 
-    def __init__(self, app: ASGIApp, map_tiles: str | None = None) -> None:
+    def __init__(self, app: ASGIApp, map_tiles: str | None = None, map_labels: str | None = None) -> None:
         self.app = app
-        tiles = tile_source(map_tiles)
+        tiles = sorted({source for source in (tile_source(map_tiles), tile_source(map_labels)) if source})
         self.headers = [
             (b"x-content-type-options", b"nosniff"),
             (b"referrer-policy", b"no-referrer"),
             (b"x-frame-options", b"DENY"),
-            (b"content-security-policy", content_security_policy([tiles] if tiles else []).encode()),
+            (b"content-security-policy", content_security_policy(tiles).encode()),
             (b"cross-origin-opener-policy", b"same-origin"),
         ]
 

@@ -18,6 +18,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from i18n import Msg, Words
+from i18n.terms import word
+
 
 class CaseState(StrEnum):
     reported = "reported"  # opened, no one assigned yet (e.g. unknown micro-grid)
@@ -87,12 +90,15 @@ def next_state(action: str, current: CaseState, role: Role, reason: str | None) 
     """The state after ``action``; raises :class:`TransitionError` saying why it may not happen."""
     rule = RULES.get(action)
     if rule is None:
-        raise TransitionError(f"unknown action {action!r} (known: {', '.join(sorted(RULES))})")
+        raise TransitionError(Msg("unknown action {action} (known: {known})", action=repr(action),
+                                  known=", ".join(sorted(RULES))))
     if current not in rule.sources:
-        allowed = ", ".join(sorted(s.value for s in rule.sources))
-        raise TransitionError(f"cannot {action} a case that is {current.value} (only from: {allowed})")
+        allowed = Words(word("state", s) for s in sorted(s.value for s in rule.sources))
+        raise TransitionError(Msg("cannot {action} a case that is {state} (only from: {allowed})",
+                                  action=word("action", action), state=word("state", current.value), allowed=allowed))
     if role not in rule.roles:
-        raise PermissionError(f"a {role.value} may not {action} a case")
+        raise PermissionError(Msg("a {role} may not {action} a case", role=word("role", role.value),
+                                  action=word("action", action)))
     if rule.needs_reason and not (reason and reason.strip()):
-        raise TransitionError(f"{action} needs a reason")
+        raise TransitionError(Msg("{action} needs a reason", action=word("action", action)))
     return rule.target or current

@@ -33,19 +33,35 @@ from dispatcher.db import CaseRow, NotificationRow, PushSubscriptionRow, now
 from dispatcher.links import SignedLinks
 from dispatcher.outbound import GuardedClient, OutboundGuard
 from dispatcher.webpush import VapidKeys, send_push
+from i18n import Msg, Translator, translator
+from i18n.terms import term
+from i18n.timefmt import short_time
 
 log = logging.getLogger(__name__)
 
-KIND_TITLES = {"parked_bike": "Illegally parked bike", "cross_door_trading": "Goods outside the shop door"}
-
-
-def message_for(case: CaseRow, public_url: str, receipt_url: str) -> Message:
+def message_for(case: CaseRow, public_url: str, receipt_url: str, tr: Translator | None = None,
+                timezone: str = "Asia/Shanghai", grid_name: str | None = None, image_url: str | None = None) -> Message:
+    """The notice of ``case`` in ``tr``'s language (the town's), its times local to ``timezone``:
+    the kind with its standard event code, where, since when and by when to handle it."""
+    tr = tr or translator()
+    kind = term(tr, "kind", case.kind)
+    place = f"{case.micro_grid} {grid_name}".strip() if grid_name else case.micro_grid
+    since = short_time(case.started_at or case.opened_at, timezone, tr.locale)
+    deadline = short_time(case.handle_due_at, timezone, tr.locale) if case.handle_due_at else ""
+    body = tr._("{place} · camera {camera} zone {zone} · standing since {since}",
+                place=place, camera=case.camera_id, zone=case.zone_id, since=since)
+    if deadline:
+        body += tr._(", please handle by {deadline}", deadline=deadline)
     return Message(
         case_id=case.id,
-        title=KIND_TITLES.get(case.kind, case.kind),
-        body=f"{case.camera_id} / {case.zone_id} in {case.micro_grid}, standing {case.dwell_s:.0f}s",
+        title=tr._("{kind} ({code})", kind=kind, code=case.event_code) if case.event_code else kind,
+        body=body,
         url=f"{public_url}/worker/?case={case.id}",
         receipt_url=receipt_url,
+        image_url=image_url,
+        open_label=tr._("View case"),
+        fields={"kind": kind, "code": case.event_code or "", "place": place, "camera": case.camera_id,
+                "since": since, "deadline": deadline, "case_id": str(case.id)},
     )
 
 
@@ -57,7 +73,10 @@ class Notifier:
     def __init__(
         self, sessions: sessionmaker, cases: CaseService, keys: VapidKeys, webpush: WebPushConfig,
         channels: ChannelsConfig, links: SignedLinks, public_url: str, guard: OutboundGuard,
+        locale: str = "zh-CN", timezone: str = "Asia/Shanghai",
     ) -> None:
+        self.tr = translator(locale)  # notices are in the town's language
+        self.timezone = timezone
         self.sessions = sessions
         self.cases = cases
         self.keys = keys
@@ -93,7 +112,7 @@ class Notifier:
             with self.sessions() as session:
                 if any(o.confirmed for o in sent):
                     self._skip_rest(session, case_id, person_id)
-                    self.cases.mark_delivered(session, case_id, person_id, "a channel confirmed delivery")
+                    self.cases.mark_delivered(session, case_id, person_id, Msg("a channel confirmed delivery"))
                 else:
                     wait = timedelta(seconds=self.cfg.confirm_wait_s) if sent else timedelta(0)
                     self.cases.delivery_check(session, case_id, person_id, now() + wait)
@@ -122,7 +141,10 @@ class Notifier:
             note = session.get(NotificationRow, notification_id)
             case = session.get(CaseRow, note.case_id)
             person = self.cases.grid.person(note.person_id)
-            message = message_for(case, self.public_url, self.links.receipt_url(notification_id))
+            grid = self.cases.grid.micro_grid(case.micro_grid)
+            message = message_for(case, self.public_url, self.links.receipt_url(notification_id), self.tr,
+                                  self.timezone, grid.name if grid else None,
+                                  self.links.sign(case.snapshot_url) if case.snapshot_url else None)
             channel, position, sub_id = note.channel, note.position, note.subscription_id
             subscription = session.get(PushSubscriptionRow, sub_id) if sub_id else None
             push_to = ({"endpoint": subscription.endpoint,

@@ -27,6 +27,7 @@ from dispatcher.screen import EventScreen
 from dispatcher.webhook import CityWebhookSender
 from dispatcher.webpush import VapidKeys
 from dispatcher.zonefile import ZoneFile
+from i18n import translator
 
 
 @dataclass
@@ -62,10 +63,12 @@ class Services:
         grids = GridStore(sessions)
         grid_version, grid = grids.start_from_file(from_file)
         cases = CaseService(sessions, grid, config.escalation, config.dedup, config.event_codes)
+        cases.town_words, cases.timezone = translator(config.locale), config.timezone
         keys = VapidKeys(config.data_dir)
         links = SignedLinks(config.auth.link_secret, config.data_dir, config.public_url(), config.auth.link_ttl_s)
         guard = config.outbound.guard()
-        notifier = Notifier(sessions, cases, keys, config.webpush, config.channels, links, config.public_url(), guard)
+        notifier = Notifier(sessions, cases, keys, config.webpush, config.channels, links, config.public_url(), guard,
+                            config.locale, config.timezone)
         feed = FeedHub()
         auth = AuthService(sessions, grid, timedelta(hours=config.auth.session_ttl_h),
                            LoginLimiter(sessions, config.auth.login_window_s, config.auth.login_max_failures,

@@ -8,6 +8,7 @@ ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY contract contract
+COPY i18n i18n
 COPY edge edge
 COPY dispatcher dispatcher
 COPY gridpatrol gridpatrol

@@ -14,6 +14,7 @@ RUN apt-get update \
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY contract contract
+COPY i18n i18n
 COPY edge edge
 COPY dispatcher dispatcher
 COPY gridpatrol gridpatrol
@@ -25,7 +26,7 @@ RUN python3 -m venv /opt/gridpatrol \
 FROM ${CUDA_IMAGE}
 ENV DEBIAN_FRONTEND=noninteractive
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends python3=3.12.* \
+    && apt-get install -y --no-install-recommends python3=3.12.* fonts-wqy-microhei=0.2.0-beta-3.1 \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --system --uid 10001 --user-group --home-dir /var/lib/gridpatrol --create-home gridpatrol
 COPY --from=build /opt/gridpatrol /opt/gridpatrol

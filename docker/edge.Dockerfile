@@ -7,6 +7,7 @@ ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY contract contract
+COPY i18n i18n
 COPY edge edge
 COPY dispatcher dispatcher
 COPY gridpatrol gridpatrol
@@ -14,7 +15,11 @@ RUN python -m venv /opt/gridpatrol \
     && /opt/gridpatrol/bin/pip install --no-cache-dir ".[edge]"
 
 FROM python:3.11-slim-bookworm
-RUN useradd --system --uid 10001 --user-group --home-dir /var/lib/gridpatrol --create-home gridpatrol
+# A CJK font: the evidence images' captions are drawn in Chinese (edge/caption.py)
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends fonts-wqy-microhei=0.2.0-beta-3.1 \
+    && rm -rf /var/lib/apt/lists/* \
+    && useradd --system --uid 10001 --user-group --home-dir /var/lib/gridpatrol --create-home gridpatrol
 COPY --from=build /opt/gridpatrol /opt/gridpatrol
 ENV PATH=/opt/gridpatrol/bin:$PATH PYTHONUNBUFFERED=1
 WORKDIR /var/lib/gridpatrol

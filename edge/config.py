@@ -18,6 +18,7 @@ from contract.mqtt import MqttConfig
 from contract.zones import ActiveWindow, ZoneConfig, require_unique_ids
 from edge.retention import Retention
 from edge.sampler import Sampler
+from i18n import DEFAULT_LOCALE, Locale
 
 __all__ = ["ActiveWindow", "CameraConfig", "EdgeConfig", "ZoneConfig", "load_edge_config"]
 
@@ -195,6 +196,10 @@ class EvidenceConfig(_Strict):
         description="The model's classes that carry plates; unset: car, motorcycle, bus and truck, "
         "those of them the model has (add a custom model's e-bike class here)",
     )
+    caption_font: Path | None = Field(
+        default=None, description="A font with CJK glyphs for the captions; unset: the first installed of "
+        "WenQuanYi Micro Hei and Noto Sans CJK (Debian fonts-wqy-microhei, fonts-noto-cjk)",
+    )
 
     def retention(self) -> Retention:
         return Retention(
@@ -215,7 +220,9 @@ class OutboxConfig(_Strict):
 
 class EdgeConfig(_Strict):
     edge_id: Identifier
-    timezone: TimeZoneName = Field(default="Asia/Shanghai", description="For the zones' active hours")
+    timezone: TimeZoneName = Field(default="Asia/Shanghai", description="For the zones' active hours and the "
+                                   "local time in the evidence captions")
+    locale: Locale = Field(default=DEFAULT_LOCALE, description="The language of the evidence captions: zh-CN or en")
     model: ModelConfig
     mqtt: MqttConfig = Field(default_factory=MqttConfig)
     cameras: list[CameraConfig] = Field(min_length=1)

@@ -18,6 +18,7 @@ import cv2
 import numpy as np
 
 from contract import Snapshot, ViolationEvent
+from edge.caption import Captioner, default_captioner
 from edge.retention import Retention
 from edge.zones import ZoneShape
 
@@ -31,17 +32,19 @@ class EvidenceError(OSError):
 
 
 def render_snapshot(frame_bgr: np.ndarray, event: ViolationEvent, shapes: list[ZoneShape],
-                    before_at: datetime | None = None) -> np.ndarray:
-    """The frame with the zones, the event's objects and a header line; with ``before_at``, an
-    earlier frame of the spot (taken then): zones only, no objects."""
+                    before_at: datetime | None = None, captioner: Captioner | None = None) -> np.ndarray:
+    """The frame with the zones, the event's objects and a caption (edge/caption.py); with
+    ``before_at``, an earlier frame of the spot (taken then): zones only, no objects."""
     image = frame_bgr.copy()
     overlay = image.copy()
+    place = None
     for shape in shapes:
         pts = shape.points_px.round().astype(np.int32)
         active = shape.zone.id == event.zone_id
         colour = (0, 215, 255) if active else (180, 180, 180)
         if active:
             cv2.fillPoly(overlay, [pts], colour)
+            place = shape.zone.place
         cv2.polylines(image, [pts], True, colour, 2 if active else 1, cv2.LINE_AA)
         if shape.door_px is not None:  # the shop's door line, thick, in the zone's colour
             a, b = (tuple(int(v) for v in p) for p in shape.door_px.round())
@@ -53,18 +56,8 @@ def render_snapshot(frame_bgr: np.ndarray, event: ViolationEvent, shapes: list[Z
         cv2.rectangle(image, (x1, y1), (x2, y2), colour, 2, cv2.LINE_AA)
         label = f"{obj.class_name} {obj.confidence:.2f}"
         cv2.putText(image, label, (x1, max(12, y1 - 4)), cv2.FONT_HERSHEY_SIMPLEX, 0.45, colour, 1, cv2.LINE_AA)
-    header = (
-        f"{event.camera_id}/{event.zone_id} {event.kind.value} {event.state.value} "
-        f"dwell {event.dwell_s:.0f}s {event.observed_at:%Y-%m-%d %H:%M:%S}Z"
-    ) if before_at is None else (
-        f"{event.camera_id}/{event.zone_id} {event.kind.value} before, {before_at:%Y-%m-%d %H:%M:%S}Z"
-    )
-    scale = 0.42
-    while scale > 0.2 and cv2.getTextSize(header, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)[0][0] > image.shape[1] - 8:
-        scale -= 0.02  # small frames get a smaller header, never a cut one
-    cv2.rectangle(image, (0, 0), (image.shape[1], 18), (0, 0, 0), -1)
-    cv2.putText(image, header, (4, 13), cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), 1, cv2.LINE_AA)
-    return image
+    captioner = captioner or default_captioner()
+    return captioner.draw(image, captioner.text(event, place or event.zone_id, before_at))
 
 
 @dataclass
@@ -89,7 +82,9 @@ class EvidenceStore:
     def __init__(
         self, root: str | Path, jpeg_quality: int = 85, public_base_url: str | None = None,
         retention: Retention | None = None, protected: Callable[[], set[str]] | None = None,
+        captioner: Captioner | None = None,
     ) -> None:
+        self.captioner = captioner or default_captioner()
         self.root = Path(root)
         self.jpeg_quality = jpeg_quality
         self.public_base_url = public_base_url.rstrip("/") if public_base_url else None
@@ -101,7 +96,7 @@ class EvidenceStore:
     def save(self, frame_bgr: np.ndarray, event: ViolationEvent, shapes: list[ZoneShape],
              before_at: datetime | None = None) -> StoredImage:
         """The event's snapshot; with ``before_at``, its before image (an earlier frame)."""
-        image = render_snapshot(frame_bgr, event, shapes, before_at)
+        image = render_snapshot(frame_bgr, event, shapes, before_at, self.captioner)
         name = f"{event.event_id}-before.jpg" if before_at is not None else f"{event.event_id}.jpg"
         return self._store(image, event, name)
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from contract import CameraState, CameraStatus, ViolationEvent
 from edge.analyzer import media_clock
 from edge.batching import BatchScheduler, SchedulerStopped
+from edge.caption import Captioner
 from edge.config import CameraConfig, EdgeConfig, ZoneConfig
 from edge.configwatch import ConfigWatcher
 from edge.detector import Detector, YoloDetector
@@ -166,7 +167,8 @@ class EdgeRunner:
         self.detector = YoloDetector.from_config(config.model)
         self.outbox = Outbox(config.outbox.path)
         self.evidence = EvidenceStore(config.evidence.dir, config.evidence.jpeg_quality, config.evidence.upload_url,
-                                      config.evidence.retention(), self.outbox.pending_evidence)
+                                      config.evidence.retention(), self.outbox.pending_evidence,
+                                      Captioner(config.locale, config.timezone, config.evidence.caption_font))
         self.metrics = EdgeMetrics()
         self.scheduler = BatchScheduler(self.detector, config.model.batch, config.model.batch_wait_ms / 1000,
                                         self.metrics, workers=config.model.inference_plan()[1])

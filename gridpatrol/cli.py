@@ -77,11 +77,14 @@ def cmd_edge_replay(args: argparse.Namespace) -> int:
                 )
             events = replay_mot(config, camera, args.mot, args.fps, args.start, size)
         else:
+            from edge.caption import Captioner
             from edge.detector import YoloDetector
             from edge.evidence import EvidenceStore
 
             detector = YoloDetector.from_config(config.model)
-            store = EvidenceStore(args.evidence_dir, config.evidence.jpeg_quality) if args.evidence_dir else None
+            store = (EvidenceStore(args.evidence_dir, config.evidence.jpeg_quality,
+                                   captioner=Captioner(config.locale, config.timezone, config.evidence.caption_font))
+                     if args.evidence_dir else None)
             events = replay_video(config, camera, args.video, args.start, detector, store)
         for event in events:
             line = event.model_dump_json()
@@ -195,12 +198,13 @@ def cmd_plan(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from gridpatrol.demo import run_demo
 
-    return run_demo(args.workdir, speed=args.speed, serve_after_s=args.serve_after, port=args.port)
+    return run_demo(args.workdir, speed=args.speed, serve_after_s=args.serve_after, port=args.port, locale=args.lang)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="gridpatrol", description="Camera-assisted grid patrol.")
-    parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    parser.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+                        help="default INFO; WARNING for the demo, whose lines are for people")
     top = parser.add_subparsers(dest="command", required=True)
 
     edge = top.add_parser("edge", help="the edge worker").add_subparsers(dest="edge_command", required=True)
@@ -266,6 +270,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--speed", type=float, default=1.0, help="clip speed (0: as fast as possible)")
     demo.add_argument("--workdir", type=Path, help="keep the demo's database and evidence here")
     demo.add_argument("--port", type=int, default=0, help="dispatcher HTTP port (default: a free one)")
+    demo.add_argument("--lang", choices=["zh-CN", "en"], default="zh-CN",
+                      help="the language of what the demo prints, the pages' default and the captions")
     demo.add_argument("--serve-after", type=float, default=0.0, metavar="SECONDS",
                       help="keep the dispatcher up this long after the clip, to look at the pages")
     demo.set_defaults(func=cmd_demo)
@@ -274,6 +280,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    args.log_level = args.log_level or ("WARNING" if args.command == "demo" else "INFO")
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         return args.func(args)

@@ -11,6 +11,7 @@ import logging
 import tempfile
 import threading
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -24,6 +25,9 @@ from edge.config import EdgeConfig
 from edge.runner import EdgeRunner
 from gridpatrol.broker import LocalBroker, free_port
 from gridpatrol.data import PROJECT_ROOT, require
+from i18n import DEFAULT_LOCALE, Locale, translator
+from i18n.terms import term
+from i18n.timefmt import short_time
 
 log = logging.getLogger("gridpatrol.demo")
 
@@ -61,7 +65,10 @@ class DispatcherThread:
         self.thread.join(10)
 
 
-def run_demo(workdir: Path | None = None, speed: float = 1.0, serve_after_s: float = 0.0, port: int = 0) -> int:
+def run_demo(workdir: Path | None = None, speed: float = 1.0, serve_after_s: float = 0.0, port: int = 0,
+             locale: Locale = DEFAULT_LOCALE) -> int:
+    """The demo; what it prints is in ``locale``, as are the pages' default and the captions."""
+    tr = translator(locale)
     model, clip = require("models/yolov8n-coco-int8-640.onnx", "media/clips/carpark-320x240.mp4")
     tmp = None
     if workdir is None:
@@ -69,13 +76,14 @@ def run_demo(workdir: Path | None = None, speed: float = 1.0, serve_after_s: flo
         workdir = Path(tmp.name)
     port = port or free_port()
     broker = LocalBroker(persistence_dir=workdir / "broker").start()
-    print(f"broker: {broker.kind} on {broker.url}")
+    print(tr._("broker: {kind} on {url}", kind=broker.kind, url=broker.url))
     disp_cfg = DispatcherConfig(
         database_url=f"sqlite:///{workdir / 'dispatcher.sqlite'}",
         data_dir=workdir / "dispatcher",
         grid_file=GRID_FILE,
         mqtt={"url": broker.url},
         http=HttpConfig(host="127.0.0.1", port=port),
+        locale=locale,
     )
     dispatcher = DispatcherThread(disp_cfg)
     dispatcher.start()
@@ -84,11 +92,13 @@ def run_demo(workdir: Path | None = None, speed: float = 1.0, serve_after_s: flo
     edge_token = auth.issue_machine("demo edge box", "edge").token
     staff_token = auth.issue_session("d-01").token
     worker_url = f"{base}/worker/#token={auth.issue_session('w-017').token}"
-    print(f"dispatcher: {base}  (API docs {base}/docs)")
-    print(f"worker page, logged in as w-017: {worker_url}")
-    print(f"dispatch console, logged in as d-01: {base}/console/#token={auth.issue_session('d-01').token}")
+    print(tr._("dispatcher: {url}  (API docs {url}/docs)", url=base))
+    print(tr._("worker page, logged in as w-017: {url}", url=worker_url))
+    print(tr._("dispatch console, logged in as d-01: {url}",
+               url=f"{base}/console/#token={auth.issue_session('d-01').token}"))
     edge_cfg = load_config(EdgeConfig, EDGE_CONFIG)
     edge_cfg = edge_cfg.model_copy(update={
+        "locale": locale,
         "model": edge_cfg.model.model_copy(update={"path": model}),
         "mqtt": edge_cfg.mqtt.model_copy(update={"url": broker.url}),
         "cameras": [edge_cfg.cameras[0].model_copy(update={"url": str(clip)})],
@@ -98,8 +108,10 @@ def run_demo(workdir: Path | None = None, speed: float = 1.0, serve_after_s: flo
         "outbox": edge_cfg.outbox.model_copy(update={"path": workdir / "edge-outbox.sqlite"}),
     })
     runner = EdgeRunner(edge_cfg, speed=speed)
-    print(f"edge: {edge_cfg.edge_id} playing {clip.name} at {speed or 'max'}x, "
-          f"zone {edge_cfg.cameras[0].zones[0].id} dwell {edge_cfg.cameras[0].zones[0].dwell_s}s")
+    zone = edge_cfg.cameras[0].zones[0]
+    pace = (tr._("at {speed}x speed", speed=f"{speed:g}") if speed else tr._("as fast as it decodes"))
+    print(tr._("edge box {edge}: playing {clip} {pace}, zone {zone} (dwell {dwell} s)", edge=edge_cfg.edge_id,
+               clip=clip.name, pace=pace, zone=zone.id, dwell=f"{zone.dwell_s:g}"))
     seen: set[int] = set()
     http = httpx.Client(base_url=base, timeout=5.0, headers={"authorization": f"Bearer {staff_token}"})
 
@@ -108,9 +120,12 @@ def run_demo(workdir: Path | None = None, speed: float = 1.0, serve_after_s: flo
             if case["id"] in seen:
                 continue
             seen.add(case["id"])
-            print(f"case #{case['id']} opened: {case['kind']} at {case['camera_id']}/{case['zone_id']} "
-                  f"-> worker {case['worker_id']} ({case['micro_grid']}), standing {case['dwell_s']:.0f}s, "
-                  f"snapshot {case['snapshot_url']}", flush=True)
+            opened = datetime.fromisoformat(case["opened_at"]) if case.get("opened_at") else datetime.now(UTC)
+            print(tr._("case #{id} opened {time}: {kind} at {camera}/{zone} -> worker {worker} ({grid}), "
+                       "standing {seconds} s", id=case["id"], time=short_time(opened, disp_cfg.timezone, tr.locale),
+                       kind=term(tr, "kind", case["kind"]), camera=case["camera_id"], zone=case["zone_id"],
+                       worker=case["worker_id"], grid=case["micro_grid"], seconds=round(case["dwell_s"])),
+                  flush=True)
 
     runner.start()
     try:
@@ -120,12 +135,14 @@ def run_demo(workdir: Path | None = None, speed: float = 1.0, serve_after_s: flo
         runner.stop()
         time.sleep(1.0)
         report()
-        print(f"clip done: {runner.events_decided} events decided, {len(seen)} cases opened")
+        print(tr._("clip done: {events} events decided, {cases} cases opened", events=runner.events_decided,
+                   cases=len(seen)))
         if serve_after_s > 0:
-            print(f"serving for {serve_after_s:.0f}s more: {worker_url} (Ctrl-C to stop)")
+            print(tr._("serving for {seconds} s more: {url} (Ctrl-C to stop)", seconds=round(serve_after_s),
+                       url=worker_url))
             time.sleep(serve_after_s)
     except KeyboardInterrupt:
-        print("stopping")
+        print(tr._("stopping"))
         runner.stop(flush_timeout_s=2.0)
     finally:
         http.close()

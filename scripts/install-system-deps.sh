@@ -4,7 +4,9 @@
 # - GStreamer's RTSP server with GObject bindings for Debian's Python: a real RTSP camera
 #   for the stream tests (tests/rtsp_server.py);
 # - chromium: the browser Playwright drives headless for the console and worker page tests;
-# - nginx-light: the compose file's reverse proxy, run with its config in front of a dispatcher.
+# - nginx-light: the compose file's reverse proxy, run with its config in front of a dispatcher;
+# - fonts-wqy-microhei: a CJK font, for the evidence captions the edge draws in Chinese and for
+#   the pages' screenshots in Chinese (no boxes for missing glyphs).
 set -euo pipefail
 need=()
 command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need+=(mosquitto)
@@ -14,6 +16,7 @@ if ! /usr/bin/python3 -c 'import gi; gi.require_version("GstRtspServer", "1.0")'
 fi
 [ -x /usr/bin/chromium ] || need+=(chromium)
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need+=(nginx-light)
+[ -e /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || need+=(fonts-wqy-microhei)
 if ((${#need[@]})); then
   sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
   echo "installing Debian packages: ${need[*]}"

@@ -146,10 +146,12 @@ def dispatcher_config(tmp_path: Path, broker_url: str, **overrides: object) -> D
 
 def api_client(thread: DispatcherThread, person: str | None = "d-01", machine: str | None = None) -> httpx.Client:
     """An HTTP client of ``thread`` logged in as ``person`` (default the dispatcher d-01), or
-    holding a machine token of role ``machine``."""
+    holding a machine token of role ``machine``; it asks for English answers."""
     auth = thread.services.auth
     token = auth.issue_machine(f"test {machine}", machine).token if machine else auth.issue_session(person).token
-    return httpx.Client(base_url=thread.url, timeout=10, headers={"authorization": f"Bearer {token}"})
+    # English answers, as the tests read them; tests/test_i18n.py asks for Chinese
+    return httpx.Client(base_url=thread.url, timeout=10,
+                        headers={"authorization": f"Bearer {token}", "accept-language": "en"})
 
 
 def wait_for(predicate: Callable[[], Any], timeout_s: float, what: str) -> Any:

@@ -101,7 +101,8 @@ class Providers:
         if b.get("touser") not in self.wecom_users:
             self._refuse(f"wecom: unknown user {b.get('touser')}")
             return 200, {"errcode": 81013, "errmsg": "user & party & tag all invalid"}
-        assert b["msgtype"] == "textcard" and b["textcard"]["url"].startswith("http")
+        card = b.get("textcard") or (b.get("news") or {}).get("articles", [{}])[0]
+        assert b["msgtype"] in ("textcard", "news") and card["url"].startswith("http"), b  # WeCom's two card types
         self.received.append(Received("wecom_app", b["touser"], b))
         return 200, {"errcode": 0, "errmsg": "ok", "invaliduser": "", "msgid": f"m{len(self.received)}"}
 

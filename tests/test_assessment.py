@@ -48,8 +48,23 @@ def build(cases, n: int, accept_after_min: float | None, handle_after_min: float
 
 def test_month_bounds() -> None:
     assert month_bounds("2026-12") == (datetime(2026, 12, 1, tzinfo=UTC), datetime(2027, 1, 1, tzinfo=UTC))
+    # the town's months: Beijing's 1 December 00:00 is 30 November 16:00 UTC
+    assert month_bounds("2026-12", "Asia/Shanghai") == (datetime(2026, 11, 30, 16, tzinfo=UTC),
+                                                        datetime(2026, 12, 31, 16, tzinfo=UTC))
     with pytest.raises(ValueError, match="2026-11"):
         month_bounds("Nov 2026")
+
+
+def test_a_case_opened_early_on_the_first_counts_in_the_towns_month(database_url: str) -> None:
+    """07:00 in Beijing on 1 December is 23:00 UTC on 30 November: the case is December's."""
+    cases = case_service(database_url)
+    cid = build(cases, 1, accept_after_min=10)
+    with cases.sessions() as s:
+        s.get(CaseRow, cid).opened_at = datetime(2026, 11, 30, 23, 0, tzinfo=UTC)
+        s.commit()
+        december = assess(s, "2026-12", "worker", cases.escalation, "Asia/Shanghai")
+        november = assess(s, "2026-11", "worker", cases.escalation, "Asia/Shanghai")
+    assert [r.cases for r in december] == [1] and november == []
 
 
 def test_assessment_per_worker_and_grid(database_url: str) -> None:
@@ -82,7 +97,9 @@ def test_assessment_csv_over_http(dispatcher) -> None:
     api = api_client(dispatcher)
     response = api.get("/api/v1/assessment.csv", params={"month": "2026-10", "by": "micro_grid"})
     assert response.status_code == 200 and response.headers["content-type"].startswith("text/csv")
-    rows = list(csv.DictReader(io.StringIO(response.text)))
-    assert rows[0]["group"] == "mg-017" and rows[0]["cases"] == "1" and rows[0]["satisfaction"] == "5"
+    assert response.text.startswith("\ufeff")  # so that Excel and WPS read the Chinese as UTF-8
+    rows = list(csv.DictReader(io.StringIO(response.text.removeprefix("\ufeff"))))  # the town's language
+    assert list(rows[0])[:4] == ["月份", "网格员或微网格", "案件", "作废"]
+    assert rows[0]["网格员或微网格"] == "mg-017" and rows[0]["案件"] == "1" and rows[0]["满意度（1-5）"] == "5"
     assert api.get("/api/v1/assessment", params={"month": "2026-13"}).status_code == 422
     assert api.get("/api/v1/assessment", params={"month": "2026-10"}).json()[0]["group"] == "w-017"

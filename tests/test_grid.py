@@ -120,8 +120,8 @@ def test_grid_api_and_roster_versions_reach_every_dispatcher(tmp_path: Path, mos
         tree = staff.get("/api/v1/grid").json()
         east = tree["communities"][0]
         assert (east["id"], [g["id"] for g in east["micro_grids"]]) == ("east-street", ["mg-017", "mg-018"])
-        assert east["micro_grids"][0]["open_cases"] == 1 and east["micro_grids"][0]["worker_name"] == "Zhang Wei"
-        assert tree["shops"][0]["owner"] == "Wang Jun"
+        assert east["micro_grids"][0]["open_cases"] == 1 and east["micro_grids"][0]["worker_name"] == "张伟"
+        assert tree["shops"][0]["owner"] == "王军"
         areas = staff.get("/api/v1/grid/areas").json()
         props = {f["properties"]["id"]: f["properties"] for f in areas["features"]}
         assert props["mg-017"]["open_cases"] == 1 and props["east-street"]["level"] == "community"

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -13,9 +15,11 @@ from pathlib import Path
 
 import paho.mqtt.publish as mqtt_publish
 import pytest
-from builders import api_client, publish_event, sample_event, wait_for
+from builders import api_client, dispatcher_config, publish_event, sample_event, wait_for
 
 from contract import EventState, event_id_for, violation_id_for
+from dispatcher.config import HttpConfig
+from gridpatrol.broker import free_port
 from gridpatrol.data import PROJECT_ROOT
 from gridpatrol.demo import DispatcherThread
 
@@ -25,6 +29,10 @@ SHOTS = PROJECT_ROOT / "test-artifacts" / "screenshots"
 # the background connections Chromium makes to Google's hosts.
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+# The pages' users: a browser in Chinese, in Beijing time (fonts-wqy-microhei draws the glyphs)
+PEOPLE_HERE = {"locale": "zh-CN", "timezone_id": "Asia/Shanghai"}
 
 
 class WatchedBrowser:
@@ -42,12 +50,12 @@ class WatchedBrowser:
         page.on("pageerror", lambda error: self.errors.append(str(error)))
 
     def new_page(self, **options: object) -> object:
-        page = self._browser.new_page(**options)
+        page = self._browser.new_page(**{**PEOPLE_HERE, **options})
         self._watch(page)
         return page
 
     def new_context(self, **options: object) -> object:
-        context = self._browser.new_context(**options)
+        context = self._browser.new_context(**{**PEOPLE_HERE, **options})
         context.on("page", self._watch)
         return context
 
@@ -119,8 +127,10 @@ def test_an_event_goes_from_the_console_feed_to_the_worker_and_back_to_closed(
             before=(shared / "media/images/zidane.jpg").read_bytes(),
             crop=(shared / "media/images/road-motorbikes-1280x574.jpg").read_bytes())
     row = console.wait_for_selector("#feed tbody tr", timeout=15000)
-    assert "parked bike" in row.inner_text() and "mg-017" in row.inner_text()
-    assert row.query_selector(".state").inner_text().lower() == "dispatched"
+    assert "非机动车乱停放 (0506)" in row.inner_text() and "mg-017" in row.inner_text()  # the town's words
+    state = row.query_selector(".state")
+    assert (state.get_attribute("data-state"), state.inner_text()) == ("dispatched", "已派遣")
+    assert re.search(r"\d+秒钟?前", row.query_selector("td.age").inner_text()), row.inner_text()  # local, Chinese
     console.wait_for_function("() => document.querySelector('#feed tbody img')?.naturalWidth > 0", timeout=10000)
     case_id = int(row.get_attribute("data-case-id"))
     console.screenshot(path=str(SHOTS / "console-feed.png"))
@@ -131,13 +141,13 @@ def test_an_event_goes_from_the_console_feed_to_the_worker_and_back_to_closed(
     card = phone.wait_for_selector(f".case[data-case-id='{case_id}']", timeout=15000)
     phone.wait_for_function("() => document.querySelector('.case img')?.naturalWidth > 0", timeout=10000)
     phone.screenshot(path=str(SHOTS / "worker-case.png"))
-    card.query_selector("button:text('Accept')").click()
+    card.query_selector("button:text('受理')").click()
     form = phone.wait_for_selector(f".case[data-case-id='{case_id}'] form.handle", timeout=10000)
     form.query_selector("input[name=note]").fill("bikes moved to the rack")
     form.query_selector("input[type=file]").set_input_files(str(shared / "media/images/road-motorbikes-1280x574.jpg"))
     form.query_selector("button[type=submit]").click()
     phone.wait_for_function(
-        f"() => document.querySelector(\".case[data-case-id='{case_id}'] .meta\")?.textContent.startsWith('handled')"
+        f"() => document.querySelector(\".case[data-case-id='{case_id}'] .meta\")?.textContent.startsWith('已处置')"
         " && document.querySelector('#queue').textContent === ''", timeout=15000)
     phone.screenshot(path=str(SHOTS / "worker-handled.png"))
     staff = api_client(dispatcher)
@@ -152,17 +162,19 @@ def test_an_event_goes_from_the_console_feed_to_the_worker_and_back_to_closed(
     for n in (1, 2, 3, 4, 5):  # before (camera), now (camera), after (worker), spot free (camera), the bicycle
         figure = f"#case .images figure:nth-child({n}) img"
         console.wait_for_function(f"() => document.querySelector('{figure}')?.naturalWidth > 0", timeout=10000)
-    assert "bicycle (camera)" in console.inner_text("#case .images")  # the object's crop, signed like the rest
-    console.click("#case button:text('Close')")
+    assert "bicycle（摄像头）" in console.inner_text("#case .images")  # the object's crop, signed like the rest
+    console.click("#case button:text('结案')")
     console.wait_for_selector(f"#feed tr[data-case-id='{case_id}'] .state.closed", timeout=15000)
     console.wait_for_selector("#case .state.closed", timeout=10000)
     timeline = console.inner_text("#case ol.timeline")
-    for step in ("dispatch", "accept", "handle", "verify", "close"):
+    for step in ("派遣", "受理", "处置", "核查", "结案"):
         assert f"· {step}:" in timeline
+    local_step = r"\d{4}年\d{1,2}月\d{1,2}日 \d\d:\d\d:\d\d · 派遣: 已上报 → 已派遣 · system \(系统\)"
+    assert re.search(local_step, timeline), timeline  # local time, the town's words
     console.screenshot(path=str(SHOTS / "console-case-closed.png"))
     # the worker's page shows the case closed, with the after photo, at its next refresh
     phone.wait_for_function(
-        f"() => document.querySelector(\".case[data-case-id='{case_id}'] .meta\")?.textContent.startsWith('closed')",
+        f"() => document.querySelector(\".case[data-case-id='{case_id}'] .meta\")?.textContent.startsWith('已结案')",
         timeout=20000)
     phone.wait_for_function("() => document.querySelector('.case img.after')?.naturalWidth > 0", timeout=10000)
     phone.screenshot(path=str(SHOTS / "worker-closed.png"))
@@ -171,9 +183,10 @@ def test_an_event_goes_from_the_console_feed_to_the_worker_and_back_to_closed(
     console.click("button.tab[data-tab=stats]")
     stats_row = console.wait_for_selector("#s-table tbody tr:has-text('w-017')", timeout=10000)
     cells = [td.inner_text() for td in stats_row.query_selector_all("td")]
-    headers = [th.inner_text().lower() for th in console.query_selector_all("#s-table thead th")]
+    headers = [th.get_attribute("data-key") for th in console.query_selector_all("#s-table thead th")]
     shown = dict(zip(headers, cells, strict=True))
-    assert (shown["cases"], shown["closing rate"], shown["accepted on time rate"]) == ("1", "100 %", "100 %")
+    assert (shown["cases"], shown["closing_rate"], shown["accepted_on_time_rate"]) == ("1", "100 %", "100 %")
+    assert console.inner_text("#s-table thead th[data-key=closing_rate]") == "结案率"
     assert console.query_selector_all("#s-chart rect.bar")
     console.screenshot(path=str(SHOTS / "console-stats.png"))
     assert wait_for(lambda: staff.get(f"/api/v1/cases/{case_id}").json()["state"] == "closed", 5, "closed")
@@ -190,9 +203,9 @@ def test_the_worker_page_keeps_an_action_taken_offline_and_sends_it_when_back(
     log_in(phone, f"{dispatcher.url}/worker/", "w-017", "worker-pass-1")
     card = phone.wait_for_selector(f".case[data-case-id='{case_id}']", timeout=15000)
     context.set_offline(True)
-    card.query_selector("button:text('Accept')").click()
-    phone.wait_for_selector("#queue:text('1 action(s) not sent yet')", timeout=10000)
-    phone.wait_for_selector("#status:text('No connection')", timeout=10000)
+    card.query_selector("button:text('受理')").click()
+    phone.wait_for_selector("#queue:text('1 个操作尚未提交')", timeout=10000)
+    phone.wait_for_selector("#status:text('当前无网络')", timeout=10000)
     assert staff.get(f"/api/v1/cases/{case_id}").json()["state"] == "dispatched"
     context.set_offline(False)
     wait_for(lambda: staff.get(f"/api/v1/cases/{case_id}").json()["state"] == "accepted", 20,
@@ -219,20 +232,24 @@ def test_the_camera_board_shows_each_camera_and_box_as_the_edge_reports_them(
     retained("gridpatrol/v1/box-02/cam-102/status", {"state": "melted"})  # not a status: ignored, counted
 
     console = browser.new_page(viewport={"width": 1400, "height": 700})
+    console.goto(f"{dispatcher.url}/console/")
+    console.select_option("#language", "en")  # a person may switch the page to English: kept on this device
+    console.wait_for_selector("html[lang=en]", timeout=10000)
+    assert console.inner_text("#login h2") == "Log in"
     log_in(console, f"{dispatcher.url}/console/", "d-01", "console-pass-1")
     console.wait_for_selector("#link.live", timeout=15000)
     console.click("button.tab[data-tab=cameras]")
     console.wait_for_selector("#c-table tr[data-camera='box-02/cam-101']", timeout=10000)
     suspended = console.inner_text("#c-table tr[data-camera='box-01/cam-002']").lower()
-    assert "suspended" in suspended and "view moved (shift 9 %)" in suspended
-    assert console.inner_text("#c-table tr[data-camera='box-01/cam-001'] td.last-frame").endswith("s ago")
+    assert "view changed" in suspended and "view moved (shift 9 %)" in suspended
+    assert console.inner_text("#c-table tr[data-camera='box-01/cam-001'] td.last-frame").endswith("ago")
     assert console.inner_text("#c-table tr[data-camera='box-02/cam-101'] td.last-frame") == "—"
 
     # the box dies: its last will says offline, and the board shows it live
     retained("gridpatrol/v1/box-02/status", {"state": "offline", "reason": "lost"})
     console.wait_for_selector("#c-table tr[data-camera='box-02/cam-101'] .state.offline", timeout=10000)
-    assert console.inner_text("#c-summary").split() == ["3", "cameras", "1", "online", "1", "suspended", "1",
-                                                        "stalled", "1", "boxes", "offline"]
+    assert console.inner_text("#c-summary").split() == ["3", "cameras", "1", "Online", "1", "View", "changed", "1",
+                                                        "Stalled", "1", "boxes", "offline"]
     console.screenshot(path=str(SHOTS / "console-cameras.png"))
     board = api_client(dispatcher).get("/api/v1/cameras").json()
     assert [(c["camera_id"], c["state"]) for c in board["cameras"]] == [
@@ -262,7 +279,7 @@ def test_the_map_colours_micro_grids_by_open_cases_and_opens_their_cases(
     mg018 = console.wait_for_selector("path[data-grid='mg-018']", timeout=10000)
     assert mg018.get_attribute("fill") == "#e8a33d"  # 1-2 open cases
     assert console.query_selector("path[data-grid='mg-017']").get_attribute("fill") == "#5aa469"  # none
-    assert "mg-018 East Street grid 4: 2 open" in console.inner_text(".leaflet-tooltip-pane")
+    assert "mg-018 东街4号网格：2 件未结" in console.inner_text(".leaflet-tooltip-pane")
     assert len(console.query_selector_all("path.leaflet-interactive[stroke='#1d2330'][fill='#fff']")) == 2
     console.screenshot(path=str(SHOTS / "console-map.png"))
     mg018.click(position={"x": 12, "y": 12})  # a corner: the camera dot sits in the middle
@@ -317,7 +334,7 @@ def test_the_zone_editor_draws_over_the_snapshot_and_saves_only_valid_zones(
         click(0.9, 0.2)
         before = town.read_bytes()
         console.click("#z-save")
-        console.wait_for_selector("#z-status:text('not saved')", timeout=10000)
+        console.wait_for_selector("#z-status:text('未保存')", timeout=10000)
         assert "422: zones[1].polygon: List should have at least 3 items" in console.inner_text("#z-status")
         assert town.read_bytes() == before  # nothing written
 
@@ -329,7 +346,7 @@ def test_the_zone_editor_draws_over_the_snapshot_and_saves_only_valid_zones(
         console.mouse.move(*at(0.55, 0.2), steps=5)
         console.mouse.up()
         console.click("#z-save")
-        console.wait_for_selector("#z-status:text('saved 2 zone(s) of cam-001')", timeout=10000)
+        console.wait_for_selector("#z-status:text('已保存 cam-001 的 2 个区域')", timeout=10000)
         console.screenshot(path=str(SHOTS / "console-zones.png"))
 
         camera = load_edge_config(town).camera("cam-001")  # the edge's own loader accepts the file
@@ -367,7 +384,7 @@ def test_a_shop_fronts_door_line_is_drawn_dragged_and_saved_with_its_strip(
         console.wait_for_selector("#z-svg line.door[data-door='shop-0012-front']", state="attached", timeout=5000)
         before = town.read_bytes()
         console.click("#z-save")
-        console.wait_for_selector("#z-status:text('not saved')", timeout=10000)
+        console.wait_for_selector("#z-status:text('未保存')", timeout=10000)
         assert "door_line: point 0 is not on the strip's border" in console.inner_text("#z-status")
         assert town.read_bytes() == before
 
@@ -377,7 +394,7 @@ def test_a_shop_fronts_door_line_is_drawn_dragged_and_saved_with_its_strip(
             console.mouse.move(*at(to_x, to_y), steps=5)
             console.mouse.up()
         console.click("#z-save")
-        console.wait_for_selector("#z-status:text('saved 2 zone(s) of cam-001')", timeout=10000)
+        console.wait_for_selector("#z-status:text('已保存 cam-001 的 2 个区域')", timeout=10000)
         console.screenshot(path=str(SHOTS / "console-zones-door-line.png"))
 
         front = load_edge_config(town).camera("cam-001").zones[1]
@@ -407,3 +424,69 @@ def test_pages_and_images_carry_the_security_headers(dispatcher: DispatcherThrea
     edge.put(f"/api/v1/evidence/{digest}.jpg", content=image, headers={"content-type": "image/jpeg"})
     served = edge.get(f"/api/v1/evidence/{digest}.jpg")
     assert served.headers["content-type"] == "image/jpeg" and served.headers["x-content-type-options"] == "nosniff"
+
+
+def gcj02(lon: float, lat: float) -> tuple[float, float]:
+    """WGS-84 → GCJ-02 by the published formula (Krasovsky 1940 ellipsoid), written out here as
+    the reference the vendored gcoord is checked against."""
+    a, ee = 6378245.0, 0.00669342162296594323
+    x, y = lon - 105.0, lat - 35.0
+    d_lat = (-100.0 + 2.0 * x + 3.0 * y + 0.2 * y * y + 0.1 * x * y + 0.2 * math.sqrt(abs(x))
+             + (20.0 * math.sin(6.0 * x * math.pi) + 20.0 * math.sin(2.0 * x * math.pi)) * 2.0 / 3.0
+             + (20.0 * math.sin(y * math.pi) + 40.0 * math.sin(y / 3.0 * math.pi)) * 2.0 / 3.0
+             + (160.0 * math.sin(y / 12.0 * math.pi) + 320 * math.sin(y * math.pi / 30.0)) * 2.0 / 3.0)
+    d_lon = (300.0 + x + 2.0 * y + 0.1 * x * x + 0.1 * x * y + 0.1 * math.sqrt(abs(x))
+             + (20.0 * math.sin(6.0 * x * math.pi) + 20.0 * math.sin(2.0 * x * math.pi)) * 2.0 / 3.0
+             + (20.0 * math.sin(x * math.pi) + 40.0 * math.sin(x / 3.0 * math.pi)) * 2.0 / 3.0
+             + (150.0 * math.sin(x / 12.0 * math.pi) + 300.0 * math.sin(x / 30.0 * math.pi)) * 2.0 / 3.0)
+    rad = lat / 180.0 * math.pi
+    magic = 1 - ee * math.sin(rad) ** 2
+    d_lat = (d_lat * 180.0) / ((a * (1 - ee)) / (magic * math.sqrt(magic)) * math.pi)
+    d_lon = (d_lon * 180.0) / (a / math.sqrt(magic) * math.cos(rad) * math.pi)
+    return lon + d_lon, lat + d_lat
+
+
+def test_on_gcj02_tiles_the_grids_are_shifted_onto_their_streets(tmp_path: Path, mosquitto, browser) -> None:
+    """A town on AMap-style (GCJ-02) tiles: the map asks its tile server (a real one on
+    loopback) for tiles and labels, and draws the grid file's WGS-84 boundaries converted, by
+    the vendored gcoord, as the reference formula converts them (some 500 m in Hangzhou)."""
+    import io
+
+    from http_receiver import Receiver
+    from PIL import Image
+
+    tile = io.BytesIO()
+    Image.new("RGB", (256, 256), (230, 235, 240)).save(tile, "PNG")
+    tiles = Receiver(respond=lambda request: (200, tile.getvalue(), {"content-type": "image/png"}))
+    host = tiles.url.removeprefix("http://")
+    config = dispatcher_config(tmp_path, mosquitto.url, http=HttpConfig(
+        host="127.0.0.1", port=free_port(), map_tiles=f"http://{host}/{{s}}/{{z}}/{{x}}/{{y}}.png",
+        map_labels=f"http://{host}/labels/{{z}}/{{y}}/{{x}}.png", map_subdomains="1234", map_crs="gcj02",
+        map_attribution="高德地图"))
+    thread = DispatcherThread(config)
+    thread.start()
+    try:
+        thread.services.auth.set_password("d-01", "console-pass-1")
+        console = browser.new_page(viewport={"width": 1200, "height": 800})
+        log_in(console, f"{thread.url}/console/", "d-01", "console-pass-1")
+        console.wait_for_selector("#link.live", timeout=15000)
+        console.click("button.tab[data-tab=map]")
+        console.wait_for_selector(".leaflet-container[data-crs=gcj02]", timeout=10000)
+        console.wait_for_selector("path[data-grid='mg-018']", timeout=10000)
+        console.wait_for_function("() => document.querySelectorAll('.leaflet-tile-loaded').length > 4",
+                                  timeout=10000)
+        paths = [r.path for r in tiles.received]
+        assert any(re.fullmatch(r"/[1234]/\d+/\d+/\d+\.png", p) for p in paths), paths[:5]  # {s} from subdomains
+        assert any(p.startswith("/labels/") for p in paths)
+        assert "高德地图" in console.inner_text(".leaflet-control-attribution")
+        points = [(120.165, 30.28), (116.391, 39.907), (121.4737, 31.2304), (113.2644, 23.1291), (104.066, 30.572)]
+        shifted = console.evaluate("(points) => points.map((p) => gcoord.transform(p, gcoord.WGS84, gcoord.GCJ02))",
+                                   points)
+        for (lon, lat), (got_lon, got_lat) in zip(points, shifted, strict=True):
+            want_lon, want_lat = gcj02(lon, lat)
+            assert abs(got_lon - want_lon) < 1e-6 and abs(got_lat - want_lat) < 1e-6, (lon, lat, got_lon, got_lat)
+            assert 0.001 < abs(want_lon - lon) + abs(want_lat - lat) < 0.02  # a real shift: hundreds of metres
+        console.screenshot(path=str(SHOTS / "console-map-gcj02.png"))
+    finally:
+        thread.stop()
+        tiles.close()

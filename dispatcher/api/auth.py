@@ -8,9 +8,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Request
 from pydantic import BaseModel, Field
 
-from dispatcher.api.deps import Caller, RowId, ServicesDep, require
+from dispatcher.api.deps import Caller, RowId, ServicesDep, for_people, require
 from dispatcher.api.shapes import IssuedTokenView, Me, TokenView
 from dispatcher.auth import AuthError, IssuedToken, LoginThrottled, MachineRole, Principal
+from i18n import Msg
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 Admin = Annotated[Principal, Depends(require("admin"))]
@@ -46,9 +47,9 @@ def login(body: LoginBody, request: Request, svc: ServicesDep) -> dict[str, Any]
     try:
         return _issued(svc.auth.login(body.person_id, body.password, client))
     except LoginThrottled as exc:
-        raise HTTPException(429, str(exc), headers={"Retry-After": str(int(exc.retry_after_s) + 1)}) from None
+        raise HTTPException(429, for_people(exc), headers={"Retry-After": str(int(exc.retry_after_s) + 1)}) from None
     except AuthError as exc:
-        raise HTTPException(401, str(exc)) from None
+        raise HTTPException(401, for_people(exc)) from None
 
 
 @router.post("/logout", status_code=204)
@@ -84,12 +85,12 @@ def set_password(person_id: str, body: PasswordBody, who: Caller, svc: ServicesD
     """An admin sets anyone's password; a person changes their own with the current one."""
     if who.role != "admin":
         if who.person_id != person_id:
-            raise HTTPException(403, "only an admin sets another person's password")
+            raise HTTPException(403, Msg("only an admin sets another person's password"))
         try:
             svc.auth.check_password(person_id, body.current_password or "", f"password-change:{person_id}")
         except AuthError as exc:
-            raise HTTPException(403, f"current password: {exc}") from None
+            raise HTTPException(403, Msg("current password: {why}", why=for_people(exc))) from None
     try:
         svc.auth.set_password(person_id, body.password)
     except AuthError as exc:
-        raise HTTPException(422, str(exc)) from None
+        raise HTTPException(422, for_people(exc)) from None

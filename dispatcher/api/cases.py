@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from contract.events import Identifier, Sha256
-from dispatcher.api.deps import Caller, IsoTime, RowId, ServicesDep, person_of, require
+from dispatcher.api.deps import Caller, IsoTime, RowId, ServicesDep, for_people, person_of, require
 from dispatcher.api.shapes import CaseDetail, CaseSummary, Seen
 from dispatcher.auth import PEOPLE_ROLES, Principal
 from dispatcher.cases import MAX_EXTEND_MIN, ActionResult, CaseActionError, CaseQuery
@@ -58,9 +58,9 @@ def _reading(call: Any, *args: Any) -> Any:
     try:
         return call(*args)
     except PermissionError as exc:
-        raise HTTPException(403, str(exc)) from None
+        raise HTTPException(403, for_people(exc)) from None
     except LookupError as exc:
-        raise HTTPException(404, str(exc)) from None
+        raise HTTPException(404, for_people(exc)) from None
 
 
 @router.get("", response_model=list[CaseSummary])
@@ -101,11 +101,11 @@ def _act(svc: Services, who: Principal, case_id: int, action: str, reason: str |
     try:
         result: ActionResult = svc.cases.act(case_id, action, person, reason, data)
     except LookupError as exc:
-        raise HTTPException(404, str(exc)) from None
+        raise HTTPException(404, for_people(exc)) from None
     except PermissionError as exc:
-        raise HTTPException(403, str(exc)) from None
+        raise HTTPException(403, for_people(exc)) from None
     except CaseActionError as exc:
-        raise HTTPException(409, str(exc)) from None
+        raise HTTPException(409, for_people(exc)) from None
     svc.notifier.submit(result.deliveries)
     shown = present(svc, result.case)
     svc.feed.publish({"type": "case", "action": action, "case": shown})

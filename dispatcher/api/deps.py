@@ -13,6 +13,8 @@ from pydantic import BeforeValidator
 
 from dispatcher.auth import Principal
 from dispatcher.services import Services
+from i18n import Msg, Words
+from i18n.terms import word
 
 bearer = HTTPBearer(auto_error=False, description="A login session token or a machine API token (gp_...)")
 
@@ -42,11 +44,12 @@ def caller(
     svc: ServicesDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 ) -> Principal:
     if credentials is None:
-        raise HTTPException(401, "log in first: send Authorization: Bearer <token>",
+        raise HTTPException(401, Msg("log in first: send Authorization: Bearer <token>"),
                             headers={"WWW-Authenticate": "Bearer"})
     principal = svc.auth.authenticate(credentials.credentials)
     if principal is None:
-        raise HTTPException(401, "the token is unknown, expired or revoked", headers={"WWW-Authenticate": "Bearer"})
+        raise HTTPException(401, Msg("the token is unknown, expired or revoked"),
+                            headers={"WWW-Authenticate": "Bearer"})
     return principal
 
 
@@ -58,7 +61,8 @@ def require(*roles: str) -> Callable[[Principal], Principal]:
 
     def check(who: Caller) -> Principal:
         if who.role not in roles:
-            raise HTTPException(403, f"a {who.role} may not do this (needs {' or '.join(roles)})")
+            raise HTTPException(403, Msg("a {role} may not do this (needs {roles})", role=word("role", who.role),
+                                        roles=Words(word("role", r) for r in roles)))
         return who
 
     return check
@@ -66,7 +70,7 @@ def require(*roles: str) -> Callable[[Principal], Principal]:
 
 def person_of(who: Principal) -> str:
     if who.person_id is None:
-        raise HTTPException(403, "this is done by a person, not a machine token")
+        raise HTTPException(403, Msg("this is done by a person, not a machine token"))
     return who.person_id
 
 
@@ -77,3 +81,10 @@ def bearer_token(headers: Mapping[str, str]) -> str:
     if header.lower().startswith("bearer "):
         return header[7:].strip()
     return ""
+
+
+def for_people(exc: BaseException) -> str:
+    """What an exception says to people: its message as raised (a :class:`i18n.Msg` keeps its
+    msgid, so the answer is translated for the reader)."""
+    first = exc.args[0] if exc.args else None
+    return first if isinstance(first, str) else str(exc)

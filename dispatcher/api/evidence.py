@@ -10,11 +10,12 @@ from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from dispatcher.api.deps import ServicesDep, bearer_token, require
+from dispatcher.api.deps import ServicesDep, bearer_token, for_people, require
 from dispatcher.api.shapes import StoredEvidence
 from dispatcher.auth import PEOPLE_ROLES, Principal
 from dispatcher.config import EVIDENCE_BODY_CEILING
 from dispatcher.evidence import EvidenceRejected
+from i18n import Msg
 
 router = APIRouter(prefix="/api/v1/evidence", tags=["evidence"])
 Uploader = Annotated[Principal, Depends(require("edge", *PEOPLE_ROLES))]
@@ -29,7 +30,7 @@ async def put_evidence(name: EvidenceName, request: Request, svc: ServicesDep, w
     """Store an image (a JPEG that decodes, at most ``max_evidence_bytes``) and record who
     uploaded it: the uploader may read it back and, for a person, attach it as an after photo."""
     if request.headers.get("content-type", "") != "image/jpeg":
-        raise HTTPException(415, "evidence must be sent as image/jpeg")
+        raise HTTPException(415, Msg("evidence must be sent as image/jpeg"))
     declared = request.headers.get("content-length")
     if declared and (not declared.isdigit() or int(declared) > svc.config.max_evidence_bytes):
         raise HTTPException(413, f"image over {svc.config.max_evidence_bytes} bytes")
@@ -41,7 +42,7 @@ async def put_evidence(name: EvidenceName, request: Request, svc: ServicesDep, w
     try:
         await run_in_threadpool(svc.evidence.put, name.removesuffix(".jpg"), bytes(data))
     except EvidenceRejected as exc:
-        raise HTTPException(422, str(exc)) from None
+        raise HTTPException(422, for_people(exc)) from None
     await run_in_threadpool(svc.auth.record_upload, who, name.removesuffix(".jpg"))
     return {"url": f"{svc.config.public_url()}/api/v1/evidence/{name}"}
 
@@ -56,15 +57,16 @@ def get_evidence(name: EvidenceName, request: Request, svc: ServicesDep,
     sha = name.removesuffix(".jpg")
     if exp is not None and sig is not None:
         if not svc.links.valid(name, exp, sig):
-            raise HTTPException(403, "the link is expired or not genuine")
+            raise HTTPException(403, Msg("the link is expired or not genuine"))
     else:
         token = bearer_token(request.headers)
         who = svc.auth.authenticate(token) if token else None
         if who is None:
-            raise HTTPException(401, "evidence needs a signed link or a token", headers={"WWW-Authenticate": "Bearer"})
+            raise HTTPException(401, Msg("evidence needs a signed link or a token"),
+                                headers={"WWW-Authenticate": "Bearer"})
         if not svc.auth.may_read_evidence(who, sha):
-            raise HTTPException(403, "no case of yours shows this image")
+            raise HTTPException(403, Msg("no case of yours shows this image"))
     path = svc.evidence.path(sha)
     if not path.exists():
-        raise HTTPException(404, "no such evidence")
+        raise HTTPException(404, Msg("no such evidence"))
     return FileResponse(path, media_type="image/jpeg", headers={"cache-control": "private, max-age=3600"})

@@ -8,12 +8,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException
 from pydantic import BaseModel, Field
 
-from dispatcher.api.deps import ServicesDep, require
+from dispatcher.api.deps import ServicesDep, for_people, require
 from dispatcher.api.shapes import FeatureCollection, GridVersion, GridVersionView, GridView
 from dispatcher.auth import SEES_ALL, Principal
 from dispatcher.config import GRID_BODY_BYTES
 from dispatcher.gridstore import GridRejected, grid_document, grid_from_document
 from dispatcher.services import Services
+from i18n import Msg
 
 router = APIRouter(prefix="/api/v1/grid", tags=["grid"])
 Viewer = Annotated[Principal, Depends(require("admin", "dispatcher", "leader"))]
@@ -53,7 +54,7 @@ def hierarchy(svc: ServicesDep, who: Viewer) -> dict[str, Any]:
             "departments": {k.value: v for k, v in grid.departments.items()},
             "shops": _shops_for(svc, who),
             "unlocated_open_cases": open_cases.get("unlocated", 0),
-            "map": {"tiles": svc.config.http.map_tiles, "attribution": svc.config.http.map_attribution}}
+            "map": svc.config.http.map().model_dump()}
 
 
 @router.get("/areas", response_model=FeatureCollection)
@@ -61,7 +62,7 @@ def areas(svc: ServicesDep, _: Viewer) -> dict[str, Any]:
     """The communities' and micro-grids' areas as GeoJSON, with name, level and open cases."""
     grid = svc.grid
     if grid.areas is None:
-        raise HTTPException(404, "the grid has no areas (set areas_file in the grid file)")
+        raise HTTPException(404, Msg("the grid has no areas (set areas_file in the grid file)"))
     open_cases = svc.cases.open_by_micro_grid()
     props: dict[str, dict[str, Any]] = {c.id: {"name": c.name, "level": "community"} for c in grid.communities}
     props |= {g.id: {"name": g.name, "level": "micro_grid", "community": g.community,
@@ -84,7 +85,7 @@ def _save(svc: Services, who: Principal, document: dict[str, Any], note: str | N
         grid = grid_from_document(document)
         version = svc.save_grid(grid, who.person_id or who.name, note)
     except GridRejected as exc:
-        raise HTTPException(422, str(exc)) from None
+        raise HTTPException(422, for_people(exc)) from None
     return {"version": version}
 
 

@@ -8,6 +8,7 @@ from typing import Literal
 from fastapi import APIRouter, HTTPException
 
 from dispatcher.api.deps import RowId, ServicesDep
+from i18n import Msg
 
 router = APIRouter(prefix="/api/v1/notifications", tags=["notifications"])
 
@@ -18,6 +19,6 @@ router = APIRouter(prefix="/api/v1/notifications", tags=["notifications"])
 def receipt(notification_id: RowId, sig: str, svc: ServicesDep,
             status: Literal["delivered", "failed"] = "delivered") -> None:
     if not svc.links.receipt_valid(notification_id, sig):
-        raise HTTPException(403, "not a genuine receipt link")
+        raise HTTPException(403, Msg("not a genuine receipt link"))
     if not svc.notifier.receipt(notification_id, status == "delivered", f"{status} (callback)"):
-        raise HTTPException(404, f"no notification {notification_id} to confirm")
+        raise HTTPException(404, Msg("no notification {id} to confirm", id=notification_id))

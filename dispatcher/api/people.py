@@ -10,18 +10,19 @@ from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, Field, model_validator
 
 from dispatcher.api.cases import present
-from dispatcher.api.deps import Caller, ServicesDep
+from dispatcher.api.deps import Caller, ServicesDep, for_people
 from dispatcher.api.shapes import InboxEntry, InboxSeen, Subscribed
 from dispatcher.auth import SEES_ALL, Principal
 from dispatcher.notify import SubscriptionTaken
 from dispatcher.outbound import UrlRefused
+from i18n import Msg
 
 router = APIRouter(prefix="/api/v1/people", tags=["people"])
 
 
 def _self_or_staff(who: Principal, person_id: str) -> None:
     if who.person_id != person_id and who.role not in SEES_ALL:
-        raise HTTPException(403, f"only {person_id} (or a dispatcher) may see this")
+        raise HTTPException(403, Msg("only {person} (or a dispatcher) may see this", person=person_id))
 
 
 @router.get("/{person_id}/inbox", response_model=list[InboxEntry])
@@ -41,7 +42,7 @@ def inbox_seen(person_id: str, body: SeenBody, svc: ServicesDep, who: Caller) ->
     """The person's own page showed these inbox entries: each is read, and each case whose
     assignee they are counts as delivered to them (no delivery escalation)."""
     if who.person_id != person_id:
-        raise HTTPException(403, "only the person themself has seen their inbox")
+        raise HTTPException(403, Msg("only the person themself has seen their inbox"))
     seen, delivered = svc.cases.inbox_seen(person_id, body.notification_ids)
     return {"seen": seen, "delivered": delivered}
 
@@ -79,11 +80,11 @@ def subscribe_push(person_id: str, body: PushSubscriptionBody, svc: ServicesDep,
     to this person only when the same browser sends it (the same keys: a phone that changed
     hands); knowing another phone's endpoint is not enough."""
     if who.person_id != person_id:
-        raise HTTPException(403, "a phone subscribes for the person logged in on it")
+        raise HTTPException(403, Msg("a phone subscribes for the person logged in on it"))
     try:
         kept = svc.notifier.subscribe(person_id, body.endpoint, body.keys.p256dh, body.keys.auth)
     except UrlRefused as exc:
         raise HTTPException(422, f"endpoint: {exc}") from None
     except SubscriptionTaken as exc:
-        raise HTTPException(409, str(exc)) from None
+        raise HTTPException(409, for_people(exc)) from None
     return {"id": kept, "person_id": person_id}

@@ -188,6 +188,9 @@ class CommunityView(Shape):
 
 class MapSettings(Shape):
     tiles: str | None
+    labels: str | None = Field(description="A second layer over the tiles: street names (Tianditu's cva)")
+    subdomains: str
+    crs: Literal["wgs84", "gcj02"] = Field(description="gcj02: grids and cameras are shifted for display")
     attribution: str
 
 
@@ -227,3 +230,16 @@ class Stats(Shape):
     by_state: dict[str, int]
     by_kind: dict[str, int]
     by_micro_grid: dict[str, int]
+
+
+# --- the pages' words ---------------------------------------------------------------------
+
+
+class PageWords(Shape):
+    locale: str = Field(description="The language of these words")
+    town_locale: str = Field(description="The town's language: the pages' default")
+    locales: list[str]
+    timezone: str = Field(description="The town's time zone: pages show every time in it")
+    messages: dict[str, str] = Field(description="msgid → text; a message missing here is shown as its msgid")
+    terms: dict[str, dict[str, str]] = Field(description="kind, state, action, role, channel: code → the town's word")
+    event_codes: dict[str, str] = Field(description="The standard event code of each violation kind")

@@ -13,6 +13,7 @@ from dispatcher.api.deps import Caller, IsoTime, ServicesDep, require
 from dispatcher.api.shapes import Stats
 from dispatcher.assessment import AssessmentRow, assess_month, checked_month, to_csv
 from dispatcher.auth import Principal
+from i18n import translator
 
 router = APIRouter(prefix="/api/v1", tags=["assessment"])
 Assessor = Annotated[Principal, Depends(require("admin", "dispatcher", "leader"))]
@@ -32,11 +33,11 @@ def stats(svc: ServicesDep, who: Caller, since: IsoTime | None = None,
 @router.get("/assessment", response_model=list[AssessmentRow])
 def assessment(svc: ServicesDep, _: Assessor, month: Month, by: By = "worker") -> list[AssessmentRow]:
     """Per worker or micro-grid, for the cases opened in ``month``."""
-    return assess_month(svc.sessions, month, by, svc.config.escalation)
+    return assess_month(svc.sessions, month, by, svc.config.escalation, svc.config.timezone)
 
 
 @router.get("/assessment.csv", response_class=PlainTextResponse)
 def assessment_csv(svc: ServicesDep, _: Assessor, month: Month, by: By = "worker") -> PlainTextResponse:
-    rows = assess_month(svc.sessions, month, by, svc.config.escalation)
-    return PlainTextResponse(to_csv(rows), media_type="text/csv", headers={
+    rows = assess_month(svc.sessions, month, by, svc.config.escalation, svc.config.timezone)
+    return PlainTextResponse(to_csv(rows, translator(svc.config.locale)), media_type="text/csv", headers={
         "content-disposition": f'attachment; filename="assessment-{by}-{month}.csv"'})

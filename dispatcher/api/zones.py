@@ -9,10 +9,11 @@ from fastapi import APIRouter, Depends, HTTPException
 from pydantic import BaseModel, Field
 
 from contract.zones import MAX_ZONES
-from dispatcher.api.deps import ServicesDep, require
+from dispatcher.api.deps import ServicesDep, for_people, require
 from dispatcher.api.shapes import CameraZones, SavedZones, ZoneCamera
 from dispatcher.services import Services
 from dispatcher.zonefile import ZoneFile, ZonesRejected
+from i18n import Msg
 
 router = APIRouter(prefix="/api/v1/zones", tags=["zones"], dependencies=[Depends(require("admin", "dispatcher"))])
 
@@ -23,7 +24,7 @@ class ZonesBody(BaseModel):
 
 def _file(svc: Services) -> ZoneFile:
     if svc.zones is None:
-        raise HTTPException(404, "no edge config to edit: set edge_config in the dispatcher config")
+        raise HTTPException(404, Msg("no edge config to edit: set edge_config in the dispatcher config"))
     return svc.zones
 
 
@@ -39,7 +40,7 @@ def cameras(svc: ServicesDep) -> list[dict[str, Any]]:
         found = _file(svc).cameras()
         return [{"camera_id": c["camera_id"], "edge": c["edge"], "zones": len(c["zones"])} for c in found]
     except LookupError as exc:
-        raise HTTPException(503, str(exc)) from None
+        raise HTTPException(503, for_people(exc)) from None
 
 
 @router.get("/{camera_id}", response_model=CameraZones)
@@ -49,7 +50,7 @@ def camera_zones(camera_id: str, svc: ServicesDep) -> dict[str, Any]:
     except KeyError as exc:
         raise HTTPException(404, str(exc.args[0])) from None
     except LookupError as exc:
-        raise HTTPException(503, str(exc)) from None
+        raise HTTPException(503, for_people(exc)) from None
     return {**camera, "snapshot_url": _snapshot(svc, camera_id)}
 
 
@@ -61,9 +62,9 @@ def save_zones(camera_id: str, body: ZonesBody, svc: ServicesDep) -> dict[str, A
         stored = _file(svc).save(camera_id, body.zones, {g.id for g in svc.grid.micro_grids},
                                  {shop.id for shop in svc.grid.shops})
     except ZonesRejected as exc:
-        raise HTTPException(422, str(exc)) from None
+        raise HTTPException(422, for_people(exc)) from None
     except KeyError as exc:
         raise HTTPException(404, str(exc.args[0])) from None
     except LookupError as exc:
-        raise HTTPException(503, str(exc)) from None
+        raise HTTPException(503, for_people(exc)) from None
     return {"camera_id": camera_id, "zones": stored}

@@ -25,6 +25,7 @@ from dispatcher.db import CaseRow, EvidenceUploadRow, NotificationRow, now
 from dispatcher.evidence import SHA256
 from dispatcher.lifecycle import CaseState, Role, TransitionError, next_state
 from dispatcher.routing import route
+from i18n import Msg
 
 
 class Actions(CaseCore):
@@ -33,7 +34,7 @@ class Actions(CaseCore):
     def role_of(self, person_id: str) -> Role:
         person = self.grid.person(person_id)
         if person is None:
-            raise PermissionError(f"{person_id!r} is not a person in the grid file")
+            raise PermissionError(Msg("{person} is not a person in the grid file", person=repr(person_id)))
         return {"department": Role.leader, "admin": Role.dispatcher}.get(person.role) or Role(person.role)
 
     def _may_act(self, case: CaseRow, person_id: str, role: Role) -> bool:
@@ -55,9 +56,9 @@ class Actions(CaseCore):
         with self.sessions() as session:
             case = session.get(CaseRow, case_id, with_for_update=True)
             if case is None:
-                raise LookupError(f"no case {case_id}")
+                raise LookupError(Msg("no case {id}", id=case_id))
             if not self._may_act(case, person_id, role):
-                raise PermissionError(f"{person_id} is not responsible for case {case_id}")
+                raise PermissionError(Msg("{person} is not responsible for case {id}", person=person_id, id=case_id))
             notes: list[NotificationRow] = []
             try:
                 if action == "reroute":
@@ -67,7 +68,7 @@ class Actions(CaseCore):
                 else:
                     self._transition(session, case, action, person_id, role, reason, data)
             except TransitionError as exc:
-                raise CaseActionError(str(exc)) from None
+                raise CaseActionError(exc.args[0] if exc.args else str(exc)) from None
             session.flush()
             result = ActionResult(case_summary(case), deliveries(notes))
             session.commit()
@@ -81,7 +82,7 @@ class Actions(CaseCore):
         target = route(self.grid, grid_id)
         if target.worker_id is None:
             raise TransitionError(target.note)
-        case.micro_grid, case.leader_id, case.routing_note = grid_id, target.leader_id, target.note
+        case.micro_grid, case.leader_id, case.routing_note = grid_id, target.leader_id, str(target.note)
         return self._dispatch(session, case, target.worker_id, actor, role, reason)
 
     def _escalate_by_hand(
@@ -92,7 +93,7 @@ class Actions(CaseCore):
         next_state("escalate", CaseState(case.state), role, reason)
         level, target = (1, case.leader_id) if case.escalation_level == 0 else (2, case.department_id)
         if case.escalation_level >= 2 or target is None or target == case.assignee_id:
-            raise TransitionError("nobody further up to escalate to")
+            raise TransitionError(Msg("nobody further up to escalate to"))
         case.escalation_level, case.assignee_id = level, target
         self._record(session, case, "escalate", CaseState(case.state), CaseState(case.state), actor, role, reason,
                      {"assignee_id": target, "level": level, "by_hand": True})
@@ -127,9 +128,9 @@ class Actions(CaseCore):
         case, photo = step.case, step.data.get("after_photo_sha256")
         if photo is not None:
             if not (isinstance(photo, str) and SHA256.match(photo)):
-                raise TransitionError("after_photo_sha256 must be the photo's 64 lower-case hex digits")
+                raise TransitionError(Msg("after_photo_sha256 must be the photo's 64 lower-case hex digits"))
             if step.session.get(EvidenceUploadRow, (photo, uploader_key(step.actor))) is None:
-                raise TransitionError("after_photo_sha256 must be a photo you uploaded")
+                raise TransitionError(Msg("after_photo_sha256 must be a photo you uploaded"))
             link_evidence(step.session, {(case.id, photo): "after"})
         case.handled_at, case.handling_note, case.after_photo_sha256 = step.at, step.reason, photo
         self._cancel_timers(step.session, case)
@@ -148,14 +149,14 @@ class Actions(CaseCore):
     def _rated(self, step: Step) -> None:
         rating = step.data.get("rating")
         if not isinstance(rating, int) or isinstance(rating, bool) or not 1 <= rating <= 5:
-            raise TransitionError("rate needs a rating from 1 to 5")
+            raise TransitionError(Msg("rate needs a rating from 1 to 5"))
         step.case.rating = rating
 
     def _extended(self, step: Step) -> None:
         case, minutes = step.case, step.data.get("minutes")
         if (not isinstance(minutes, int | float) or isinstance(minutes, bool) or not math.isfinite(minutes)
                 or not 0 < minutes <= MAX_EXTEND_MIN):
-            raise TransitionError(f"extend needs minutes > 0 and at most {MAX_EXTEND_MIN:.0f}")
+            raise TransitionError(Msg("extend needs minutes > 0 and at most {max}", max=round(MAX_EXTEND_MIN)))
         base = max(case.handle_due_at or step.at, step.at)
         case.handle_due_at = self.escalation.deadline(case.kind, base, minutes)
         self._cancel_timers(step.session, case, "handle")

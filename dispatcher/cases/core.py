@@ -28,6 +28,7 @@ from dispatcher.db import (
 )
 from dispatcher.grid import ChannelRef, Grid
 from dispatcher.lifecycle import CaseState, Role
+from i18n import DEFAULT_LOCALE, Msg, translator
 
 
 class KnownSubscriptions(Protocol):
@@ -114,6 +115,11 @@ def link_evidence(session: Session, refs: dict[tuple[int, str], str]) -> None:
                                            for (c, h), role in refs.items() if (c, h) not in existing])
 
 
+def said(message: Msg) -> dict[str, Any]:
+    """A system's message as the audit trail keeps it: msgid and values (plain text)."""
+    return {"msgid": message.msgid, "values": {k: str(v) for k, v in message.values.items()}}
+
+
 class CaseCore:
     """The state and helpers the intake, the actions and delivery share."""
 
@@ -127,20 +133,27 @@ class CaseCore:
         self.dedup = dedup or DedupConfig()
         self.event_codes = event_codes if event_codes is not None else DispatcherConfig().event_codes
         self.city_webhook = False  # set by the dispatcher when a city platform is configured
+        self.town_words = translator(DEFAULT_LOCALE)  # the city summaries' language (the town's)
+        self.timezone = "Asia/Shanghai"
 
     def _record(
         self, session: Session, case: CaseRow, action: str, before: CaseState | None, after: CaseState, actor: str,
         role: Role, reason: str | None, data: dict[str, Any],
     ) -> None:
+        """One step of the audit trail. A reason the system wrote (a :class:`i18n.Msg`) keeps
+        its msgid and values in ``data["said"]``, so pages show it in the reader's language."""
+        if isinstance(reason, Msg):
+            data = {**data, "said": said(reason)}
         case.transitions.append(CaseTransitionRow(
             action=action, from_state=before.value if before else None, to_state=after.value,
-            actor_id=actor, actor_role=role.value, reason=reason, data=data, at=now(),
+            actor_id=actor, actor_role=role.value, reason=None if reason is None else str(reason), data=data, at=now(),
         ))
 
     def _tell_city(self, session: Session, case: CaseRow, topic: str) -> None:
         if self.city_webhook:
             values = {k: getattr(case, k) for k in CITY_FIELDS}
-            session.add(OutboundRow(target="city", case=case, topic=topic, payload=city_payload(topic, values)))
+            payload = city_payload(topic, values, self.town_words, self.timezone)
+            session.add(OutboundRow(target="city", case=case, topic=topic, payload=payload))
 
     def _start_timer(self, session: Session, case: CaseRow, purpose: str, due: datetime) -> None:
         case.timers.append(TimerRow(purpose=purpose, due_at=due))

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from dispatcher.cases.reading import Reading, Where
 from dispatcher.db import CaseRow, NotificationRow, now
 from dispatcher.lifecycle import OPEN_STATES, CaseState, Role
+from i18n import Msg
 
 
 class Delivery(Reading):
@@ -32,7 +33,7 @@ class Delivery(Reading):
         they must act on it now. LookupError or PermissionError as ``Reading.visible``."""
         with self.sessions() as session:
             case = self.visible(session, case_id, where)
-            delivered = self.mark_delivered(session, case.id, person_id, "opened by the assignee")
+            delivered = self.mark_delivered(session, case.id, person_id, Msg("opened by the assignee"))
             session.commit()
             return delivered
 
@@ -48,7 +49,7 @@ class Delivery(Reading):
             for note, case in rows:
                 if note.status == "unread":
                     note.status, note.updated_at = "read", now()
-                delivered += self.mark_delivered(session, case.id, person_id, "seen on the worker page")
+                delivered += self.mark_delivered(session, case.id, person_id, Msg("seen on the worker page"))
             session.commit()
             return len(rows), delivered
 
@@ -96,11 +97,12 @@ class Delivery(Reading):
             level, target = case.escalation_level, None
         if target is None:
             self._record(session, case, "escalate", CaseState(case.state), CaseState(case.state), instance,
-                         Role.system, f"{purpose} deadline passed; nobody further up to escalate to", {})
+                         Role.system, Msg("{timer} deadline passed; nobody further up to escalate to",
+                                          timer=purpose), {})
             return []
         case.escalation_level, case.assignee_id = level, target
-        reason = {"accept": "not accepted in time", "deliver": "no channel reached the assignee"}.get(
-            purpose, "not handled by the deadline")
+        reason = {"accept": Msg("not accepted in time"), "deliver": Msg("no channel reached the assignee")}.get(
+            purpose, Msg("not handled by the deadline"))
         self._record(session, case, "escalate", CaseState(case.state), CaseState(case.state), instance,
                      Role.system, reason, {"assignee_id": target, "level": level, "timer": purpose,
                                            "stand_in": target == stand_in})

@@ -22,6 +22,7 @@ from dispatcher.cases.core import (
     IngestResult,
     chain_rows,
     link_evidence,
+    said,
     subscriptions_of,
 )
 from dispatcher.cases.spots import (
@@ -48,6 +49,7 @@ from dispatcher.db import (
 )
 from dispatcher.lifecycle import OPEN_STATES, CaseState, Role
 from dispatcher.routing import Route, route
+from i18n import Msg
 
 log = logging.getLogger(__name__)
 
@@ -141,13 +143,14 @@ class Intake(Actions):
                 continue
             audit.append({"case_id": case_id, "action": "dispatch", "from_state": "reported",
                           "to_state": "dispatched", "actor_id": SYSTEM, "actor_role": Role.system.value,
-                          "reason": target.note, "data": {"assignee_id": target.worker_id}, "at": at})
+                          "reason": str(target.note), "at": at,
+                          "data": {"assignee_id": target.worker_id, "said": said(target.note)}})
             timers.append({"case_id": case_id, "purpose": "accept", "due_at": accept_due[event.kind.value]})
             notes += [{**row, "case_id": case_id, "attempts": 0, "created_at": at, "updated_at": at}
                       for row in chain_rows(self.grid, target.worker_id, subs[target.worker_id])]
         outbound = [{"target": "city", "case_id": case_id, "topic": "case.opened", "status": "pending",
                      "attempts": 0, "next_attempt_at": at, "created_at": at,
-                     "payload": city_payload("case.opened", row)}
+                     "payload": city_payload("case.opened", row, self.town_words, self.timezone)}
                     for case_id, row in zip(ids, case_rows, strict=True)] if self.city_webhook else []
         for model, rows in ((EventRow, event_rows), (CaseTransitionRow, audit), (TimerRow, timers),
                             (OutboundRow, outbound)):
@@ -171,7 +174,7 @@ class Intake(Actions):
             case = self._open_case_at_spot(session, event, batch)
             if case is not None:  # the same spot already has an open case: join it
                 self._record(session, case, "join", CaseState(case.state), CaseState(case.state), CAMERA,
-                             Role.system, "another detection at the same spot",
+                             Role.system, Msg("another detection at the same spot"),
                              {"violation_id": violation_id, "event_id": event_id})
             else:
                 case, notifications = self._open_case(session, event, batch)
@@ -224,7 +227,7 @@ class Intake(Actions):
         if prior is not None:
             data.update(repeat_of=prior.id, repeat_count=case.repeat_count)
         self._record(session, case, "report", None, CaseState.reported, CAMERA, Role.system,
-                     f"repeat offence at this spot (case {prior.id})" if prior else None, data)
+                     Msg("repeat offence at this spot (case {id})", id=prior.id) if prior else None, data)
         if target.worker_id is None:
             log.warning("case for violation %s: %s", case.violation_id, target.note)
             return case, []
@@ -241,7 +244,7 @@ class Intake(Actions):
             "worker_id": target.worker_id,
             "leader_id": target.leader_id,
             "department_id": self.grid.departments.get(event.kind),
-            "routing_note": target.note,
+            "routing_note": str(target.note),
             "dwell_s": event.dwell_s,
             "objects": [o.model_dump(mode="json") for o in event.objects],
             **spot_columns(event),

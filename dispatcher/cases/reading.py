@@ -15,6 +15,7 @@ from dispatcher.cases.core import CaseCore
 from dispatcher.cases.views import case_summary, notification_view, transition_summary
 from dispatcher.db import CaseRow, NotificationRow, now
 from dispatcher.lifecycle import OPEN_STATES
+from i18n import Msg
 
 Where = ColumnElement[bool]
 
@@ -40,8 +41,8 @@ class Reading(CaseCore):
         case = session.scalar(select(CaseRow).where(CaseRow.id == case_id, where))
         if case is None:
             if session.get(CaseRow, case_id) is not None:
-                raise PermissionError(f"case {case_id} is not yours to see")
-            raise LookupError(f"no case {case_id}")
+                raise PermissionError(Msg("case {id} is not yours to see", id=case_id))
+            raise LookupError(Msg("no case {id}", id=case_id))
         return case
 
     def check_visible(self, case_id: int, where: Where) -> None:

@@ -10,6 +10,9 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from dispatcher.db import CaseRow, CaseTransitionRow, NotificationRow
+from i18n import Translator, translator
+from i18n.terms import term
+from i18n.timefmt import short_time
 
 
 class Shape(BaseModel):
@@ -121,10 +124,22 @@ CITY_FIELDS = ("violation_id", "kind", "event_code", "state", "camera_id", "zone
                "started_at", "opened_at", "closed_at", "void_reason", "repeat_count", "snapshot_url")
 
 
-def city_payload(topic: str, values: dict[str, Any]) -> dict[str, Any]:
-    """What the city platform is told about a case (the case id is added when it is sent)."""
+def city_payload(topic: str, values: dict[str, Any], tr: Translator | None = None,
+                 timezone: str = "Asia/Shanghai") -> dict[str, Any]:
+    """What the city platform is told about a case (the case id is added when it is sent): its
+    fields, and a one-line summary for people in the town's language and local time."""
+    tr = tr or translator()
     case = {k: values.get(k) for k in CITY_FIELDS}
-    return {"topic": topic, "case": {k: v.isoformat() if isinstance(v, datetime) else v for k, v in case.items()}}
+    kind = term(tr, "kind", str(values.get("kind")))
+    code = values.get("event_code")
+    opened = values.get("opened_at")
+    summary = tr._("{kind} ({code})", kind=kind, code=code) if code else kind
+    summary += " · " + " · ".join(str(p) for p in (
+        values.get("micro_grid"), f"{values.get('camera_id')}/{values.get('zone_id')}",
+        term(tr, "state", str(values.get("state"))),
+        short_time(opened, timezone, tr.locale) if isinstance(opened, datetime) else None) if p)
+    return {"topic": topic, "summary": summary,
+            "case": {k: v.isoformat() if isinstance(v, datetime) else v for k, v in case.items()}}
 
 
 def iso(value: datetime | None) -> str | None:

@@ -7,7 +7,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import httpx
@@ -15,11 +15,16 @@ import httpx
 
 @dataclass(frozen=True)
 class Message:
+    """One notice of a case, in the town's language."""
+
     case_id: int
-    title: str
-    body: str
+    title: str  # 非机动车乱停放（0506）
+    body: str  # where, since when, until when
     url: str  # the case on the worker page
     receipt_url: str  # a signed URL that marks this notification delivered when called
+    image_url: str | None = None  # a signed link to the snapshot, for cards that show a picture
+    open_label: str = "Open"  # the card's button: 查看详情
+    fields: dict[str, str] = field(default_factory=dict)  # SMS template variables (kind, place, deadline, ...)
 
     def text(self) -> str:
         return f"{self.title}\n{self.body}\n{self.url}"

@@ -49,7 +49,8 @@ class DingTalkApp(TokenApp):
     def send(self, message: Message) -> SendResult:
         body = {"agent_id": self.cfg.agent_id, "userid_list": self.user_id,
                 "msg": {"msgtype": "link", "link": {"title": message.title, "text": message.body,
-                                                    "messageUrl": message.url, "picUrl": "@lALOACZwe2Rk"}}}
+                                                    "messageUrl": message.url,
+                                                    "picUrl": message.image_url or "@lALOACZwe2Rk"}}}
         data = self._post(f"{self.cfg.base_url}/topapi/message/corpconversation/asyncsend_v2", body)
         if isinstance(data, SendResult):
             return data

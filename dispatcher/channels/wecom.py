@@ -37,9 +37,14 @@ class WeComApp(TokenApp):
     rate_limited = frozenset(RATE_LIMITED)
 
     def send(self, message: Message) -> SendResult:
-        body = {"touser": self.user_id, "msgtype": "textcard", "agentid": self.cfg.agent_id,
-                "textcard": {"title": message.title, "description": message.body, "url": message.url,
-                             "btntxt": "Open"}}
+        if message.image_url:  # a card with the snapshot
+            body = {"touser": self.user_id, "msgtype": "news", "agentid": self.cfg.agent_id,
+                    "news": {"articles": [{"title": message.title, "description": message.body, "url": message.url,
+                                           "picurl": message.image_url}]}}
+        else:
+            body = {"touser": self.user_id, "msgtype": "textcard", "agentid": self.cfg.agent_id,
+                    "textcard": {"title": message.title, "description": message.body, "url": message.url,
+                                 "btntxt": message.open_label}}
         data = self._post(f"{self.cfg.base_url}/cgi-bin/message/send", body)
         if isinstance(data, SendResult):
             return data

@@ -1,5 +1,5 @@
 // Cameras: each camera's state as its box reports it, and each box's own state.
-import { $, age, api, el } from "./common.js";
+import { $, age, api, el, localTime, t, term } from "./common.js";
 
 export const board = { cameras: new Map(), edges: new Map() };
 
@@ -8,16 +8,17 @@ export function renderCameras() {
   const counts = {};
   for (const c of rows) counts[c.state] = (counts[c.state] || 0) + 1;
   const offlineBoxes = [...board.edges.values()].filter((e) => e.state !== "online").length;
-  $("c-summary").replaceChildren(...[["cameras", rows.length], ...Object.entries(counts), ["boxes offline", offlineBoxes]]
+  $("c-summary").replaceChildren(...[[t("cameras"), rows.length],
+    ...Object.entries(counts).map(([state, n]) => [term("camera_state", state), n]), [t("boxes offline"), offlineBoxes]]
     .map(([k, v]) => el("div", {}, el("b", { text: String(v) }), k)));
   $("c-table").tBodies[0].replaceChildren(...rows.map((c) => {
     const box = board.edges.get(c.edge_id)?.state || c.edge_state || "unknown";
     return el("tr", { "data-camera": `${c.edge_id}/${c.camera_id}` },
-      el("td", { text: c.edge_id }), el("td", {}, el("span", { class: `state ${box}`, text: box })),
-      el("td", { text: c.camera_id }), el("td", {}, el("span", { class: `state ${c.state}`, text: c.state })),
-      el("td", { text: c.reason || "" }), el("td", { text: `${c.since.slice(0, 19).replace("T", " ")} (${age(c.since)} ago)` }),
-      el("td", { class: "last-frame", text: c.last_frame_at ? `${age(c.last_frame_at)} ago` : "—" }),
-      el("td", { text: `${age(c.received_at)} ago` }));
+      el("td", { text: c.edge_id }), el("td", {}, el("span", { class: `state ${box}`, "data-state": box, text: term("camera_state", box) })),
+      el("td", { text: c.camera_id }), el("td", {}, el("span", { class: `state ${c.state}`, "data-state": c.state, text: term("camera_state", c.state) })),
+      el("td", { text: c.reason || "" }), el("td", { text: `${localTime(c.since)} (${age(c.since)})` }),
+      el("td", { class: "last-frame", "data-at": c.last_frame_at || "", text: c.last_frame_at ? age(c.last_frame_at) : "—" }),
+      el("td", { text: age(c.received_at) }));
   }));
 }
 

@@ -1,14 +1,17 @@
-// What every tab of the dispatch console uses: the DOM helpers, the session's token and the
-// API. Plain DOM, no build step; every text from the server goes in through textContent.
+// What every tab of the dispatch console uses: the DOM helpers, the session's token, the API
+// and the page's words (shared with the phone page). Plain DOM, no build step; every text from
+// the server goes in through textContent.
+import { t, words } from "../shared/words.js";
+
 export const $ = (id) => document.getElementById(id);
 export const token = () => localStorage.getItem("console-token") || "";
 export const say = (text) => { $("status").textContent = text; };
 export const session = { loggedOut: () => {} }; // set by console.js: what a 401 does
 
 export async function api(path, options = {}) {
-  const headers = { ...(options.headers || {}), authorization: `Bearer ${token()}` };
+  const headers = { ...(options.headers || {}), authorization: `Bearer ${token()}`, "accept-language": words.locale };
   const r = await fetch(path, { ...options, headers });
-  if (r.status === 401) { session.loggedOut(); throw new Error("Please log in again."); }
+  if (r.status === 401) { session.loggedOut(); throw new Error(t("Please log in again.")); }
   if (!r.ok) throw new Error(`${r.status}: ${(await r.json().catch(() => ({}))).detail || r.statusText}`);
   return r.status === 204 ? null : r.json();
 }
@@ -25,11 +28,4 @@ export function el(tag, props = {}, ...children) {
   return node;
 }
 
-export function age(iso) {
-  if (!iso) return "";
-  const s = Math.max(0, (Date.now() - Date.parse(iso)) / 1000);
-  if (s < 90) return `${Math.round(s)} s`;
-  if (s < 5400) return `${Math.round(s / 60)} min`;
-  if (s < 172800) return `${Math.round(s / 3600)} h`;
-  return `${Math.round(s / 86400)} d`;
-}
+export { age, chosenLocale, kindName, loadWords, localTime, t, term, words } from "../shared/words.js";

@@ -1,7 +1,7 @@
 // The dispatch console: who is logged in, the tabs, and the live feed (WebSocket) that keeps
 // the desk and the cameras fresh. Each tab's own code is in its module.
-import { $, age, api, el, say, session, token } from "./common.js";
-import { loadCases, render, upsert } from "./cases.js";
+import { $, age, api, el, loadWords, say, session, t, term, token, words } from "./common.js";
+import { fillFilters, loadCases, render, upsert } from "./cases.js";
 import { board, loadCameras, renderCameras } from "./cameras.js";
 import { loadMap } from "./map.js";
 import { downloadCsv, loadStats } from "./stats.js";
@@ -22,9 +22,9 @@ async function connect() {
     return;
   }
   socket = new WebSocket(`${scheme}://${location.host}/api/v1/feed`, [ticket.protocol, `ticket.${ticket.ticket}`]);
-  socket.onopen = () => { $("link").textContent = "live"; $("link").className = "pill live"; };
+  socket.onopen = () => { $("link").textContent = t("live"); $("link").className = "pill live"; };
   socket.onclose = () => {
-    $("link").textContent = "offline"; $("link").className = "pill";
+    $("link").textContent = t("offline"); $("link").className = "pill";
     if (token()) setTimeout(() => connect(), 3000); // and reload what was missed
   };
   socket.onmessage = (message) => {
@@ -40,7 +40,7 @@ async function loadGrid() {
   const grid = await api("/api/v1/grid");
   gridInfo = grid;
   const select = $("f-grid");
-  select.replaceChildren(el("option", { value: "", text: "all micro-grids" }));
+  select.replaceChildren(el("option", { value: "", text: t("all micro-grids") }));
   for (const community of grid.communities) {
     const group = el("optgroup", { label: community.name });
     for (const g of community.micro_grids) group.append(el("option", { value: g.id, text: `${g.id} ${g.name || ""}` }));
@@ -66,7 +66,7 @@ function showTab(name) {
 
 async function start() {
   const me = await api("/api/v1/auth/me");
-  $("who").textContent = `${me.person_id} (${me.role})`;
+  $("who").textContent = `${me.person_id} (${term("role", me.role)})`;
   $("login").hidden = true;
   $("tabs").hidden = false;
   showTab("desk");
@@ -96,7 +96,7 @@ $("login").onsubmit = async (event) => {
     method: "POST", headers: { "content-type": "application/json" },
     body: JSON.stringify({ person_id: $("person").value.trim(), password: $("password").value }),
   });
-  if (!r.ok) { $("login-status").textContent = r.status === 429 ? "Too many tries; wait a few minutes." : "Wrong id or password."; return; }
+  if (!r.ok) { $("login-status").textContent = r.status === 429 ? t("Too many tries; wait a few minutes.") : t("Wrong id or password."); return; }
   $("password").value = "";
   localStorage.setItem("console-token", (await r.json()).token);
   start().catch((e) => say(e.message));
@@ -109,11 +109,16 @@ for (const id of ["s-month", "s-by"]) $(id).onchange = () => loadStats().catch((
 $("s-csv").onclick = () => downloadCsv().catch((e) => say(e.message));
 bindZoneEditor();
 setInterval(() => { for (const td of document.querySelectorAll("td.age")) td.textContent = age(td.dataset.since); }, 10000);
+$("language").onchange = () => { localStorage.setItem("locale", $("language").value); location.reload(); };
 
 const fromLink = new URLSearchParams(location.hash.slice(1)).get("token"); // the demo prints such a link
 if (fromLink) {
   localStorage.setItem("console-token", fromLink);
   history.replaceState(null, "", location.pathname);
 }
-if (token()) start().catch((e) => { say(e.message); logout(); });
-else logout();
+loadWords().then(() => {
+  $("language").value = words.locale;
+  fillFilters();
+  if (token()) start().catch((e) => { say(e.message); logout(); });
+  else logout();
+});

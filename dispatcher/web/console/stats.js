@@ -1,6 +1,6 @@
 // Statistics: the month's figures and the assessment table by worker, micro-grid or
 // community, a chart of closing rates, and the CSV for the monthly review.
-import { $, api, el, say, token } from "./common.js";
+import { $, api, el, say, t, term, token, words } from "./common.js";
 
 const PERCENT = new Set(["accepted_on_time_rate", "closing_rate", "handled_on_time_rate", "rework_rate"]);
 
@@ -17,7 +17,7 @@ function chart(rows) {
   svg.replaceChildren();
   const title = document.createElementNS(ns, "text");
   title.setAttribute("x", "8"); title.setAttribute("y", "15");
-  title.textContent = "closing rate";
+  title.textContent = term("assessment", "closing_rate");
   svg.append(title);
   rows.forEach((r, i) => {
     const y = 24 + i * line;
@@ -38,18 +38,18 @@ export async function loadStats() {
   const month = $("s-month").value, by = $("s-by").value;
   const [summary, rows] = await Promise.all([
     api("/api/v1/stats"), api(`/api/v1/assessment?month=${month}&by=${by}`)]);
-  $("s-summary").replaceChildren(...[["cases", summary.total], ["open", summary.open], ["overdue", summary.overdue],
-    ["not yet delivered", summary.undelivered]].map(([k, v]) => el("div", {}, el("b", { text: String(v) }), k)));
+  $("s-summary").replaceChildren(...[[t("cases"), summary.total], [t("open"), summary.open], [t("overdue"), summary.overdue],
+    [t("not yet delivered"), summary.undelivered]].map(([k, v]) => el("div", {}, el("b", { text: String(v) }), k)));
   const keys = rows.length ? Object.keys(rows[0]).filter((k) => k !== "month") : ["group"];
-  $("s-table").tHead.replaceChildren(el("tr", {}, ...keys.map((k) => el("th", { text: k.replace(/_/g, " ") }))));
+  $("s-table").tHead.replaceChildren(el("tr", {}, ...keys.map((k) => el("th", { "data-key": k, text: term("assessment", k) }))));
   $("s-table").tBodies[0].replaceChildren(...rows.map((r) => el("tr", {}, ...keys.map((k) => el("td", { text: cell(k, r[k]) })))));
   chart(rows);
-  say(rows.length ? `${rows.length} rows for ${month}` : `no cases opened in ${month}`);
+  say(rows.length ? t("{count} rows for {month}", { count: rows.length, month }) : t("no cases opened in {month}", { month }));
 }
 
 export async function downloadCsv() {
   const month = $("s-month").value, by = $("s-by").value;
-  const r = await fetch(`/api/v1/assessment.csv?month=${month}&by=${by}`, { headers: { authorization: `Bearer ${token()}` } });
+  const r = await fetch(`/api/v1/assessment.csv?month=${month}&by=${by}`, { headers: { authorization: `Bearer ${token()}`, "accept-language": words.locale } });
   if (!r.ok) throw new Error(`${r.status}`);
   const link = el("a", { href: URL.createObjectURL(await r.blob()), download: `assessment-${by}-${month}.csv` });
   link.click();

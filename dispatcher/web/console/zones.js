@@ -1,6 +1,6 @@
 // The zone editor: a camera's zones drawn over its latest snapshot (points dragged, added by
 // click, removed by double click; a shop front's door line by two clicks), saved to its box.
-import { $, api, el, say } from "./common.js";
+import { $, api, el, kindName, say, t } from "./common.js";
 
 const editor = { camera: null, zones: [], selected: 0, drag: null, door: null };
 // editor.drag: the point being dragged, { key: "polygon" | "door_line", index }; editor.door:
@@ -51,7 +51,8 @@ function drawZones() {
   $("z-door").disabled = !selected || selected.kind !== "cross_door_trading";
   $("z-door").classList.toggle("active", editor.door !== null);
   $("z-hint").textContent = editor.door === null ? ""
-    : `door line: click its ${editor.door.length ? "second" : "first"} end, on the strip's shop side`;
+    : editor.door.length ? t("door line: click its second end, on the strip's shop side")
+      : t("door line: click its first end, on the strip's shop side");
   const list = $("z-list");
   list.replaceChildren(...editor.zones.map((zone, zi) => {
     const field = (label, input) => [el("span", { class: "muted", text: label }), input];
@@ -61,7 +62,7 @@ function drawZones() {
       return input;
     };
     const kind = el("select", { "data-key": "kind" }, ...["parked_bike", "cross_door_trading"].map((k) => {
-      const option = el("option", { value: k, text: k.replace(/_/g, " ") });
+      const option = el("option", { value: k, text: kindName(k) });
       if (zone.kind === k) option.selected = true;
       return option;
     }));
@@ -72,20 +73,20 @@ function drawZones() {
     };
     const card = el("div", { class: `zone-card${zi === editor.selected ? " selected" : ""}`, "data-zone-index": String(zi),
       onclick: () => { if (editor.selected !== zi) { editor.selected = zi; drawZones(); } } },
-      ...field("zone id", text("id", zone.id, (v) => { zone.id = v; })),
-      ...field("kind", kind),
-      ...field("classes", text("classes", (zone.classes || []).join(", "), (v) => {
+      ...field(t("zone id"), text("id", zone.id, (v) => { zone.id = v; })),
+      ...field(t("kind"), kind),
+      ...field(t("classes"), text("classes", (zone.classes || []).join(", "), (v) => {
         zone.classes = v.split(",").map((c) => c.trim()).filter(Boolean);
       })),
-      ...field("dwell s", text("dwell_s", zone.dwell_s, (v) => { zone.dwell_s = Number(v); })),
-      ...field("micro-grid", text("micro_grid", zone.micro_grid, (v) => { if (v) zone.micro_grid = v; else delete zone.micro_grid; })),
-      ...field("shop id", text("shop_id", zone.shop_id, (v) => { if (v) zone.shop_id = v; else delete zone.shop_id; })),
-      ...field("points", el("span", { text: String((zone.polygon || []).length) })),
-      ...(zone.kind === "cross_door_trading" ? field("door line", zone.door_line
-        ? el("button", { class: "secondary small", text: "remove door line", "data-key": "door_line",
+      ...field(t("dwell (s)"), text("dwell_s", zone.dwell_s, (v) => { zone.dwell_s = Number(v); })),
+      ...field(t("micro-grid"), text("micro_grid", zone.micro_grid, (v) => { if (v) zone.micro_grid = v; else delete zone.micro_grid; })),
+      ...field(t("shop id"), text("shop_id", zone.shop_id, (v) => { if (v) zone.shop_id = v; else delete zone.shop_id; })),
+      ...field(t("points"), el("span", { text: String((zone.polygon || []).length) })),
+      ...(zone.kind === "cross_door_trading" ? field(t("door line"), zone.door_line
+        ? el("button", { class: "secondary small", text: t("remove door line"), "data-key": "door_line",
           onclick: (e) => { e.stopPropagation(); delete zone.door_line; drawZones(); } })
-        : el("span", { class: "muted", text: "none: draw it along the shop's side", "data-key": "door_line" })) : []),
-      el("span"), el("button", { class: "danger", text: "Remove zone", onclick: (e) => {
+        : el("span", { class: "muted", text: t("none: draw it along the shop's side"), "data-key": "door_line" })) : []),
+      el("span"), el("button", { class: "danger", text: t("Remove zone"), onclick: (e) => {
         e.stopPropagation(); editor.zones.splice(zi, 1); editor.selected = 0; drawZones();
       } }));
     return card;
@@ -96,7 +97,9 @@ export async function loadZoneCameras() {
   const list = await api("/api/v1/zones");
   const select = $("z-camera");
   const keep = select.value;
-  select.replaceChildren(...list.map((c) => el("option", { value: c.camera_id, text: `${c.camera_id} (${c.edge || "one box"}, ${c.zones} zones)` })));
+  const oneBox = t("one box");
+  select.replaceChildren(...list.map((c) => el("option", { value: c.camera_id,
+    text: t("{camera} ({box}, {zones} zones)", { camera: c.camera_id, box: c.edge || oneBox, zones: c.zones }) })));
   if (keep) select.value = keep;
   if (select.value) await loadZones(select.value);
 }
@@ -110,7 +113,7 @@ async function loadZones(cameraId) {
   const image = $("z-image");
   if (data.snapshot_url && data.snapshot_url.startsWith("http")) { image.src = data.snapshot_url; image.hidden = false; }
   else { image.removeAttribute("src"); image.hidden = true; }
-  $("z-status").textContent = data.snapshot_url ? "" : "no snapshot of this camera yet: drawing on a blank frame";
+  $("z-status").textContent = data.snapshot_url ? "" : t("no snapshot of this camera yet: drawing on a blank frame");
   drawZones();
 }
 
@@ -121,9 +124,9 @@ async function saveZones() {
     });
     editor.zones = structuredClone(saved.zones);
     drawZones();
-    $("z-status").textContent = `saved ${saved.zones.length} zone(s) of ${editor.camera}`;
+    $("z-status").textContent = t("saved {count} zone(s) of {camera}", { count: saved.zones.length, camera: editor.camera });
   } catch (e) {
-    $("z-status").textContent = `not saved: ${e.message}`;
+    $("z-status").textContent = t("not saved: {why}", { why: e.message });
   }
 }
 

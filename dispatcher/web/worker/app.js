@@ -1,8 +1,9 @@
-"use strict";
 // The worker's phone page: log in, see own cases, accept them, ask the leader, report them
 // handled with an after photo; actions queue on the phone until the server has them.
 // The session token lives in localStorage; `#token=...` in the URL (the demo prints such a
 // link) logs in without a password.
+import { age, kindName, loadWords, localTime, t, term, words } from "../shared/words.js";
+
 const $ = (id) => document.getElementById(id);
 
 function token() { return localStorage.getItem("token") || ""; }
@@ -14,10 +15,10 @@ class HttpError extends Error {
 }
 
 async function api(path, options = {}) {
-  const headers = { ...(options.headers || {}) };
+  const headers = { ...(options.headers || {}), "accept-language": words.locale };
   if (token()) headers.authorization = `Bearer ${token()}`;
   const r = await fetch(path, { ...options, headers }); // a TypeError when there is no network
-  if (r.status === 401) { forget(); throw new HttpError(401, "Please log in again."); }
+  if (r.status === 401) { forget(); throw new HttpError(401, t("Please log in again.")); }
   if (!r.ok) throw new HttpError(r.status, (await r.json().catch(() => ({}))).detail || r.statusText);
   return r.status === 204 ? null : r.json();
 }
@@ -27,7 +28,7 @@ async function api(path, options = {}) {
 function queued() { return JSON.parse(localStorage.getItem("queue") || "[]"); }
 function keep(items) {
   localStorage.setItem("queue", JSON.stringify(items));
-  $("queue").textContent = items.length ? `${items.length} action(s) not sent yet` : "";
+  $("queue").textContent = items.length ? t("{count} action(s) not sent yet", { count: items.length }) : "";
 }
 
 async function sha256hex(bytes) {
@@ -58,13 +59,13 @@ async function flush() {
       const [item, ...rest] = queued();
       try {
         await perform(item);
-        say(`Case #${item.caseId}: ${item.action} sent.`);
+        say(t("Case #{id}: {action} sent.", { id: item.caseId, action: term("action", item.action) }));
       } catch (e) {
         if (!(e instanceof HttpError) || e.status >= 500) { // no network, or the server is down: later
-          say("No connection: your action is kept and sent when the network is back.");
+          say(t("No connection: your action is kept and sent when the network is back."));
           return;
         }
-        say(`Case #${item.caseId}: ${item.action} was refused (${e.message}).`);
+        say(t("Case #{id}: {action} was refused ({why}).", { id: item.caseId, action: term("action", item.action), why: e.message }));
       }
       keep(rest);
     }
@@ -101,7 +102,7 @@ function show() {
   const user = me();
   $("login").hidden = Boolean(user);
   $("session").hidden = !user;
-  $("who").textContent = user ? `${user.person_id} (${user.role})` : "";
+  $("who").textContent = user ? `${user.person_id} (${term("role", user.role)})` : "";
   if (!user) $("cases").replaceChildren();
 }
 
@@ -118,7 +119,7 @@ async function login(event) {
   const r = await fetch("/api/v1/auth/login", {
     method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body),
   });
-  if (!r.ok) return say(r.status === 429 ? "Too many tries; wait a few minutes." : "Wrong id or password.");
+  if (!r.ok) return say(r.status === 429 ? t("Too many tries; wait a few minutes.") : t("Wrong id or password."));
   $("password").value = "";
   await adopt((await r.json()).token);
 }
@@ -130,21 +131,21 @@ function b64urlToBytes(s) {
 }
 
 async function subscribe() {
-  if (!("serviceWorker" in navigator) || !("PushManager" in window)) return say("This browser has no Web Push.");
+  if (!("serviceWorker" in navigator) || !("PushManager" in window)) return say(t("This browser has no Web Push."));
   const reg = await navigator.serviceWorker.register("sw.js", { scope: "./" });
   const { application_server_key } = await api("/api/v1/push/vapid-public-key");
   const sub = await reg.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: b64urlToBytes(application_server_key) });
   await api(`/api/v1/people/${encodeURIComponent(me().person_id)}/push-subscriptions`, {
     method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(sub.toJSON()),
   });
-  say("Push alerts are on for this phone.");
+  say(t("Push alerts are on for this phone."));
 }
 
 function handleForm(c) {
   const form = document.createElement("form");
   form.className = "handle";
   const note = document.createElement("input");
-  note.placeholder = "what was done";
+  note.placeholder = t("what was done");
   note.name = "note";
   const file = document.createElement("input");
   file.type = "file";
@@ -153,11 +154,11 @@ function handleForm(c) {
   file.name = "photo";
   const send = document.createElement("button");
   send.type = "submit";
-  send.textContent = "Send: handled";
+  send.textContent = t("Send: handled");
   form.append(note, file, send);
   form.onsubmit = async (event) => {
     event.preventDefault();
-    if (!file.files.length) return say("Take a photo of the spot as it is now.");
+    if (!file.files.length) return say(t("Take a photo of the spot as it is now."));
     send.disabled = true;
     await enqueue({ caseId: c.id, action: "handle", reason: note.value || null, photo: await photo(file.files[0]) });
   };
@@ -167,28 +168,29 @@ function handleForm(c) {
 function render(items) {
   const box = $("cases");
   box.replaceChildren();
-  if (!items.length) { box.textContent = "No cases."; return; }
+  if (!items.length) { box.textContent = t("No cases."); return; }
   for (const { case: c } of items) {
     const el = document.createElement("div");
     el.className = "case";
     el.dataset.caseId = c.id;
     if (c.snapshot_url && c.snapshot_url.startsWith("http")) {
       const img = document.createElement("img");
-      img.alt = "evidence";
+      img.alt = t("snapshot");
       img.src = c.snapshot_url;
       el.append(img);
     }
     if (c.after_photo_url && c.after_photo_url.startsWith("http")) {
       const after = document.createElement("img");
-      after.alt = "after photo";
+      after.alt = t("after (worker)");
       after.className = "after";
       after.src = c.after_photo_url;
       el.append(after);
     }
     for (const text of [
-      `${c.state} · case #${c.id} · ${c.kind.replace(/_/g, " ")}`,
-      `${c.camera_id} / ${c.zone_id} · ${c.micro_grid} · standing ${Math.round(c.dwell_s)} s`,
-      c.cleared_at ? `camera sees the spot free since ${c.cleared_at}` : "",
+      `${term("state", c.state)} · ${t("Case #{id}", { id: c.id })} · ${kindName(c.kind, c.event_code)}`,
+      `${c.camera_id} / ${c.zone_id} · ${c.micro_grid} · ${t("opened")} ${localTime(c.opened_at)} (${age(c.opened_at)})`,
+      c.handle_due_at ? t("handle by {time}", { time: localTime(c.handle_due_at) }) : "",
+      c.cleared_at ? t("camera sees the spot free since {time}", { time: localTime(c.cleared_at) }) : "",
     ]) {
       const meta = document.createElement("div");
       meta.className = "meta";
@@ -199,14 +201,15 @@ function render(items) {
     row.className = "row";
     if (c.lat !== null && c.lon !== null && c.lat !== undefined) {
       const pin = document.createElement("a");
-      pin.href = `geo:${c.lat},${c.lon}?q=${c.lat},${c.lon}(case ${c.id})`;
-      pin.textContent = `📍 ${c.lat.toFixed(5)}, ${c.lon.toFixed(5)} (navigate)`;
+      pin.href = `geo:${c.lat},${c.lon}?q=${c.lat},${c.lon}(${encodeURIComponent(t("Case #{id}", { id: c.id }))})`;
+      const navigate = t("navigate");
+      pin.textContent = `📍 ${c.lat.toFixed(5)}, ${c.lon.toFixed(5)} (${navigate})`;
       row.append(pin);
     }
-    if (c.state === "dispatched") row.append(button("Accept", () => enqueue({ caseId: c.id, action: "accept" })));
+    if (c.state === "dispatched") row.append(button(term("action", "accept"), () => enqueue({ caseId: c.id, action: "accept" })));
     if (c.state === "accepted" || c.state === "rework") {
-      row.append(button("Ask the leader", async () => {
-        const reason = prompt("What do you need help with?");
+      row.append(button(t("Ask the leader"), async () => {
+        const reason = prompt(t("What do you need help with?"));
         if (reason) await enqueue({ caseId: c.id, action: "consult", reason });
       }));
       el.append(row, handleForm(c));
@@ -230,7 +233,7 @@ async function load() {
   const inbox = `/api/v1/people/${encodeURIComponent(user.person_id)}/inbox`;
   const items = await api(inbox);
   render(items);
-  say(`Cases of ${user.person_id}`);
+  say(t("Cases of {person}", { person: user.person_id }));
   // Shown: the entries are read, and each case counts as delivered to its worker.
   const unseen = items.filter((i) => i.status === "unread").map((i) => i.notification_id);
   if (unseen.length) {
@@ -239,18 +242,24 @@ async function load() {
   }
 }
 
-$("login").onsubmit = (e) => login(e).catch((err) => say(err.message));
-$("load").onclick = () => flush().then(load).catch((e) => say(e.message));
-window.addEventListener("online", () => flush());
-setInterval(() => flush(), 10000);
-$("subscribe").onclick = () => subscribe().catch((e) => say(e.message));
-$("logout").onclick = () => api("/api/v1/auth/logout", { method: "POST" }).finally(forget);
-const fromLink = new URLSearchParams(location.hash.slice(1)).get("token");
-if (fromLink) {
-  history.replaceState(null, "", location.pathname);
-  adopt(fromLink).catch((e) => say(e.message));
-} else {
-  show();
-  keep(queued());
-  flush().then(load).catch((e) => say(e.message));
+function start() {
+  $("language").value = words.locale;
+  $("language").onchange = () => { localStorage.setItem("locale", $("language").value); location.reload(); };
+  $("login").onsubmit = (e) => login(e).catch((err) => say(err.message));
+  $("load").onclick = () => flush().then(load).catch((e) => say(e.message));
+  window.addEventListener("online", () => flush());
+  setInterval(() => flush(), 10000);
+  $("subscribe").onclick = () => subscribe().catch((e) => say(e.message));
+  $("logout").onclick = () => api("/api/v1/auth/logout", { method: "POST" }).finally(forget);
+  const fromLink = new URLSearchParams(location.hash.slice(1)).get("token");
+  if (fromLink) {
+    history.replaceState(null, "", location.pathname);
+    adopt(fromLink).catch((e) => say(e.message));
+  } else {
+    show();
+    keep(queued());
+    flush().then(load).catch((e) => say(e.message));
+  }
 }
+
+loadWords().then(start);
