@@ -12,7 +12,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 from builders import sample_event
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
@@ -101,6 +101,29 @@ messages = st.one_of(
 )
 
 
+def _bad(**fields: object) -> tuple[str, bytes]:
+    event = {**sample_event(event_id=str(uuid.uuid4()), violation_id=str(uuid.uuid4())), **fields}
+    return TOPIC, json.dumps(event).encode()
+
+
+# One batch of each class the test names, run every time besides what hypothesis draws (a run
+# may draw no NaN among its 400 batches).
+EACH_CLASS = [
+    _bad(dwell_s=float("nan")),
+    _bad(started_at="1990-01-01T00:00:00Z", observed_at="1990-01-01T00:02:00Z"),
+    _bad(started_at="2200-01-01T00:00:00Z", observed_at="2200-01-01T00:02:00Z"),
+    _bad(snapshot={"url": "https://elsewhere.example/x.jpg", "sha256": "a" * 64, "width": 640, "height": 480}),
+]
+
+
+def _replayed() -> list[tuple[str, bytes]]:
+    event = sample_event(event_id=str(uuid.uuid4()), violation_id=str(uuid.uuid4()))
+    changed = {**event, "dwell_s": 999.0}
+    other = {**event, "edge_id": "box-02", "event_id": str(uuid.uuid4()), "state": "cleared"}
+    return [(TOPIC, json.dumps(event).encode()), (TOPIC, json.dumps(changed).encode()),
+            (f"gridpatrol/v1/box-02/{event['camera_id']}/events", json.dumps(other).encode())]
+
+
 def test_ingest_keeps_or_quarantines_whatever_arrives(dispatcher: DispatcherThread) -> None:
     ingest = dispatcher.services.ingest
     sessions = dispatcher.services.cases.sessions
@@ -108,6 +131,8 @@ def test_ingest_keeps_or_quarantines_whatever_arrives(dispatcher: DispatcherThre
 
     @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
     @given(st.lists(messages, min_size=1, max_size=5) | replays())
+    @example(EACH_CLASS)
+    @example(_replayed())
     def one_batch(batch: list[tuple[str, bytes]]) -> None:
         with sessions() as s:
             events_before = s.scalar(select(func.count()).select_from(EventRow))

@@ -189,7 +189,8 @@ function render(items) {
     for (const text of [
       `${term("state", c.state)} · ${t("Case #{id}", { id: c.id })} · ${kindName(c.kind, c.event_code)}`,
       `${c.camera_id} / ${c.zone_id} · ${c.micro_grid} · ${t("opened")} ${localTime(c.opened_at)} (${age(c.opened_at)})`,
-      c.handle_due_at ? t("handle by {time}", { time: localTime(c.handle_due_at) }) : "",
+      c.handle_due_at && !["handled", "verified", "rated", "closed", "void"].includes(c.state)
+        ? t("handle by {time}", { time: localTime(c.handle_due_at) }) : "",
       c.cleared_at ? t("camera sees the spot free since {time}", { time: localTime(c.cleared_at) }) : "",
     ]) {
       const meta = document.createElement("div");
