@@ -29,6 +29,7 @@ from edge.pipeline import CameraPipeline
 from edge.publisher import Publisher
 from edge.scene import SceneGuard
 from edge.source import CameraSource, KeyframeGate, SourceError
+from i18n import Msg, translator
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +64,7 @@ class CameraWorker(threading.Thread):
         self.metrics = metrics or EdgeMetrics()
         self.started = time.monotonic()
         self.scene = SceneGuard(camera.scene)
+        self.words = translator(config.locale)
         self.frames_suspended = 0
         self._pending_zones: list[ZoneConfig] | None = None
         self.current: CameraStatus | None = None
@@ -74,8 +76,9 @@ class CameraWorker(threading.Thread):
         self.metrics.camera_online.labels(self.camera.id).set(1 if state == "online" else 0)
         if state == "offline":
             self.metrics.decode_errors.labels(self.camera.id).inc()
+        said = self.words.msg(reason)  # in the town's language: the console shows it as it is
         self.current = CameraStatus(edge_id=self.edge_id, camera_id=self.camera.id, state=CameraState(state),
-                                    reason=reason[:500], since=datetime.now(UTC), last_frame_at=self.last_frame_at)
+                                    reason=said[:500], since=datetime.now(UTC), last_frame_at=self.last_frame_at)
         self._heartbeat_due = time.monotonic() + self.camera.status_heartbeat_s
         self.on_status(self.current)
 
@@ -92,7 +95,7 @@ class CameraWorker(threading.Thread):
                               on_reconnect=self.metrics.reconnects.labels(self.camera.id).inc, loop=self.camera.loop,
                               gate=lambda: KeyframeGate(self.camera.decode, 1.0 / self.camera.sample_fps))
         if not source.live:
-            self._status("online", "playing a file")
+            self._status("online", Msg("playing a file"))
         sampler = self.camera.sampler()
         self.started = started = time.monotonic()
         try:
@@ -120,7 +123,7 @@ class CameraWorker(threading.Thread):
             self._status("offline", str(exc))
             return
         if not source.live and not self.stop_event.is_set():
-            self._status("offline", "the file ended")
+            self._status("offline", Msg("the file ended"))
 
     def use_zones(self, zones: list[ZoneConfig]) -> None:
         """Edited zones, applied before the next sample (from another thread); ``ValueError``
@@ -137,9 +140,9 @@ class CameraWorker(threading.Thread):
         change = self.scene.check(t, image)
         if change is True:
             self._status("stalled" if self.scene.stalled else "suspended",
-                         f"{self.scene.reason}; zones paused until the view is back")
+                         Msg("{why}; zones paused until the view is back", why=self.scene.reason))
         elif change is False:
-            self._status("online", "the view is back as learnt; zones resumed")
+            self._status("online", Msg("the view is back as learnt; zones resumed"))
         if self.scene.paused:
             self.frames_suspended += 1
             return  # no violation decided, none cleared, on a view the zones do not fit

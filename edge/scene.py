@@ -22,6 +22,7 @@ import cv2
 import numpy as np
 
 from edge.config import SceneConfig
+from i18n import Msg
 
 THUMB = (160, 90)
 
@@ -71,7 +72,7 @@ class SceneGuard:
         """This frame alone against the learnt view (learning it first)."""
         grey = _grey(image)
         if float(grey.std()) < self.cfg.min_contrast:
-            return SceneVerdict(False, "view blocked: the picture is nearly uniform (covered lens, no video)")
+            return SceneVerdict(False, Msg("view blocked: the picture is nearly uniform (covered lens, no video)"))
         if self.reference is None:
             self._learning.append(grey)
             if len(self._learning) >= self.cfg.learn_frames:
@@ -83,12 +84,14 @@ class SceneGuard:
         sharpness = _sharpness(grey)
         if sharpness < self.cfg.min_sharpness * self.reference_sharpness:
             learnt = self.reference_sharpness
-            return SceneVerdict(False, f"view blurred: sharpness {sharpness:.0f} against {learnt:.0f}")
+            return SceneVerdict(False, Msg("view blurred: sharpness {now} against {learnt}", now=round(sharpness),
+                                              learnt=round(learnt)))
         similarity = _correlation(self.reference_edges, _edges(grey))
         (dx, dy), _ = cv2.phaseCorrelate(self.reference, grey)
         shift = max(abs(dx) / THUMB[0], abs(dy) / THUMB[1])
         if similarity < self.cfg.min_similarity or shift > self.cfg.max_shift:
-            return SceneVerdict(False, f"view moved: edge similarity {similarity:.2f}, shift {shift:.0%} of the frame")
+            return SceneVerdict(False, Msg("view moved: edge similarity {similarity}, shift {shift} of the frame",
+                                              similarity=f"{similarity:.2f}", shift=f"{shift:.0%}"))
         return SceneVerdict(True, "")
 
     @property
@@ -114,7 +117,7 @@ class SceneGuard:
         stalled = self.frozen(t, image)
         if stalled != self.stalled:
             self.stalled = stalled
-            self.reason = "picture frozen: the stream sends the same frame" if stalled else ""
+            self.reason = Msg("picture frozen: the stream sends the same frame") if stalled else ""
             self._since = None
             if stalled != self.suspended:
                 self.suspended = stalled

@@ -16,6 +16,8 @@ from pathlib import Path
 import av
 import numpy as np
 
+from i18n import Msg
+
 log = logging.getLogger(__name__)
 
 
@@ -196,12 +198,12 @@ class CameraSource:
                     if not online:
                         online = True
                         delays = self.backoff.delays()
-                        self.on_status("online", "stream opened")
+                        self.on_status("online", Msg("stream opened"))
                     raw.time_s = time.monotonic() - started
                     yield raw
                     if self.stop():
                         return
-                reason = "stream ended"
+                reason = Msg("stream ended")
             except SourceError as exc:
                 reason = str(exc)
             if online:

@@ -82,7 +82,8 @@ def test_no_violation_is_decided_or_cleared_while_suspended(shared: Path, tmp_pa
         if suspended_at is None and worker.scene.suspended:
             suspended_at = t
     assert [s.state for s in statuses] == [CameraState.suspended]
-    assert "view moved" in statuses[0].reason and "zones paused" in statuses[0].reason
+    # in the town's language (the edge config's locale, zh-CN by default): the console shows it as it is
+    assert statuses[0].reason.startswith("画面移位：边缘相似度") and "区域检测暂停" in statuses[0].reason
     opened = [e for e in events if e.state is EventState.opened]
     assert opened, "the parked cars opened violations before the camera was knocked"
     # After the knock the zones lie over the wrong ground: from the first doubtful frame on

@@ -250,6 +250,12 @@ def test_the_camera_board_shows_each_camera_and_box_as_the_edge_reports_them(
     console.wait_for_selector("#c-table tr[data-camera='box-02/cam-101'] .state.offline", timeout=10000)
     assert console.inner_text("#c-summary").split() == ["3", "cameras", "1", "Online", "1", "View", "changed", "1",
                                                         "Stalled", "1", "boxes", "offline"]
+    console.screenshot(path=str(SHOTS / "console-cameras-en.png"))
+    console.select_option("#language", "zh-CN")  # and back: the same board in Chinese
+    console.wait_for_selector("html[lang=zh-CN] #link.live", timeout=15000)
+    console.click("button.tab[data-tab=cameras]")
+    stalled = console.wait_for_selector("#c-table tr[data-camera='box-02/cam-101']", timeout=10000)
+    assert "画面卡顿" in stalled.inner_text() and "离线" in stalled.inner_text()
     console.screenshot(path=str(SHOTS / "console-cameras.png"))
     board = api_client(dispatcher).get("/api/v1/cameras").json()
     assert [(c["camera_id"], c["state"]) for c in board["cameras"]] == [
