@@ -21,7 +21,7 @@ import logging
 import time
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import sessionmaker
@@ -40,18 +40,23 @@ from i18n.timefmt import short_time
 log = logging.getLogger(__name__)
 
 def message_for(case: CaseRow, public_url: str, receipt_url: str, tr: Translator | None = None,
-                timezone: str = "Asia/Shanghai", grid_name: str | None = None, image_url: str | None = None) -> Message:
+                timezone: str = "Asia/Shanghai", grid_name: str | None = None, image_url: str | None = None,
+                accept_by: datetime | None = None) -> Message:
     """The notice of ``case`` in ``tr``'s language (the town's), its times local to ``timezone``:
-    the kind with its standard event code, where, since when and by when to handle it."""
+    the kind with its standard event code, where, since when, and by when to handle it (or, not
+    yet accepted, to accept it: ``accept_by``)."""
     tr = tr or translator()
     kind = term(tr, "kind", case.kind)
     place = f"{case.micro_grid} {grid_name}".strip() if grid_name else case.micro_grid
     since = short_time(case.started_at or case.opened_at, timezone, tr.locale)
-    deadline = short_time(case.handle_due_at, timezone, tr.locale) if case.handle_due_at else ""
+    due = case.handle_due_at or accept_by
+    deadline = short_time(due, timezone, tr.locale) if due else ""
     body = tr._("{place} · camera {camera} zone {zone} · standing since {since}",
                 place=place, camera=case.camera_id, zone=case.zone_id, since=since)
-    if deadline:
+    if case.handle_due_at:
         body += tr._(", please handle by {deadline}", deadline=deadline)
+    elif deadline:
+        body += tr._(", please accept by {deadline}", deadline=deadline)
     return Message(
         case_id=case.id,
         title=tr._("{kind} ({code})", kind=kind, code=case.event_code) if case.event_code else kind,
@@ -142,9 +147,11 @@ class Notifier:
             case = session.get(CaseRow, note.case_id)
             person = self.cases.grid.person(note.person_id)
             grid = self.cases.grid.micro_grid(case.micro_grid)
+            accept_by = (None if case.accepted_at or not case.opened_at
+                         else self.cases.escalation.accept_due(case.kind, case.opened_at))
             message = message_for(case, self.public_url, self.links.receipt_url(notification_id), self.tr,
                                   self.timezone, grid.name if grid else None,
-                                  self.links.sign(case.snapshot_url) if case.snapshot_url else None)
+                                  self.links.sign(case.snapshot_url) if case.snapshot_url else None, accept_by)
             channel, position, sub_id = note.channel, note.position, note.subscription_id
             subscription = session.get(PushSubscriptionRow, sub_id) if sub_id else None
             push_to = ({"endpoint": subscription.endpoint,

@@ -11,6 +11,8 @@ vanished ones out) and says how many zh-CN entries still want a translation.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import re
 import sys
 from collections.abc import Iterator
@@ -57,7 +59,9 @@ def extract() -> dict[str, list[tuple[str, int]]]:
                     found.setdefault(message, []).append((where, lineno))
             continue
         keywords = PY_KEYWORDS if method == "python" else JS_KEYWORDS
-        for lineno, message, _comments, _context in extract_from_file(method, str(path), keywords=keywords):
+        with contextlib.redirect_stderr(io.StringIO()):  # Babel's note on f-strings given as values: not msgids
+            extracted = list(extract_from_file(method, str(path), keywords=keywords))
+        for lineno, message, _comments, _context in extracted:
             if isinstance(message, str) and message:
                 found.setdefault(message, []).append((where, lineno))
         if method == "javascript":  # Babel's lexer does not look inside `${...}`: a plain scan as well

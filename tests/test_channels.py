@@ -5,6 +5,7 @@ stand-ins that check what the real ones check (tests/providers.py)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -109,6 +110,12 @@ def test_app_access_tokens_are_cached_and_refreshed(tmp_path: Path, mosquitto, p
         thread.stop()
     assert providers.token_fetches["wecom"] == 2 and statuses(case)["wecom_app"] == "delivered"
     assert [r.to for r in providers.to("wecom_app")] == ["ZhangWei"] * 3
+    # a card in the town's words, with the snapshot (a signed link) and a deadline in local time
+    card = providers.to("wecom_app")[0].body
+    article = card["news"]["articles"][0]
+    assert card["msgtype"] == "news" and article["title"] == "非机动车乱停放（0506）"
+    assert re.search(r"请于\d{1,2}月\d{1,2}日 \d\d:\d\d前受理$", article["description"]), article  # not yet accepted
+    assert "/api/v1/evidence/" in article["picurl"] and "sig=" in article["picurl"]
 
 
 def test_group_robots_sign_mention_and_keep_their_rate(tmp_path: Path, mosquitto, providers: Providers) -> None:
@@ -155,7 +162,10 @@ def test_a_case_nobody_could_be_told_of_escalates(tmp_path: Path, mosquitto, pro
 
 def test_sms_with_delivery_reports_waits_for_the_receipt(tmp_path: Path, mosquitto, providers: Providers) -> None:
     providers.sms_receipts = True
-    sms = providers.channels_config()["sms"] | {"confirm": "receipt"}
+    # an approved template's variables, as Chinese gateways take them
+    sms = providers.channels_config()["sms"] | {"confirm": "receipt", "body": {
+        "to": "{phone}", "callback": "{receipt_url}", "TemplateCode": "SMS_123456789",
+        "TemplateParam": {"kind": "{kind}", "place": "{place}", "deadline": "{deadline}", "no": "{case_id}"}}}
     chain = ["sms", {"type": "wecom_app", "user_id": "ZhangWei"}]
     thread = start(tmp_path, mosquitto, providers, {"w-017": chain}, sms=sms, confirm_wait_s=30)
     try:
@@ -165,6 +175,9 @@ def test_sms_with_delivery_reports_waits_for_the_receipt(tmp_path: Path, mosquit
     assert statuses(case) == {"inbox": "unread", "sms": "delivered", "wecom_app": "skipped"}
     assert [r.to for r in providers.to("sms")] == ["+86 138 0000 0017"]
     assert providers.to("wecom_app") == []
+    params = providers.to("sms")[0].body["TemplateParam"]
+    assert (params["kind"], params["place"], params["no"]) == ("非机动车乱停放", "mg-017 东街3号网格", str(case["id"]))
+    assert re.fullmatch(r"\d{1,2}月\d{1,2}日 \d\d:\d\d", params["deadline"]), params
 
 
 def test_a_grid_naming_an_unconfigured_channel_refuses_to_start(tmp_path: Path, mosquitto) -> None:
