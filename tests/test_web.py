@@ -496,3 +496,26 @@ def test_on_gcj02_tiles_the_grids_are_shifted_onto_their_streets(tmp_path: Path,
     finally:
         thread.stop()
         tiles.close()
+
+
+def test_the_phone_page_installs_in_chinese_with_its_icons(dispatcher: DispatcherThread) -> None:
+    """What Android Chrome and iOS Safari read to install the page: a Chinese manifest with a
+    192 and a 512 px icon (and a maskable one), an apple-touch icon, a Chinese title."""
+    import io
+
+    import httpx
+    from PIL import Image
+
+    base = f"{dispatcher.url}/worker/"
+    manifest = httpx.get(base + "manifest.webmanifest").json()
+    assert manifest["lang"] == "zh-CN" and manifest["short_name"] == "网格巡查" and manifest["display"] == "standalone"
+    sizes = {}
+    for icon in manifest["icons"]:
+        picture = Image.open(io.BytesIO(httpx.get(base + icon["src"]).content))
+        assert picture.format == "PNG" and f"{picture.width}x{picture.height}" == icon["sizes"], icon
+        sizes.setdefault(icon["purpose"], []).append(picture.width)
+    assert sizes == {"any": [192, 512], "maskable": [512]}
+    page = httpx.get(base).text
+    assert '<html lang="zh-CN">' in page and 'rel="apple-touch-icon"' in page and 'rel="manifest"' in page
+    touch = Image.open(io.BytesIO(httpx.get(base + "icons/apple-touch-icon.png").content))
+    assert touch.size == (180, 180) and touch.mode == "RGB"  # iOS draws no transparency
