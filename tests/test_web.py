@@ -110,17 +110,25 @@ def log_in(page, url: str, person: str, password: str) -> None:
     page.fill("#password", password)
     page.click("button[type=submit]")
 
+def open_console(browser, thread: DispatcherThread, tab: str | None = None, width: int = 1400, height: int = 900):
+    """The dispatch console, logged in as d-01 (its password set here), the live feed open,
+    on ``tab`` when given."""
+    thread.services.auth.set_password("d-01", "console-pass-1")
+    console = browser.new_page(viewport={"width": width, "height": height})
+    log_in(console, f"{thread.url}/console/", "d-01", "console-pass-1")
+    console.wait_for_selector("#link.live", timeout=15000)  # the live feed's WebSocket is open
+    if tab:
+        console.click(f"button.tab[data-tab={tab}]")
+    return console
+
+
 
 def test_an_event_goes_from_the_console_feed_to_the_worker_and_back_to_closed(
         dispatcher: DispatcherThread, mosquitto, browser, shared: Path) -> None:
-    auth = dispatcher.services.auth
-    auth.set_password("d-01", "console-pass-1")
-    auth.set_password("w-017", "worker-pass-1")
+    dispatcher.services.auth.set_password("w-017", "worker-pass-1")
     SHOTS.mkdir(parents=True, exist_ok=True)
 
-    console = browser.new_page(viewport={"width": 1400, "height": 900})
-    log_in(console, f"{dispatcher.url}/console/", "d-01", "console-pass-1")
-    console.wait_for_selector("#link.live", timeout=15000)  # the live feed's WebSocket is open
+    console = open_console(browser, dispatcher)
 
     # a violation arrives over MQTT and shows in the feed, with its snapshot (and its before image)
     publish(mosquitto, dispatcher, EventState.opened, (shared / "media/images/carpark-1920x1080.jpg").read_bytes(),
@@ -265,7 +273,6 @@ def test_the_camera_board_shows_each_camera_and_box_as_the_edge_reports_them(
 
 def test_the_map_colours_micro_grids_by_open_cases_and_opens_their_cases(
         dispatcher: DispatcherThread, mosquitto, browser) -> None:
-    dispatcher.services.auth.set_password("d-01", "console-pass-1")
     host, port = mosquitto.url.removeprefix("mqtt://").split(":")
     for n in (1, 2):  # two violations that only say where they are: inside mg-018's area
         vid = violation_id_for("box-01", f"cam-00{n}", "z1", n, datetime(2026, 5, 1, 8, 0, tzinfo=UTC))
@@ -277,10 +284,7 @@ def test_the_map_colours_micro_grids_by_open_cases_and_opens_their_cases(
     staff = api_client(dispatcher)
     wait_for(lambda: len(staff.get("/api/v1/cases?micro_grid=mg-018").json()) == 2, 15, "two cases in mg-018")
 
-    console = browser.new_page(viewport={"width": 1200, "height": 800})
-    log_in(console, f"{dispatcher.url}/console/", "d-01", "console-pass-1")
-    console.wait_for_selector("#feed tbody tr", timeout=15000)
-    console.click("button.tab[data-tab=map]")
+    console = open_console(browser, dispatcher, "map", 1200, 800)
     console.wait_for_selector(".leaflet-container.plain", timeout=10000)  # no tile server: plain background
     mg018 = console.wait_for_selector("path[data-grid='mg-018']", timeout=10000)
     assert mg018.get_attribute("fill") == "#e8a33d"  # 1-2 open cases
@@ -306,15 +310,11 @@ def zone_editor(tmp_path: Path, mosquitto, browser, shared: Path, project_root: 
     thread = DispatcherThread(dispatcher_config(tmp_path, mosquitto.url, edge_config=town))
     thread.start()
     try:
-        thread.services.auth.set_password("d-01", "console-pass-1")
         publish(mosquitto, thread, EventState.opened, (shared / "media/images/carpark-1920x1080.jpg").read_bytes())
         staff = api_client(thread)
         wait_for(lambda: staff.get("/api/v1/cases").json(), 15, "the case with its snapshot")
 
-        console = browser.new_page(viewport={"width": 1400, "height": 900})
-        log_in(console, f"{thread.url}/console/", "d-01", "console-pass-1")
-        console.wait_for_selector("#link.live", timeout=15000)
-        console.click("button.tab[data-tab=zones]")
+        console = open_console(browser, thread, "zones")
         console.wait_for_selector("#z-svg polygon[data-zone='z1']", timeout=10000)
         console.wait_for_function("() => document.querySelector('#z-image').naturalWidth > 0", timeout=10000)
 
@@ -472,11 +472,7 @@ def test_on_gcj02_tiles_the_grids_are_shifted_onto_their_streets(tmp_path: Path,
     thread = DispatcherThread(config)
     thread.start()
     try:
-        thread.services.auth.set_password("d-01", "console-pass-1")
-        console = browser.new_page(viewport={"width": 1200, "height": 800})
-        log_in(console, f"{thread.url}/console/", "d-01", "console-pass-1")
-        console.wait_for_selector("#link.live", timeout=15000)
-        console.click("button.tab[data-tab=map]")
+        console = open_console(browser, thread, "map", 1200, 800)
         console.wait_for_selector(".leaflet-container[data-crs=gcj02]", timeout=10000)
         console.wait_for_selector("path[data-grid='mg-018']", timeout=10000)
         console.wait_for_function("() => document.querySelectorAll('.leaflet-tile-loaded').length > 4",
