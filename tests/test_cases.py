@@ -9,7 +9,7 @@ from datetime import timedelta
 
 import pytest
 from builders import at_spot, case_service, later_state, opened_event, violation_event
-from sqlalchemy import func, select
+from sqlalchemy import func, select, true
 
 from contract import EventState, Snapshot, ViolationEvent, event_id_for
 from dispatcher.cases import Batch, CaseActionError
@@ -69,6 +69,29 @@ def test_cleared_arriving_before_opened_still_ends_on_the_case(database_url: str
     result = service.ingest(event("opened"))
     with service.sessions() as s:
         assert s.get(CaseRow, result.case_id).cleared_at is not None
+
+
+
+def test_the_camera_seeing_the_spot_free_before_the_report_verifies_it_when_handled(database_url: str) -> None:
+    """The loop closes in any order: the bike was moved and the camera said so before the
+    worker reported the case handled; the report then finds the camera's verdict and the case
+    is verified by the camera. A new detection at the spot undoes an earlier "free"."""
+    service = case_service(database_url)
+    case_id = service.ingest(event("opened")).case_id
+    service.act(case_id, "accept", "w-017")
+    service.ingest(event("cleared"))  # the camera sees the spot free first
+    handled = service.act(case_id, "handle", "w-017", reason="moved to the rack").case
+    assert handled["state"] == "verified" and handled["verified_by"] == "camera"
+    steps = [(t["action"], t["actor_id"]) for t in service.detail(case_id, true())["timeline"]][-2:]
+    assert steps == [("handle", "w-017"), ("verify", "camera")]
+
+    other = case_service(database_url)
+    second = other.ingest(at_spot(1, (100, 100, 160, 180))).case_id
+    other.act(second, "accept", "w-017")
+    other.ingest(later_state(at_spot(1, (100, 100, 160, 180)), EventState.cleared))
+    other.ingest(at_spot(2, (102, 101, 161, 182)))  # another bike at the same spot joins the case
+    assert other.act(second, "handle", "w-017", reason="done").case["state"] == "handled"  # not verified
+
 
 def test_unknown_micro_grid_opens_a_case_for_manual_dispatch(database_url: str) -> None:
     service = case_service(database_url)

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from dispatcher.cases.core import (
+    CAMERA,
     MAX_EXTEND_MIN,
     ActionResult,
     CaseActionError,
@@ -67,6 +68,10 @@ class Actions(CaseCore):
                     notes = self._escalate_by_hand(session, case, person_id, role, reason)
                 else:
                     self._transition(session, case, action, person_id, role, reason, data)
+                    if action == "handle" and case.cleared_at is not None:
+                        # the camera saw the spot free before the worker reported: that is its verdict
+                        self._transition(session, case, "verify", CAMERA, Role.system,
+                                         Msg("the camera saw the spot free before it was reported handled"), {})
             except TransitionError as exc:
                 raise CaseActionError(exc.args[0] if exc.args else str(exc)) from None
             session.flush()

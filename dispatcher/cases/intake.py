@@ -176,6 +176,7 @@ class Intake(Actions):
                 self._record(session, case, "join", CaseState(case.state), CaseState(case.state), CAMERA,
                              Role.system, Msg("another detection at the same spot"),
                              {"violation_id": violation_id, "event_id": event_id})
+                case.cleared_at = None  # the spot is taken again: an earlier "free" no longer holds
             else:
                 case, notifications = self._open_case(session, event, batch)
                 opened = True
@@ -279,4 +280,4 @@ class Intake(Actions):
             return
         case.cleared_at = at
         if case.state == CaseState.handled.value:
-            self._transition(session, case, "verify", CAMERA, Role.system, "the camera sees the spot free", {})
+            self._transition(session, case, "verify", CAMERA, Role.system, Msg("the camera sees the spot free"), {})
