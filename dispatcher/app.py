@@ -104,6 +104,7 @@ def create_app(config: DispatcherConfig, services: Services | None = None) -> Fa
         app.include_router(router)
     app.mount("/shared", StaticFiles(directory=WEB_DIR / "shared"), name="shared")
     app.mount("/worker", StaticFiles(directory=WEB_DIR / "worker", html=True), name="worker")
+    app.mount("/rate", StaticFiles(directory=WEB_DIR / "rate", html=True), name="rate")
     app.mount("/console", StaticFiles(directory=WEB_DIR / "console", html=True), name="console")
 
     @app.get("/", include_in_schema=False)

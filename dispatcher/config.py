@@ -291,6 +291,8 @@ class AuthConfig(_Strict):
                                             description="... and for all people from one address ...")
     login_window_s: float = Field(default=300.0, gt=0, le=86400, description="... in this sliding window, then 429")
     link_ttl_s: int = Field(default=3600, ge=60, description="Signed evidence links expire after this")
+    rating_link_ttl_h: float = Field(default=72.0, gt=0, le=24 * 90,
+                                     description="A resident's rating link works this long (and once)")
     link_secret: str | None = Field(
         default=None, min_length=32, description="Shared by all dispatchers behind one URL; else made in data_dir"
     )

@@ -118,6 +118,8 @@ class CaseRow(Base):
     verified_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     verified_by: Mapped[str | None] = mapped_column(String(64))  # "camera" or a leader's id
     rating: Mapped[int | None] = mapped_column(Integer)
+    rating_source: Mapped[str | None] = mapped_column(String(16))  # "resident" (their link) or "phone" (typed in)
+    rating_comment: Mapped[str | None] = mapped_column(Text)
     closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     void_reason: Mapped[str | None] = mapped_column(Text)
     handle_due_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
@@ -297,6 +299,21 @@ class LoginFailureRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     key: Mapped[str] = mapped_column(String(160))
     at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+
+
+class RatingLinkRow(Base):
+    """A one-time, expiring link that lets a resident rate a verified case with no account
+    (dispatcher/ratings.py); only its hash is kept."""
+
+    __tablename__ = "rating_links"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
 class FeedTicketRow(Base):

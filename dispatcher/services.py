@@ -23,6 +23,7 @@ from dispatcher.gridstore import GridRejected, GridStore, GridWatcher
 from dispatcher.ingest import Ingest
 from dispatcher.links import SignedLinks
 from dispatcher.notify import Notifier
+from dispatcher.ratings import RatingLinks
 from dispatcher.screen import EventScreen
 from dispatcher.webhook import CityWebhookSender
 from dispatcher.webpush import VapidKeys
@@ -49,6 +50,7 @@ class Services:
     zones: ZoneFile | None = None
     city: CityWebhookSender | None = None
     grid_watcher: GridWatcher | None = None
+    ratings: RatingLinks | None = None
 
     @classmethod
     def build(cls, config: DispatcherConfig) -> Services:
@@ -105,6 +107,8 @@ class Services:
         svc = cls(config, sessions, grid, cases, evidence, feed, keys, notifier, ingest, scheduler, auth, links,
                   grids, board, zones, city)
         svc.grid_watcher = GridWatcher(grids, grid_version, svc.use_grid, config.escalation.poll_s)
+        svc.ratings = RatingLinks(sessions, cases, auth.limiter, links, config.public_url(),
+                                  timedelta(hours=config.auth.rating_link_ttl_h))
         return svc
 
     def use_grid(self, grid: Grid) -> None:

@@ -515,3 +515,44 @@ def test_the_phone_page_installs_in_chinese_with_its_icons(dispatcher: Dispatche
     assert '<html lang="zh-CN">' in page and 'rel="apple-touch-icon"' in page and 'rel="manifest"' in page
     touch = Image.open(io.BytesIO(httpx.get(base + "icons/apple-touch-icon.png").content))
     assert touch.size == (180, 180) and touch.mode == "RGB"  # iOS draws no transparency
+
+
+def test_a_resident_rates_on_their_phone_from_the_consoles_qr_code(dispatcher: DispatcherThread, mosquitto,
+                                                                      browser, shared: Path) -> None:
+    """The dispatcher (or the leader on site) shows the QR code; the resident opens the link on
+    their own phone, in Chinese, sees the camera's pictures, answers 满意 with a comment, once."""
+    publish(mosquitto, dispatcher, EventState.opened, (shared / "media/images/carpark-1920x1080.jpg").read_bytes(),
+            before=(shared / "media/images/bus.jpg").read_bytes())
+    staff = api_client(dispatcher)
+    case_id = wait_for(lambda: staff.get("/api/v1/cases").json(), 15, "the case")[0]["id"]
+    cases = dispatcher.services.cases
+    cases.act(case_id, "accept", "w-017")
+    cases.act(case_id, "handle", "w-017", reason="moved to the rack")
+    cases.act(case_id, "verify", "l-017", reason="seen on site")
+
+    console = open_console(browser, dispatcher)
+    console.click(f"#feed tr[data-case-id='{case_id}']")
+    console.click("#case button:text('邀请居民评价')")
+    qr = console.wait_for_selector("#case .invite img.qr", timeout=10000)
+    console.wait_for_function("() => document.querySelector('#case .invite img.qr').naturalWidth > 100", timeout=5000)
+    assert qr.get_attribute("src").startswith("data:image/svg+xml")
+    link = console.input_value("#case .invite input.invite-link")
+    console.screenshot(path=str(SHOTS / "console-invite-residents.png"))
+
+    phone = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    phone.goto(link)
+    phone.wait_for_selector("#case:not([hidden])", timeout=10000)
+    assert "#t=" not in phone.url  # the secret leaves the address bar at once
+    assert phone.inner_text("#kind") == "非机动车乱停放 (0506)" and "在微网格 mg-017 发现" in phone.inner_text("#when")
+    phone.wait_for_function("() => document.querySelector('#before').naturalWidth > 0", timeout=10000)
+    phone.click("[data-answer=satisfied]")
+    phone.fill("#comment", "很快就处理了")
+    phone.screenshot(path=str(SHOTS / "resident-rating.png"))
+    phone.click("#send")
+    phone.wait_for_selector("#status:text('感谢您的评价')", timeout=10000)
+    rated = staff.get(f"/api/v1/cases/{case_id}").json()
+    assert (rated["state"], rated["rating"], rated["rating_source"], rated["rating_comment"]) == (
+        "rated", 5, "resident", "很快就处理了")
+    again = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True)
+    again.goto(link)  # the same link again: used up
+    again.wait_for_selector("#status:text('此链接已评价过')", timeout=10000)

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from contract.events import Identifier, Sha256
-from dispatcher.api.deps import Caller, IsoTime, RowId, ServicesDep, for_people, person_of, require
+from dispatcher.api.deps import Caller, IsoTime, RowId, ServicesDep, for_people, person_of, reading, require
 from dispatcher.api.shapes import CaseDetail, CaseSummary, Seen
 from dispatcher.auth import PEOPLE_ROLES, Principal
 from dispatcher.cases import MAX_EXTEND_MIN, ActionResult, CaseActionError, CaseQuery
@@ -53,16 +53,6 @@ def present(svc: Services, summary: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _reading(call: Any, *args: Any) -> Any:
-    """A read of the case service, its refusals as HTTP answers."""
-    try:
-        return call(*args)
-    except PermissionError as exc:
-        raise HTTPException(403, for_people(exc)) from None
-    except LookupError as exc:
-        raise HTTPException(404, for_people(exc)) from None
-
-
 @router.get("", response_model=list[CaseSummary])
 def list_cases(
     svc: ServicesDep,
@@ -83,21 +73,21 @@ def list_cases(
 
 @router.get("/{case_id}", response_model=CaseDetail)
 def get_case(case_id: RowId, svc: ServicesDep, who: Caller) -> dict[str, Any]:
-    return present(svc, _reading(svc.cases.detail, case_id, svc.auth.case_filter(who)))
+    return present(svc, reading(svc.cases.detail, case_id, svc.auth.case_filter(who)))
 
 
 @router.post("/{case_id}/seen", response_model=Seen)
 def case_seen(case_id: RowId, svc: ServicesDep, who: Caller) -> dict[str, bool]:
     """The caller's page showed the case: if they are the one who must act on it now, it
     counts as delivered to them (reading a case with GET changes nothing)."""
-    delivered = _reading(svc.cases.case_seen, case_id, person_of(who), svc.auth.case_filter(who))
+    delivered = reading(svc.cases.case_seen, case_id, person_of(who), svc.auth.case_filter(who))
     return {"delivered": delivered}
 
 
 def _act(svc: Services, who: Principal, case_id: int, action: str, reason: str | None,
          data: dict[str, Any]) -> dict[str, Any]:
     person = person_of(who)
-    _reading(svc.cases.check_visible, case_id, svc.auth.case_filter(who))
+    reading(svc.cases.check_visible, case_id, svc.auth.case_filter(who))
     try:
         result: ActionResult = svc.cases.act(case_id, action, person, reason, data)
     except LookupError as exc:

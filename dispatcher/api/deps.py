@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -88,3 +88,13 @@ def for_people(exc: BaseException) -> str:
     msgid, so the answer is translated for the reader)."""
     first = exc.args[0] if exc.args else None
     return first if isinstance(first, str) else str(exc)
+
+
+def reading(call: Callable[..., Any], *args: Any) -> Any:
+    """A read of a service about one case, its refusals as HTTP answers (403, 404)."""
+    try:
+        return call(*args)
+    except PermissionError as exc:
+        raise HTTPException(403, for_people(exc)) from None
+    except LookupError as exc:
+        raise HTTPException(404, for_people(exc)) from None

@@ -243,3 +243,26 @@ class PageWords(Shape):
     messages: dict[str, str] = Field(description="msgid → text; a message missing here is shown as its msgid")
     terms: dict[str, dict[str, str]] = Field(description="kind, state, action, role, channel: code → the town's word")
     event_codes: dict[str, str] = Field(description="The standard event code of each violation kind")
+
+
+# --- residents rate ---------------------------------------------------------------------------
+
+
+class Invitation(Shape):
+    url: str = Field(description="The resident's one-time link (its secret after #t=)")
+    expires_at: str
+    qr_svg: str = Field(description="The link as a QR code: an SVG data URI")
+
+
+class ResidentView(Shape):
+    kind: str
+    event_code: str | None
+    micro_grid: str
+    opened_at: str
+    expires_at: str
+    before_url: str | None = Field(description="The camera's picture of the spot taken (signed link)")
+    after_url: str | None = Field(description="The camera's picture of the spot free (signed link)")
+
+
+class Thanks(Shape):
+    rated: int

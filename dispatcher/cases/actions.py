@@ -156,6 +156,10 @@ class Actions(CaseCore):
         if not isinstance(rating, int) or isinstance(rating, bool) or not 1 <= rating <= 5:
             raise TransitionError(Msg("rate needs a rating from 1 to 5"))
         step.case.rating = rating
+        # the resident's own answer (their link), or one a dispatcher took by phone and typed in
+        step.case.rating_source = "resident" if step.data.get("source") == "resident" else "phone"
+        comment = step.data.get("comment")
+        step.case.rating_comment = comment[:500] if isinstance(comment, str) and comment else None
 
     def _extended(self, step: Step) -> None:
         case, minutes = step.case, step.data.get("minutes")

@@ -68,6 +68,8 @@ class CaseSummary(Shape):
     after_photo_url: str | None
     verified_by: str | None
     rating: int | None
+    rating_source: str | None = Field(description="resident (their link) or phone (typed in by a dispatcher)")
+    rating_comment: str | None
     void_reason: str | None
     dwell_s: float
     objects: list[CaseObject]

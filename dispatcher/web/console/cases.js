@@ -82,6 +82,7 @@ function actions(c) {
   }
   if (["verified", "rated"].includes(c.state)) add(term("action", "close"), () => act(c.id, "close", null));
   if (c.state === "verified") {
+    add(t("Invite residents to rate"), () => invite(c.id).catch((e) => say(e.message)));
     add(term("action", "rate"), () => {
       const rating = Number(prompt(t("Resident's rating, 1 (bad) to 5 (good)")));
       if (rating >= 1 && rating <= 5) act(c.id, "rate", null, { rating });
@@ -124,7 +125,7 @@ function showCase(c) {
     [t("standing"), t("{minutes} min", { minutes: Math.round(c.dwell_s / 60) })],
     [t("repeat"), c.repeat_count ? t("{count} times before here", { count: c.repeat_count }) : t("first time")],
     [t("camera sees it free"), c.cleared_at ? localTime(c.cleared_at) : t("not yet")], [t("handling note"), c.handling_note || "—"],
-    [t("rating"), c.rating ?? "—"], [t("void reason"), c.void_reason || "—"],
+    [t("rating"), rated(c)], [t("void reason"), c.void_reason || "—"],
   ]) facts.append(el("span", { class: "muted", text: k }), el("span", { text: String(v) }));
   const timeline = el("ol", { class: "timeline" });
   for (const step of c.timeline || []) {
@@ -148,6 +149,25 @@ function showCase(c) {
       ...(c.objects || []).filter((o) => o.crop).map((o) => figure(t("{object} (camera)", { object: o.class_name }), o.crop.url))),
     facts, actions(c), el("h3", { text: t("Timeline") }), timeline, el("h3", { text: t("Notifications") }), notes);
   $("case").hidden = false;
+}
+
+/** A rating with where it came from: the resident's own link, or typed in from a phone call. */
+function rated(c) {
+  if (c.rating === null || c.rating === undefined) return "—";
+  const source = c.rating_source === "resident" ? t("by the resident") : t("taken by phone");
+  return `${c.rating} (${source})${c.rating_comment ? ` · ${c.rating_comment}` : ""}`;
+}
+
+/** A one-time rating link for residents, shown as a QR code to scan and a link to send on. */
+async function invite(caseId) {
+  const made = await api(`/api/v1/cases/${caseId}/rating-links`, { method: "POST" });
+  const link = el("input", { readonly: "readonly", value: made.url, class: "invite-link" });
+  $("case").querySelector(".invite")?.remove();
+  $("case").querySelector(".actions").after(el("div", { class: "invite" },
+    el("img", { src: made.qr_svg, alt: t("QR code of the rating link"), class: "qr" }),
+    el("div", {}, el("p", { text: t("Residents scan this or open the link on their phone; it works once, until {time}.",
+      { time: localTime(made.expires_at) }) }), link,
+      el("button", { class: "secondary", text: t("Copy link"), onclick: () => navigator.clipboard?.writeText(made.url) }))));
 }
 
 async function open(caseId) {

@@ -207,6 +207,9 @@ function render(items) {
       pin.textContent = `📍 ${c.lat.toFixed(5)}, ${c.lon.toFixed(5)} (${navigate})`;
       row.append(pin);
     }
+    if (c.state === "verified" && ["leader", "dispatcher", "admin"].includes(me().role)) {
+      row.append(button(t("Invite residents to rate"), () => invite(c.id, el)));
+    }
     if (c.state === "dispatched") row.append(button(term("action", "accept"), () => enqueue({ caseId: c.id, action: "accept" })));
     if (c.state === "accepted" || c.state === "rework") {
       row.append(button(t("Ask the leader"), async () => {
@@ -219,6 +222,24 @@ function render(items) {
     }
     box.append(el);
   }
+}
+
+/** A leader at the spot: a one-time rating link as a QR code for residents to scan. */
+async function invite(caseId, card) {
+  const made = await api(`/api/v1/cases/${caseId}/rating-links`, { method: "POST" });
+  card.querySelector(".invite")?.remove();
+  const box = document.createElement("div");
+  box.className = "invite";
+  const qr = document.createElement("img");
+  qr.src = made.qr_svg;
+  qr.alt = t("QR code of the rating link");
+  qr.className = "qr";
+  const note = document.createElement("div");
+  note.className = "meta";
+  note.textContent = t("Residents scan this or open the link on their phone; it works once, until {time}.",
+    { time: localTime(made.expires_at) });
+  box.append(qr, note);
+  card.append(box);
 }
 
 function button(label, onClick) {
