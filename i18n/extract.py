@@ -87,8 +87,14 @@ def update() -> dict[str, int]:
         catalog = Catalog(locale=locale.replace("-", "_"), domain=DOMAIN, project="GridPatrol",
                           language_team=locale, charset="utf-8")
         for msgid in sorted(found):
-            previous = old.get(msgid) if old else None
+            previous = (old.get(msgid) or old.obsolete.get(msgid)) if old else None
             catalog.add(msgid, previous.string if previous else "", locations=found[msgid][:3])
+        for kept in (old.obsolete.values() if old else ()):  # translations of messages gone for now: kept
+            if kept.id not in found and kept.string:
+                catalog.obsolete[kept.id] = kept
+        for message in (old or ()):
+            if message.id and message.id not in found and message.string:
+                catalog.obsolete[message.id] = message
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("wb") as fh:
             write_po(fh, catalog, width=100, omit_header=False, sort_output=True, include_lineno=True)

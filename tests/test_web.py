@@ -556,3 +556,52 @@ def test_a_resident_rates_on_their_phone_from_the_consoles_qr_code(dispatcher: D
     again = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True)
     again.goto(link)  # the same link again: used up
     again.wait_for_selector("#status:text('此链接已评价过')", timeout=10000)
+
+
+def test_the_leader_walks_the_loop_on_the_phone(dispatcher: DispatcherThread, mosquitto, browser) -> None:
+    """The same phone page, for a micro-grid leader: every case of their grids (not only their
+    inbox), a consultation resumed, a handled case verified on site, residents invited, and a
+    case handed to the line department; the worker sees a return button for a case not theirs."""
+    staff = api_client(dispatcher)
+    ids = []
+    for n in (1, 2, 3):
+        vid = violation_id_for("box-01", f"cam-00{n}", "z1", n, datetime(2026, 5, 1, 8, 0, tzinfo=UTC))
+        publish_event(mosquitto, sample_event(violation_id=str(vid), event_id=str(event_id_for(vid, EventState.opened)),
+                                              camera_id=f"cam-00{n}"))
+        ids.append(wait_for(lambda v=str(vid): next((c["id"] for c in staff.get("/api/v1/cases").json()
+                                                     if c["violation_id"] == v), None), 15, "the case"))
+    handled, consulting, stuck = ids
+    cases = dispatcher.services.cases
+    for case_id in ids:
+        cases.act(case_id, "accept", "w-017")
+    cases.act(handled, "handle", "w-017", reason="moved to the rack")
+    cases.act(consulting, "consult", "w-017", reason="the owner will not move it")
+
+    dispatcher.services.auth.set_password("l-017", "leader-pass-1")
+    phone = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    answers = iter(["现场已清理干净", "需要城管执法"])
+    phone.on("dialog", lambda dialog: dialog.accept(next(answers)))
+    log_in(phone, f"{dispatcher.url}/worker/", "l-017", "leader-pass-1")
+    for case_id in ids:
+        phone.wait_for_selector(f".case[data-case-id='{case_id}']", timeout=15000)
+    assert "微网格长" in phone.inner_text("#who")
+    phone.click(f".case[data-case-id='{consulting}'] button:text('恢复处置')")
+    phone.click(f".case[data-case-id='{handled}'] button:text('核查')")
+    phone.wait_for_selector(f".case[data-case-id='{handled}'] button:text('邀请居民评价')", timeout=15000)
+    phone.click(f".case[data-case-id='{handled}'] button:text('邀请居民评价')")
+    phone.wait_for_function("() => document.querySelector('.invite img.qr')?.naturalWidth > 100", timeout=10000)
+    phone.click(f".case[data-case-id='{stuck}'] button:text('转交条线部门')")
+    handed = wait_for(lambda: (c := staff.get(f"/api/v1/cases/{stuck}").json())["escalation_level"] == 2 and c,
+                      15, "handed to the line department")
+    assert handed["assignee_id"] == "dep-urban" and handed["timeline"][-1]["reason"] == "需要城管执法"
+    phone.screenshot(path=str(SHOTS / "leader-phone.png"), full_page=True)
+    assert staff.get(f"/api/v1/cases/{consulting}").json()["state"] == "accepted"
+    verified = staff.get(f"/api/v1/cases/{handled}").json()
+    assert (verified["state"], verified["verified_by"]) == ("verified", "l-017")
+    assert verified["timeline"][-1]["reason"] == "现场已清理干净"
+
+    dispatcher.services.auth.set_password("w-017", "worker-pass-1")
+    worker = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True)
+    log_in(worker, f"{dispatcher.url}/worker/", "w-017", "worker-pass-1")
+    card = worker.wait_for_selector(f".case[data-case-id='{consulting}']", timeout=15000)
+    assert card.query_selector("button:text('退回')") and not card.query_selector("button:text('核查')")

@@ -94,9 +94,12 @@ class Actions(CaseCore):
         self, session: Session, case: CaseRow, actor: str, role: Role, reason: str | None
     ) -> list[NotificationRow]:
         """A dispatcher or leader hands the case one level up now: to the micro-grid leader,
-        then to the line department for its kind."""
+        then to the line department for its kind. The leader handing it up hands it to the
+        department: what the micro-grid cannot solve goes to the line department."""
         next_state("escalate", CaseState(case.state), role, reason)
-        level, target = (1, case.leader_id) if case.escalation_level == 0 else (2, case.department_id)
+        leader_hands_up = role is Role.leader and actor == case.leader_id
+        level, target = ((1, case.leader_id) if case.escalation_level == 0 and not leader_hands_up
+                         else (2, case.department_id))
         if case.escalation_level >= 2 or target is None or target == case.assignee_id:
             raise TransitionError(Msg("nobody further up to escalate to"))
         case.escalation_level, case.assignee_id = level, target

@@ -177,6 +177,8 @@ function render(items) {
       const img = document.createElement("img");
       img.alt = t("snapshot");
       img.src = c.snapshot_url;
+      img.onerror = () => img.replaceWith(Object.assign(document.createElement("div"),
+        { className: "meta", textContent: t("image unavailable") })); // pruned or never uploaded: no broken icon
       el.append(img);
     }
     if (c.after_photo_url && c.after_photo_url.startsWith("http")) {
@@ -207,21 +209,65 @@ function render(items) {
       pin.textContent = `📍 ${c.lat.toFixed(5)}, ${c.lon.toFixed(5)} (${navigate})`;
       row.append(pin);
     }
-    if (c.state === "verified" && ["leader", "dispatcher", "admin"].includes(me().role)) {
-      row.append(button(t("Invite residents to rate"), () => invite(c.id, el)));
-    }
-    if (c.state === "dispatched") row.append(button(term("action", "accept"), () => enqueue({ caseId: c.id, action: "accept" })));
-    if (c.state === "accepted" || c.state === "rework") {
-      row.append(button(t("Ask the leader"), async () => {
-        const reason = prompt(t("What do you need help with?"));
-        if (reason) await enqueue({ caseId: c.id, action: "consult", reason });
-      }));
-      el.append(row, handleForm(c));
-    } else {
-      el.append(row);
-    }
+    for (const b of actionButtons(c, el)) row.append(b);
+    el.append(row);
+    if (mayHandle(c)) el.append(handleForm(c));
     box.append(el);
   }
+}
+
+const LEADS = ["leader", "department"]; // the lifecycle lets a line department act as a leader does
+const OPEN_WORK = ["dispatched", "accepted", "rework", "consult"];
+
+/** The person's part in the case: the one who must act now, or the leader of its micro-grid. */
+function mine(c) {
+  const user = me();
+  return user && (c.assignee_id === user.person_id || c.worker_id === user.person_id);
+}
+
+function mayHandle(c) {
+  return mine(c) && (c.state === "accepted" || c.state === "rework");
+}
+
+/** What this person may do with the case now, by their role and its state (dispatcher/lifecycle.py). */
+function actionButtons(c, card) {
+  const role = me().role, out = [];
+  const ask = (action, question, extra = {}) => async () => {
+    const reason = prompt(question);
+    if (reason) await enqueue({ caseId: c.id, action, reason, data: extra });
+  };
+  if (c.state === "dispatched" && mine(c)) {
+    out.push(button(term("action", "accept"), () => enqueue({ caseId: c.id, action: "accept" })));
+  }
+  if (["dispatched", "accepted"].includes(c.state) && mine(c) && role === "worker") {
+    out.push(button(term("action", "return"), ask("return", t("Why is it not your micro-grid's?")), "secondary"));
+  }
+  if ((c.state === "accepted" || c.state === "rework") && mine(c) && role === "worker") {
+    out.push(button(t("Ask the leader"), ask("consult", t("What do you need help with?"))));
+  }
+  if (!LEADS.includes(role)) return out;
+  if (c.state === "consult") out.push(button(term("action", "resume"), () => enqueue({ caseId: c.id, action: "resume" })));
+  if (c.state === "handled") {
+    out.push(button(term("action", "verify"), async () => {
+      const note = prompt(t("What did you see on site? (optional)"));
+      await enqueue({ caseId: c.id, action: "verify", reason: note || t("checked on site") });
+    }));
+    out.push(button(term("action", "reject"), ask("reject", t("What is still wrong?")), "secondary"));
+  }
+  if (c.state === "verified") out.push(button(t("Invite residents to rate"), () => invite(c.id, card)));
+  if (OPEN_WORK.includes(c.state) && (c.escalation_level || 0) < 2 && role === "leader") {
+    out.push(button(t("Hand to the line department"), ask("escalate", t("Why can the grid not solve it?")), "secondary"));
+  }
+  if (["reported", "returned"].includes(c.state)) {
+    out.push(button(term("action", "reroute"), async () => {
+      const grid = prompt(t("Re-route to which micro-grid (id)?"), c.micro_grid);
+      if (grid) await enqueue({ caseId: c.id, action: "reroute", reason: t("re-routed by the leader"), data: { micro_grid: grid } });
+    }, "secondary"));
+  }
+  if (!["closed", "void", "rated"].includes(c.state)) {
+    out.push(button(term("action", "void"), ask("void", t("Why is this not a violation? (it goes back to the edge's tuning)")), "secondary"));
+  }
+  return out;
 }
 
 /** A leader at the spot: a one-time rating link as a QR code for residents to scan. */
@@ -242,9 +288,10 @@ async function invite(caseId, card) {
   card.append(box);
 }
 
-function button(label, onClick) {
+function button(label, onClick, cls = "") {
   const b = document.createElement("button");
   b.textContent = label;
+  if (cls) b.className = cls;
   b.onclick = () => onClick().catch((e) => say(e.message));
   return b;
 }
@@ -254,7 +301,12 @@ async function load() {
   if (!user) return;
   const inbox = `/api/v1/people/${encodeURIComponent(user.person_id)}/inbox`;
   const items = await api(inbox);
-  render(items);
+  let shown = items;
+  if (LEADS.includes(user.role)) { // a leader sees the micro-grids they lead (a department what is handed to it)
+    const entries = new Map(items.map((i) => [i.case.id, i]));
+    shown = (await api("/api/v1/cases?limit=200")).map((c) => ({ ...(entries.get(c.id) || {}), case: c }));
+  }
+  render(shown);
   say(t("Cases of {person}", { person: user.person_id }));
   // Shown: the entries are read, and each case counts as delivered to its worker.
   const unseen = items.filter((i) => i.status === "unread").map((i) => i.notification_id);
