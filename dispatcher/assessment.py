@@ -8,7 +8,8 @@ the rates), grouped by the case's worker or micro-grid:
 - closing rate: closed by the time of the report; on-time handling: handled by its deadline;
 - mean response (opened → accepted) and handling time (accepted → handled), in minutes;
 - rework rate: cases whose handling a leader rejected at least once;
-- satisfaction: the mean resident rating (1-5) of rated cases.
+- satisfaction: the mean resident rating (1-5) of rated cases;
+- shop fronts put right by the shop within its grace period (no worker was sent).
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ class AssessmentRow:
     rework_rate: float | None
     satisfaction: float | None
     ratings: int
+    self_corrected: int  # shop fronts put right by the shop within its grace, no worker sent
 
 
 def month_bounds(month: str, timezone: str = "UTC") -> tuple[datetime, datetime]:
@@ -113,6 +115,7 @@ def assess(session: Session, month: str, by: GroupBy, escalation: EscalationConf
             rework_rate=_rate(sum(1 for c in counted if c.id in reworked), len(counted)),
             satisfaction=round(mean(ratings), 2) if ratings else None,
             ratings=len(ratings),
+            self_corrected=sum(1 for c in counted if c.self_corrected),
         ))
     return rows
 

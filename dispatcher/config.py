@@ -166,6 +166,15 @@ class EscalationConfig(_Strict):
         return self.deadline(kind, start, self.policy(kind).handle_within_min)
 
 
+class ShopNoticeConfig(_Strict):
+    """Shop owners told first: a shop front (its zone's ``shop_id``) whose owner has a phone in
+    the grid file gets a rectification notice (整改通知) by SMS before any worker is sent."""
+
+    grace_min: float = Field(default=15.0, ge=0, le=24 * 60,
+                             description="How long the owner has to put it right; 0: dispatch at once")
+    repeat_skips_grace: bool = Field(default=True, description="A repeat offence at the shop is dispatched at once")
+
+
 class DedupConfig(_Strict):
     spot_iou: float = Field(default=0.3, gt=0, lt=1, description="Boxes this alike are the same spot")
     repeat_window_days: float = Field(default=30.0, ge=0, description="A new case here within this links")
@@ -316,6 +325,7 @@ class DispatcherConfig(_Strict):
     webpush: WebPushConfig = Field(default_factory=WebPushConfig)
     escalation: EscalationConfig = Field(default_factory=EscalationConfig)
     dedup: DedupConfig = Field(default_factory=DedupConfig)
+    shops: ShopNoticeConfig = Field(default_factory=ShopNoticeConfig)
     event_codes: dict[ViolationKind, str] = Field(default_factory=_default_codes)
     city_webhook: CityWebhookConfig | None = None
     auth: AuthConfig = Field(default_factory=AuthConfig)

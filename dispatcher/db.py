@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     DateTime,
     Float,
     ForeignKey,
@@ -21,6 +22,7 @@ from sqlalchemy import (
     Text,
     create_engine,
     event,
+    false,
     insert,
     text,
 )
@@ -120,6 +122,8 @@ class CaseRow(Base):
     rating: Mapped[int | None] = mapped_column(Integer)
     rating_source: Mapped[str | None] = mapped_column(String(16))  # "resident" (their link) or "phone" (typed in)
     rating_comment: Mapped[str | None] = mapped_column(Text)
+    # the shop put it right within its grace period (shop owners told first)
+    self_corrected: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     void_reason: Mapped[str | None] = mapped_column(Text)
     handle_due_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

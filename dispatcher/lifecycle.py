@@ -5,6 +5,10 @@ discover → dispatch → handle → feedback → verify → rate. The main road
     reported -dispatch-> dispatched -accept-> accepted -handle-> handled -verify-> verified
              -rate-> rated -close-> closed            (a verified case may also close unrated)
 
+A shop front whose owner is registered with a phone is first ``notify_owner``ed: the case waits
+in ``owner_notified`` for the town's grace period; the camera seeing the strip clear in time
+``self_correct``s it (closed, counted as put right by the shop), else it is dispatched.
+
 Side roads: a worker may ``return`` a case that is not theirs (wrong grid), and a leader or
 dispatcher ``reroute``s it; ``consult`` calls the leader in and ``resume`` goes back to work;
 a leader who finds the handling wanting ``reject``s it into ``rework``, whence ``handle`` again.
@@ -24,6 +28,7 @@ from i18n.terms import word
 
 class CaseState(StrEnum):
     reported = "reported"  # opened, no one assigned yet (e.g. unknown micro-grid)
+    owner_notified = "owner_notified"  # a shop front's owner was told to put it right first (grace period)
     dispatched = "dispatched"  # sent to the micro-grid worker
     accepted = "accepted"  # the worker took it
     returned = "returned"  # the worker says it is not theirs (wrong grid): re-route
@@ -62,7 +67,10 @@ def _rule(sources: set[CaseState], target: CaseState | None, roles: set[Role], n
 
 S, R = CaseState, Role
 RULES: dict[str, Rule] = {
-    "dispatch": _rule({S.reported}, S.dispatched, {R.system, R.dispatcher}),
+    "dispatch": _rule({S.reported, S.owner_notified}, S.dispatched, {R.system, R.dispatcher}),
+    # a shop front with a registered owner: a rectification notice and a grace period first
+    "notify_owner": _rule({S.reported}, S.owner_notified, {R.system}),
+    "self_correct": _rule({S.owner_notified}, S.closed, {R.system}),  # the camera saw the strip clear in time
     "accept": _rule({S.dispatched}, S.accepted, {R.worker, R.leader}),
     "return": _rule({S.dispatched, S.accepted}, S.returned, {R.worker}, needs_reason=True),
     "reroute": _rule({S.reported, S.returned}, S.dispatched, {R.dispatcher, R.leader}),

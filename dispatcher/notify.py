@@ -21,15 +21,17 @@ import logging
 import time
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import sessionmaker
 
-from dispatcher.cases import CaseService
+from dispatcher.cases import OWNER_PREFIX, CaseService
 from dispatcher.channels import ChannelSet, Message, SendResult
 from dispatcher.config import ChannelsConfig, WebPushConfig
 from dispatcher.db import CaseRow, NotificationRow, PushSubscriptionRow, now
+from dispatcher.grid import ChannelRef, Person, Shop
 from dispatcher.links import SignedLinks
 from dispatcher.outbound import GuardedClient, OutboundGuard
 from dispatcher.webpush import VapidKeys, send_push
@@ -68,6 +70,17 @@ def message_for(case: CaseRow, public_url: str, receipt_url: str, tr: Translator
         fields={"kind": kind, "code": case.event_code or "", "place": place, "camera": case.camera_id,
                 "since": since, "deadline": deadline, "case_id": str(case.id)},
     )
+
+
+def owner_notice(case: CaseRow, shop: Shop, tr: Translator, timezone: str, grace_min: float,
+                 notice: Message) -> Message:
+    """The rectification notice (整改通知) to a shop's owner: what the camera saw before their
+    shop, by when to put it right, and that a worker comes otherwise; the snapshot's link."""
+    due = short_time((case.opened_at or now()) + timedelta(minutes=grace_min), timezone, tr.locale)
+    body = tr._("The camera saw {kind} in front of {shop}. Please put it right by {deadline}; otherwise a grid "
+                "worker will be sent.", kind=term(tr, "kind", case.kind), shop=shop.name, deadline=due)
+    return replace(notice, title=tr._("Rectification notice"), body=body, url=notice.image_url or notice.url,
+                   fields={**notice.fields, "shop": shop.name, "owner": shop.owner, "deadline": due})
 
 
 class SubscriptionTaken(ValueError):
@@ -152,6 +165,14 @@ class Notifier:
             message = message_for(case, self.public_url, self.links.receipt_url(notification_id), self.tr,
                                   self.timezone, grid.name if grid else None,
                                   self.links.sign(case.snapshot_url) if case.snapshot_url else None, accept_by)
+            owner = None
+            if note.person_id.startswith(OWNER_PREFIX):  # a shop owner's rectification notice
+                shop = self.cases.grid.shop(note.person_id.removeprefix(OWNER_PREFIX))
+                if shop is not None and shop.phone:
+                    owner = (Person.model_construct(id=note.person_id, name=shop.owner, role="worker", phone=shop.phone,
+                                                    channels=[ChannelRef(type="sms")]),
+                             owner_notice(case, shop, self.tr, self.timezone, self.cases.shop_notice.grace_min,
+                                          message))
             channel, position, sub_id = note.channel, note.position, note.subscription_id
             subscription = session.get(PushSubscriptionRow, sub_id) if sub_id else None
             push_to = ({"endpoint": subscription.endpoint,
@@ -159,7 +180,9 @@ class Notifier:
         delay = self.cfg.first_retry_s
         result = SendResult(False, "not tried")
         for attempt in range(1, self.cfg.attempts + 1):
-            if channel == "webpush":
+            if owner is not None:
+                result = self.channels.send(ChannelRef(type="sms"), owner[0], owner[1])
+            elif channel == "webpush":
                 result = self._push(push_to, message)
             elif person is None or position >= len(person.channels):
                 result = SendResult(False, "the person or channel is no longer in the grid file", retry=False)

@@ -66,6 +66,7 @@ class Services:
         grid_version, grid = grids.start_from_file(from_file)
         cases = CaseService(sessions, grid, config.escalation, config.dedup, config.event_codes)
         cases.town_words, cases.timezone = translator(config.locale), config.timezone
+        cases.shop_notice = config.shops
         keys = VapidKeys(config.data_dir)
         links = SignedLinks(config.auth.link_secret, config.data_dir, config.public_url(), config.auth.link_ttl_s)
         guard = config.outbound.guard()

@@ -15,6 +15,7 @@ KINDS = {
 
 STATES = {
     "reported": N_("Reported"),  # 已上报
+    "owner_notified": N_("Shop owner told to put it right"),  # 待商户自行整改
     "dispatched": N_("Dispatched"),  # 已派遣
     "accepted": N_("Accepted"),  # 已受理
     "returned": N_("Returned"),  # 已退回
@@ -43,6 +44,8 @@ ACTIONS = {
     "void": N_("Void"),
     "escalate": N_("Escalate"),
     "report": N_("Reported by the camera"),  # 发现
+    "notify_owner": N_("Rectification notice to the shop owner"),  # 整改通知
+    "self_correct": N_("Put right by the shop"),  # 自行整改
     "join": N_("Seen again by the camera"),
     "delivered": N_("Delivered"),
 }
@@ -93,6 +96,7 @@ ASSESSMENT = {
     "handled_on_time_rate": N_("Handled on time"), "mean_response_min": N_("Mean response (min)"),
     "mean_handling_min": N_("Mean handling (min)"), "rework_rate": N_("Rework rate"),
     "satisfaction": N_("Satisfaction (1-5)"), "ratings": N_("Ratings"),
+    "self_corrected": N_("Put right by the shop"),
 }
 
 TERMS = {"kind": KINDS, "state": STATES, "action": ACTIONS, "role": ROLES, "channel": CHANNELS,

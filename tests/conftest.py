@@ -12,6 +12,7 @@ from pathlib import Path
 import psycopg
 import pytest
 from builders import dispatcher_config
+from providers import Providers
 
 from gridpatrol.broker import LocalBroker, mosquitto_path
 from gridpatrol.data import PROJECT_ROOT, data_dir
@@ -89,3 +90,11 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     yield f"{base}/{name}"
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def providers() -> Iterator[Providers]:
+    """Local stand-ins of WeCom, DingTalk, Feishu, an SMS gateway and a webhook (tests/providers.py)."""
+    stand_ins = Providers()
+    yield stand_ins
+    stand_ins.close()

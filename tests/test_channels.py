@@ -6,7 +6,6 @@ stand-ins that check what the real ones check (tests/providers.py)."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -21,13 +20,6 @@ from contract.configfile import ConfigError
 from dispatcher.services import Services
 from gridpatrol.data import PROJECT_ROOT
 from gridpatrol.demo import DispatcherThread
-
-
-@pytest.fixture
-def providers() -> Iterator[Providers]:
-    stand_ins = Providers()
-    yield stand_ins
-    stand_ins.close()
 
 
 def grid_file(tmp_path: Path, channels: dict[str, list[Any]]) -> Path:

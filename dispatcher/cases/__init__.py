@@ -13,6 +13,7 @@ city platform are shown of a case); ``core`` holds what they share.
 from dispatcher.cases.core import (
     CAMERA,
     MAX_EXTEND_MIN,
+    OWNER_PREFIX,
     SYSTEM,
     UNLOCATED,
     ActionResult,
@@ -39,6 +40,7 @@ __all__ = [
     "CAMERA",
     "CITY_FIELDS",
     "MAX_EXTEND_MIN",
+    "OWNER_PREFIX",
     "SYSTEM",
     "UNLOCATED",
     "ActionResult",

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -174,6 +174,15 @@ class Actions(CaseCore):
         self._cancel_timers(step.session, case, "handle")
         self._start_timer(step.session, case, "handle", case.handle_due_at)
 
+    def _owner_notified(self, step: Step) -> None:
+        """The shop's grace period: when it ends with the strip still taken, the case is dispatched."""
+        grace = timedelta(minutes=self.shop_notice.grace_min)
+        self._start_timer(step.session, step.case, "owner", step.at + grace)
+
+    def _self_corrected(self, step: Step) -> None:
+        self._ended(step)
+        step.case.self_corrected = True
+
     def _ended(self, step: Step) -> None:
         step.case.closed_at, step.case.void_reason = step.at, None
         self._cancel_timers(step.session, step.case)
@@ -206,6 +215,8 @@ EFFECTS: dict[str, Callable[[Actions, Step], None]] = {
     "rate": Actions._rated,
     "extend": Actions._extended,
     "close": Actions._ended,
+    "self_correct": Actions._self_corrected,
+    "notify_owner": Actions._owner_notified,
     "void": Actions._voided,
 }
 STATE_ONLY = frozenset({"consult", "resume"})

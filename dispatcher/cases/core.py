@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from contract import ViolationKind
 from dispatcher.cases.views import CITY_FIELDS, city_payload
-from dispatcher.config import DedupConfig, DispatcherConfig, EscalationConfig
+from dispatcher.config import DedupConfig, DispatcherConfig, EscalationConfig, ShopNoticeConfig
 from dispatcher.db import (
     CaseEvidenceRow,
     CaseRow,
@@ -67,6 +67,9 @@ class IngestResult:
 class ActionResult:
     case: dict[str, Any]
     deliveries: tuple[int, ...] = ()
+
+
+OWNER_PREFIX = "shop:"  # the person id of a shop owner's notice (owners are not people of the grid)
 
 
 def deliveries(notes: list[NotificationRow]) -> tuple[int, ...]:
@@ -134,6 +137,7 @@ class CaseCore:
         self.event_codes = event_codes if event_codes is not None else DispatcherConfig().event_codes
         self.city_webhook = False  # set by the dispatcher when a city platform is configured
         self.town_words = translator(DEFAULT_LOCALE)  # the city summaries' language (the town's)
+        self.shop_notice = ShopNoticeConfig()  # shop owners told first (set from the dispatcher config)
         self.timezone = "Asia/Shanghai"
 
     def _record(
@@ -186,7 +190,8 @@ class CaseCore:
         previous = CaseState(case.state)
         case.state, case.worker_id, case.assignee_id, case.escalation_level = (
             CaseState.dispatched.value, worker_id, worker_id, 0)
-        self._record(session, case, "dispatch" if previous is CaseState.reported else "reroute", previous,
+        first = previous in (CaseState.reported, CaseState.owner_notified)
+        self._record(session, case, "dispatch" if first else "reroute", previous,
                      CaseState.dispatched, actor, role, reason, {"assignee_id": worker_id})
         self._cancel_timers(session, case)
         self._start_timer(session, case, "accept", self.escalation.accept_due(case.kind, now()))

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from dispatcher.cases.reading import Reading, Where
 from dispatcher.db import CaseRow, NotificationRow, now
 from dispatcher.lifecycle import OPEN_STATES, CaseState, Role
+from dispatcher.routing import route
 from i18n import Msg
 
 
@@ -79,6 +80,15 @@ class Delivery(Reading):
         the transaction that claimed the timer, so it happens once."""
         if CaseState(case.state) not in OPEN_STATES:
             return []
+        if purpose == "owner":  # the shop's grace ended with the strip still taken: send the worker
+            if case.state != CaseState.owner_notified.value:
+                return []
+            target = route(self.grid, case.micro_grid)
+            if target.worker_id is None:
+                case.state = CaseState.reported.value  # nobody to send: it waits for dispatch by hand
+                return []
+            return self._dispatch(session, case, target.worker_id, instance, Role.system,
+                                  Msg("the shop did not put it right within the grace period"))
         if purpose == "deliver":
             if case.delivered_at is not None or case.state != CaseState.dispatched.value:
                 return []  # reached after all (opened, a late receipt) or already taken up

@@ -12,11 +12,12 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from contract import EventState, ViolationEvent
+from contract import EventState, ViolationEvent, ViolationKind
 from contract.geometry import same_spot
 from dispatcher.cases.actions import Actions
 from dispatcher.cases.core import (
     CAMERA,
+    OWNER_PREFIX,
     SYSTEM,
     UNLOCATED,
     IngestResult,
@@ -47,6 +48,7 @@ from dispatcher.db import (
     insert_rows,
     now,
 )
+from dispatcher.grid import Shop
 from dispatcher.lifecycle import OPEN_STATES, CaseState, Role
 from dispatcher.routing import Route, route
 from i18n import Msg
@@ -87,7 +89,8 @@ class Intake(Actions):
                     session.add(QuarantineRow(topic=events[index].topic(), reason=reason,
                                               payload=events[index].model_dump_json().encode()))
                     results[index] = IngestResult(False, None, False, refused=reason)
-                kept = [i for i in range(len(events)) if results[i] is None]
+                # shop fronts whose owner is told first take the careful path (one at a time)
+                kept = [i for i in range(len(events)) if results[i] is None and not self._owner_shop(events[i])]
                 fresh = [kept[i] for i in batch.fresh_openings([events[i] for i in kept], self.dedup.spot_iou)]
                 for index, result in zip(fresh, self._open_many(session, [events[i] for i in fresh]), strict=True):
                     results[index] = result
@@ -229,10 +232,41 @@ class Intake(Actions):
             data.update(repeat_of=prior.id, repeat_count=case.repeat_count)
         self._record(session, case, "report", None, CaseState.reported, CAMERA, Role.system,
                      Msg("repeat offence at this spot (case {id})", id=prior.id) if prior else None, data)
+        shop = self._owner_first(event, case)
+        if shop is not None:
+            return case, self._notify_owner(session, case, shop)
         if target.worker_id is None:
             log.warning("case for violation %s: %s", case.violation_id, target.note)
             return case, []
         return case, self._dispatch(session, case, target.worker_id, SYSTEM, Role.system, target.note, batch)
+
+    def _owner_shop(self, event: ViolationEvent) -> Shop | None:
+        """The shop of a cross-door trading event whose owner has a phone, when the town gives
+        owners a grace period."""
+        shop = self.grid.shop(event.shop_id) if event.shop_id else None
+        if (shop is None or not shop.phone or self.shop_notice.grace_min <= 0
+                or event.kind is not ViolationKind.cross_door_trading):
+            return None
+        return shop
+
+    def _owner_first(self, event: ViolationEvent, case: CaseRow) -> Shop | None:
+        """The shop whose owner is told first: :meth:`_owner_shop`, unless this is a repeat
+        offence the town dispatches at once."""
+        if case.repeat_count > 0 and self.shop_notice.repeat_skips_grace:
+            return None
+        return self._owner_shop(event)
+
+    def _notify_owner(self, session: Session, case: CaseRow, shop: Shop) -> list[NotificationRow]:
+        """The rectification notice (整改通知) by SMS to the owner, and the grace period's timer;
+        when it fires with the strip still taken, the case is dispatched (dispatcher/cases/delivery.py)."""
+        self._transition(session, case, "notify_owner", SYSTEM, Role.system,
+                         Msg("rectification notice to {owner} of {shop}", owner=shop.owner, shop=shop.name),
+                         {"shop_id": shop.id})
+        note = NotificationRow(person_id=f"{OWNER_PREFIX}{shop.id}", channel="sms", address=f"sms:{shop.phone}",
+                               position=0, status="pending", attempts=0)
+        case.notifications.append(note)
+        session.flush()
+        return [note]
 
     def _case_columns(self, event: ViolationEvent, target: Route) -> dict[str, Any]:
         """What a new case takes from its opening event and its route, on either ingest path."""
@@ -279,5 +313,8 @@ class Intake(Actions):
         if {v for v, _ in states} - cleared:
             return
         case.cleared_at = at
-        if case.state == CaseState.handled.value:
+        if case.state == CaseState.owner_notified.value:  # the shop put it right within its grace
+            self._transition(session, case, "self_correct", CAMERA, Role.system,
+                             Msg("the camera saw the shop front clear within the grace period"), {})
+        elif case.state == CaseState.handled.value:
             self._transition(session, case, "verify", CAMERA, Role.system, Msg("the camera sees the spot free"), {})
