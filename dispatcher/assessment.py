@@ -9,7 +9,8 @@ the rates), grouped by the case's worker or micro-grid:
 - mean response (opened → accepted) and handling time (accepted → handled), in minutes;
 - rework rate: cases whose handling a leader rejected at least once;
 - satisfaction: the mean resident rating (1-5) of rated cases;
-- shop fronts put right by the shop within its grace period (no worker was sent).
+- shop fronts put right by the shop within its grace period (no worker was sent);
+- patrol reports: cases the workers reported themselves (巡查上报).
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ class AssessmentRow:
     satisfaction: float | None
     ratings: int
     self_corrected: int  # shop fronts put right by the shop within its grace, no worker sent
+    patrol_reports: int  # cases from the workers' own patrol reports (巡查上报)
 
 
 def month_bounds(month: str, timezone: str = "UTC") -> tuple[datetime, datetime]:
@@ -116,6 +118,7 @@ def assess(session: Session, month: str, by: GroupBy, escalation: EscalationConf
             satisfaction=round(mean(ratings), 2) if ratings else None,
             ratings=len(ratings),
             self_corrected=sum(1 for c in counted if c.self_corrected),
+            patrol_reports=sum(1 for c in counted if c.source == "patrol"),
         ))
     return rows
 

@@ -92,6 +92,10 @@ class CaseRow(Base):
     repeat_of: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))  # the earlier case at this spot
     # How many earlier offences at this spot (within the repeat window) lead to this case.
     repeat_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Where the case came from: "camera", a worker's "patrol" report, the city "hotline" (12345);
+    # for people's reports edge_id is the source, camera_id the reporter, zone_id "-".
+    source: Mapped[str] = mapped_column(String(16), default="camera", server_default="camera")
+    report_note: Mapped[str | None] = mapped_column(Text)  # the reporter's words
     edge_id: Mapped[str] = mapped_column(String(64))
     camera_id: Mapped[str] = mapped_column(String(64))
     zone_id: Mapped[str] = mapped_column(String(64))

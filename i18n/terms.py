@@ -97,10 +97,18 @@ ASSESSMENT = {
     "mean_handling_min": N_("Mean handling (min)"), "rework_rate": N_("Rework rate"),
     "satisfaction": N_("Satisfaction (1-5)"), "ratings": N_("Ratings"),
     "self_corrected": N_("Put right by the shop"),
+    "patrol_reports": N_("Patrol reports"),
+}
+
+SOURCES = {
+    "camera": N_("Camera"),
+    "patrol": N_("Patrol report"),  # 巡查上报
+    "hotline": N_("Hotline 12345"),  # 12345 热线
 }
 
 TERMS = {"kind": KINDS, "state": STATES, "action": ACTIONS, "role": ROLES, "channel": CHANNELS,
-         "camera_state": CAMERA_STATES, "notification": NOTIFICATION_STATES, "assessment": ASSESSMENT}
+         "camera_state": CAMERA_STATES, "source": SOURCES, "notification": NOTIFICATION_STATES,
+         "assessment": ASSESSMENT}
 
 
 def term(tr: Translator, group: str, code: str) -> str:

@@ -605,3 +605,29 @@ def test_the_leader_walks_the_loop_on_the_phone(dispatcher: DispatcherThread, mo
     log_in(worker, f"{dispatcher.url}/worker/", "w-017", "worker-pass-1")
     card = worker.wait_for_selector(f".case[data-case-id='{consulting}']", timeout=15000)
     assert card.query_selector("button:text('退回')") and not card.query_selector("button:text('核查')")
+
+
+def test_a_worker_reports_what_they_see_on_patrol(dispatcher: DispatcherThread, browser, shared: Path) -> None:
+    """巡查上报 from the phone: kind, note, a photo and the phone's place; the case goes to the
+    micro-grid whose area holds the place, as a camera's would."""
+    dispatcher.services.auth.set_password("w-017", "worker-pass-1")
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, permissions=["geolocation"],
+                                  geolocation={"longitude": 120.165, "latitude": 30.28})
+    phone = context.new_page()
+    log_in(phone, f"{dispatcher.url}/worker/", "w-017", "worker-pass-1")
+    phone.wait_for_selector("#session:not([hidden])", timeout=10000)
+    phone.click("#report-open")
+    phone.select_option("#report-kind", "cross_door_trading")
+    phone.fill("#report-note", "水果摊摆到了人行道上")
+    phone.set_input_files("#report-photo", str(shared / "media/images/bus.jpg"))
+    phone.screenshot(path=str(SHOTS / "worker-patrol-report.png"))
+    phone.click("#report button[type=submit]")
+    staff = api_client(dispatcher)
+    patrol = wait_for(lambda: [c for c in staff.get("/api/v1/cases").json() if c["source"] == "patrol"], 15, "the case")
+    case = patrol[0]
+    phone.wait_for_function("() => document.querySelector('#queue').textContent === ''", timeout=10000)
+    assert "未被接受" not in phone.inner_text("#status")
+    assert (case["kind"], case["micro_grid"], case["assignee_id"]) == ("cross_door_trading", "mg-018", "w-018")
+    assert case["report_note"] == "水果摊摆到了人行道上" and (case["lon"], case["lat"]) == (120.165, 30.28)
+    assert staff.get(case["snapshot_url"]).status_code == 200
+    context.close()

@@ -13,11 +13,13 @@ from dispatcher.api import (
     notifications,
     people,
     ratings,
+    reports,
     stats,
     zones,
 )
 
 ROUTERS = (health.router, i18n.router, auth.router, cases.router, people.router, evidence.router, feed.router,
-           stats.router, notifications.router, grid.router, cameras.router, zones.router, ratings.router)
+           stats.router, notifications.router, grid.router, cameras.router, zones.router, ratings.router,
+           reports.router)
 
 __all__ = ["ROUTERS"]

@@ -27,13 +27,14 @@ from dispatcher.cases.core import (
 from dispatcher.cases.delivery import Delivery
 from dispatcher.cases.intake import Intake
 from dispatcher.cases.reading import CaseQuery
+from dispatcher.cases.reports import PeopleReport, Reports
 from dispatcher.cases.spots import Batch
 from dispatcher.cases.views import CITY_FIELDS, case_summary, city_payload, transition_summary
 
 
-class CaseService(Intake, Delivery):
-    """The case service the dispatcher holds: intake, people's actions, delivery and escalation,
-    and reading for the API."""
+class CaseService(Intake, Reports, Delivery):
+    """The case service the dispatcher holds: intake of the cameras' events and people's reports,
+    people's actions, delivery and escalation, and reading for the API."""
 
 
 __all__ = [
@@ -49,6 +50,7 @@ __all__ = [
     "CaseQuery",
     "CaseService",
     "IngestResult",
+    "PeopleReport",
     "case_summary",
     "chain_rows",
     "city_payload",

@@ -67,6 +67,8 @@ class CaseSummary(Shape):
     after_photo_sha256: str | None
     after_photo_url: str | None
     verified_by: str | None
+    source: str = Field(description="camera, patrol (a worker's report) or hotline (12345)")
+    report_note: str | None = Field(description="The reporter's words (patrol, hotline)")
     rating: int | None
     rating_source: str | None = Field(description="resident (their link) or phone (typed in by a dispatcher)")
     rating_comment: str | None

@@ -36,14 +36,22 @@ async function sha256hex(bytes) {
   return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
 }
 
+async function upload(dataUrl) {
+  const bytes = Uint8Array.from(atob(dataUrl.split(",")[1]), (c) => c.charCodeAt(0));
+  const digest = await sha256hex(bytes);
+  await api(`/api/v1/evidence/${digest}.jpg`, { method: "PUT", headers: { "content-type": "image/jpeg" }, body: bytes });
+  return digest;
+}
+
 async function perform(item) {
-  const data = { ...(item.data || {}) };
-  if (item.photo) {
-    const bytes = Uint8Array.from(atob(item.photo.split(",")[1]), (c) => c.charCodeAt(0));
-    const digest = await sha256hex(bytes);
-    await api(`/api/v1/evidence/${digest}.jpg`, { method: "PUT", headers: { "content-type": "image/jpeg" }, body: bytes });
-    data.after_photo_sha256 = digest;
+  if (item.report) { // a patrol report: its photo, then the case
+    const body = { ...item.report, photo_sha256: await upload(item.photo) };
+    await api("/api/v1/reports", { method: "POST", headers: { "content-type": "application/json" },
+                                   body: JSON.stringify(body) });
+    return;
   }
+  const data = { ...(item.data || {}) };
+  if (item.photo) data.after_photo_sha256 = await upload(item.photo);
   await api(`/api/v1/cases/${item.caseId}/actions/${item.action}`, {
     method: "POST", headers: { "content-type": "application/json" },
     body: JSON.stringify({ reason: item.reason || null, data }),
@@ -59,13 +67,15 @@ async function flush() {
       const [item, ...rest] = queued();
       try {
         await perform(item);
-        say(t("Case #{id}: {action} sent.", { id: item.caseId, action: term("action", item.action) }));
+        say(item.report ? t("Patrol report sent.")
+          : t("Case #{id}: {action} sent.", { id: item.caseId, action: term("action", item.action) }));
       } catch (e) {
         if (!(e instanceof HttpError) || e.status >= 500) { // no network, or the server is down: later
           say(t("No connection: your action is kept and sent when the network is back."));
           return;
         }
-        say(t("Case #{id}: {action} was refused ({why}).", { id: item.caseId, action: term("action", item.action), why: e.message }));
+        say(item.report ? t("The patrol report was refused ({why}).", { why: e.message })
+          : t("Case #{id}: {action} was refused ({why}).", { id: item.caseId, action: term("action", item.action), why: e.message }));
       }
       keep(rest);
     }
@@ -316,7 +326,32 @@ async function load() {
   }
 }
 
+/** Where the phone is, when it may say (a patrol report's place); null otherwise. */
+function here() {
+  return new Promise((resolve) => {
+    if (!navigator.geolocation) return resolve(null);
+    navigator.geolocation.getCurrentPosition((p) => resolve({ lon: p.coords.longitude, lat: p.coords.latitude }),
+      () => resolve(null), { timeout: 8000, maximumAge: 60000 });
+  });
+}
+
+async function sendReport(event) {
+  event.preventDefault();
+  const file = $("report-photo").files[0];
+  if (!file) return say(t("Take a photo of the spot as it is now."));
+  const where = await here();
+  const report = { kind: $("report-kind").value, note: $("report-note").value.trim(), ...(where || {}) };
+  if (!where && $("report-grid").value.trim()) report.micro_grid = $("report-grid").value.trim();
+  $("report").reset();
+  $("report").hidden = true;
+  await enqueue({ report, photo: await photo(file) });
+}
+
 function start() {
+  $("report-kind").replaceChildren(...Object.keys(words.terms.kind || {}).map((k) =>
+    Object.assign(document.createElement("option"), { value: k, textContent: kindName(k) })));
+  $("report-open").onclick = () => { $("report").hidden = !$("report").hidden; };
+  $("report").onsubmit = (e) => sendReport(e).catch((err) => say(err.message));
   $("language").value = words.locale;
   $("language").onchange = () => { localStorage.setItem("locale", $("language").value); location.reload(); };
   $("login").onsubmit = (e) => login(e).catch((err) => say(err.message));
