@@ -287,8 +287,9 @@ class AuthService:
         if who.role == "leader":
             led = [g.id for g in self.grid.micro_grids if g.leader == pid]
             return or_(mine, CaseRow.leader_id == pid, CaseRow.micro_grid.in_(led))
-        if who.role == "department":  # only what was escalated to the department, not all of its kind
-            return or_(mine, and_(CaseRow.department_id == pid, CaseRow.escalation_level >= 2))
+        if who.role == "department":  # what was escalated to it, and the consultations it is called to
+            return or_(mine, and_(CaseRow.department_id == pid, or_(CaseRow.escalation_level >= 2,
+                                                                      CaseRow.state == "consult")))
         return mine
 
 

@@ -309,6 +309,20 @@ class LoginFailureRow(Base):
     at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
 
 
+class ConsultNoteRow(Base):
+    """A note (and a photo) in a case's consultation (会商) thread."""
+
+    __tablename__ = "consult_notes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    author_id: Mapped[str] = mapped_column(String(64))
+    author_role: Mapped[str] = mapped_column(String(16))
+    text: Mapped[str] = mapped_column(Text)
+    photo_sha256: Mapped[str | None] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(UtcDateTime, default=now)
+
+
 class RatingLinkRow(Base):
     """A one-time, expiring link that lets a resident rate a verified case with no account
     (dispatcher/ratings.py); only its hash is kept."""

@@ -631,3 +631,33 @@ def test_a_worker_reports_what_they_see_on_patrol(dispatcher: DispatcherThread, 
     assert case["report_note"] == "水果摊摆到了人行道上" and (case["lon"], case["lat"]) == (120.165, 30.28)
     assert staff.get(case["snapshot_url"]).status_code == 200
     context.close()
+
+
+def test_a_consultation_on_the_phones_of_its_participants(dispatcher: DispatcherThread, mosquitto, browser) -> None:
+    """The worker asks the leader; the leader's phone shows the thread and adds to it; the
+    line department's phone sees the case it was called to and answers."""
+    publish(mosquitto, dispatcher, EventState.opened)
+    staff = api_client(dispatcher)
+    case_id = wait_for(lambda: staff.get("/api/v1/cases").json(), 15, "the case")[0]["id"]
+    cases = dispatcher.services.cases
+    cases.act(case_id, "accept", "w-017")
+    cases.act(case_id, "consult", "w-017", reason="车主联系不上，车锁着")
+    participants = (("l-017", "leader-pass-1", "请城管中队协助开锁"), ("dep-urban", "dept-pass-1", "明早九点到场"))
+    for person, password, note in participants:
+        dispatcher.services.auth.set_password(person, password)
+        phone = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True)
+        log_in(phone, f"{dispatcher.url}/worker/", person, password)
+        card = phone.wait_for_selector(f".case[data-case-id='{case_id}'] .consultation", timeout=15000)
+        phone.wait_for_selector(f".case[data-case-id='{case_id}'] .consultation li", timeout=10000)
+        card.query_selector("input[name=note]").fill(note)
+        card.query_selector("button[type=submit]").click()
+        phone.wait_for_selector(f".consultation li:has-text('{note}')", timeout=10000)
+    phone.screenshot(path=str(SHOTS / "consultation-phone.png"), full_page=True)
+    assert "dep-urban (条线部门): 明早九点到场" in phone.inner_text(".consultation")
+    assert not phone.query_selector(f".case[data-case-id='{case_id}'] button:text('恢复处置')")  # the leader decides
+    notes = [n["text"] for n in staff.get(f"/api/v1/cases/{case_id}/consultation").json()["notes"]]
+    assert notes == ["车主联系不上，车锁着", "请城管中队协助开锁", "明早九点到场"]
+    console = open_console(browser, dispatcher)
+    console.click(f"#feed tr[data-case-id='{case_id}']")
+    console.wait_for_selector("#case ol.consultation li:has-text('明早九点到场')", timeout=10000)
+    console.screenshot(path=str(SHOTS / "console-consultation.png"))

@@ -5,6 +5,7 @@ from dispatcher.api import (
     auth,
     cameras,
     cases,
+    consultations,
     evidence,
     feed,
     grid,
@@ -20,6 +21,6 @@ from dispatcher.api import (
 
 ROUTERS = (health.router, i18n.router, auth.router, cases.router, people.router, evidence.router, feed.router,
            stats.router, notifications.router, grid.router, cameras.router, zones.router, ratings.router,
-           reports.router)
+           reports.router, consultations.router)
 
 __all__ = ["ROUTERS"]

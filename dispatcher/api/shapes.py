@@ -266,3 +266,21 @@ class ResidentView(Shape):
 
 class Thanks(Shape):
     rated: int
+
+
+# --- consultations ----------------------------------------------------------------------------
+
+
+class ConsultNote(Shape):
+    author_id: str
+    author_role: str
+    text: str
+    photo_sha256: str | None
+    photo_url: str | None = Field(description="A signed link to the note's photo")
+    at: str
+
+
+class ConsultationView(Shape):
+    state: str = Field(description="The case's state: the thread takes notes while it is consult")
+    participants: list[str] = Field(description="The worker, the micro-grid's leader, the line department")
+    notes: list[ConsultNote]

@@ -10,6 +10,7 @@ scheduler), ``reading`` (what a caller may see, for the API), ``views`` (what th
 city platform are shown of a case); ``core`` holds what they share.
 """
 
+from dispatcher.cases.consultation import Consultation
 from dispatcher.cases.core import (
     CAMERA,
     MAX_EXTEND_MIN,
@@ -32,7 +33,7 @@ from dispatcher.cases.spots import Batch
 from dispatcher.cases.views import CITY_FIELDS, case_summary, city_payload, transition_summary
 
 
-class CaseService(Intake, Reports, Delivery):
+class CaseService(Intake, Reports, Delivery, Consultation):
     """The case service the dispatcher holds: intake of the cameras' events and people's reports,
     people's actions, delivery and escalation, and reading for the API."""
 

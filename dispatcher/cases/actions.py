@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -17,12 +17,15 @@ from dispatcher.cases.core import (
     ActionResult,
     CaseActionError,
     CaseCore,
+    chain_rows,
+    consultation_of,
     deliveries,
     link_evidence,
+    subscriptions_of,
     uploader_key,
 )
 from dispatcher.cases.views import case_summary
-from dispatcher.db import CaseRow, EvidenceUploadRow, NotificationRow, now
+from dispatcher.db import CaseRow, ConsultNoteRow, EvidenceUploadRow, NotificationRow, now
 from dispatcher.evidence import SHA256
 from dispatcher.lifecycle import CaseState, Role, TransitionError, next_state
 from dispatcher.routing import route
@@ -67,7 +70,7 @@ class Actions(CaseCore):
                 elif action == "escalate":
                     notes = self._escalate_by_hand(session, case, person_id, role, reason)
                 else:
-                    self._transition(session, case, action, person_id, role, reason, data)
+                    notes = self._transition(session, case, action, person_id, role, reason, data)
                     if action == "handle" and case.cleared_at is not None:
                         # the camera saw the spot free before the worker reported: that is its verdict
                         self._transition(session, case, "verify", CAMERA, Role.system,
@@ -110,17 +113,20 @@ class Actions(CaseCore):
     def _transition(
         self, session: Session, case: CaseRow, action: str, actor: str, role: Role, reason: str | None,
         data: dict[str, Any],
-    ) -> None:
-        """One step of ``lifecycle.RULES``: checked, its effects (``EFFECTS``) applied, recorded."""
+    ) -> list[NotificationRow]:
+        """One step of ``lifecycle.RULES``: checked, its effects (``EFFECTS``) applied, recorded.
+        Returns the notifications an effect made (whom to tell now)."""
         before = CaseState(case.state)
         after = next_state(action, before, role, reason)
         effect = EFFECTS.get(action)
+        step = Step(session, case, actor, reason, data, now(), role)
         if effect is not None:
-            effect(self, Step(session, case, actor, reason, data, now()))
+            effect(self, step)
         case.state = after.value
         if action in CITY_TOPICS:
             self._tell_city(session, case, CITY_TOPICS[action])
         self._record(session, case, action, before, after, actor, role, reason, data)
+        return step.notes
 
     # --- each action's effects on the case, beside its rule in lifecycle.RULES ----------------
 
@@ -142,6 +148,21 @@ class Actions(CaseCore):
             link_evidence(step.session, {(case.id, photo): "after"})
         case.handled_at, case.handling_note, case.after_photo_sha256 = step.at, step.reason, photo
         self._cancel_timers(step.session, case)
+
+    def _consulted(self, step: Step) -> None:
+        """A consultation (会商): its thread opens with the reason, and the grid's leader and the
+        line department for the kind are told, each on their channels."""
+        case = step.case
+        person = self.grid.person(step.actor)
+        step.session.add(ConsultNoteRow(case_id=case.id, author_id=step.actor,
+                                        author_role=person.role if person else step.role.value,
+                                        text=step.reason or "", at=step.at))
+        for person in consultation_of(case, self.grid):
+            if person != step.actor and self.grid.person(person) is not None:
+                rows = [NotificationRow(**row) for row in chain_rows(
+                    self.grid, person, subscriptions_of(step.session, [person])[person])]
+                case.notifications.extend(rows)  # the assignee's delivery stays as it was
+                step.notes.extend(rows)
 
     def _returned(self, step: Step) -> None:
         self._cancel_timers(step.session, step.case)
@@ -202,10 +223,12 @@ class Step:
     reason: str | None
     data: dict[str, Any]
     at: datetime
+    role: Role = Role.system
+    notes: list[NotificationRow] = field(default_factory=list)  # whom the effect tells now
 
 
-# What each action of lifecycle.RULES does to the case besides its state. consult and resume
-# change only the state; dispatch, reroute and escalate run their own paths (a new assignee).
+# What each action of lifecycle.RULES does to the case besides its state. resume changes only
+# the state; dispatch, reroute and escalate run their own paths (a new assignee).
 EFFECTS: dict[str, Callable[[Actions, Step], None]] = {
     "accept": Actions._accepted,
     "handle": Actions._handled,
@@ -217,8 +240,9 @@ EFFECTS: dict[str, Callable[[Actions, Step], None]] = {
     "close": Actions._ended,
     "self_correct": Actions._self_corrected,
     "notify_owner": Actions._owner_notified,
+    "consult": Actions._consulted,
     "void": Actions._voided,
 }
-STATE_ONLY = frozenset({"consult", "resume"})
+STATE_ONLY = frozenset({"resume"})
 OWN_PATHS = frozenset({"dispatch", "reroute", "escalate"})
 CITY_TOPICS = {"close": "case.closed", "void": "case.voided"}  # what the city platform is told

@@ -118,6 +118,13 @@ def link_evidence(session: Session, refs: dict[tuple[int, str], str]) -> None:
                                            for (c, h), role in refs.items() if (c, h) not in existing])
 
 
+def consultation_of(case: CaseRow, grid: Grid) -> list[str]:
+    """Who takes part in a case's consultation (会商): its worker, the micro-grid's leader, the
+    line department for its kind (the grid's assigned staff)."""
+    people = [case.worker_id, case.leader_id, case.department_id or grid.departments.get(ViolationKind(case.kind))]
+    return list(dict.fromkeys(p for p in people if p))
+
+
 def said(message: Msg) -> dict[str, Any]:
     """A system's message as the audit trail keeps it: msgid and values (plain text)."""
     return {"msgid": message.msgid, "values": {k: str(v) for k, v in message.values.items()}}

@@ -148,7 +148,17 @@ function showCase(c) {
       figure(t("after (worker)"), c.after_photo_url), figure(t("spot free (camera)"), c.cleared_snapshot_url),
       ...(c.objects || []).filter((o) => o.crop).map((o) => figure(t("{object} (camera)", { object: o.class_name }), o.crop.url))),
     facts, actions(c), el("h3", { text: t("Timeline") }), timeline, el("h3", { text: t("Notifications") }), notes);
+  if ((c.timeline || []).some((step) => step.action === "consult")) showConsultation(c.id);
   $("case").hidden = false;
+}
+
+/** The case's consultation (会商) thread, under its panel. */
+async function showConsultation(caseId) {
+  const thread = await api(`/api/v1/cases/${caseId}/consultation`);
+  const list = el("ol", { class: "timeline consultation" }, ...thread.notes.map((n) => el("li", {
+    text: `${localTime(n.at, true)} · ${n.author_id} (${term("role", n.author_role)}): ${n.text}` },
+    n.photo_url ? el("img", { src: n.photo_url, alt: "", class: "note-photo" }) : null)));
+  $("case").append(el("h3", { text: t("Consultation") }), list);
 }
 
 /** A rating with where it came from: the resident's own link, or typed in from a phone call. */

@@ -221,6 +221,7 @@ function render(items) {
     }
     for (const b of actionButtons(c, el)) row.append(b);
     el.append(row);
+    if (c.state === "consult") el.append(consultation(c));
     if (mayHandle(c)) el.append(handleForm(c));
     box.append(el);
   }
@@ -255,7 +256,7 @@ function actionButtons(c, card) {
   if ((c.state === "accepted" || c.state === "rework") && mine(c) && role === "worker") {
     out.push(button(t("Ask the leader"), ask("consult", t("What do you need help with?"))));
   }
-  if (!LEADS.includes(role)) return out;
+  if (role !== "leader") return out; // the micro-grid's leader decides; a line department acts on what it is handed
   if (c.state === "consult") out.push(button(term("action", "resume"), () => enqueue({ caseId: c.id, action: "resume" })));
   if (c.state === "handled") {
     out.push(button(term("action", "verify"), async () => {
@@ -278,6 +279,41 @@ function actionButtons(c, card) {
     out.push(button(term("action", "void"), ask("void", t("Why is this not a violation? (it goes back to the edge's tuning)")), "secondary"));
   }
   return out;
+}
+
+/** The consultation (会商) thread of a case: its notes and photos, and a note to add. */
+function consultation(c) {
+  const box = document.createElement("div");
+  box.className = "consultation";
+  const title = document.createElement("div");
+  title.className = "meta";
+  title.textContent = t("Consultation");
+  const list = document.createElement("ol");
+  const form = document.createElement("form");
+  form.className = "row";
+  const text = Object.assign(document.createElement("input"), { name: "note", required: true, maxLength: 2000,
+    placeholder: t("add to the consultation") });
+  const send = Object.assign(document.createElement("button"), { type: "submit", textContent: t("Send") });
+  form.append(text, send);
+  form.onsubmit = async (event) => {
+    event.preventDefault();
+    await api(`/api/v1/cases/${c.id}/consultation/notes`, { method: "POST",
+      headers: { "content-type": "application/json" }, body: JSON.stringify({ text: text.value }) })
+      .then(() => { text.value = ""; return fill(); }).catch((e) => say(e.message));
+  };
+  async function fill() {
+    const thread = await api(`/api/v1/cases/${c.id}/consultation`);
+    list.replaceChildren(...thread.notes.map((n) => {
+      const item = document.createElement("li");
+      item.textContent = `${localTime(n.at)} ${n.author_id} (${term("role", n.author_role)}): ${n.text}`;
+      if (n.photo_url) item.append(Object.assign(document.createElement("img"), { src: n.photo_url, alt: "" }));
+      return item;
+    }));
+    form.hidden = !thread.participants.includes(me().person_id);
+  }
+  fill().catch((e) => say(e.message));
+  box.append(title, list, form);
+  return box;
 }
 
 /** A leader at the spot: a one-time rating link as a QR code for residents to scan. */
