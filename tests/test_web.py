@@ -200,8 +200,11 @@ def test_an_event_goes_from_the_console_feed_to_the_worker_and_back_to_closed(
     assert wait_for(lambda: staff.get(f"/api/v1/cases/{case_id}").json()["state"] == "closed", 5, "closed")
 
 
-def test_the_worker_page_keeps_an_action_taken_offline_and_sends_it_when_back(
+def test_the_worker_page_works_offline_and_keeps_what_was_done_until_the_network_is_back(
         dispatcher: DispatcherThread, mosquitto, browser) -> None:
+    """Offline for real: the page opens with no signal (the service worker keeps its files and
+    the last case list), an action taken then waits in IndexedDB, survives the app being closed,
+    and is sent when the network is back."""
     dispatcher.services.auth.set_password("w-017", "worker-pass-1")
     publish(mosquitto, dispatcher, EventState.opened)
     staff = api_client(dispatcher)
@@ -209,16 +212,28 @@ def test_the_worker_page_keeps_an_action_taken_offline_and_sends_it_when_back(
     context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
     phone = context.new_page()
     log_in(phone, f"{dispatcher.url}/worker/", "w-017", "worker-pass-1")
-    card = phone.wait_for_selector(f".case[data-case-id='{case_id}']", timeout=15000)
+    phone.wait_for_selector(f".case[data-case-id='{case_id}']", timeout=15000)
+    phone.wait_for_function("() => navigator.serviceWorker.controller !== null", timeout=15000)
+    phone.reload()  # the page's reads now pass the service worker, which keeps the last answers
+    phone.wait_for_selector(f".case[data-case-id='{case_id}']", timeout=15000)
+
     context.set_offline(True)
+    phone.reload()  # no signal: the page and the last case list still open
+    card = phone.wait_for_selector(f".case[data-case-id='{case_id}']", timeout=15000)
+    assert "非机动车乱停放" in card.inner_text()
     card.query_selector("button:text('受理')").click()
     phone.wait_for_selector("#queue:text('1 个操作尚未提交')", timeout=10000)
     phone.wait_for_selector("#status:text('当前无网络')", timeout=10000)
+    phone.close()  # the app is closed with the action unsent
     assert staff.get(f"/api/v1/cases/{case_id}").json()["state"] == "dispatched"
+
+    again = context.new_page()
+    again.goto(f"{dispatcher.url}/worker/")  # still offline: opened again, the action still waiting
+    again.wait_for_selector("#queue:text('1 个操作尚未提交')", timeout=15000)
     context.set_offline(False)
     wait_for(lambda: staff.get(f"/api/v1/cases/{case_id}").json()["state"] == "accepted", 20,
              "the queued accept to reach the dispatcher")
-    phone.wait_for_function("() => document.querySelector('#queue').textContent === ''", timeout=10000)
+    again.wait_for_function("() => document.querySelector('#queue').textContent === ''", timeout=15000)
     context.close()
 
 

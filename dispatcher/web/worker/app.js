@@ -23,12 +23,44 @@ async function api(path, options = {}) {
   return r.status === 204 ? null : r.json();
 }
 
-// Actions wait in a queue in localStorage until the server took them: a phone in a lane with
-// no signal keeps what the worker did and sends it, in order, when the network is back.
-function queued() { return JSON.parse(localStorage.getItem("queue") || "[]"); }
-function keep(items) {
-  localStorage.setItem("queue", JSON.stringify(items));
+// Actions wait in a queue in IndexedDB until the server took them: a phone in a lane with no
+// signal keeps what the worker did (photos too: localStorage holds a few megabytes of text at
+// most) and sends it, in order, when the network is back, even after the app was closed.
+const DB = "gridpatrol", STORE = "queue";
+
+function database() {
+  return new Promise((resolve, reject) => {
+    const opening = indexedDB.open(DB, 1);
+    opening.onupgradeneeded = () => opening.result.createObjectStore(STORE, { keyPath: "id", autoIncrement: true });
+    opening.onsuccess = () => resolve(opening.result);
+    opening.onerror = () => reject(opening.error);
+  });
+}
+
+async function inStore(mode, work) {
+  const db = await database();
+  return new Promise((resolve, reject) => {
+    const tx = db.transaction(STORE, mode);
+    const result = work(tx.objectStore(STORE));
+    tx.oncomplete = () => { db.close(); resolve(result.result); };
+    tx.onerror = () => { db.close(); reject(tx.error); };
+  });
+}
+
+/** The waiting actions, oldest first, each with its key. */
+async function queued() {
+  const items = await inStore("readonly", (store) => store.getAll());
   $("queue").textContent = items.length ? t("{count} action(s) not sent yet", { count: items.length }) : "";
+  return items;
+}
+
+const keep = (item) => inStore("readwrite", (store) => store.add(item));
+const done = (id) => inStore("readwrite", (store) => store.delete(id));
+
+async function fromLocalStorage() { // what an older page left in localStorage moves over once
+  const old = JSON.parse(localStorage.getItem("queue") || "[]");
+  for (const item of old) await keep(item);
+  localStorage.removeItem("queue");
 }
 
 async function sha256hex(bytes) {
@@ -63,8 +95,8 @@ async function flush() {
   if (flushing || !token()) return;
   flushing = true;
   try {
-    while (queued().length) {
-      const [item, ...rest] = queued();
+    for (let items = await queued(); items.length; items = await queued()) {
+      const item = items[0];
       try {
         await perform(item);
         say(item.report ? t("Patrol report sent.")
@@ -77,7 +109,7 @@ async function flush() {
         say(item.report ? t("The patrol report was refused ({why}).", { why: e.message })
           : t("Case #{id}: {action} was refused ({why}).", { id: item.caseId, action: term("action", item.action), why: e.message }));
       }
-      keep(rest);
+      await done(item.id);
     }
     await load();
   } finally {
@@ -85,8 +117,9 @@ async function flush() {
   }
 }
 
-function enqueue(item) {
-  keep([...queued(), item]);
+async function enqueue(item) {
+  await keep(item);
+  await queued();
   return flush();
 }
 
@@ -105,6 +138,10 @@ async function photo(file) {
 function forget() {
   localStorage.removeItem("token");
   localStorage.removeItem("me");
+  if (window.caches) { // the last person's cases leave this phone with them
+    caches.open("gridpatrol-shell-v1").then((cache) => cache.keys().then((requests) => Promise.all(
+      requests.filter((r) => new URL(r.url).pathname.startsWith("/api/")).map((r) => cache.delete(r))))).catch(() => null);
+  }
   show();
 }
 
@@ -383,7 +420,13 @@ async function sendReport(event) {
   await enqueue({ report, photo: await photo(file) });
 }
 
+/** The service worker: the page and the last case list open with no signal (sw.js). */
+function offlineReady() {
+  if ("serviceWorker" in navigator) navigator.serviceWorker.register("sw.js", { scope: "./" }).catch(() => null);
+}
+
 function start() {
+  offlineReady();
   $("report-kind").replaceChildren(...Object.keys(words.terms.kind || {}).map((k) =>
     Object.assign(document.createElement("option"), { value: k, textContent: kindName(k) })));
   $("report-open").onclick = () => { $("report").hidden = !$("report").hidden; };
@@ -402,8 +445,7 @@ function start() {
     adopt(fromLink).catch((e) => say(e.message));
   } else {
     show();
-    keep(queued());
-    flush().then(load).catch((e) => say(e.message));
+    fromLocalStorage().then(queued).then(flush).then(load).catch((e) => say(e.message));
   }
 }
 
