@@ -198,6 +198,12 @@ class Notifier:
                 delay *= 2
         return result
 
+    def text(self, phone: str, message: Message) -> SendResult:
+        """A text to someone who is not a person of the grid (a resident), through the SMS gateway."""
+        someone = Person.model_construct(id="someone", name="", role="worker", phone=phone,
+                                         channels=[ChannelRef(type="sms")])
+        return self.channels.send(ChannelRef(type="sms"), someone, message)
+
     def _push(self, subscription: dict | None, message: Message) -> SendResult:
         if subscription is None:
             return SendResult(False, "subscription removed", retry=False)

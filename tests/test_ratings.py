@@ -86,3 +86,23 @@ def test_a_rating_taken_by_phone_is_marked_as_such(dispatcher: DispatcherThread,
     sneaky = api_client(dispatcher).post(f"/api/v1/cases/{case_id}/actions/close",
                                          json={"data": {"source": "resident"}})
     assert sneaky.status_code == 422  # nobody says "the resident" through the API
+
+
+def test_the_link_is_texted_to_a_resident(tmp_path, mosquitto, providers) -> None:
+    """Each resident their own link, by SMS through the town's gateway."""
+    from builders import dispatcher_config
+
+    thread = DispatcherThread(dispatcher_config(tmp_path, mosquitto.url, channels=providers.channels_config()))
+    thread.start()
+    try:
+        case_id = verified_case(thread, mosquitto)
+        made = api_client(thread, "l-017").post(f"/api/v1/cases/{case_id}/rating-links",
+                                                json={"send_to": "+86 138 0000 0099"})
+        assert made.status_code == 201 and made.json()["sent"] is True
+        text = providers.to("sms")[-1]
+        assert text.to == "+86 138 0000 0099" and made.json()["url"] in text.body["text"]
+        assert text.body["text"].startswith("处置满意度评价: 您身边的非机动车乱停放问题已处置，请点击链接评价")
+        bad = api_client(thread, "l-017").post(f"/api/v1/cases/{case_id}/rating-links", json={"send_to": "call me"})
+        assert bad.status_code == 422
+    finally:
+        thread.stop()

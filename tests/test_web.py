@@ -573,7 +573,8 @@ def test_a_resident_rates_on_their_phone_from_the_consoles_qr_code(dispatcher: D
     again.wait_for_selector("#status:text('此链接已评价过')", timeout=10000)
 
 
-def test_the_leader_walks_the_loop_on_the_phone(dispatcher: DispatcherThread, mosquitto, browser) -> None:
+def test_the_leader_walks_the_loop_on_the_phone(dispatcher: DispatcherThread, mosquitto, browser,
+                                                 shared: Path) -> None:
     """The same phone page, for a micro-grid leader: every case of their grids (not only their
     inbox), a consultation resumed, a handled case verified on site, residents invited, and a
     case handed to the line department; the worker sees a return button for a case not theirs."""
@@ -594,14 +595,19 @@ def test_the_leader_walks_the_loop_on_the_phone(dispatcher: DispatcherThread, mo
 
     dispatcher.services.auth.set_password("l-017", "leader-pass-1")
     phone = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
-    answers = iter(["现场已清理干净", "需要城管执法"])
+    answers = iter(["需要城管执法"])
     phone.on("dialog", lambda dialog: dialog.accept(next(answers)))
     log_in(phone, f"{dispatcher.url}/worker/", "l-017", "leader-pass-1")
     for case_id in ids:
         phone.wait_for_selector(f".case[data-case-id='{case_id}']", timeout=15000)
     assert "微网格长" in phone.inner_text("#who")
     phone.click(f".case[data-case-id='{consulting}'] button:text('恢复处置')")
-    phone.click(f".case[data-case-id='{handled}'] button:text('核查')")
+    phone.wait_for_selector(f".case[data-case-id='{consulting}'] .meta:text-matches('^已受理')", timeout=10000)
+    phone.wait_for_function("() => document.querySelector('#queue').textContent === ''", timeout=10000)
+    check = phone.wait_for_selector(f".case[data-case-id='{handled}'] form.verify", timeout=10000)
+    check.query_selector("input[name=note]").fill("现场已清理干净")
+    check.query_selector("input[type=file]").set_input_files(str(shared / "media/images/bus.jpg"))
+    check.query_selector("button[type=submit]").click()
     phone.wait_for_selector(f".case[data-case-id='{handled}'] button:text('邀请居民评价')", timeout=15000)
     phone.click(f".case[data-case-id='{handled}'] button:text('邀请居民评价')")
     phone.wait_for_function("() => document.querySelector('.invite img.qr')?.naturalWidth > 100", timeout=10000)
@@ -613,7 +619,9 @@ def test_the_leader_walks_the_loop_on_the_phone(dispatcher: DispatcherThread, mo
     assert staff.get(f"/api/v1/cases/{consulting}").json()["state"] == "accepted"
     verified = staff.get(f"/api/v1/cases/{handled}").json()
     assert (verified["state"], verified["verified_by"]) == ("verified", "l-017")
-    assert verified["timeline"][-1]["reason"] == "现场已清理干净"
+    step = next(t for t in verified["timeline"] if t["action"] == "verify")
+    assert step["reason"] == "现场已清理干净" and len(step["data"]["photo_sha256"]) == 64  # the photo on site
+    assert staff.get(f"/api/v1/evidence/{step['data']['photo_sha256']}.jpg").status_code == 200
 
     dispatcher.services.auth.set_password("w-017", "worker-pass-1")
     worker = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True)

@@ -32,6 +32,8 @@ class ActionData(BaseModel):
     micro_grid: Identifier | None = Field(default=None, description="reroute: the micro-grid to send the case to")
     after_photo_sha256: Sha256 | None = Field(default=None,
                                               description="handle: the SHA-256 of an after photo you uploaded")
+    photo_sha256: Sha256 | None = Field(default=None,
+                                        description="verify: the leader's photo on site, one they uploaded")
 
 
 class ActionBody(BaseModel):

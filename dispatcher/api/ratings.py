@@ -13,7 +13,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from dispatcher.api.deps import Caller, RowId, ServicesDep, for_people, person_of, reading, require
 from dispatcher.api.shapes import Invitation, ResidentView, Thanks
 from dispatcher.auth import LoginThrottled
+from dispatcher.channels import Message
 from dispatcher.ratings import SCORES, LinkRefused, RatingLinks
+from i18n import translator
+from i18n.terms import term
+from i18n.timefmt import short_time
 
 router = APIRouter(prefix="/api/v1", tags=["ratings"])
 Token = Annotated[str, Header(alias="X-Rating-Token", min_length=16, max_length=100,
@@ -39,18 +43,35 @@ def _client(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
+class InviteBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    send_to: str | None = Field(default=None, pattern=r"^\+?[0-9][0-9 \-]{5,19}$",
+                                description="A resident's phone: the link is also sent there by SMS")
+
+
 @router.post("/cases/{case_id}/rating-links", response_model=Invitation, status_code=201,
              dependencies=[Depends(require("leader", "dispatcher", "admin"))])
-def invite(case_id: RowId, svc: ServicesDep, who: Caller) -> dict[str, Any]:
+def invite(case_id: RowId, svc: ServicesDep, who: Caller, body: InviteBody | None = None) -> dict[str, Any]:
     """A one-time link for residents to rate a verified case the caller may see, with its QR
-    code (an SVG data URI the page shows as an image)."""
-    reading(svc.cases.check_visible, case_id, svc.auth.case_filter(who))
+    code (an SVG data URI the page shows as an image); with ``send_to``, texted to a resident."""
+    case = reading(svc.cases.detail, case_id, svc.auth.case_filter(who))
     try:
         invitation = _links(svc).invite(case_id, person_of(who))
     except ValueError as exc:
         raise HTTPException(409, for_people(exc)) from None
     qr = segno.make(invitation.url, error="m").svg_data_uri(scale=6, border=2)
-    return {"url": invitation.url, "expires_at": invitation.expires_at.isoformat(), "qr_svg": qr}
+    out: dict[str, Any] = {"url": invitation.url, "expires_at": invitation.expires_at.isoformat(), "qr_svg": qr,
+                           "sent": None}
+    if body is not None and body.send_to:
+        tr = translator(svc.config.locale)
+        until = short_time(invitation.expires_at, svc.config.timezone, tr.locale)
+        text = tr._("Your town asks how the {kind} near you was handled: please rate it (once, until {time}).",
+                    kind=term(tr, "kind", case["kind"]), time=until)
+        result = svc.notifier.text(body.send_to, Message(case_id, tr._("Rate how it was handled"), text,
+                                                         invitation.url, "", fields={"url": invitation.url}))
+        out["sent"] = result.ok
+    return out
 
 
 def _refused(exc: Exception) -> HTTPException:

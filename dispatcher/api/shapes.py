@@ -252,6 +252,7 @@ class Invitation(Shape):
     url: str = Field(description="The resident's one-time link (its secret after #t=)")
     expires_at: str
     qr_svg: str = Field(description="The link as a QR code: an SVG data URI")
+    sent: bool | None = Field(default=None, description="With send_to: whether the SMS gateway took the text")
 
 
 class ResidentView(Shape):

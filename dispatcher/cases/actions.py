@@ -168,6 +168,13 @@ class Actions(CaseCore):
         self._cancel_timers(step.session, step.case)
 
     def _verified(self, step: Step) -> None:
+        photo = step.data.get("photo_sha256")  # the leader's own photo on site (kept in the audit trail)
+        if photo is not None:
+            if not (isinstance(photo, str) and SHA256.match(photo)):
+                raise TransitionError(Msg("photo_sha256 must be the photo's 64 lower-case hex digits"))
+            if step.session.get(EvidenceUploadRow, (photo, uploader_key(step.actor))) is None:
+                raise TransitionError(Msg("the photo must be one you uploaded"))
+            link_evidence(step.session, {(step.case.id, photo): "verify"})
         step.case.verified_at, step.case.verified_by = step.at, step.actor
 
     def _rejected(self, step: Step) -> None:

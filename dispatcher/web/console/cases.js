@@ -168,6 +168,19 @@ function rated(c) {
   return `${c.rating} (${source})${c.rating_comment ? ` · ${c.rating_comment}` : ""}`;
 }
 
+/** A resident's phone number: a link of their own, sent by SMS. */
+function textTo(caseId) {
+  const phone = el("input", { type: "tel", class: "invite-phone", placeholder: t("a resident's phone") });
+  const send = el("button", { class: "secondary", text: t("Send by SMS"), onclick: async () => {
+    try {
+      const made = await api(`/api/v1/cases/${caseId}/rating-links`, { method: "POST",
+        headers: { "content-type": "application/json" }, body: JSON.stringify({ send_to: phone.value.trim() }) });
+      say(made.sent ? t("Rating link sent to {phone}", { phone: phone.value }) : t("The SMS gateway did not take it"));
+    } catch (e) { say(e.message); }
+  } });
+  return el("div", { class: "row" }, phone, send);
+}
+
 /** A one-time rating link for residents, shown as a QR code to scan and a link to send on. */
 async function invite(caseId) {
   const made = await api(`/api/v1/cases/${caseId}/rating-links`, { method: "POST" });
@@ -177,7 +190,8 @@ async function invite(caseId) {
     el("img", { src: made.qr_svg, alt: t("QR code of the rating link"), class: "qr" }),
     el("div", {}, el("p", { text: t("Residents scan this or open the link on their phone; it works once, until {time}.",
       { time: localTime(made.expires_at) }) }), link,
-      el("button", { class: "secondary", text: t("Copy link"), onclick: () => navigator.clipboard?.writeText(made.url) }))));
+      el("button", { class: "secondary", text: t("Copy link"), onclick: () => navigator.clipboard?.writeText(made.url) }),
+      textTo(caseId))));
 }
 
 async function open(caseId) {

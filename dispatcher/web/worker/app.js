@@ -83,7 +83,7 @@ async function perform(item) {
     return;
   }
   const data = { ...(item.data || {}) };
-  if (item.photo) data.after_photo_sha256 = await upload(item.photo);
+  if (item.photo) data[item.photoField || "after_photo_sha256"] = await upload(item.photo);
   await api(`/api/v1/cases/${item.caseId}/actions/${item.action}`, {
     method: "POST", headers: { "content-type": "application/json" },
     body: JSON.stringify({ reason: item.reason || null, data }),
@@ -258,6 +258,7 @@ function render(items) {
     }
     for (const b of actionButtons(c, el)) row.append(b);
     el.append(row);
+    if (c.state === "handled" && me().role === "leader") el.append(verifyForm(c));
     if (c.state === "consult") el.append(consultation(c));
     if (mayHandle(c)) el.append(handleForm(c));
     box.append(el);
@@ -296,10 +297,6 @@ function actionButtons(c, card) {
   if (role !== "leader") return out; // the micro-grid's leader decides; a line department acts on what it is handed
   if (c.state === "consult") out.push(button(term("action", "resume"), () => enqueue({ caseId: c.id, action: "resume" })));
   if (c.state === "handled") {
-    out.push(button(term("action", "verify"), async () => {
-      const note = prompt(t("What did you see on site? (optional)"));
-      await enqueue({ caseId: c.id, action: "verify", reason: note || t("checked on site") });
-    }));
     out.push(button(term("action", "reject"), ask("reject", t("What is still wrong?")), "secondary"));
   }
   if (c.state === "verified") out.push(button(t("Invite residents to rate"), () => invite(c.id, card)));
@@ -316,6 +313,24 @@ function actionButtons(c, card) {
     out.push(button(term("action", "void"), ask("void", t("Why is this not a violation? (it goes back to the edge's tuning)")), "secondary"));
   }
   return out;
+}
+
+/** A leader's check on site: a note and, if they like, a photo of the spot now. */
+function verifyForm(c) {
+  const form = document.createElement("form");
+  form.className = "handle verify";
+  const note = Object.assign(document.createElement("input"), { name: "note", placeholder: t("What did you see on site? (optional)") });
+  const file = Object.assign(document.createElement("input"), { type: "file", accept: "image/*", capture: "environment",
+    name: "photo" });
+  const send = Object.assign(document.createElement("button"), { type: "submit", textContent: term("action", "verify") });
+  form.append(note, file, send);
+  form.onsubmit = async (event) => {
+    event.preventDefault();
+    send.disabled = true;
+    await enqueue({ caseId: c.id, action: "verify", reason: note.value || t("checked on site"),
+      ...(file.files.length ? { photo: await photo(file.files[0]), photoField: "photo_sha256" } : {}) });
+  };
+  return form;
 }
 
 /** The consultation (会商) thread of a case: its notes and photos, and a note to add. */

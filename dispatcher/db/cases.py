@@ -1,18 +1,14 @@
-"""The dispatcher's tables (SQLAlchemy 2): events, cases, notifications, push subscriptions,
-quarantined messages and evidence blobs' index. SQLite by default, PostgreSQL in production.
-"""
+"""The tables of the case loop: events, cases and their audit trail, timers, notifications,
+the city's outbound messages, quarantine, evidence references, consultations, rating links."""
 
 from __future__ import annotations
 
-import json
-from datetime import UTC, datetime
-from pathlib import Path
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     Boolean,
-    DateTime,
     Float,
     ForeignKey,
     Index,
@@ -20,43 +16,11 @@ from sqlalchemy import (
     LargeBinary,
     String,
     Text,
-    create_engine,
-    event,
     false,
-    insert,
-    text,
 )
-from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship, sessionmaker
-from sqlalchemy.types import TypeDecorator
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-
-class UtcDateTime(TypeDecorator[datetime]):
-    """Timestamps stored as UTC and read back timezone-aware on every database."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given to a UTC column")
-        return value.astimezone(UTC)
-
-    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
-
-
-class Base(DeclarativeBase):
-    pass
+from dispatcher.db.base import Base, UtcDateTime, now
 
 
 class EventRow(Base):
@@ -226,17 +190,6 @@ class OutboundRow(Base):
     case: Mapped[CaseRow] = relationship()
 
 
-class PushSubscriptionRow(Base):
-    __tablename__ = "push_subscriptions"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    person_id: Mapped[str] = mapped_column(String(64), index=True)
-    endpoint: Mapped[str] = mapped_column(Text, unique=True)
-    p256dh: Mapped[str] = mapped_column(String(256))
-    auth: Mapped[str] = mapped_column(String(64))
-    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now)
-
-
 class QuarantineRow(Base):
     __tablename__ = "quarantine"
 
@@ -245,17 +198,6 @@ class QuarantineRow(Base):
     payload: Mapped[bytes] = mapped_column(LargeBinary)
     reason: Mapped[str] = mapped_column(Text)
     received_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now)
-
-
-class EvidenceUploadRow(Base):
-    """Who uploaded an evidence image (an edge box's token, a person's after photo): the
-    uploader may read it back, and a worker may attach as an after photo only their own."""
-
-    __tablename__ = "evidence_uploads"
-
-    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
-    uploader: Mapped[str] = mapped_column(String(80), primary_key=True)  # person:<id> or token:<id>
-    uploaded_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now)
 
 
 class CaseEvidenceRow(Base):
@@ -267,46 +209,6 @@ class CaseEvidenceRow(Base):
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), primary_key=True)
     sha256: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
     role: Mapped[str] = mapped_column(String(16))  # snapshot, before, cleared, crop, after
-
-
-class CredentialRow(Base):
-    """A person's password, as an scrypt hash (never the password itself)."""
-
-    __tablename__ = "credentials"
-
-    person_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    password_hash: Mapped[str] = mapped_column(String(256))
-    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now)
-
-
-class ApiTokenRow(Base):
-    """A bearer token: a login session of a person, or a machine's API token (an edge box,
-    a monitoring scraper). Only the SHA-256 of the token is stored."""
-
-    __tablename__ = "api_tokens"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    kind: Mapped[str] = mapped_column(String(16))  # session, machine
-    name: Mapped[str] = mapped_column(String(128))
-    person_id: Mapped[str | None] = mapped_column(String(64), index=True)  # sessions: whose
-    role: Mapped[str | None] = mapped_column(String(16))  # machines: edge, monitor, admin
-    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now)
-    expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
-    last_used_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
-    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
-
-
-class LoginFailureRow(Base):
-    """A failed login, counted per person and address and per address (dispatcher.auth.LoginLimiter)
-    by every dispatcher; deleted once it leaves the window."""
-
-    __tablename__ = "login_failures"
-    __table_args__ = (Index("ix_login_failures_key_at", "key", "at"),)
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    key: Mapped[str] = mapped_column(String(160))
-    at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
 
 
 class ConsultNoteRow(Base):
@@ -336,120 +238,3 @@ class RatingLinkRow(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now)
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
     used_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
-
-
-class FeedTicketRow(Base):
-    """A one-time ticket that opens the live feed's WebSocket (browsers cannot send a header
-    there, and a token in the URL would land in access logs): short-lived, used once, valid
-    on whichever dispatcher the socket reaches."""
-
-    __tablename__ = "feed_tickets"
-
-    ticket_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
-    token_id: Mapped[int] = mapped_column(Integer)  # the session it was issued to
-    expires_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
-    used_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
-
-
-class GridVersionRow(Base):
-    """Each version of the grid (people, micro-grids, areas, rosters, leave): imported from the
-    grid file when it changed, or saved through the admin API. The newest is in force."""
-
-    __tablename__ = "grid_versions"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    source: Mapped[str] = mapped_column(String(8))  # file, api
-    sha256: Mapped[str] = mapped_column(String(64), index=True)
-    document: Mapped[dict[str, Any]] = mapped_column(JSON)
-    created_by: Mapped[str] = mapped_column(String(64))
-    note: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now)
-
-
-def make_engine(url: str) -> Engine:
-    if url.startswith("sqlite:///"):
-        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
-
-        @event.listens_for(engine, "connect")
-        def _sqlite_pragmas(dbapi_connection, _record) -> None:
-            cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.close()
-
-        return engine
-    # No server-side prepared statements: psycopg prepares a query after its fifth run, and
-    # PostgreSQL's generic plan for "camera_id IN ($1 .. $500)" then matches every row against
-    # the list one by one (a plan with the values hashes them): 270 ms instead of 25 ms per
-    # ingest batch in bench/dispatch_throughput.py.
-    return create_engine(url, pool_pre_ping=True, connect_args={"prepare_threshold": None})
-
-
-def insert_rows(session: Session, model: type[Base], rows: list[dict[str, Any]], ids: bool = False) -> list[int]:
-    """Insert many rows of one table in the session's transaction; with ``ids``, returns the
-    new rows' ids in order. On PostgreSQL through COPY (ids drawn from the table's sequence
-    first): the multi-row INSERT ... RETURNING that SQLAlchemy builds spent most of its time in
-    the driver parsing one huge statement per batch. Every row must carry the same keys."""
-    if not rows:
-        return []
-    table = model.__table__
-    connection = session.connection()
-    if connection.dialect.name != "postgresql":
-        if ids:
-            statement = insert(table).returning(table.c.id, sort_by_parameter_order=True)
-            return list(connection.execute(statement, rows).scalars())
-        connection.execute(insert(table), rows)
-        return []
-    new_ids: list[int] = []
-    if ids:
-        new_ids = list(connection.execute(
-            text("SELECT nextval(pg_get_serial_sequence(:table, 'id')) FROM generate_series(1, :n)"),
-            {"table": table.name, "n": len(rows)}).scalars())
-        rows = [{**row, "id": new_id} for row, new_id in zip(rows, new_ids, strict=True)]
-    columns = [c for c in table.columns if c.name in rows[0]]
-    as_json = {c.name for c in columns if isinstance(c.type, JSON)}
-    names = ", ".join(c.name for c in columns)
-    raw = connection.connection.driver_connection
-    from psycopg import errors as pg_errors
-
-    try:
-        with raw.cursor() as cursor, cursor.copy(f"COPY {table.name} ({names}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row([json.dumps(row[c.name]) if c.name in as_json and row[c.name] is not None
-                                else row[c.name] for c in columns])
-    except pg_errors.IntegrityError as exc:
-        # As the INSERT path raises it: a row another dispatcher stored meanwhile (the same
-        # violation's events on two dispatchers of a shared subscription) is handled alike.
-        raise IntegrityError(f"COPY {table.name}", None, exc) from exc
-    return new_ids
-
-
-MIGRATIONS = Path(__file__).resolve().parent / "migrations"
-_MIGRATION_LOCK = 727_011  # any constant: the advisory lock id that serialises migrations
-
-
-def alembic_config() -> Any:
-    from alembic.config import Config
-
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    return config
-
-
-def migrate(engine: Engine) -> None:
-    """Bring the schema to the newest migration (Alembic). Dispatchers starting together on
-    PostgreSQL take turns through an advisory lock; SQLite's write lock does the same."""
-    from alembic import command
-
-    config = alembic_config()
-    with engine.begin() as connection:
-        if connection.dialect.name == "postgresql":
-            connection.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _MIGRATION_LOCK})
-        config.attributes["connection"] = connection
-        command.upgrade(config, "head")
-
-
-def make_sessions(engine: Engine) -> sessionmaker:
-    migrate(engine)
-    return sessionmaker(engine, expire_on_commit=False)
