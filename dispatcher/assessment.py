@@ -10,7 +10,9 @@ the rates), grouped by the case's worker or micro-grid:
 - rework rate: cases whose handling a leader rejected at least once;
 - satisfaction: the mean resident rating (1-5) of rated cases;
 - shop fronts put right by the shop within its grace period (no worker was sent);
-- patrol reports: cases the workers reported themselves (巡查上报).
+- patrol reports: cases the workers reported themselves (巡查上报);
+- online rate: the share of the month's working time (so far) with the worker's phone page
+  open, by five-minute slot (dispatcher/presence.py).
 """
 
 from __future__ import annotations
@@ -28,8 +30,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from dispatcher.config import EscalationConfig
-from dispatcher.db import CaseRow, CaseTransitionRow
+from dispatcher.db import CaseRow, CaseTransitionRow, now
 from dispatcher.lifecycle import CaseState
+from dispatcher.presence import online_rate, working_slots
 from i18n import Msg, Translator, translator
 from i18n.terms import term
 
@@ -52,6 +55,7 @@ class AssessmentRow:
     ratings: int
     self_corrected: int  # shop fronts put right by the shop within its grace, no worker sent
     patrol_reports: int  # cases from the workers' own patrol reports (巡查上报)
+    online_rate: float | None = None  # share of working time with the phone page open (the grid's worker)
 
 
 def month_bounds(month: str, timezone: str = "UTC") -> tuple[datetime, datetime]:
@@ -84,9 +88,12 @@ def _mean_min(values: list[float]) -> float | None:
 
 
 def assess(session: Session, month: str, by: GroupBy, escalation: EscalationConfig,
-           timezone: str = "Asia/Shanghai") -> list[AssessmentRow]:
-    """The rows of the cases opened in ``month`` of the town's calendar (``timezone``)."""
+           timezone: str = "Asia/Shanghai", workers: dict[str, str] | None = None) -> list[AssessmentRow]:
+    """The rows of the cases opened in ``month`` of the town's calendar (``timezone``); each
+    worker's online rate (a micro-grid's: its worker's, from ``workers``, micro-grid → worker)."""
     start, end = month_bounds(month, timezone)
+    hours = escalation.working_hours
+    working = working_slots(start, min(end, now()), hours.start, hours.end, hours.timezone or timezone)
     cases = session.scalars(select(CaseRow).where(CaseRow.opened_at >= start, CaseRow.opened_at < end)).all()
     reworked = set(session.scalars(select(CaseTransitionRow.case_id).where(
         CaseTransitionRow.action == "reject", CaseTransitionRow.case_id.in_([c.id for c in cases]))))
@@ -119,6 +126,7 @@ def assess(session: Session, month: str, by: GroupBy, escalation: EscalationConf
             ratings=len(ratings),
             self_corrected=sum(1 for c in counted if c.self_corrected),
             patrol_reports=sum(1 for c in counted if c.source == "patrol"),
+            online_rate=online_rate(session, key if by == "worker" else (workers or {}).get(key, ""), working),
         ))
     return rows
 
@@ -139,7 +147,7 @@ def to_csv(rows: list[AssessmentRow], tr: Translator | None = None) -> str:
 
 
 def assess_month(sessions: sessionmaker, month: str, by: GroupBy, escalation: EscalationConfig,
-                 timezone: str = "Asia/Shanghai") -> list[AssessmentRow]:
+                 timezone: str = "Asia/Shanghai", workers: dict[str, str] | None = None) -> list[AssessmentRow]:
     """``assess`` in a session of its own."""
     with sessions() as session:
-        return assess(session, month, by, escalation, timezone)
+        return assess(session, month, by, escalation, timezone, workers)

@@ -98,6 +98,7 @@ ASSESSMENT = {
     "satisfaction": N_("Satisfaction (1-5)"), "ratings": N_("Ratings"),
     "self_corrected": N_("Put right by the shop"),
     "patrol_reports": N_("Patrol reports"),
+    "online_rate": N_("Online rate"),
 }
 
 SOURCES = {

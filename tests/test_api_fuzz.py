@@ -20,6 +20,7 @@ PERSON_ONLY = {
     "POST /api/v1/cases/{case_id}/actions/{action}", "POST /api/v1/cases/{case_id}/acknowledge",
     "POST /api/v1/cases/{case_id}/resolve", "POST /api/v1/cases/{case_id}/seen",
     "POST /api/v1/people/{person_id}/inbox/seen", "POST /api/v1/people/{person_id}/push-subscriptions",
+    "POST /api/v1/people/{person_id}/presence", "POST /api/v1/reports",
 }
 # Logging out and revoking tokens would end the fuzzer's own token (tests/test_auth.py covers both).
 EXCLUDED = ["POST /api/v1/auth/logout", "DELETE /api/v1/auth/tokens/{token_id}"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from builders import api_client, case_service, opened_event
@@ -103,3 +103,33 @@ def test_assessment_csv_over_http(dispatcher) -> None:
     assert rows[0]["网格员或微网格"] == "mg-017" and rows[0]["案件"] == "1" and rows[0]["满意度（1-5）"] == "5"
     assert api.get("/api/v1/assessment", params={"month": "2026-13"}).status_code == 422
     assert api.get("/api/v1/assessment", params={"month": "2026-10"}).json()[0]["group"] == "w-017"
+
+
+def test_the_online_rate_is_the_share_of_working_time_the_page_was_open(database_url: str) -> None:
+    """Five-minute slots of the town's working time (08:30-17:30 Beijing, working days) in
+    which the worker's phone page said it was open."""
+    import chinese_calendar
+
+    from dispatcher.presence import seen
+
+    cases = case_service(database_url)
+    case_id = build(cases, 1, accept_after_min=10)
+    with cases.sessions() as s:
+        s.get(CaseRow, case_id).opened_at = datetime(2026, 11, 3, 2, 0, tzinfo=UTC)
+        s.commit()
+    monday = datetime(2026, 11, 2, 1, 0, tzinfo=UTC)  # 09:00 in Beijing
+    for minute in range(0, 270, 5):  # 09:00-13:30: 54 slots
+        seen(cases.sessions, "w-017", monday + timedelta(minutes=minute, seconds=30))
+    seen(cases.sessions, "w-017", monday + timedelta(minutes=30, seconds=10))  # the same slot again: once
+    seen(cases.sessions, "w-017", datetime(2026, 11, 1, 3, 0, tzinfo=UTC))  # a Sunday: not working time
+    workdays = sum(chinese_calendar.is_workday(date(2026, 11, d)) for d in range(1, 31))
+    with cases.sessions() as s:
+        row = assess(s, "2026-11", "worker", cases.escalation, "Asia/Shanghai")[0]
+        grid_row = assess(s, "2026-11", "micro_grid", cases.escalation, "Asia/Shanghai", {"mg-017": "w-017"})[0]
+    assert row.online_rate == round(54 / (workdays * 108), 4) == grid_row.online_rate
+
+
+def test_only_the_person_says_their_page_is_open(dispatcher) -> None:
+    assert api_client(dispatcher, "w-017").post("/api/v1/people/w-017/presence").status_code == 204
+    assert api_client(dispatcher, "w-018").post("/api/v1/people/w-017/presence").status_code == 403
+    assert api_client(dispatcher, machine="monitor").post("/api/v1/people/w-017/presence").status_code in (403, 401)

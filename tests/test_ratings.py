@@ -106,3 +106,10 @@ def test_the_link_is_texted_to_a_resident(tmp_path, mosquitto, providers) -> Non
         assert bad.status_code == 422
     finally:
         thread.stop()
+
+
+def test_true_is_no_score(dispatcher: DispatcherThread, mosquitto) -> None:
+    case_id = verified_case(dispatcher, mosquitto)
+    token = api_client(dispatcher).post(f"/api/v1/cases/{case_id}/rating-links").json()["url"].split("#t=")[1]
+    assert resident(dispatcher, token).post("/api/v1/rating", json={"score": True}).status_code == 422
+    assert resident(dispatcher, token).post("/api/v1/rating", json={"score": 4}).status_code == 200

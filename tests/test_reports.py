@@ -63,3 +63,14 @@ def test_a_hotline_ticket_is_one_case_however_often_it_comes(dispatcher: Dispatc
     again = platform.post("/api/v1/hotline-cases", json=ticket)
     assert again.status_code == 200 and again.json()["id"] == case["id"]
     assert api_client(dispatcher, "w-017").post("/api/v1/hotline-cases", json=ticket).status_code == 403
+
+
+def test_a_ticket_with_a_place_or_time_that_is_no_such_thing_is_refused(dispatcher: DispatcherThread) -> None:
+    """Found by schemathesis: pydantic took true for a latitude and 0 for a time."""
+    platform = api_client(dispatcher, machine="admin")
+    base = {"ticket_id": "t-1", "kind": "parked_bike", "description": "x", "micro_grid": "mg-017"}
+    assert platform.post("/api/v1/hotline-cases", json={**base, "lat": False, "lon": 0.0}).status_code == 422
+    assert platform.post("/api/v1/hotline-cases", json={**base, "reported_at": 0}).status_code == 422
+    fine = platform.post("/api/v1/hotline-cases", json={**base, "lon": 120, "lat": 30.28,
+                                                          "reported_at": "2026-12-04T09:58:00+08:00"})
+    assert fine.status_code == 201 and fine.json()["started_at"].startswith("2026-12-04T01:58:00")

@@ -98,3 +98,10 @@ def reading(call: Callable[..., Any], *args: Any) -> Any:
         raise HTTPException(403, for_people(exc)) from None
     except LookupError as exc:
         raise HTTPException(404, for_people(exc)) from None
+
+
+def not_a_bool(value: Any) -> Any:
+    """For a number in a body: pydantic would take true for 1."""
+    if isinstance(value, bool):
+        raise ValueError("a number, not true or false")
+    return value

@@ -6,7 +6,7 @@ import base64
 from typing import Annotated, Any
 
 from cryptography.hazmat.primitives.asymmetric import ec
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Response
 from pydantic import BaseModel, Field, model_validator
 
 from dispatcher.api.cases import present
@@ -15,6 +15,7 @@ from dispatcher.api.shapes import InboxEntry, InboxSeen, Subscribed
 from dispatcher.auth import SEES_ALL, Principal
 from dispatcher.notify import SubscriptionTaken
 from dispatcher.outbound import UrlRefused
+from dispatcher.presence import seen
 from i18n import Msg
 
 router = APIRouter(prefix="/api/v1/people", tags=["people"])
@@ -45,6 +46,16 @@ def inbox_seen(person_id: str, body: SeenBody, svc: ServicesDep, who: Caller) ->
         raise HTTPException(403, Msg("only the person themself has seen their inbox"))
     seen, delivered = svc.cases.inbox_seen(person_id, body.notification_ids)
     return {"seen": seen, "delivered": delivered}
+
+
+@router.post("/{person_id}/presence", status_code=204)
+def presence(person_id: str, svc: ServicesDep, who: Caller) -> Response:
+    """The person's phone page is open (it says so every few minutes while shown): the online
+    rate of the monthly assessment counts it, by five-minute slot of working time."""
+    if who.person_id != person_id:
+        raise HTTPException(403, Msg("only the person themself is present"))
+    seen(svc.sessions, person_id)
+    return Response(status_code=204)
 
 
 def _b64url(text: str) -> bytes:

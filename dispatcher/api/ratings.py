@@ -8,9 +8,9 @@ from typing import Annotated, Any, Literal
 
 import segno
 from fastapi import APIRouter, Depends, Header, HTTPException, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
-from dispatcher.api.deps import Caller, RowId, ServicesDep, for_people, person_of, reading, require
+from dispatcher.api.deps import Caller, RowId, ServicesDep, for_people, not_a_bool, person_of, reading, require
 from dispatcher.api.shapes import Invitation, ResidentView, Thanks
 from dispatcher.auth import LoginThrottled
 from dispatcher.channels import Message
@@ -20,6 +20,7 @@ from i18n.terms import term
 from i18n.timefmt import short_time
 
 router = APIRouter(prefix="/api/v1", tags=["ratings"])
+Score = Annotated[int, BeforeValidator(not_a_bool)]  # true is no score
 Token = Annotated[str, Header(alias="X-Rating-Token", min_length=16, max_length=100,
                               description="The secret of the resident's link (its #t= part)")]
 
@@ -30,7 +31,7 @@ class RatingBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     answer: Literal["satisfied", "basically_satisfied", "dissatisfied"] | None = None
-    score: int | None = Field(default=None, ge=1, le=5)
+    score: Score | None = Field(default=None, ge=1, le=5)
     comment: str | None = Field(default=None, max_length=500)
 
 

@@ -4,20 +4,30 @@ city hotline's tickets (12345) from the city platform (a machine token of role `
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from contract import ViolationKind
 from contract.events import Identifier, Sha256
 from dispatcher.api.cases import present
-from dispatcher.api.deps import Caller, ServicesDep, for_people, person_of, require
+from dispatcher.api.deps import Caller, ServicesDep, for_people, not_a_bool, person_of, require
 from dispatcher.api.shapes import CaseSummary
 from dispatcher.cases import CaseActionError, PeopleReport
 from dispatcher.lifecycle import TransitionError
 
 router = APIRouter(prefix="/api/v1", tags=["reports"])
+
+
+def _iso_text(value: Any) -> Any:
+    if not isinstance(value, str):
+        raise ValueError("an ISO 8601 time, e.g. 2026-12-04T09:58:00+08:00")
+    return value
+
+
+Number = Annotated[float, BeforeValidator(not_a_bool)]
+IsoDateTime = Annotated[datetime, BeforeValidator(_iso_text)]
 
 
 class Place(BaseModel):
@@ -26,8 +36,8 @@ class Place(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     micro_grid: Identifier | None = None
-    lon: float | None = Field(default=None, ge=-180, le=180, allow_inf_nan=False)
-    lat: float | None = Field(default=None, ge=-90, le=90, allow_inf_nan=False)
+    lon: Number | None = Field(default=None, ge=-180, le=180, allow_inf_nan=False)
+    lat: Number | None = Field(default=None, ge=-90, le=90, allow_inf_nan=False)
 
 
 class PatrolReport(Place):
@@ -42,7 +52,7 @@ class HotlineTicket(Place):
     kind: ViolationKind
     description: str = Field(min_length=1, max_length=2000)
     address: str | None = Field(default=None, max_length=200)
-    reported_at: datetime | None = None
+    reported_at: IsoDateTime | None = None
 
 
 def _open(svc: ServicesDep, report: PeopleReport, response: Response) -> dict[str, Any]:

@@ -30,14 +30,19 @@ def stats(svc: ServicesDep, who: Caller, since: IsoTime | None = None,
     return svc.cases.counts(svc.auth.case_filter(who), since, until)
 
 
+def _workers(svc: ServicesDep) -> dict[str, str]:
+    """Each micro-grid's worker (its online rate is the micro-grid's)."""
+    return {g.id: g.worker for g in svc.grid.micro_grids}
+
+
 @router.get("/assessment", response_model=list[AssessmentRow])
 def assessment(svc: ServicesDep, _: Assessor, month: Month, by: By = "worker") -> list[AssessmentRow]:
     """Per worker or micro-grid, for the cases opened in ``month``."""
-    return assess_month(svc.sessions, month, by, svc.config.escalation, svc.config.timezone)
+    return assess_month(svc.sessions, month, by, svc.config.escalation, svc.config.timezone, _workers(svc))
 
 
 @router.get("/assessment.csv", response_class=PlainTextResponse)
 def assessment_csv(svc: ServicesDep, _: Assessor, month: Month, by: By = "worker") -> PlainTextResponse:
-    rows = assess_month(svc.sessions, month, by, svc.config.escalation, svc.config.timezone)
+    rows = assess_month(svc.sessions, month, by, svc.config.escalation, svc.config.timezone, _workers(svc))
     return PlainTextResponse(to_csv(rows, translator(svc.config.locale)), media_type="text/csv", headers={
         "content-disposition": f'attachment; filename="assessment-{by}-{month}.csv"'})

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from contract import ViolationKind
 from dispatcher.cases.actions import Actions
@@ -58,7 +58,8 @@ class Reports(Actions):
                 edge_id=report.source, camera_id=report.reporter[:64], zone_id="-", micro_grid=grid_id or UNLOCATED,
                 lon=report.lon, lat=report.lat, worker_id=target.worker_id, leader_id=target.leader_id,
                 department_id=self.grid.departments.get(report.kind), routing_note=str(target.note),
-                started_at=report.reported_at or at, opened_at=at, dwell_s=0.0, objects=[],
+                started_at=min(report.reported_at.astimezone(UTC), at) if report.reported_at else at,  # never ahead
+                opened_at=at, dwell_s=0.0, objects=[],
                 snapshot_url=f"{public_url}{EVIDENCE_PATH}{photo}.jpg" if photo else None, snapshot_sha256=photo,
             )
             session.add(case)

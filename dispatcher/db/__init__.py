@@ -25,6 +25,7 @@ from dispatcher.db.people import (
     FeedTicketRow,
     GridVersionRow,
     LoginFailureRow,
+    PresenceRow,
     PushSubscriptionRow,
 )
 
@@ -44,6 +45,7 @@ __all__ = [
     "LoginFailureRow",
     "NotificationRow",
     "OutboundRow",
+    "PresenceRow",
     "PushSubscriptionRow",
     "QuarantineRow",
     "RatingLinkRow",

@@ -106,3 +106,13 @@ class GridVersionRow(Base):
     created_by: Mapped[str] = mapped_column(String(64))
     note: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now)
+
+
+class PresenceRow(Base):
+    """A person's phone page open in a five-minute slot (seconds since 1970 // 300): what the
+    monthly assessment's online rate counts (dispatcher/presence.py)."""
+
+    __tablename__ = "presence"
+
+    person_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    slot: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -2,7 +2,7 @@
 // community, a chart of closing rates, and the CSV for the monthly review.
 import { $, api, el, say, t, term, token, words } from "./common.js";
 
-const PERCENT = new Set(["accepted_on_time_rate", "closing_rate", "handled_on_time_rate", "rework_rate"]);
+const PERCENT = new Set(["accepted_on_time_rate", "closing_rate", "handled_on_time_rate", "rework_rate", "online_rate"]);
 
 function cell(key, value) {
   if (value === null || value === undefined) return "—";

@@ -440,8 +440,19 @@ function offlineReady() {
   if ("serviceWorker" in navigator) navigator.serviceWorker.register("sw.js", { scope: "./" }).catch(() => null);
 }
 
+/** "My page is open": every five minutes while it is shown (the assessment's online rate). */
+function present() {
+  const user = me();
+  if (user && document.visibilityState === "visible" && navigator.onLine) {
+    api(`/api/v1/people/${encodeURIComponent(user.person_id)}/presence`, { method: "POST" }).catch(() => null);
+  }
+}
+
 function start() {
   offlineReady();
+  present();
+  setInterval(present, 5 * 60 * 1000);
+  document.addEventListener("visibilitychange", present);
   $("report-kind").replaceChildren(...Object.keys(words.terms.kind || {}).map((k) =>
     Object.assign(document.createElement("option"), { value: k, textContent: kindName(k) })));
   $("report-open").onclick = () => { $("report").hidden = !$("report").hidden; };
