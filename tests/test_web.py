@@ -656,7 +656,8 @@ def test_a_worker_reports_what_they_see_on_patrol(dispatcher: DispatcherThread, 
     context.close()
 
 
-def test_a_consultation_on_the_phones_of_its_participants(dispatcher: DispatcherThread, mosquitto, browser) -> None:
+def test_a_consultation_on_the_phones_of_its_participants(dispatcher: DispatcherThread, mosquitto, browser,
+                                                          shared: Path) -> None:
     """The worker asks the leader; the leader's phone shows the thread and adds to it; the
     line department's phone sees the case it was called to and answers."""
     publish(mosquitto, dispatcher, EventState.opened)
@@ -673,13 +674,17 @@ def test_a_consultation_on_the_phones_of_its_participants(dispatcher: Dispatcher
         card = phone.wait_for_selector(f".case[data-case-id='{case_id}'] .consultation", timeout=15000)
         phone.wait_for_selector(f".case[data-case-id='{case_id}'] .consultation li", timeout=10000)
         card.query_selector("input[name=note]").fill(note)
+        if person == "dep-urban":  # a photo with the note
+            card.query_selector("input[name=photo]").set_input_files(str(shared / "media/images/bus.jpg"))
         card.query_selector("button[type=submit]").click()
         phone.wait_for_selector(f".consultation li:has-text('{note}')", timeout=10000)
-    phone.screenshot(path=str(SHOTS / "consultation-phone.png"), full_page=True)
     assert "dep-urban (条线部门): 明早九点到场" in phone.inner_text(".consultation")
     assert not phone.query_selector(f".case[data-case-id='{case_id}'] button:text('恢复处置')")  # the leader decides
-    notes = [n["text"] for n in staff.get(f"/api/v1/cases/{case_id}/consultation").json()["notes"]]
-    assert notes == ["车主联系不上，车锁着", "请城管中队协助开锁", "明早九点到场"]
+    thread = staff.get(f"/api/v1/cases/{case_id}/consultation").json()["notes"]
+    assert [n["text"] for n in thread] == ["车主联系不上，车锁着", "请城管中队协助开锁", "明早九点到场"]
+    assert thread[2]["photo_url"] and staff.get(thread[2]["photo_url"]).status_code == 200
+    phone.wait_for_function("() => document.querySelector('.consultation li img')?.naturalWidth > 0", timeout=10000)
+    phone.screenshot(path=str(SHOTS / "consultation-phone.png"), full_page=True)
     console = open_console(browser, dispatcher)
     console.click(f"#feed tr[data-case-id='{case_id}']")
     console.wait_for_selector("#case ol.consultation li:has-text('明早九点到场')", timeout=10000)

@@ -345,13 +345,20 @@ function consultation(c) {
   form.className = "row";
   const text = Object.assign(document.createElement("input"), { name: "note", required: true, maxLength: 2000,
     placeholder: t("add to the consultation") });
+  const file = Object.assign(document.createElement("input"), { type: "file", accept: "image/*", name: "photo" });
   const send = Object.assign(document.createElement("button"), { type: "submit", textContent: t("Send") });
-  form.append(text, send);
+  form.append(text, file, send);
   form.onsubmit = async (event) => {
     event.preventDefault();
-    await api(`/api/v1/cases/${c.id}/consultation/notes`, { method: "POST",
-      headers: { "content-type": "application/json" }, body: JSON.stringify({ text: text.value }) })
-      .then(() => { text.value = ""; return fill(); }).catch((e) => say(e.message));
+    try {
+      const body = { text: text.value };
+      if (file.files.length) body.photo_sha256 = await upload(await photo(file.files[0]));
+      await api(`/api/v1/cases/${c.id}/consultation/notes`, { method: "POST",
+        headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+      text.value = "";
+      file.value = "";
+      await fill();
+    } catch (e) { say(e.message); }
   };
   async function fill() {
     const thread = await api(`/api/v1/cases/${c.id}/consultation`);
