@@ -3,9 +3,9 @@
 // (its words, the person, their cases) are kept here; online, the network answers first and
 // the copy is refreshed. Nothing else is cached: uploads and actions go to the network (the
 // page queues them in IndexedDB when there is none).
-const SHELL = "gridpatrol-shell-v1";
-const FILES = ["./", "index.html", "app.js", "app.css", "manifest.webmanifest", "icons/icon-192.png",
-  "../shared/words.js"];
+const SHELL = "gridpatrol-shell-v1";  // app.js drops its cached reads by this name at logout
+const FILES = ["./", "index.html", "app.js", "common.js", "queue.js", "cards.js", "app.css", "manifest.webmanifest",
+  "icons/icon-192.png", "../shared/words.js"];
 const KEPT_READS = [/\/api\/v1\/i18n/, /\/api\/v1\/auth\/me$/, /\/api\/v1\/people\/[^/]+\/inbox$/,
   /\/api\/v1\/cases(\?|$)/, /\/api\/v1\/cases\/\d+\/consultation$/];
 
