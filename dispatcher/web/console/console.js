@@ -4,7 +4,7 @@ import { $, age, api, el, loadWords, say, session, t, term, token, words } from 
 import { fillFilters, loadCases, render, upsert } from "./cases.js";
 import { board, loadCameras, renderCameras } from "./cameras.js";
 import { loadMap } from "./map.js";
-import { downloadCsv, loadStats } from "./stats.js";
+import { downloadCsv, fillMonths, loadStats } from "./stats.js";
 import { bindZoneEditor, loadZoneCameras } from "./zones.js";
 
 let socket = null;
@@ -104,7 +104,6 @@ $("login").onsubmit = async (event) => {
 $("logout").onclick = () => api("/api/v1/auth/logout", { method: "POST" }).catch(() => null).finally(logout);
 for (const id of ["f-grid", "f-kind", "f-state"]) $(id).onchange = () => render(null);
 for (const b of document.querySelectorAll("button.tab")) b.onclick = () => showTab(b.dataset.tab);
-$("s-month").value = new Date().toISOString().slice(0, 7);
 for (const id of ["s-month", "s-by"]) $(id).onchange = () => loadStats().catch((e) => say(e.message));
 $("s-csv").onclick = () => downloadCsv().catch((e) => say(e.message));
 bindZoneEditor();
@@ -119,6 +118,7 @@ if (fromLink) {
 loadWords().then(() => {
   $("language").value = words.locale;
   fillFilters();
+  fillMonths();
   if (token()) start().catch((e) => { say(e.message); logout(); });
   else logout();
 });

@@ -44,7 +44,9 @@ export async function loadStats() {
   $("s-table").tHead.replaceChildren(el("tr", {}, ...keys.map((k) => el("th", { "data-key": k, text: term("assessment", k) }))));
   $("s-table").tBodies[0].replaceChildren(...rows.map((r) => el("tr", {}, ...keys.map((k) => el("td", { text: cell(k, r[k]) })))));
   chart(rows);
-  say(rows.length ? t("{count} rows for {month}", { count: rows.length, month }) : t("no cases opened in {month}", { month }));
+  const named = $("s-month").selectedOptions[0]?.textContent || month;
+  say(rows.length ? t("{count} rows for {month}", { count: rows.length, month: named })
+    : t("no cases opened in {month}", { month: named }));
 }
 
 export async function downloadCsv() {
@@ -54,4 +56,19 @@ export async function downloadCsv() {
   const link = el("a", { href: URL.createObjectURL(await r.blob()), download: `assessment-${by}-${month}.csv` });
   link.click();
   URL.revokeObjectURL(link.href);
+}
+
+/** The last two years' months, this one first, named as people in the town name them
+ * (2026年12月): the browser's own month field speaks the browser's language, not the page's. */
+export function fillMonths() {
+  const name = new Intl.DateTimeFormat(words.locale, { year: "numeric", month: "long", timeZone: words.timezone });
+  const here = new Intl.DateTimeFormat("en-CA", { year: "numeric", month: "2-digit", timeZone: words.timezone });
+  const [year, month] = here.format(new Date()).split("-").map(Number);
+  const options = [];
+  for (let back = 0; back < 24; back++) {
+    const y = year - Math.floor((12 - month + back) / 12), m = ((month - 1 - back) % 12 + 12) % 12 + 1;
+    const value = `${y}-${String(m).padStart(2, "0")}`;
+    options.push(el("option", { value, text: name.format(new Date(Date.UTC(y, m - 1, 15))) }));
+  }
+  $("s-month").replaceChildren(...options);
 }
