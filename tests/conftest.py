@@ -12,6 +12,7 @@ from pathlib import Path
 import psycopg
 import pytest
 from builders import dispatcher_config
+from pages import CHROMIUM, CHROMIUM_ARGS, WatchedBrowser
 from providers import Providers
 
 from gridpatrol.broker import LocalBroker, mosquitto_path
@@ -98,3 +99,20 @@ def providers() -> Iterator[Providers]:
     stand_ins = Providers()
     yield stand_ins
     stand_ins.close()
+
+
+@pytest.fixture
+def browser() -> Iterator[object]:
+    """Headless Chromium; each test fails when a page broke the content security policy or
+    threw an error it did not catch."""
+    if not CHROMIUM.exists():
+        pytest.fail("chromium is not installed: run `make test` (it installs the Debian package)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        watched = WatchedBrowser(browser)
+        yield watched
+        browser.close()
+    assert watched.violations == [], watched.violations
+    assert watched.errors == [], watched.errors
