@@ -101,6 +101,13 @@ ASSESSMENT = {
     "online_rate": N_("Online rate"),
 }
 
+TIMERS = {  # the deadlines a case keeps (dispatcher/cases/delivery.py)
+    "accept": N_("Acceptance"),  # 受理
+    "handle": N_("Handling"),  # 处置
+    "deliver": N_("Delivery"),  # 送达
+    "owner": N_("Shop's own correction"),  # 商户自行整改
+}
+
 SOURCES = {
     "camera": N_("Camera"),
     "patrol": N_("Patrol report"),  # 巡查上报
@@ -108,7 +115,7 @@ SOURCES = {
 }
 
 TERMS = {"kind": KINDS, "state": STATES, "action": ACTIONS, "role": ROLES, "channel": CHANNELS,
-         "camera_state": CAMERA_STATES, "source": SOURCES, "notification": NOTIFICATION_STATES,
+         "camera_state": CAMERA_STATES, "source": SOURCES, "timer": TIMERS, "notification": NOTIFICATION_STATES,
          "assessment": ASSESSMENT}
 
 

@@ -171,3 +171,15 @@ def test_the_city_platform_gets_a_summary_in_the_towns_words() -> None:
                            translator("zh-CN"), "Asia/Shanghai")
     assert payload["summary"] == "跨门经营（0504） · mg-017 · cam-017/front · 已派遣 · 12月4日 09:58"
     assert payload["case"]["opened_at"] == "2026-12-04T01:58:00+00:00"  # machine fields stay UTC
+
+
+def test_a_system_reason_keeps_its_words_for_the_pages() -> None:
+    """The audit trail keeps a system reason as msgid and values, a code among them as its
+    word's msgid, so each page shows it in its reader's language."""
+    from dispatcher.cases.core import said
+
+    kept = said(Msg("{timer} deadline passed; nobody further up to escalate to", timer=word("timer", "accept")))
+    assert kept == {"msgid": "{timer} deadline passed; nobody further up to escalate to",
+                    "values": {"timer": {"t": "Acceptance"}}}
+    zh = translator("zh-CN")
+    assert zh._(kept["msgid"], timer=zh._(kept["values"]["timer"]["t"])) == "受理期限已过；已无更上一级可上报"

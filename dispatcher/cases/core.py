@@ -28,7 +28,7 @@ from dispatcher.db import (
 )
 from dispatcher.grid import ChannelRef, Grid
 from dispatcher.lifecycle import CaseState, Role
-from i18n import DEFAULT_LOCALE, Msg, translator
+from i18n import DEFAULT_LOCALE, Msg, Word, translator
 
 
 class KnownSubscriptions(Protocol):
@@ -127,7 +127,8 @@ def consultation_of(case: CaseRow, grid: Grid) -> list[str]:
 
 def said(message: Msg) -> dict[str, Any]:
     """A system's message as the audit trail keeps it: msgid and values (plain text)."""
-    return {"msgid": message.msgid, "values": {k: str(v) for k, v in message.values.items()}}
+    return {"msgid": message.msgid,  # a word among the values keeps its msgid too: {"t": msgid}
+            "values": {k: {"t": v.msgid} if isinstance(v, Word) else str(v) for k, v in message.values.items()}}
 
 
 class CaseCore:

@@ -13,6 +13,7 @@ from dispatcher.db import CaseRow, NotificationRow, now
 from dispatcher.lifecycle import OPEN_STATES, CaseState, Role
 from dispatcher.routing import route
 from i18n import Msg
+from i18n.terms import word
 
 
 class Delivery(Reading):
@@ -108,7 +109,7 @@ class Delivery(Reading):
         if target is None:
             self._record(session, case, "escalate", CaseState(case.state), CaseState(case.state), instance,
                          Role.system, Msg("{timer} deadline passed; nobody further up to escalate to",
-                                          timer=purpose), {})
+                                          timer=word("timer", purpose)), {})
             return []
         case.escalation_level, case.assignee_id = level, target
         reason = {"accept": Msg("not accepted in time"), "deliver": Msg("no channel reached the assignee")}.get(

@@ -202,7 +202,9 @@ async function open(caseId) {
 /** A step's reason: the system's in the reader's language (kept as msgid and values), a person's as written. */
 function said(step) {
   const kept = step.data && step.data.said;
-  return kept ? t(kept.msgid, kept.values) : step.reason;
+  if (!kept) return step.reason;
+  const values = Object.fromEntries(Object.entries(kept.values || {}).map(([k, v]) => [k, v && v.t ? t(v.t) : v]));
+  return t(kept.msgid, values);
 }
 
 export function fillFilters() {
