@@ -21,12 +21,11 @@ from dispatcher.cases.core import (
     consultation_of,
     deliveries,
     link_evidence,
+    own_photo,
     subscriptions_of,
-    uploader_key,
 )
 from dispatcher.cases.views import case_summary
-from dispatcher.db import CaseRow, ConsultNoteRow, EvidenceUploadRow, NotificationRow, now
-from dispatcher.evidence import SHA256
+from dispatcher.db import CaseRow, ConsultNoteRow, NotificationRow, now
 from dispatcher.lifecycle import CaseState, Role, TransitionError, next_state
 from dispatcher.routing import route
 from i18n import Msg
@@ -141,10 +140,7 @@ class Actions(CaseCore):
     def _handled(self, step: Step) -> None:
         case, photo = step.case, step.data.get("after_photo_sha256")
         if photo is not None:
-            if not (isinstance(photo, str) and SHA256.match(photo)):
-                raise TransitionError(Msg("after_photo_sha256 must be the photo's 64 lower-case hex digits"))
-            if step.session.get(EvidenceUploadRow, (photo, uploader_key(step.actor))) is None:
-                raise TransitionError(Msg("after_photo_sha256 must be a photo you uploaded"))
+            own_photo(step.session, photo, step.actor, "after_photo_sha256")
             link_evidence(step.session, {(case.id, photo): "after"})
         case.handled_at, case.handling_note, case.after_photo_sha256 = step.at, step.reason, photo
         self._cancel_timers(step.session, case)
@@ -170,10 +166,7 @@ class Actions(CaseCore):
     def _verified(self, step: Step) -> None:
         photo = step.data.get("photo_sha256")  # the leader's own photo on site (kept in the audit trail)
         if photo is not None:
-            if not (isinstance(photo, str) and SHA256.match(photo)):
-                raise TransitionError(Msg("photo_sha256 must be the photo's 64 lower-case hex digits"))
-            if step.session.get(EvidenceUploadRow, (photo, uploader_key(step.actor))) is None:
-                raise TransitionError(Msg("the photo must be one you uploaded"))
+            own_photo(step.session, photo, step.actor, "photo_sha256")
             link_evidence(step.session, {(step.case.id, photo): "verify"})
         step.case.verified_at, step.case.verified_by = step.at, step.actor
 

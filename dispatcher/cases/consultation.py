@@ -10,9 +10,9 @@ from typing import Any
 
 from sqlalchemy import select
 
-from dispatcher.cases.core import consultation_of, link_evidence, uploader_key
+from dispatcher.cases.core import consultation_of, link_evidence, own_photo
 from dispatcher.cases.reading import Reading, Where
-from dispatcher.db import ConsultNoteRow, EvidenceUploadRow, now
+from dispatcher.db import ConsultNoteRow, now
 from dispatcher.lifecycle import CaseState, Role, TransitionError
 from i18n import Msg
 
@@ -39,8 +39,7 @@ class Consultation(Reading):
             if case.state != CaseState.consult.value:
                 raise TransitionError(Msg("the consultation has ended"))
             if photo_sha256 is not None:
-                if session.get(EvidenceUploadRow, (photo_sha256, uploader_key(person_id))) is None:
-                    raise TransitionError(Msg("the photo must be one you uploaded"))
+                own_photo(session, photo_sha256, person_id, "photo_sha256")
                 link_evidence(session, {(case_id, photo_sha256): "consult"})
             session.add(ConsultNoteRow(case_id=case_id, author_id=person_id, author_role=author_role or role.value,
                                        text=text,

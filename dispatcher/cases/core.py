@@ -19,6 +19,7 @@ from dispatcher.db import (
     CaseEvidenceRow,
     CaseRow,
     CaseTransitionRow,
+    EvidenceUploadRow,
     NotificationRow,
     OutboundRow,
     PushSubscriptionRow,
@@ -26,8 +27,9 @@ from dispatcher.db import (
     insert_rows,
     now,
 )
+from dispatcher.evidence import SHA256
 from dispatcher.grid import ChannelRef, Grid
-from dispatcher.lifecycle import CaseState, Role
+from dispatcher.lifecycle import CaseState, Role, TransitionError
 from i18n import DEFAULT_LOCALE, Msg, Word, translator
 
 
@@ -123,6 +125,17 @@ def consultation_of(case: CaseRow, grid: Grid) -> list[str]:
     line department for its kind (the grid's assigned staff)."""
     people = [case.worker_id, case.leader_id, case.department_id or grid.departments.get(ViolationKind(case.kind))]
     return list(dict.fromkeys(p for p in people if p))
+
+
+def own_photo(session: Session, photo: object, person_id: str, field: str) -> str:
+    """``photo``, the SHA-256 of an image ``person_id`` uploaded (an after photo, a leader's
+    photo on site, a patrol report's, a consultation note's); ``TransitionError`` naming
+    ``field`` otherwise."""
+    if not (isinstance(photo, str) and SHA256.match(photo)):
+        raise TransitionError(Msg("{field} must be the photo's 64 lower-case hex digits", field=field))
+    if session.get(EvidenceUploadRow, (photo, uploader_key(person_id))) is None:
+        raise TransitionError(Msg("{field} must be a photo you uploaded", field=field))
+    return photo
 
 
 def said(message: Msg) -> dict[str, Any]:

@@ -10,13 +10,12 @@ from datetime import UTC, datetime
 
 from contract import ViolationKind
 from dispatcher.cases.actions import Actions
-from dispatcher.cases.core import SYSTEM, UNLOCATED, ActionResult, deliveries, link_evidence, uploader_key
+from dispatcher.cases.core import SYSTEM, UNLOCATED, ActionResult, deliveries, link_evidence, own_photo
 from dispatcher.cases.views import case_summary
-from dispatcher.db import CaseRow, EvidenceUploadRow, now
-from dispatcher.lifecycle import CaseState, Role, TransitionError
+from dispatcher.db import CaseRow, now
+from dispatcher.lifecycle import CaseState, Role
 from dispatcher.routing import route
 from dispatcher.screen import EVIDENCE_PATH
-from i18n import Msg
 
 HOTLINE = uuid.UUID("5c3e5a4e-3a2b-4f5e-9d61-6b1f2f0c1245")  # names a ticket's case: one case per ticket
 
@@ -44,9 +43,8 @@ class Reports(Actions):
             known = session.query(CaseRow).filter(CaseRow.violation_id == str(vid)).one_or_none()
             if known is not None:
                 return ActionResult(case_summary(known)), False
-            if report.photo_sha256 is not None and session.get(
-                    EvidenceUploadRow, (report.photo_sha256, uploader_key(report.reporter))) is None:
-                raise TransitionError(Msg("the report's photo must be one you uploaded"))
+            if report.photo_sha256 is not None:
+                own_photo(session, report.photo_sha256, report.reporter, "photo_sha256")
             grid_id = report.micro_grid or (self.grid.locate(report.lon, report.lat)
                                             if report.lon is not None and report.lat is not None else None)
             target = route(self.grid, grid_id or UNLOCATED)
