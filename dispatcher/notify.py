@@ -165,14 +165,12 @@ class Notifier:
             message = message_for(case, self.public_url, self.links.receipt_url(notification_id), self.tr,
                                   self.timezone, grid.name if grid else None,
                                   self.links.sign(case.snapshot_url) if case.snapshot_url else None, accept_by)
-            owner = None
-            if note.person_id.startswith(OWNER_PREFIX):  # a shop owner's rectification notice
+            owner = None  # a shop owner's rectification notice: (their phone, the notice)
+            if note.person_id.startswith(OWNER_PREFIX):
                 shop = self.cases.grid.shop(note.person_id.removeprefix(OWNER_PREFIX))
                 if shop is not None and shop.phone:
-                    owner = (Person.model_construct(id=note.person_id, name=shop.owner, role="worker", phone=shop.phone,
-                                                    channels=[ChannelRef(type="sms")]),
-                             owner_notice(case, shop, self.tr, self.timezone, self.cases.shop_notice.grace_min,
-                                          message))
+                    owner = (shop.phone, owner_notice(case, shop, self.tr, self.timezone,
+                                                      self.cases.shop_notice.grace_min, message))
             channel, position, sub_id = note.channel, note.position, note.subscription_id
             subscription = session.get(PushSubscriptionRow, sub_id) if sub_id else None
             push_to = ({"endpoint": subscription.endpoint,
@@ -181,7 +179,7 @@ class Notifier:
         result = SendResult(False, "not tried")
         for attempt in range(1, self.cfg.attempts + 1):
             if owner is not None:
-                result = self.channels.send(ChannelRef(type="sms"), owner[0], owner[1])
+                result = self.text(*owner)
             elif channel == "webpush":
                 result = self._push(push_to, message)
             elif person is None or position >= len(person.channels):
@@ -199,7 +197,8 @@ class Notifier:
         return result
 
     def text(self, phone: str, message: Message) -> SendResult:
-        """A text to someone who is not a person of the grid (a resident), through the SMS gateway."""
+        """A text to someone who is not a person of the grid (a shop owner, a resident), through
+        the SMS gateway."""
         someone = Person.model_construct(id="someone", name="", role="worker", phone=phone,
                                          channels=[ChannelRef(type="sms")])
         return self.channels.send(ChannelRef(type="sms"), someone, message)
