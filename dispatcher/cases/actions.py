@@ -149,16 +149,16 @@ class Actions(CaseCore):
         """A consultation (会商): its thread opens with the reason, and the grid's leader and the
         line department for the kind are told, each on their channels."""
         case = step.case
-        person = self.grid.person(step.actor)
+        asker = self.grid.person(step.actor)
         step.session.add(ConsultNoteRow(case_id=case.id, author_id=step.actor,
-                                        author_role=person.role if person else step.role.value,
+                                        author_role=asker.role if asker else step.role.value,
                                         text=step.reason or "", at=step.at))
-        for person in consultation_of(case, self.grid):
-            if person != step.actor and self.grid.person(person) is not None:
-                rows = [NotificationRow(**row) for row in chain_rows(
-                    self.grid, person, subscriptions_of(step.session, [person])[person])]
-                case.notifications.extend(rows)  # the assignee's delivery stays as it was
-                step.notes.extend(rows)
+        told = [p for p in consultation_of(case, self.grid) if p != step.actor and self.grid.person(p) is not None]
+        subscriptions = subscriptions_of(step.session, told)  # one look-up for all of them
+        for person_id in told:
+            rows = [NotificationRow(**row) for row in chain_rows(self.grid, person_id, subscriptions[person_id])]
+            case.notifications.extend(rows)  # the assignee's delivery stays as it was
+            step.notes.extend(rows)
 
     def _returned(self, step: Step) -> None:
         self._cancel_timers(step.session, step.case)
