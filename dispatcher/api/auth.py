@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Request
 from pydantic import BaseModel, Field
 
-from dispatcher.api.deps import Caller, RowId, ServicesDep, for_people, require
+from dispatcher.api.deps import Caller, RowId, ServicesDep, client_address, for_people, require, throttled
 from dispatcher.api.shapes import IssuedTokenView, Me, TokenView
 from dispatcher.auth import AuthError, IssuedToken, LoginThrottled, MachineRole, Principal
 from i18n import Msg
@@ -43,11 +43,10 @@ def _issued(issued: IssuedToken) -> dict[str, Any]:
 def login(body: LoginBody, request: Request, svc: ServicesDep) -> dict[str, Any]:
     """A session token for a person of the grid file. Failed attempts are limited per person
     and per client address (HTTP 429 with Retry-After)."""
-    client = request.client.host if request.client else "unknown"
     try:
-        return _issued(svc.auth.login(body.person_id, body.password, client))
+        return _issued(svc.auth.login(body.person_id, body.password, client_address(request)))
     except LoginThrottled as exc:
-        raise HTTPException(429, for_people(exc), headers={"Retry-After": str(int(exc.retry_after_s) + 1)}) from None
+        raise throttled(exc) from None
     except AuthError as exc:
         raise HTTPException(401, for_people(exc)) from None
 

@@ -11,7 +11,7 @@ from fastapi import Depends, HTTPException, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BeforeValidator
 
-from dispatcher.auth import Principal
+from dispatcher.auth import LoginThrottled, Principal
 from dispatcher.services import Services
 from i18n import Msg, Words
 from i18n.terms import word
@@ -105,3 +105,14 @@ def not_a_bool(value: Any) -> Any:
     if isinstance(value, bool):
         raise ValueError("a number, not true or false")
     return value
+
+
+def client_address(request: Request) -> str:
+    """The caller's address, as failed logins and wrong rating links are counted by (the real
+    client's behind the town's trusted proxies)."""
+    return request.client.host if request.client else "unknown"
+
+
+def throttled(exc: LoginThrottled) -> HTTPException:
+    """429 with Retry-After: an address (or a person from it) failed too often."""
+    return HTTPException(429, for_people(exc), headers={"Retry-After": str(int(exc.retry_after_s) + 1)})

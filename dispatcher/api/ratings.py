@@ -10,7 +10,18 @@ import segno
 from fastapi import APIRouter, Depends, Header, HTTPException, Request
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
-from dispatcher.api.deps import Caller, RowId, ServicesDep, for_people, not_a_bool, person_of, reading, require
+from dispatcher.api.deps import (
+    Caller,
+    RowId,
+    ServicesDep,
+    client_address,
+    for_people,
+    not_a_bool,
+    person_of,
+    reading,
+    require,
+    throttled,
+)
 from dispatcher.api.shapes import Invitation, ResidentView, Thanks
 from dispatcher.auth import LoginThrottled
 from dispatcher.channels import Message
@@ -38,10 +49,6 @@ class RatingBody(BaseModel):
 def _links(svc: ServicesDep) -> RatingLinks:
     assert svc.ratings is not None
     return svc.ratings
-
-
-def _client(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
 
 
 class InviteBody(BaseModel):
@@ -76,9 +83,7 @@ def invite(case_id: RowId, svc: ServicesDep, who: Caller, body: InviteBody | Non
 
 
 def _refused(exc: Exception) -> HTTPException:
-    if isinstance(exc, LoginThrottled):
-        return HTTPException(429, for_people(exc), headers={"Retry-After": str(int(exc.retry_after_s) + 1)})
-    return HTTPException(410, for_people(exc))
+    return throttled(exc) if isinstance(exc, LoginThrottled) else HTTPException(410, for_people(exc))
 
 
 @router.get("/rating", response_model=ResidentView)
@@ -86,7 +91,7 @@ def resident_view(request: Request, svc: ServicesDep, token: Token) -> dict[str,
     """What the resident's page shows: the kind, when, and the camera's before picture and its
     picture of the spot free (signed links)."""
     try:
-        return _links(svc).view(token, _client(request))
+        return _links(svc).view(token, client_address(request))
     except (LinkRefused, LoginThrottled) as exc:
         raise _refused(exc) from None
 
@@ -98,7 +103,7 @@ def resident_answer(body: RatingBody, request: Request, svc: ServicesDep, token:
     if score is None:
         raise HTTPException(422, "answer or score is needed")
     try:
-        _links(svc).rate(token, _client(request), score, body.comment)
+        _links(svc).rate(token, client_address(request), score, body.comment)
     except (LinkRefused, LoginThrottled) as exc:
         raise _refused(exc) from None
     return {"rated": score}
