@@ -164,7 +164,7 @@ class Notifier:
                          else self.cases.escalation.accept_due(case.kind, case.opened_at))
             message = message_for(case, self.public_url, self.links.receipt_url(notification_id), self.tr,
                                   self.timezone, grid.name if grid else None,
-                                  self.links.sign(case.snapshot_url) if case.snapshot_url else None, accept_by)
+                                  self.links.sign(case.snapshot_url), accept_by)
             owner = None  # a shop owner's rectification notice: (their phone, the notice)
             if note.person_id.startswith(OWNER_PREFIX):
                 shop = self.cases.grid.shop(note.person_id.removeprefix(OWNER_PREFIX))
