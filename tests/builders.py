@@ -6,6 +6,7 @@ analyzers and camera pipelines. Tests import these from here (conftest holds fix
 from __future__ import annotations
 
 import base64
+import hashlib
 import io
 import json
 import os
@@ -101,6 +102,14 @@ def case_service(database_url: str, accept_min: float = 30.0, handle_min: float 
     escalation = EscalationConfig(policies={"parked_bike": policy, "cross_door_trading": policy})
     return CaseService(make_sessions(make_engine(database_url)), load_grid(PROJECT_ROOT / "configs/grid.yaml"),
                        escalation)
+
+
+def upload_jpeg(client: httpx.Client, data: bytes, status: tuple[int, ...] = (200, 201)) -> str:
+    """PUT ``data`` as an evidence image as ``client``'s caller (201 new, 200 known); its SHA-256."""
+    digest = hashlib.sha256(data).hexdigest()
+    answer = client.put(f"/api/v1/evidence/{digest}.jpg", content=data, headers={"content-type": "image/jpeg"})
+    assert answer.status_code in status, answer.text
+    return digest
 
 
 def b64url(data: bytes) -> str:

@@ -4,11 +4,10 @@ event published as a box does (with its uploaded images); the console on a tab."
 
 from __future__ import annotations
 
-import hashlib
 from datetime import UTC, datetime
 from pathlib import Path
 
-from builders import api_client, publish_event, sample_event
+from builders import api_client, publish_event, sample_event, upload_jpeg
 
 from contract import EventState, event_id_for, violation_id_for
 from gridpatrol.data import PROJECT_ROOT
@@ -65,9 +64,7 @@ def publish(mosquitto, thread: DispatcherThread, state: EventState, image: bytes
     for key, data in (("snapshot", image), ("before", before), ("crop", crop)):
         if data is None:
             continue
-        digest = hashlib.sha256(data).hexdigest()
-        assert edge.put(f"/api/v1/evidence/{digest}.jpg", content=data,
-                        headers={"content-type": "image/jpeg"}).status_code == 201
+        digest = upload_jpeg(edge, data, status=(201,))
         fields[key] = {"url": f"{thread.url}/api/v1/evidence/{digest}.jpg", "sha256": digest,
                        "width": 1920, "height": 1080}
     if "crop" in fields:

@@ -4,9 +4,7 @@ decision. A real dispatcher over HTTP."""
 
 from __future__ import annotations
 
-import hashlib
-
-from builders import api_client, jpeg_bytes, open_case
+from builders import api_client, jpeg_bytes, open_case, upload_jpeg
 
 from gridpatrol.demo import DispatcherThread
 
@@ -27,10 +25,7 @@ def test_asking_for_help_convenes_the_grid_and_the_thread_ends_with_a_decision(d
     assert department.get(f"/api/v1/cases/{case_id}").status_code == 200  # called to the consultation
     asking = leader.post(f"/api/v1/cases/{case_id}/consultation/notes", json={"text": "城管中队能否来开锁？"})
     assert asking.status_code == 201
-    photo = jpeg_bytes(shade=33)
-    digest = hashlib.sha256(photo).hexdigest()
-    assert department.put(f"/api/v1/evidence/{digest}.jpg", content=photo,
-                          headers={"content-type": "image/jpeg"}).status_code in (200, 201)
+    digest = upload_jpeg(department, jpeg_bytes(shade=33))
     added = department.post(f"/api/v1/cases/{case_id}/consultation/notes",
                             json={"text": "明早九点到场", "photo_sha256": digest})
     assert added.status_code == 201, added.text

@@ -4,24 +4,15 @@ dispatcher over HTTP."""
 
 from __future__ import annotations
 
-import hashlib
-
-from builders import api_client, jpeg_bytes
+from builders import api_client, jpeg_bytes, upload_jpeg
 
 from gridpatrol.demo import DispatcherThread
-
-
-def uploaded(client, data: bytes) -> str:
-    digest = hashlib.sha256(data).hexdigest()
-    assert client.put(f"/api/v1/evidence/{digest}.jpg", content=data,
-                      headers={"content-type": "image/jpeg"}).status_code in (200, 201)
-    return digest
 
 
 def test_a_patrol_report_becomes_a_case_of_the_place(dispatcher: DispatcherThread) -> None:
     """Reported from a place in mg-018's area (not the reporter's own grid): routed there."""
     worker = api_client(dispatcher, "w-017")
-    photo = uploaded(worker, jpeg_bytes(shade=60))
+    photo = upload_jpeg(worker, jpeg_bytes(shade=60))
     made = worker.post("/api/v1/reports", json={"kind": "parked_bike", "note": "三辆电动车堵住盲道",
                                                 "lon": 120.165, "lat": 30.28, "photo_sha256": photo})
     assert made.status_code == 201, made.text
@@ -41,7 +32,7 @@ def test_a_patrol_report_becomes_a_case_of_the_place(dispatcher: DispatcherThrea
 
 
 def test_a_report_needs_the_reporters_own_photo_and_a_person(dispatcher: DispatcherThread) -> None:
-    other = uploaded(api_client(dispatcher, "w-018"), jpeg_bytes(shade=10))
+    other = upload_jpeg(api_client(dispatcher, "w-018"), jpeg_bytes(shade=10))
     stolen = api_client(dispatcher, "w-017").post("/api/v1/reports", json={
         "kind": "parked_bike", "note": "x", "micro_grid": "mg-017", "photo_sha256": other})
     assert stolen.status_code == 409
