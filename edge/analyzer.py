@@ -73,7 +73,6 @@ class CameraAnalyzer:
         self.tracker = Tracker(tracking, self.zone_class_ids.values(), len(self.class_names))
         self.rules: list[ZoneRule] | None = None
         self.frame_wh: tuple[int, int] | None = None
-        self.tracked = Detections.empty()  # the last sample's tracked objects
         self.person_ids = self._ids(["person"])  # masked out of the background model
         self.rider_ids = self._rider_ids(camera.zones)
 
@@ -163,7 +162,6 @@ class CameraAnalyzer:
         recorded detections; no background model)."""
         keep = np.isin(detections.class_id, self.tracked_class_ids)
         objects = self.tracker.update(t, detections[keep])
-        self.tracked = objects
         decisions: list[Decision] = []
         riders = self._riders(detections)
         local = self.clock(t).astimezone(self.timezone)
