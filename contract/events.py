@@ -162,7 +162,8 @@ def violation_id_for(edge_id: str, camera_id: str, zone_id: str, spot_id: int, s
 
 
 def event_id_for(violation_id: uuid.UUID, state: EventState, sequence: int = 0) -> uuid.UUID:
-    """The id of one event of a violation (``sequence`` counts ``updated`` events)."""
+    """The id of one event of a violation (``sequence`` counts its ``updated`` events, and its
+    ``cleared`` events before this one: a stop missed for a while clears and goes on)."""
     return uuid.uuid5(_ID_NAMESPACE, f"{violation_id}/{state.value}/{sequence}")
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator, model_validator
 from shapely.geometry import LineString, Point, Polygon
 
@@ -29,6 +30,77 @@ DOOR_SNAP = 0.03  # how far a door line's end may lie from the strip's border
 
 class ActiveWindow(WeeklyWindow):
     """When a zone is enforced: weekdays and hours in the edge's time zone."""
+
+
+Point2 = tuple[float, float]
+
+
+def homography_from_points(image: list[Point2], ground: list[Point2]) -> np.ndarray:
+    """The 3x3 homography taking each of four ``image`` points to its ``ground`` point (the
+    direct linear transform with h33 = 1); ``ValueError`` when three of either lie on a line."""
+    for name, points in (("image", image), ("metres", ground)):
+        p = np.asarray(points, np.float64)
+        scale = max(float(np.ptp(p, axis=0).max()), 1e-12) ** 2
+        for i, j, k in ((0, 1, 2), (0, 1, 3), (0, 2, 3), (1, 2, 3)):
+            (ax, ay), (bx, by) = p[j] - p[i], p[k] - p[i]
+            if abs(ax * by - ay * bx) < 1e-3 * scale:
+                raise ValueError(f"{name}: three of the four points lie on a line (points {i}, {j}, {k}): "
+                                 "pick four corners of a flat area")
+    rows, rhs = [], []
+    for (x, y), (u, v) in zip(image, ground, strict=True):
+        rows += [[x, y, 1, 0, 0, 0, -u * x, -u * y], [0, 0, 0, x, y, 1, -v * x, -v * y]]
+        rhs += [u, v]
+    try:
+        h = np.linalg.solve(np.asarray(rows, np.float64), np.asarray(rhs, np.float64))
+    except np.linalg.LinAlgError:
+        raise ValueError("no homography takes these image points to these ground points") from None
+    return np.append(h, 1.0).reshape(3, 3)
+
+
+class GroundPlane(BaseModel):
+    """Where a zone's camera is calibrated: its ground plane, so that stillness is judged in
+    metres and metres per second rather than in image terms. Either four points of the image
+    (normalized like the polygon, e.g. the corners of a parking bay or lane marks) with where
+    they lie on the ground in metres, or the homography itself."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    image: list[Point2] | None = Field(
+        default=None, min_length=4, max_length=4, description="Four normalized x,y points of the image")
+    metres: list[Point2] | None = Field(
+        default=None, min_length=4, max_length=4,
+        description="The same four points on the ground, x,y in metres (any origin, any direction)")
+    homography: list[list[float]] | None = Field(
+        default=None, min_length=3, max_length=3,
+        description="Instead of the points: the 3x3 matrix taking normalized image x,y to ground metres")
+    still_m: float = Field(default=1.0, gt=0.0, le=50.0,
+                           description="A still object's ground point stays this near where it came to rest")
+    max_speed_kmh: float = Field(default=3.0, gt=0.0, le=200.0,
+                                 description="A still object's steady drift stays below this speed")
+
+    @model_validator(mode="after")
+    def _one_form(self) -> GroundPlane:
+        points = self.image is not None or self.metres is not None
+        if points == (self.homography is not None):
+            raise ValueError("give either image and metres (four points each) or homography")
+        if points and (self.image is None or self.metres is None):
+            raise ValueError("image and metres go together: four image points and where they lie in metres")
+        for i, (x, y) in enumerate(self.image or []):
+            if not (0.0 <= x <= 1.0 and 0.0 <= y <= 1.0):
+                raise ValueError(f"image point {i} ({x}, {y}) is outside 0..1: coordinates are normalized")
+        if self.homography is not None and any(len(row) != 3 for row in self.homography):
+            raise ValueError("homography: three rows of three numbers")
+        matrix = self.matrix()
+        if not np.all(np.isfinite(matrix)) or abs(np.linalg.det(matrix)) < 1e-12:
+            raise ValueError("the homography is singular: the points do not span a plane")
+        return self
+
+    def matrix(self) -> np.ndarray:
+        """The homography taking normalized image x,y to ground metres."""
+        if self.homography is not None:
+            return np.asarray(self.homography, np.float64)
+        assert self.image is not None and self.metres is not None
+        return homography_from_points(self.image, self.metres)
 
 
 class ZoneConfig(BaseModel):
@@ -72,6 +144,10 @@ class ZoneConfig(BaseModel):
     )
     riders: list[ClassName] = Field(default_factory=lambda: ["person"], max_length=32,
                                     description="Classes that ride the ridable ones")
+    ground: GroundPlane | None = Field(
+        default=None,
+        description="The camera's ground plane here, where it is calibrated: stillness in metres per second",
+    )
     door_line: tuple[tuple[float, float], tuple[float, float]] | None = Field(
         default=None,
         description="A shop front's door line (cross_door_trading only): two normalized points along the strip's "

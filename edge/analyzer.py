@@ -17,6 +17,7 @@ import numpy as np
 from edge.config import CameraConfig, EdgeConfig, TrackingConfig, ZoneConfig
 from edge.detections import Detections
 from edge.foreground import FOREGROUND_CLASS, StationaryForeground
+from edge.ground import GroundMap
 from edge.rules import Decision, ZoneRule
 from edge.tracker import Tracker
 from edge.zones import ZoneShape
@@ -102,7 +103,13 @@ class CameraAnalyzer:
             self.tracker = Tracker(self.tracking, class_ids.values(), len(self.class_names))
         if self.rules is not None and self.frame_wh is not None:
             self.rules = [kept.get(z.id) or self._rule(z, self.frame_wh) for z in zones]
+            self._place_ground(self.frame_wh)
         return changed
+
+    def _place_ground(self, frame_wh: tuple[int, int]) -> None:
+        """The tracker judges stillness on the ground where zones give their ground plane."""
+        ground = GroundMap(self.camera.zones, frame_wh)
+        self.tracker.ground = ground if ground else None
 
     @classmethod
     def from_config(
@@ -114,6 +121,7 @@ class CameraAnalyzer:
         if self.rules is None or self.frame_wh != frame_wh:
             self.frame_wh = frame_wh
             self.rules = [self._rule(zone, frame_wh) for zone in self.camera.zones]
+            self._place_ground(frame_wh)
         return self.rules
 
     def _with_foreground(self, t: float, image: np.ndarray, detections: Detections) -> Detections:
@@ -160,12 +168,13 @@ class CameraAnalyzer:
     def update(self, t: float, detections: Detections, frame_wh: tuple[int, int]) -> list[Decision]:
         """The decisions of the sample at media time ``t`` from its detections alone (a replay of
         recorded detections; no background model)."""
+        rules = self._rules_for(frame_wh)  # first: it places the ground plane the tracker judges on
         keep = np.isin(detections.class_id, self.tracked_class_ids)
         objects = self.tracker.update(t, detections[keep])
         decisions: list[Decision] = []
         riders = self._riders(detections)
         local = self.clock(t).astimezone(self.timezone)
-        for rule in self._rules_for(frame_wh):
+        for rule in rules:
             windows = rule.zone.active
             active = windows is None or any(w.covers(local) for w in windows)
             decisions.extend(rule.update(t, objects, active, riders))

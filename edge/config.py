@@ -99,6 +99,12 @@ class SceneConfig(_Strict):
 class CameraConfig(_Strict):
     id: Identifier
     url: str = Field(min_length=1, description="rtsp://, http(s):// or a video file path")
+    detect_url: str | None = Field(
+        default=None, min_length=1,
+        description="The camera's substream (e.g. 640x360): detection, tracking and rules run on it, and url, "
+        "the main stream, is decoded keyframe by keyframe for the evidence (snapshots, crops, before images). "
+        "Unset: everything on url",
+    )
     sample_fps: float = Field(default=2.0, gt=0.0, le=30.0)
     status_heartbeat_s: float = Field(
         default=60.0, gt=0, description="Repeat the camera's status with its last frame time this often",
@@ -168,6 +174,17 @@ class TrackingConfig(_Strict):
         description="Share of the samples since a spot was found in which it must be seen to open",
     )
     spot_iou: float = Field(default=0.3, gt=0.0, lt=1.0, description="A still object is at a known spot")
+    rejoin_s: float = Field(
+        default=30.0, ge=0.0, le=3600.0,
+        description="A still object that would open a violation where one of the zone was cleared less than "
+        "this long ago continues that violation (an updated event, the same violation id): a stop is one "
+        "violation though the detector missed the object for a while; 0 turns this off",
+    )
+    rejoin_distance: float = Field(
+        default=2.0, ge=0.0, le=10.0,
+        description="How near, in box sizes between centres, a still object must be to a recently cleared "
+        "violation to continue it (it edged forward while missed); boxes overlapping by spot_iou always are",
+    )
 
 
 BlurMode = Literal["none", "heads", "people"]  # see edge/privacy.py

@@ -8,10 +8,15 @@ then (not cleared). The second case matters: RoadTrack's labels of vehicles that
 stand when a clip begins start at frame 41, while a 3 s dwell rightly fires at frame 31.
 Such events count with their (negative) delay. An opened event that finds no stop is a
 false alarm.
+
+Counted strictly, an extra ``opened`` event on a stop already found is a false alarm too: for
+the dispatcher it is a second case. The lenient figures, which count it as neither right nor
+wrong, are printed beside them.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -102,6 +107,12 @@ class Summary:
 
     @property
     def precision(self) -> float:
+        """Strict: an extra opened event on a found stop is a false alarm."""
+        return (self.events - self.false_alarms - self.duplicates) / self.events if self.events else 1.0
+
+    @property
+    def lenient_precision(self) -> float:
+        """An extra opened event on a found stop counts as right."""
         return (self.events - self.false_alarms) / self.events if self.events else 1.0
 
     @property
@@ -110,8 +121,26 @@ class Summary:
 
     @property
     def f1(self) -> float:
-        p, r = self.precision, self.recall
-        return 2 * p * r / (p + r) if p + r else 0.0
+        return _f1(self.precision, self.recall)
+
+    @property
+    def lenient_f1(self) -> float:
+        return _f1(self.lenient_precision, self.recall)
+
+
+def _f1(p: float, r: float) -> float:
+    return 2 * p * r / (p + r) if p + r else 0.0
+
+
+SEGMENT = re.compile(r"_(K\d+)_")
+
+
+def road_segment(clip_name: str) -> str:
+    """The road segment of a RoadTrack clip name (``04-14_09_K295_179`` → ``K295``)."""
+    match = SEGMENT.search(clip_name)
+    if match is None:
+        raise ValueError(f"{clip_name}: no road segment (_K…_) in the clip name")
+    return match.group(1)
 
 
 def summarize(scores: list[ClipScore]) -> Summary:

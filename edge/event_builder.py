@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from contract import DetectedObject, EventState, ViolationEvent, event_id_for, violation_id_for
+from contract import DetectedObject, ViolationEvent, event_id_for, violation_id_for
 from edge.analyzer import Clock
 from edge.rules import Decision
 
@@ -21,14 +21,17 @@ class EventBuilder:
         self.class_names = list(class_names)
         self.clock = clock
 
-    def event(self, decision: Decision) -> ViolationEvent:
+    def event(self, decision: Decision, scale: tuple[float, float] = (1.0, 1.0)) -> ViolationEvent:
+        """``decision`` as an event; ``scale`` takes its boxes from the frame it was decided on
+        to the picture its evidence comes from (a camera's main stream, detected on its substream)."""
         spot, zone = decision.spot, decision.zone
         started_at = self.clock(spot.since)
         violation_id = violation_id_for(self.edge_id, self.camera_id, zone.id, spot.spot_id, started_at)
-        x1, y1, x2, y2 = (round(float(v), 1) for v in spot.box)
+        sx, sy = scale
+        x1, y1, x2, y2 = (round(float(v), 1) for v in (spot.box[0] * sx, spot.box[1] * sy, spot.box[2] * sx,
+                                                        spot.box[3] * sy))
         return ViolationEvent(
-            event_id=event_id_for(violation_id, decision.state,
-                                  spot.updates if decision.state is EventState.updated else 0),
+            event_id=event_id_for(violation_id, decision.state, decision.sequence),
             violation_id=violation_id,
             kind=zone.kind,
             state=decision.state,

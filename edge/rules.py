@@ -5,6 +5,12 @@ keeps its spot, and its dwell clock, while passers-by hide it, while the detecto
 for a few samples, and when it comes back under a new track id. A violation opens when a
 spot of the zone's classes has been occupied for ``dwell_s``, and clears once the spot has
 been seen empty for ``clear_s``.
+
+A stop is one violation. A still object about to open a violation over an open one whose
+object is seen now is a second box on that object, and opens nothing; one about to open
+where a violation cleared less than ``rejoin_s`` ago (the detector missed the object for
+longer than ``clear_s``, or it edged forward meanwhile) continues that violation: the same
+spot, dwell clock and violation id, an ``updated`` event, rather than a second ``opened``.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from edge.riders import ridden
 from edge.zones import ZoneShape
 
 RIDDEN_MEMORY_S = 600.0  # how long a track's last ride is remembered (its parked clock starts then)
+MAX_CLEARED = 256  # cleared violations remembered per zone for rejoining, the latest kept
 
 
 @dataclass
@@ -40,6 +47,7 @@ class Spot:
     opened: bool = False
     alerted_at: float = 0.0  # media time of the last opened or updated event
     updates: int = 0  # updated events so far (their sequence numbers)
+    clears: int = 0  # cleared events so far (a violation that goes on after a clear clears again)
 
     @property
     def class_id(self) -> int:
@@ -54,6 +62,7 @@ class Decision:
     zone: ZoneConfig
     spot: Spot
     time_s: float
+    sequence: int = 0  # of the violation's updated events, or of its cleared ones (event ids)
 
     @property
     def dwell_s(self) -> float:
@@ -65,6 +74,16 @@ def _tracker_ids(objects: Detections) -> np.ndarray:
     if objects.tracker_id is None:
         raise ValueError("zone rules take tracked detections (Tracker.update sets tracker_id)")
     return objects.tracker_id
+
+
+def same_place(a: np.ndarray, b: np.ndarray, min_iou: float, max_distance: float) -> bool:
+    """Whether boxes ``a`` and ``b`` (xyxy) mark one place: they overlap by ``min_iou``, or their
+    centres lie within ``max_distance`` of the larger box's longer side."""
+    if box_iou(a[None], b[None])[0, 0] >= min_iou:
+        return True
+    size = max(float(a[2] - a[0]), float(a[3] - a[1]), float(b[2] - b[0]), float(b[3] - b[1]))
+    shift = np.hypot((a[0] + a[2] - b[0] - b[2]) / 2, (a[1] + a[3] - b[1] - b[3]) / 2)
+    return bool(shift <= max_distance * size)
 
 
 def _sighted(spot: Spot, objects: Detections, i: int, t: float) -> None:
@@ -86,6 +105,7 @@ class ZoneRule:
         self._ridden_at: dict[int, float] = {}  # track id -> media time it was last seen ridden
         self.tracking = tracking
         self.spots: list[Spot] = []
+        self._cleared: list[tuple[float, Spot]] = []  # (media time cleared, spot), for rejoining
         self._next_spot = 1
         self.active_since: float | None = None  # media time the zone last became active
         self.busy = False  # the last sample held an object of the zone's classes, a candidate or a violation
@@ -178,23 +198,21 @@ class ZoneRule:
         for spot in self._match(young, unseen_spots, max(self.tracking.spot_iou, 0.5)).values():
             spot.last_seen = t
 
-        decisions: list[Decision] = []
-        kept: list[Spot] = []
         for spot in self.spots:
             spot.samples += 1
             if spot.last_seen == t:
                 spot.sightings += 1
+        decisions = self._rejoin(t, seen_now)
+        kept: list[Spot] = []
+        for spot in self.spots:
             if t - spot.last_seen >= self.zone.clear_s:
                 if spot.opened:
-                    decisions.append(Decision(EventState.cleared, self.zone, spot, t))
+                    decisions.append(Decision(EventState.cleared, self.zone, spot, t, spot.clears))
+                    spot.clears += 1
+                    self._cleared.append((t, spot))
                 continue
             kept.append(spot)
-            if (
-                not spot.opened
-                and spot.spot_id in seen_now
-                and t - spot.since >= self.zone.dwell_s
-                and spot.sightings >= self.tracking.min_presence * spot.samples
-            ):
+            if not spot.opened and self._due(spot, t, seen_now):
                 spot.opened, spot.alerted_at = True, t
                 decisions.append(Decision(EventState.opened, self.zone, spot, t))
             elif (
@@ -206,6 +224,52 @@ class ZoneRule:
                 # Still standing there: remind, with the dwell so far and the current picture.
                 spot.updates += 1
                 spot.alerted_at = t
-                decisions.append(Decision(EventState.updated, self.zone, spot, t))
+                decisions.append(Decision(EventState.updated, self.zone, spot, t, spot.updates))
         self.spots = kept
+        self._cleared = [(at, s) for at, s in self._cleared[-MAX_CLEARED:] if t - at < self.tracking.rejoin_s]
         return decisions
+
+    def _due(self, spot: Spot, t: float, seen_now: set[int]) -> bool:
+        """Whether a candidate spot has been occupied long enough, and often enough, to open."""
+        return (
+            spot.spot_id in seen_now
+            and t - spot.since >= self.zone.dwell_s
+            and spot.sightings >= self.tracking.min_presence * spot.samples
+        )
+
+    def _rejoin(self, t: float, seen_now: set[int]) -> list[Decision]:
+        """Candidates due to open at the place of a violation the zone follows: one seen now
+        (a second box on the same object) absorbs the candidate; one cleared less than
+        ``rejoin_s`` ago continues with it (module docstring)."""
+        decisions: list[Decision] = []
+        joined: set[int] = set()
+        for spot in self.spots:
+            if spot.opened or not self._due(spot, t, seen_now):
+                continue
+            if any(s.opened and s.spot_id in seen_now and box_iou(spot.box[None], s.box[None])[0, 0]
+                   >= self.tracking.spot_iou for s in self.spots):
+                joined.add(spot.spot_id)
+                continue
+            earlier = self._cleared_at(spot, t)
+            if earlier is None:
+                continue
+            joined.add(spot.spot_id)
+            earlier.anchor, earlier.box, earlier.last_seen = spot.anchor, spot.box, t
+            earlier.track_id, earlier.confidence = spot.track_id, spot.confidence
+            earlier.class_votes.update(spot.class_votes)
+            earlier.updates += 1
+            earlier.alerted_at = t
+            seen_now.add(earlier.spot_id)
+            self._cleared = [(at, s) for at, s in self._cleared if s is not earlier]
+            self.spots.append(earlier)
+            decisions.append(Decision(EventState.updated, self.zone, earlier, t, earlier.updates))
+        self.spots = [s for s in self.spots if s.spot_id not in joined]
+        return decisions
+
+    def _cleared_at(self, spot: Spot, t: float) -> Spot | None:
+        """The latest violation cleared less than ``rejoin_s`` ago at ``spot``'s place."""
+        for at, other in reversed(self._cleared):
+            if t - at < self.tracking.rejoin_s and same_place(
+                    spot.box, other.box, self.tracking.spot_iou, self.tracking.rejoin_distance):
+                return other
+        return None

@@ -6,6 +6,10 @@ never takes over a parked bike's track), and tells for each track since when it 
 standing still: its box centre has stayed within a tolerance of where the still run began,
 and its recent boxes show no steady drift (a far vehicle creeping toward the camera moves a
 pixel a second, within the tolerance, but always the same way).
+
+Where a zone gives the camera's ground plane (:mod:`edge.ground`), an object standing in it is
+judged on the ground instead: its ground point stays within the zone's ``still_m`` of where it
+came to rest and its steady drift is slower than ``max_speed_kmh``.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import numpy as np
 from contract.geometry import box_iou
 from edge.config import TrackingConfig
 from edge.detections import OBSERVATIONS, STILL_SINCE, Detections, greedy_match
+from edge.ground import GroundMap, GroundPoints
 
 
 @dataclass
@@ -35,8 +40,11 @@ class Track:
     rest_count: int = 1
     rest_sample: int = 0  # the tracker's sample count when the rest began
     settled: bool = False  # the rest has been confirmed; later gaps (occlusion) do not undo it
-    # (t, centre x, centre y, size) of the recent boxes while the rest is unconfirmed
+    # (t, centre x, centre y, size) of the recent boxes while the rest is unconfirmed; on a
+    # calibrated ground (t, ground x, ground y, 0) in metres
     recent: deque[tuple[float, float, float, float]] = field(default_factory=deque)
+    rest_ground: np.ndarray | None = None  # the ground point (metres) where the rest began, if calibrated
+    max_speed_m_s: float = 0.0  # the calibrated zone's drift limit
 
     @property
     def class_id(self) -> int:
@@ -55,17 +63,26 @@ def _still(a: np.ndarray, b: np.ndarray, cfg: TrackingConfig) -> bool:
     return bool(centre_shift <= tolerance and size_shift <= 2 * tolerance)
 
 
-def _drifts(recent: deque[tuple[float, float, float, float]], cfg: TrackingConfig) -> bool:
+def _still_on_ground(track: Track, ground: GroundPoints, d: int) -> bool:
+    assert track.rest_ground is not None
+    return bool(np.hypot(*(ground.xy[d] - track.rest_ground)) <= ground.still_m[d])
+
+
+def _drifts(track: Track, cfg: TrackingConfig) -> bool:
     """Whether the recent boxes move steadily one way: a least-squares line through their centres
-    and sizes, over the time they span, moves more than ``still_max_drift`` of the tolerance.
-    Detector jitter about a fixed place fits a flat line."""
+    and sizes, over the time they span, moves more than ``still_max_drift`` of the tolerance (on
+    a calibrated ground: faster than the zone's ``max_speed_kmh``). Detector jitter about a
+    fixed place fits a flat line."""
+    recent = track.recent
     if len(recent) < 3:
         return False
     path = np.array(recent, np.float64)
     times = path[:, 0] - path[0, 0]
     if times[-1] <= 0:
         return False
-    slope = np.polyfit(times, path[:, 1:], 1)[0]  # px/s of centre x, centre y, size
+    slope = np.polyfit(times, path[:, 1:], 1)[0]  # px/s of centre x, centre y, size (m/s on the ground)
+    if track.rest_ground is not None:
+        return bool(np.hypot(slope[0], slope[1]) > track.max_speed_m_s)
     limit = cfg.still_max_drift * _tolerance(float(path[:, 3].max()), cfg)
     return bool(np.hypot(slope[0], slope[1]) * times[-1] > limit or abs(slope[2]) * times[-1] > limit)
 
@@ -82,6 +99,7 @@ class Tracker:
         self.tracks: list[Track] = []
         self._next_id = 1
         self._samples = 0
+        self.ground: GroundMap | None = None  # set by the analyzer where zones give a ground plane
 
     def _settled(self, track: Track, t: float) -> bool:
         """Still long enough, often enough: seen in place in ``still_min_presence`` of the samples
@@ -93,18 +111,29 @@ class Tracker:
                 track.rest_count >= self.cfg.still_min_observations
                 and t - track.rest_since >= self.cfg.still_min_s
                 and track.rest_count >= self.cfg.still_min_presence * samples
-                and not _drifts(track.recent, self.cfg)
+                and not _drifts(track, self.cfg)
             )
             if track.settled:
                 track.recent.clear()  # kept only until the rest is confirmed
         return track.settled
 
-    def _remember(self, track: Track, t: float, box: np.ndarray) -> None:
+    def _remember(self, track: Track, t: float, box: np.ndarray, ground: GroundPoints | None, d: int) -> None:
         """Keeps the boxes of the last ``still_min_s`` (at least three) for the drift test."""
-        size = max(float(box[2] - box[0]), float(box[3] - box[1]))
-        track.recent.append((t, float(box[0] + box[2]) / 2, float(box[1] + box[3]) / 2, size))
+        if track.rest_ground is not None and ground is not None:
+            track.recent.append((t, float(ground.xy[d, 0]), float(ground.xy[d, 1]), 0.0))
+        else:
+            size = max(float(box[2] - box[0]), float(box[3] - box[1]))
+            track.recent.append((t, float(box[0] + box[2]) / 2, float(box[1] + box[3]) / 2, size))
         while len(track.recent) > 3 and track.recent[0][0] < t - self.cfg.still_min_s:
             track.recent.popleft()
+
+    @staticmethod
+    def _rest_on_ground(track: Track, ground: GroundPoints | None, d: int) -> None:
+        """The rest begins: on the ground where detection ``d`` stands in a calibrated zone."""
+        if ground is not None and ground.known(d):
+            track.rest_ground, track.max_speed_m_s = ground.xy[d].copy(), float(ground.max_speed_m_s[d])
+        else:
+            track.rest_ground = None
 
     def update(self, t: float, detections: Detections) -> Detections:
         """``detections`` of the sample at media time ``t`` with their track ids, each track's
@@ -121,27 +150,37 @@ class Tracker:
                 matched_track_for_det[d] = self.tracks[k]
         tracks: list[Track] = []
         still_since = np.full(len(detections), np.nan)
+        ground = self.ground.project(detections.xyxy) if self.ground else None
         for d in range(len(detections)):
             box = detections.xyxy[d].astype(np.float32)
             cls = int(detections.class_id[d])
             conf = float(detections.confidence[d])
             track = matched_track_for_det.get(d)
+            calibrated = ground is not None and ground.known(d)
             if track is None:
                 track = Track(self._next_id, box, Counter({cls: 1}), conf, t, t, rest_box=box, rest_since=t,
                               rest_sample=self._samples)
                 self._next_id += 1
                 self.tracks.append(track)
+                self._rest_on_ground(track, ground, d)
             else:
                 track.box, track.confidence, track.last_t = box, conf, t
                 track.observations += 1
                 track.class_votes[cls] += 1
-                if _still(track.rest_box, box, self.cfg):
+                if track.rest_ground is not None and calibrated:
+                    still = _still_on_ground(track, ground, d)
+                else:  # in image terms; an object that stepped onto or off a calibrated ground rests afresh
+                    still = track.rest_ground is None and not calibrated and _still(track.rest_box, box, self.cfg)
+                if still:
                     track.rest_count += 1
                 else:
                     track.rest_box, track.rest_since, track.rest_count = box, t, 1
                     track.rest_sample, track.settled = self._samples, False
+                    if (track.rest_ground is not None) != calibrated:
+                        track.recent.clear()
+                    self._rest_on_ground(track, ground, d)
             if not track.settled:
-                self._remember(track, t, box)
+                self._remember(track, t, box, ground, d)
             if self._settled(track, t):
                 still_since[d] = track.rest_since
             tracks.append(track)

@@ -72,6 +72,28 @@ def test_cleared_arriving_before_opened_still_ends_on_the_case(database_url: str
 
 
 
+def test_a_stop_the_camera_missed_for_a_while_clears_goes_on_and_clears_again(database_url: str) -> None:
+    """The edge's one violation per stop: cleared when the camera lost the bike, an updated
+    event under the same violation id when it is seen again, a second cleared (its own event
+    id) when it is gone. The case follows: free, taken again, free; never a second case."""
+    service = case_service(database_url)
+    opened = event("opened")
+    case_id = service.ingest(opened).case_id
+    at = opened.observed_at
+    service.ingest(later_state(opened, EventState.cleared, observed_at=at.replace(minute=10)))
+    seen_again = later_state(opened, EventState.updated, observed_at=at.replace(minute=12))
+    assert service.ingest(seen_again).case_id == case_id
+    with service.sessions() as s:
+        assert s.get(CaseRow, case_id).cleared_at is None  # standing again: the earlier "free" no longer holds
+    gone = later_state(opened, EventState.cleared, observed_at=at.replace(minute=20),
+                       event_id=event_id_for(opened.violation_id, EventState.cleared, 1))
+    result = service.ingest(gone)
+    assert not result.duplicate and result.case_id == case_id
+    with service.sessions() as s:
+        assert s.get(CaseRow, case_id).cleared_at.minute == 20
+        assert s.query(CaseRow).count() == 1
+
+
 def test_the_camera_seeing_the_spot_free_before_the_report_verifies_it_when_handled(database_url: str) -> None:
     """The loop closes in any order: the bike was moved and the camera said so before the
     worker reported the case handled; the report then finds the camera's verdict and the case

@@ -51,6 +51,14 @@ def test_the_issue_example_loads(project_root: Path) -> None:
          "cameras[1].zones[0].door_line", "at least 0.01 apart"),
         (lambda d: d["cameras"][1]["zones"][0].update(door_line=[[0.2, 0.55]]),
          "cameras[1].zones[0].door_line", "Field required"),
+        (lambda d: d["cameras"][0]["zones"][0].update(ground={"image": [[0, 0.5], [0.5, 0.6], [1, 0.7], [0, 1]],
+                                                              "metres": [[0, 0], [5, 0], [5, 3], [0, 3]]}),
+         "cameras[0].zones[0].ground", "three of the four points lie on a line"),
+        (lambda d: d["cameras"][0]["zones"][0].update(ground={"image": [[0, 0.5], [1, 0.5], [1, 1], [0, 1]]}),
+         "cameras[0].zones[0].ground", "image and metres go together"),
+        (lambda d: d["cameras"][0]["zones"][0].update(ground={"homography": [[1, 0, 0], [0, 1, 0], [0, 0, 0]],
+                                                              "still_m": 1}),
+         "cameras[0].zones[0].ground", "singular"),
         (lambda d: d["mqtt"].update(url="tcp://broker"), "mqtt.url", "mqtt://host:port"),
         (lambda d: d.pop("edge_id"), "edge_id", "Field required"),
         (lambda d: d["cameras"].append(dict(d["cameras"][0])), "cameras", "appears twice"),
@@ -103,3 +111,15 @@ def test_cli_refuses_a_broken_config_with_a_clear_error(tmp_path: Path, project_
     )
     assert proc.returncode == 2
     assert "config error" in proc.stderr and "cameras[0].zones[0].classes" in proc.stderr
+
+
+def test_a_ground_plane_from_four_points_maps_them_to_their_metres() -> None:
+    import numpy as np
+
+    from contract.zones import GroundPlane
+
+    image = [(0.2, 0.5), (0.8, 0.5), (0.95, 0.95), (0.05, 0.95)]  # a lane seen in perspective
+    metres = [(0.0, 20.0), (3.5, 20.0), (3.5, 0.0), (0.0, 0.0)]
+    matrix = GroundPlane(image=image, metres=metres).matrix()
+    mapped = np.c_[np.array(image), np.ones(4)] @ matrix.T
+    assert np.allclose(mapped[:, :2] / mapped[:, 2:], metres, atol=1e-6)

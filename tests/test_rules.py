@@ -154,6 +154,81 @@ def test_a_car_creeping_along_under_an_open_violation_stays_one_violation() -> N
     assert events[1].objects[0].bbox[0] >= 289.0  # the spot moved with the car
 
 
+def test_a_stop_missed_longer_than_clear_s_goes_on_as_the_same_violation() -> None:
+    # RoadTrack P/04-15_14_K295_1203: a distant car stands 45 s; the detector loses it twice for
+    # more than clear_s. One stop, one violation: cleared when unseen for clear_s, then an
+    # updated event under the same violation id when it is seen again, never a second opened.
+    an = analyzer(dwell_s=5, clear_s=5)
+    events = run(an, lambda t: dets((jitter(BIKE_BOX, t), BIKE)) if t < 20 or 30 <= t < 45 else dets(), 60)
+    assert [e.state for e in events] == [EventState.opened, EventState.cleared, EventState.updated,
+                                         EventState.cleared]
+    assert len({e.violation_id for e in events}) == 1 and len({e.event_id for e in events}) == 4
+    again = events[2]
+    assert (again.observed_at - START).total_seconds() == 35.0  # back from 30 s, still again for dwell_s
+    assert again.dwell_s == 35.0 and again.started_at == START  # the stop's own dwell clock
+    # With rejoining turned off the same scene opens a second violation.
+    off = analyzer(dwell_s=5, clear_s=5)
+    off.tracking = off.tracking.model_copy(update={"rejoin_s": 0.0})
+    off.tracker.cfg = off.tracking
+    events = run(off, lambda t: dets((jitter(BIKE_BOX, t), BIKE)) if t < 20 or 30 <= t < 45 else dets(), 60)
+    assert [e.state for e in events].count(EventState.opened) == 2
+
+
+def test_a_bike_parked_at_a_spot_long_after_the_last_one_left_is_a_new_violation() -> None:
+    an = analyzer(dwell_s=5, clear_s=5)
+    an.tracking = an.tracking.model_copy(update={"rejoin_s": 20.0})
+    events = run(an, lambda t: dets((jitter(BIKE_BOX, t), BIKE)) if t < 20 or t >= 50 else dets(), 70)
+    assert [e.state for e in events] == [EventState.opened, EventState.cleared, EventState.opened]
+    assert len({e.violation_id for e in events}) == 2
+
+
+def test_a_stop_that_edged_forward_while_missed_continues_its_violation() -> None:
+    # RoadTrack P/04-14_14_K287_2667: unseen for 12 s, the car is found again 1.3 box sizes
+    # along (the camera zoomed out meanwhile): within rejoin_distance (2), the same stop.
+    an = analyzer(dwell_s=5, clear_s=5)
+    moved = (BIKE_BOX[0] - 70, BIKE_BOX[1] - 60, BIKE_BOX[2] - 70, BIKE_BOX[3] - 60)
+    events = run(an, lambda t: dets((BIKE_BOX, BIKE)) if t < 20 else dets((moved, BIKE)) if t >= 32 else dets(), 50)
+    assert [e.state for e in events] == [EventState.opened, EventState.cleared, EventState.updated]
+    assert len({e.violation_id for e in events}) == 1 and events[2].objects[0].bbox == moved
+    far = (BIKE_BOX[0] - 200, BIKE_BOX[1], BIKE_BOX[2] - 200, BIKE_BOX[3])  # 2.5 box sizes away: another bike
+    an = analyzer(dwell_s=5, clear_s=5)
+    events = run(an, lambda t: dets((BIKE_BOX, BIKE)) if t < 20 else dets((far, BIKE)) if t >= 32 else dets(), 50)
+    assert [e.state for e in events] == [EventState.opened, EventState.cleared, EventState.opened]
+
+
+def test_a_second_box_on_a_standing_violation_opens_nothing() -> None:
+    # RoadTrack P/04-19_09_K287_1892: a parked car's violation is open; the detector then
+    # gives it a second, larger box (IoU 0.4 with the first) for a while. Still one violation.
+    an = analyzer(dwell_s=5, clear_s=10, classes=("car",))
+    car = (283.0, 290.0, 300.0, 315.0)
+    second = (276.0, 290.0, 294.0, 317.0)
+    events = run(an, lambda t: dets((car, CAR), (second, CAR)) if t >= 20 else dets((car, CAR)), 60)
+    assert [e.state for e in events] == [EventState.opened]
+
+
+def test_on_a_calibrated_ground_stillness_is_judged_in_metres() -> None:
+    """A far bike moving a pixel a second looks still in image terms (its 60 px box allows 12 px
+    of wander and the drift test 6 px); where the zone's ground plane says a pixel is 2 m
+    there, it is riding at 7 km/h, not parked. Where a pixel is a centimetre, the same box's
+    one-pixel jitter is still."""
+    def scene(t: float) -> Detections:
+        return dets(((300.0 + t, 300.0, 360.0 + t, 380.0), BIKE))
+
+    def zone(metres_per_px: float):
+        # normalized x, y → metres: x * 640 px, y * 480 px, times metres per pixel
+        return zone_config(dwell_s=5, ground={"homography": [[640 * metres_per_px, 0, 0], [0, 480 * metres_per_px, 0],
+                                                             [0, 0, 1]]})
+
+    assert [e.state for e in run(analyzer(dwell_s=5), scene, 12)] == [EventState.opened]
+    assert run(camera_analyzer(camera_config(zone(2.0))), scene, 12) == []
+    still = run(camera_analyzer(camera_config(zone(0.01))), lambda t: dets((jitter(BIKE_BOX, t), BIKE)), 12)
+    assert [e.state for e in still] == [EventState.opened]
+    # The four-point form: the zone's corners and where they lie in metres (a 6.4 x 2.4 m bay).
+    bay = zone_config(dwell_s=5, ground={"image": [(0, 0.5), (1, 0.5), (1, 1), (0, 1)],
+                                         "metres": [(0, 0), (6.4, 0), (6.4, 2.4), (0, 2.4)]})
+    assert [e.state for e in run(camera_analyzer(camera_config(bay)), scene, 12)] == [EventState.opened]
+
+
 def test_moving_bikes_never_open() -> None:
     an = analyzer(dwell_s=5, clear_s=5)
 

@@ -195,6 +195,8 @@ class Intake(Actions):
                     case.cleared_snapshot_sha256 = event.snapshot.sha256
                 self._camera_cleared(session, case, event.observed_at, violation_id)
             else:
+                if case.cleared_at is not None and event.observed_at > case.cleared_at:
+                    case.cleared_at = None  # seen standing again after the camera saw it gone
                 case.dwell_s = max(case.dwell_s, event.dwell_s)
                 if event.snapshot:
                     case.snapshot_url, case.snapshot_sha256 = event.snapshot.url, event.snapshot.sha256
@@ -306,11 +308,16 @@ class Intake(Actions):
 
     def _camera_cleared(self, session: Session, case: CaseRow, at: datetime, violation_id: str) -> None:
         """The camera saw one violation's spot free. The case counts as cleared once every
-        violation joined to it has cleared."""
-        states = session.execute(
-            select(EventRow.violation_id, EventRow.state).where(EventRow.case_id == case.id)).all()
-        cleared = {v for v, s in states if s == "cleared"} | {violation_id}
-        if {v for v, _ in states} - cleared:
+        violation joined to it has cleared: its latest event says so (a stop the camera missed
+        for a while clears, then goes on with an ``updated`` event, and clears again)."""
+        rows = session.execute(select(EventRow.violation_id, EventRow.state, EventRow.observed_at)
+                               .where(EventRow.case_id == case.id)).all()
+        latest: dict[str, tuple[bool, datetime, str]] = {}  # a violation's opened event comes first, whenever seen
+        for v, state, observed_at in [*rows, (violation_id, "cleared", at)]:
+            key = (state != "opened", observed_at, state)
+            if v not in latest or key[:2] >= latest[v][:2]:
+                latest[v] = key
+        if any(state != "cleared" for _, _, state in latest.values()):
             return
         case.cleared_at = at
         if case.state == CaseState.owner_notified.value:  # the shop put it right within its grace
