@@ -43,7 +43,6 @@ import tempfile
 import threading
 import time
 from datetime import UTC, datetime
-from fractions import Fraction
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -233,33 +232,17 @@ def run_pipeline(model: Path, clip: Path, cameras: int, sample_fps: float, secon
     return windows
 
 
-def with_gop(clip: Path, gop_s: float, out_dir: Path, min_s: float = 60.0) -> Path:
+def with_gop(clip: Path, gop_s: float, out_dir: Path, min_s: float = 60.0,
+             size: tuple[int, int] | None = None) -> Path:
     """The clip re-encoded (H.264) with a keyframe every ``gop_s`` seconds, as IP cameras send
-    their streams (a 1–2 s GOP is the usual setting); the pixels are the clip's, played
-    forwards and backwards until the stream is ``min_s`` long. A camera's stream is opened
-    once; a 3 s clip played in a loop would instead be opened (and probed, which decodes
-    frames) by every camera every 3 s, a cost no real camera has."""
-    import av
+    their streams (a 1–2 s GOP is the usual setting), at ``size`` (a substream) or its own; the
+    pixels are the clip's, played forwards and backwards until the stream is ``min_s`` long. A
+    camera's stream is opened once; a 3 s clip played in a loop would instead be opened (and
+    probed, which decodes frames) by every camera every 3 s, a cost no real camera has."""
+    from tests.builders import encode_clip
 
-    out = out_dir / f"{clip.stem}-gop{gop_s:g}s.mp4"
-    with av.open(str(clip)) as source:
-        video = source.streams.video[0]
-        rate = video.average_rate or 25
-        width, height = video.width, video.height
-        frames = [frame.to_ndarray(format="yuv420p") for frame in source.decode(video)]
-    with av.open(str(out), "w") as target:
-        stream = target.add_stream("libx264", rate=rate)
-        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-        stream.options = {"g": str(max(1, round(float(rate) * gop_s))), "keyint_min": "1", "preset": "veryfast",
-                          "sc_threshold": "0", "bf": "0"}
-        order = list(range(len(frames))) + list(range(len(frames) - 2, 0, -1))
-        total = max(len(frames), round(float(rate) * min_s))
-        for index in range(total):
-            frame = av.VideoFrame.from_ndarray(frames[order[index % len(order)]], format="yuv420p")
-            frame.pts, frame.time_base = index, Fraction(1, 1) / rate
-            target.mux(stream.encode(frame))
-        target.mux(stream.encode(None))
-    return out
+    suffix = "" if size is None else f"-{size[0]}x{size[1]}"
+    return encode_clip(clip, out_dir / f"{clip.stem}-gop{gop_s:g}s{suffix}.mp4", gop_s, size, min_s)
 
 
 def one(args: argparse.Namespace) -> None:

@@ -57,6 +57,13 @@ class Detections:
             {k: v[index] for k, v in self.data.items()},
         )
 
+    def scaled(self, sx: float, sy: float) -> Detections:
+        """The same detections on a frame ``sx`` times as wide and ``sy`` times as high."""
+        if (sx, sy) == (1.0, 1.0):
+            return self
+        factor = np.array([sx, sy, sx, sy], np.float32)
+        return Detections(self.xyxy * factor, self.confidence, self.class_id, self.tracker_id, self.data)
+
     @property
     def still_since(self) -> np.ndarray:
         """Media time each object came to rest, NaN while it moves (all NaN before tracking)."""

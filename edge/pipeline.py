@@ -4,12 +4,18 @@
 
 The live runner (:mod:`edge.runner`) and the replay (:mod:`edge.replay`) both go through
 :class:`CameraPipeline`, so a replayed clip decides exactly as a camera would.
+
+A camera that detects on its substream (``CameraConfig.detect_url``) gives each frame its main
+stream's picture of the same moment as well: the analyzer decides on the small frame, the
+evidence is taken from the large one, boxes scaled, and the events' boxes are in the main
+stream's pixels (those of their snapshots) from the first main frame on.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+import cv2
 import numpy as np
 
 from contract import ViolationEvent
@@ -19,6 +25,7 @@ from edge.detections import Detections
 from edge.event_builder import EventBuilder
 from edge.evidence import EvidenceError, EvidenceStore, StoredImage
 from edge.recorder import EvidenceRecorder
+from edge.zones import ZoneShape
 
 FrameEvents = list[tuple[ViolationEvent, list[StoredImage]]]
 
@@ -28,6 +35,7 @@ class CameraPipeline:
         self.analyzer = analyzer
         self.events = events
         self.recorder = recorder  # None: no evidence kept (a replay that only counts events)
+        self.evidence_wh: tuple[int, int] | None = None  # the main stream's size, once a frame of it came
 
     @classmethod
     def from_config(cls, config: EdgeConfig, camera: CameraConfig, class_names: Sequence[str], clock: Clock,
@@ -45,19 +53,42 @@ class CameraPipeline:
         return changed
 
     def frame(self, t: float, image: np.ndarray, detections: Detections,
-              on_evidence_error: Callable[[EvidenceError], None]) -> FrameEvents:
+              on_evidence_error: Callable[[EvidenceError], None],
+              evidence_image: np.ndarray | None = None) -> FrameEvents:
         """The events the frame at media time ``t`` decides, each with its stored images.
         Privacy comes first: the frame is pixelated before the background model or the
         evidence sees it. An image that cannot be stored goes to ``on_evidence_error``; the
-        event itself is never dropped for it."""
+        event itself is never dropped for it. ``evidence_image``: the main stream's frame of
+        the same moment, where ``image`` is the substream's."""
+        height, width = image.shape[:2]
+        if evidence_image is not None:
+            self.evidence_wh = (evidence_image.shape[1], evidence_image.shape[0])
+        scale = (1.0, 1.0)
+        if self.evidence_wh is not None and self.evidence_wh != (width, height):
+            scale = (self.evidence_wh[0] / width, self.evidence_wh[1] / height)
+            if evidence_image is None:  # the main stream is away: the substream's frame at its size
+                evidence_image = cv2.resize(image, self.evidence_wh, interpolation=cv2.INTER_LINEAR)
+        else:
+            evidence_image = None
         if self.recorder is not None:
-            image = self.recorder.protect(image, detections)
+            if evidence_image is None:
+                image = self.recorder.protect(image, detections)
+            else:
+                evidence_image = self.recorder.protect(evidence_image, detections.scaled(*scale))
         out: FrameEvents = []
         for decision in self.analyzer.decide(t, image, detections):
-            event = self.events.event(decision)
+            event = self.events.event(decision, scale)
             stored = ([] if self.recorder is None else
-                      self.recorder.record(image, decision, event, self.analyzer.shapes(), on_evidence_error))
+                      self.recorder.record(image if evidence_image is None else evidence_image, decision, event,
+                                           self._shapes(evidence_image), on_evidence_error))
             out.append((event, stored))
         if self.recorder is not None:
-            self.recorder.remember(t, image)
+            self.recorder.remember(t, image if evidence_image is None else evidence_image)
         return out
+
+    def _shapes(self, evidence_image: np.ndarray | None) -> list[ZoneShape]:
+        """The zones placed on the picture the evidence is drawn on."""
+        if evidence_image is None:
+            return self.analyzer.shapes()
+        size = (evidence_image.shape[1], evidence_image.shape[0])
+        return [ZoneShape(zone, size) for zone in self.analyzer.camera.zones]

@@ -18,6 +18,7 @@ from edge.detections import COCO_NAMES
 from edge.detector import YoloDetector
 from edge.event_builder import EventBuilder
 from edge.evidence import EvidenceError, EvidenceStore
+from edge.mainstream import MainStream
 from edge.mot import iter_mot_frames, read_mot
 from edge.pipeline import CameraPipeline
 from edge.source import read_frames
@@ -56,15 +57,21 @@ def replay_video(
     detector: YoloDetector,
     evidence: EvidenceStore | None = None,
     on_evidence_error: Callable[[EvidenceError], None] | None = None,
+    main_video: str | Path | None = None,
 ) -> Iterator[ViolationEvent]:
-    """Events from a video file, sampled at the camera's ``sample_fps``."""
+    """Events from a video file, sampled at the camera's ``sample_fps``; with ``main_video`` (the
+    same scene at a larger size), ``video`` is the substream detected on and the evidence
+    comes from ``main_video``'s keyframes."""
     pipeline = CameraPipeline.from_config(config, camera, detector.class_names, media_clock(start), evidence)
+    main = MainStream(str(main_video)) if main_video is not None else None
     sampler = camera.sampler()
     for raw in read_frames(str(video)):
         if not sampler.due(raw.time_s):
             continue
         image = raw.to_bgr()
-        for event, _ in pipeline.frame(raw.time_s, image, detector.detect(image), on_evidence_error or _raise):
+        picture = main.at(raw.time_s) if main is not None else None
+        for event, _ in pipeline.frame(raw.time_s, image, detector.detect(image), on_evidence_error or _raise,
+                                       picture):
             yield event
         sampler.follow(pipeline.analyzer.busy)
 

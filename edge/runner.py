@@ -1,9 +1,10 @@
 """``gridpatrol edge run``: every configured camera through the pipeline, events to MQTT.
 
 source → sampler → detector → tracker → rules → evidence → outbox → MQTT. One thread per
-camera; their frames meet in the box's inference threads, which batch them (edge/batching.py). A
-file source plays at its own frame rate (times ``speed``) so it behaves like a camera, a
-live source as fast as it arrives.
+camera (and one for its main stream where it detects on its substream); their frames meet in
+the box's inference threads, which batch them (edge/batching.py). A file source plays at its
+own frame rate (times ``speed``) so it behaves like a camera, a live source as fast as it
+arrives.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from edge.config import CameraConfig, EdgeConfig, ZoneConfig
 from edge.configwatch import ConfigWatcher
 from edge.detector import Detector, YoloDetector
 from edge.evidence import EvidenceError, EvidenceStore
+from edge.mainstream import MainStream
 from edge.metrics import EdgeMetrics
 from edge.outbox import Outbox
 from edge.pipeline import CameraPipeline
@@ -70,6 +72,8 @@ class CameraWorker(threading.Thread):
         self.current: CameraStatus | None = None
         self.last_frame_at: datetime | None = None
         self._heartbeat_due = 0.0
+        # detecting on the substream: the main stream's keyframes are the evidence (edge/mainstream.py)
+        self.main = (MainStream(camera.url, stop=stop.is_set, loop=camera.loop) if camera.detect_url else None)
 
     def _status(self, state: str, reason: str) -> None:
         log.info("camera %s %s: %s", self.camera.id, state, reason)
@@ -91,7 +95,10 @@ class CameraWorker(threading.Thread):
             self.on_status(self.current)
 
     def run(self) -> None:
-        source = CameraSource(self.camera.url, on_status=self._status, stop=self.stop_event.is_set,
+        if self.main is not None:
+            self.main.start()
+        source = CameraSource(self.camera.detect_url or self.camera.url, on_status=self._status,
+                              stop=self.stop_event.is_set,
                               on_reconnect=self.metrics.reconnects.labels(self.camera.id).inc, loop=self.camera.loop,
                               gate=lambda: KeyframeGate(self.camera.decode, 1.0 / self.camera.sample_fps))
         if not source.live:
@@ -149,7 +156,8 @@ class CameraWorker(threading.Thread):
         detections = self.detector.detect(image)
         self.metrics.frames_analysed.labels(self.camera.id).inc()
         self.frames_analysed += 1
-        for event, stored in self.pipeline.frame(t, image, detections, self._evidence_failed):
+        evidence = self.main.at(t) if self.main is not None else None
+        for event, stored in self.pipeline.frame(t, image, detections, self._evidence_failed, evidence):
             self.metrics.events.labels(self.camera.id, event.state.value).inc()
             self.emit(event, [str(image.path) for image in stored])
 

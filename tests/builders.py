@@ -246,3 +246,37 @@ def detections_of(*items: tuple[Box, int], confidence: float = 0.8) -> Detection
         np.full(len(items), confidence, np.float32),
         np.array([c for _, c in items], np.int32),
     )
+
+
+def encode_clip(clip: Path, out: Path, gop_s: float, size: tuple[int, int] | None = None, min_s: float = 0.0,
+                max_s: float | None = None) -> Path:
+    """``clip`` re-encoded (H.264) as an IP camera sends it: a keyframe every ``gop_s`` seconds,
+    at ``size`` (width, height; unset: the clip's own), the pixels played forwards and backwards
+    until the stream is ``min_s`` long, its first ``max_s`` seconds only if given. One clip at
+    two sizes is a camera's main stream and substream."""
+    from fractions import Fraction
+
+    import av
+
+    with av.open(str(clip)) as source:
+        video = source.streams.video[0]
+        rate = video.average_rate or 25
+        width, height = size or (video.width, video.height)
+        frames = []
+        for frame in source.decode(video):
+            if max_s is not None and len(frames) >= float(rate) * max_s:
+                break
+            frames.append(frame.reformat(width=width, height=height, format="yuv420p").to_ndarray())
+    with av.open(str(out), "w") as target:
+        stream = target.add_stream("libx264", rate=rate)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream.options = {"g": str(max(1, round(float(rate) * gop_s))), "keyint_min": "1", "preset": "veryfast",
+                          "sc_threshold": "0", "bf": "0"}
+        order = list(range(len(frames))) + list(range(len(frames) - 2, 0, -1))
+        total = max(len(frames), round(float(rate) * min_s))
+        for index in range(total):
+            frame = av.VideoFrame.from_ndarray(frames[order[index % len(order)]], format="yuv420p")
+            frame.pts, frame.time_base = index, Fraction(1, 1) / rate
+            target.mux(stream.encode(frame))
+        target.mux(stream.encode(None))
+    return out

@@ -49,17 +49,18 @@ def test_roadtrack_stays_mostly_quiet_on_normal_traffic(roadtrack_scores: dict[s
     total = summarize(roadtrack_scores["P"] + roadtrack_scores["N"])
     n = roadtrack_scores["N"]
     quiet = sum(1 for s in n if s.events == 0)
-    # Measured: 82 of 82 normal clips with no event, 3 false alarms over the split, precision
-    # 0.952, F1 0.967 (bench/roadtrack_score.py).
+    # Measured: 82 of 82 normal clips with no event, 2 false alarms and 1 extra open over the
+    # split; counted strictly precision 0.947, F1 0.964 (bench/roadtrack_score.py, which also
+    # cross-validates by road segment: 0.964).
     assert len(n) == 82 and quiet >= 80, quiet
-    assert total.false_alarms <= 5 and total.precision >= 0.92, total
+    assert total.false_alarms <= 4 and total.precision >= 0.92, total
     assert total.f1 >= 0.95, total
 
 
 def test_roadtrack_stop_is_one_violation_while_it_stands(roadtrack_scores: dict[str, list[ClipScore]]) -> None:
-    # Measured: 6 extra opens on 54 found stops (some after a stop had been unseen for clear_s),
-    # where a spot that stayed put while the vehicle crept along gave 36.
-    assert summarize(roadtrack_scores["P"]).duplicates <= 8
+    # Measured: 1 extra open on 54 found stops, where clearing a stop the detector lost for
+    # longer than clear_s and opening it again gave 6 (rejoin_s, rejoin_distance).
+    assert summarize(roadtrack_scores["P"]).duplicates <= 2
 
 
 def test_score_counts_an_early_event_that_stays_open(tmp_path: Path) -> None:
@@ -222,3 +223,43 @@ def test_an_idle_rate_looks_less_at_an_empty_view_and_decides_the_same(shared: P
     empty_full, _ = run(cars, None)
     empty_idle, none = run(cars, 0.25)
     assert none == [] and empty_idle <= empty_full / 7  # 2 fps against 0.25 fps
+
+
+def test_a_camera_detected_on_its_substream_keeps_its_evidence_from_the_main_stream(
+        shared: Path, project_root: Path, tmp_path: Path) -> None:
+    """The car park as a camera with two streams: the 320x240 substream is detected on, the
+    960x720 main stream (a keyframe every 2 s) gives the evidence. The decisions are those of
+    the substream alone; the snapshots are the main stream's, with the boxes scaled to it."""
+    from builders import encode_clip
+
+    config = load_edge_config(project_root / "configs/demo-edge.yaml")
+    camera = config.cameras[0]
+    model = YoloDetector(shared / "models/yolov8n-coco-int8-640.onnx")
+    seen: dict[str, object] = {}
+
+    class Remembering:  # the model runs once per frame for both replays
+        class_names = model.class_names
+
+        def detect(self, image: np.ndarray):
+            key = hashlib.md5(image.tobytes()).hexdigest()
+            return seen[key] if key in seen else seen.setdefault(key, model.detect(image))
+
+    detector = Remembering()
+    source = shared / "media/clips/carpark-320x240.mp4"
+    clip = encode_clip(source, tmp_path / "sub.mp4", gop_s=2.0, max_s=40)
+    main = encode_clip(source, tmp_path / "main.mp4", gop_s=2.0, size=(960, 720), max_s=40)
+    alone = list(replay_video(config, camera, clip, START, detector))
+    evidence = EvidenceStore(tmp_path / "evidence")
+    both = list(replay_video(config, camera, clip, START, detector, evidence, main_video=main))
+    assert [(e.violation_id, e.state, e.observed_at) for e in both] == [
+        (e.violation_id, e.state, e.observed_at) for e in alone]
+    assert sum(e.state is EventState.opened for e in both) >= 4
+    for small, large in zip(alone, both, strict=True):
+        assert np.allclose(np.array(large.objects[0].bbox), 3 * np.array(small.objects[0].bbox), atol=0.2)
+        assert (large.snapshot.width, large.snapshot.height) == (960, 720)
+        assert cv2.imread(large.snapshot.url.removeprefix("file://")).shape[:2] == (720, 960)
+        crop = large.objects[0].crop
+        x1, y1, x2, y2 = large.objects[0].bbox
+        assert crop is not None and crop.width >= x2 - x1 and crop.height >= y2 - y1
+    befores = [e.before for e in both if e.before is not None]
+    assert befores and all((b.width, b.height) == (960, 720) for b in befores)
