@@ -209,3 +209,26 @@ def test_keyframes_only_once_the_stream_shows_they_come_often_enough(shared: Pat
     looped = CameraSource(clip, loop=True)
     times = [raw.time_s for _, raw in zip(range(len(every) + 5), looped.frames(), strict=False)]
     assert times[len(every)] > times[len(every) - 1]  # played again, media time going on
+
+
+def test_a_live_main_stream_gives_its_latest_keyframe_and_none_once_it_is_gone(rtsp_camera: RtspCamera) -> None:
+    """A camera detected on its substream takes its evidence from the main stream (here the
+    RTSP camera): read keyframe by keyframe in its own thread, the latest picture at hand;
+    when the stream dies, no stale picture passes for now (evidence falls back to the
+    substream), and it comes back with the stream."""
+    from edge.mainstream import MainStream
+
+    stop = threading.Event()
+    main = MainStream(rtsp_camera.url, stop=stop.is_set, max_age_s=3.0)
+    main.start()
+    try:
+        wait_for(lambda: main.at(0.0) is not None, 20, "the main stream's first keyframe")
+        assert main.at(0.0).shape == (240, 320, 3)
+        count = main.keyframes
+        wait_for(lambda: main.keyframes >= count + 2, 10, "keyframes every 2 s")
+        rtsp_camera.kill()
+        wait_for(lambda: main.at(0.0) is None, 10, "the picture to age out")
+        rtsp_camera.start()
+        wait_for(lambda: main.at(0.0) is not None, 30, "the main stream back")
+    finally:
+        stop.set()
