@@ -96,6 +96,18 @@ class SceneConfig(_Strict):
     frozen_s: float = Field(default=60.0, gt=0, description="The same picture, to the bit, this long: stalled")
 
 
+class UnchangedConfig(_Strict):
+    """Reusing detections (edge/unchanged.py): a sampled frame whose zones look as they did in
+    the last frame the model saw gets that frame's detections instead of a new inference."""
+
+    enabled: bool = True
+    level: int = Field(default=14, ge=1, le=255, description="A pixel changed when it differs by more grey levels")
+    share: float = Field(default=0.002, gt=0.0, lt=1.0,
+                         description="A zone changed when more than this share of its pixels did")
+    max_reuse_s: float = Field(default=10.0, ge=0.0, le=300.0,
+                               description="The model sees the camera at least this often all the same")
+
+
 class CameraConfig(_Strict):
     id: Identifier
     url: str = Field(min_length=1, description="rtsp://, http(s):// or a video file path")
@@ -117,6 +129,7 @@ class CameraConfig(_Strict):
     enabled: bool = True
     loop: bool = Field(default=False, description="Play a video file again and again (a file as a test camera)")
     scene: SceneConfig = Field(default_factory=SceneConfig)
+    unchanged: UnchangedConfig = Field(default_factory=UnchangedConfig)
     decode: Literal["auto", "all", "keyframes"] = Field(
         default="auto",
         description="auto: decode only keyframes once the stream shows they come at least as often as the "

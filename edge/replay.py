@@ -22,6 +22,7 @@ from edge.mainstream import MainStream
 from edge.mot import iter_mot_frames, read_mot
 from edge.pipeline import CameraPipeline
 from edge.source import read_frames
+from edge.unchanged import UnchangedGate
 
 EventSink = Callable[[ViolationEvent], None]
 
@@ -64,14 +65,15 @@ def replay_video(
     comes from ``main_video``'s keyframes."""
     pipeline = CameraPipeline.from_config(config, camera, detector.class_names, media_clock(start), evidence)
     main = MainStream(str(main_video)) if main_video is not None else None
+    unchanged = UnchangedGate(camera.unchanged, camera.zones)
     sampler = camera.sampler()
     for raw in read_frames(str(video)):
         if not sampler.due(raw.time_s):
             continue
         image = raw.to_bgr()
         picture = main.at(raw.time_s) if main is not None else None
-        for event, _ in pipeline.frame(raw.time_s, image, detector.detect(image), on_evidence_error or _raise,
-                                       picture):
+        detections = unchanged.detect(raw.time_s, image, detector.detect)
+        for event, _ in pipeline.frame(raw.time_s, image, detections, on_evidence_error or _raise, picture):
             yield event
         sampler.follow(pipeline.analyzer.busy)
 

@@ -31,6 +31,7 @@ from edge.pipeline import CameraPipeline
 from edge.publisher import Publisher
 from edge.scene import SceneGuard
 from edge.source import CameraSource, KeyframeGate, SourceError
+from edge.unchanged import UnchangedGate
 from i18n import Msg, translator
 
 log = logging.getLogger(__name__)
@@ -74,6 +75,7 @@ class CameraWorker(threading.Thread):
         self._heartbeat_due = 0.0
         # detecting on the substream: the main stream's keyframes are the evidence (edge/mainstream.py)
         self.main = (MainStream(camera.url, stop=stop.is_set, loop=camera.loop) if camera.detect_url else None)
+        self.unchanged = UnchangedGate(camera.unchanged, camera.zones)  # no inference where nothing changed
 
     def _status(self, state: str, reason: str) -> None:
         log.info("camera %s %s: %s", self.camera.id, state, reason)
@@ -142,6 +144,7 @@ class CameraWorker(threading.Thread):
         if self._pending_zones is not None:
             zones, self._pending_zones = self._pending_zones, None
             changed = self.pipeline.use_zones(zones)
+            self.unchanged.use_zones(zones)
             self.camera = self.analyzer.camera
             log.info("camera %s: zones %s changed, applied", self.camera.id, ", ".join(changed) or "(none)")
         change = self.scene.check(t, image)
@@ -153,7 +156,7 @@ class CameraWorker(threading.Thread):
         if self.scene.paused:
             self.frames_suspended += 1
             return  # no violation decided, none cleared, on a view the zones do not fit
-        detections = self.detector.detect(image)
+        detections = self.unchanged.detect(t, image, self.detector.detect)
         self.metrics.frames_analysed.labels(self.camera.id).inc()
         self.frames_analysed += 1
         evidence = self.main.at(t) if self.main is not None else None
