@@ -103,6 +103,44 @@ def run_ceiling(model: Path, clip: Path, seconds: float, batch: int = 1) -> dict
             "decode_mpix_per_s": decode_rate(clip, min(seconds, 10.0))}
 
 
+def decode_cpu(clip: Path, gate_mode: str, sample_fps: float, seconds: float) -> float:
+    """CPU seconds per second of ``clip``'s media time to decode what a camera's source decodes
+    of it (every frame, or keyframes only where the gate allows), threads as the sources use."""
+    from edge.source import KeyframeGate, read_frames
+
+    cpu0, media, start = cpu_s(), 0.0, time.monotonic()
+    while time.monotonic() - start < seconds:
+        for raw in read_frames(str(clip), gate=KeyframeGate(gate_mode, 1.0 / sample_fps)):
+            media = max(media, raw.time_s)
+            if time.monotonic() - start >= seconds:
+                break
+        else:
+            media += 1.0 / 25  # the last frame's span; the clip plays again
+    return (cpu_s() - cpu0) / max(media, 1e-6)
+
+
+def run_limit(model: Path, clip: Path, sub: Path | None, sample_fps: float, seconds: float) -> dict:
+    """The pipeline's own physical limit: cores ÷ the CPU one camera needs each second for
+    decoding what the pipeline decodes (the substream as the gate allows and the main stream's
+    keyframes; or the one stream) and for inference at ``sample_fps``, as the edge runs it."""
+    import av
+
+    from edge.config import ModelConfig
+
+    with av.open(str(sub or clip)) as container:
+        frame = next(container.decode(video=0)).to_ndarray(format="bgr24")
+    tensor, _ = make_detector(model).preprocess(frame)
+    threads, workers = ModelConfig(path=model).inference_plan()
+    rate, cores_busy = raw_rate(model, tensor, seconds / 2, threads, workers)
+    inference_cpu = cores_busy / rate
+    decode = decode_cpu(sub or clip, "auto", sample_fps, seconds / 4)
+    main = decode_cpu(clip, "keyframes", sample_fps, seconds / 4) if sub else 0.0
+    per_camera = decode + main + sample_fps * inference_cpu
+    cores = os.cpu_count() or 1
+    return {"inference_cpu_ms": 1000 * inference_cpu, "decode_cpu_per_s": decode, "main_cpu_per_s": main,
+            "per_camera_cpu": per_camera, "cameras": cores / per_camera}
+
+
 def decode_rate(clip: Path, seconds: float) -> float:
     """Megapixels/s PyAV decodes of ``clip`` (every frame, threads as the edge's sources use)."""
     import av
@@ -183,8 +221,8 @@ def run_ultralytics(model: Path, clip: Path, cameras: int, sample_fps: float, se
     return run_cameras(clip, [detect_with(m) for m in models], sample_fps, seconds)
 
 
-def run_pipeline(model: Path, clip: Path, cameras: int, sample_fps: float, seconds: float, batch: int = 1
-                 ) -> list[Window]:
+def run_pipeline(model: Path, clip: Path, cameras: int, sample_fps: float, seconds: float, batch: int = 1,
+                 sub: Path | None = None) -> list[Window]:
     from edge.batching import BatchScheduler
     from edge.config import EdgeConfig, ModelConfig
     from edge.evidence import EvidenceStore
@@ -200,7 +238,7 @@ def run_pipeline(model: Path, clip: Path, cameras: int, sample_fps: float, secon
         "edge_id": "bench", "model": {"path": str(model)}, "mqtt": {"url": "mqtt://127.0.0.1:1"},
         "evidence": {"dir": str(work / "evidence")}, "outbox": {"path": str(work / "outbox.sqlite")},
         "cameras": [{"id": f"cam-{i:03d}", "url": str(clip), "sample_fps": sample_fps, "loop": True,
-                     "zones": [zone]} for i in range(cameras)],
+                     "detect_url": str(sub) if sub else None, "zones": [zone]} for i in range(cameras)],
     })
     evidence = EvidenceStore(work / "evidence")
     stop = threading.Event()
@@ -248,12 +286,19 @@ def with_gop(clip: Path, gop_s: float, out_dir: Path, min_s: float = 60.0,
 def one(args: argparse.Namespace) -> None:
     mode, cameras = args.one
     model, clip = Path(args.model_path), Path(args.clip_path)
+    sub = Path(args.sub_path) if args.sub_path else None
     if mode == "ceiling":
-        print(json.dumps(run_ceiling(model, clip, args.seconds, args.batch)))
+        print(json.dumps(run_ceiling(model, sub or clip, args.seconds, args.batch)))
+        return
+    if mode == "limit":
+        print(json.dumps(run_limit(model, clip, sub, args.sample_fps, args.seconds)))
         return
     cpu0, wall0 = cpu_s(), time.monotonic()
-    runner = {"naive": run_naive, "ultralytics": run_ultralytics, "pipeline": run_pipeline}[mode]
-    windows = runner(model, clip, int(cameras), args.sample_fps, args.seconds, args.batch)
+    if mode == "pipeline":
+        windows = run_pipeline(model, clip, int(cameras), args.sample_fps, args.seconds, args.batch, sub)
+    else:  # the naive and Ultralytics loops read the main stream, as such projects do
+        runner = {"naive": run_naive, "ultralytics": run_ultralytics}[mode]
+        windows = runner(model, clip, int(cameras), args.sample_fps, args.seconds, args.batch)
     print(json.dumps(summarise(windows, args.seconds, args.sample_fps, cpu_s() - cpu0, time.monotonic() - wall0)))
 
 
@@ -290,7 +335,11 @@ def main() -> int:
     parser.add_argument("--batch", type=int, default=1, help="frames per inference call (pipeline and ceiling)")
     parser.add_argument("--ultralytics-python", type=Path, metavar="PYTHON",
                         help="an interpreter with Ultralytics installed: adds the ultralytics design")
+    parser.add_argument("--substream", metavar="WxH",
+                        help="the cameras also send the clip at WxH (e.g. 640x360): the pipeline detects on it and "
+                        "takes evidence from the main stream's keyframes; the naive loop reads the main stream")
     parser.add_argument("--one", nargs=2, help=argparse.SUPPRESS)
+    parser.add_argument("--sub-path", help=argparse.SUPPRESS)
     parser.add_argument("--model-path", help=argparse.SUPPRESS)
     parser.add_argument("--clip-path", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -315,8 +364,13 @@ def main() -> int:
         model = Path(tempfile.mkdtemp(prefix="edge-capacity-model-")) / f"{model.stem}-anybatch.onnx"
         rebatch(one_model, model)
     source_clip = clip
+    clips_dir = Path(tempfile.mkdtemp(prefix="edge-capacity-clip-"))
     if args.gop > 0:
-        clip = with_gop(clip, args.gop, Path(tempfile.mkdtemp(prefix="edge-capacity-clip-")))
+        clip = with_gop(clip, args.gop, clips_dir)
+    sub: Path | None = None
+    if args.substream:
+        width, height = (int(v) for v in args.substream.lower().split("x"))
+        sub = with_gop(source_clip, args.gop or 2.0, clips_dir, size=(width, height))
 
     def child(mode: str, cameras: int) -> dict:
         python = str(args.ultralytics_python) if mode == "ultralytics" else sys.executable
@@ -324,7 +378,7 @@ def main() -> int:
         out = subprocess.run(
             [python, __file__, "--one", mode, str(cameras), "--model-path", str(path), "--clip-path",
              str(clip), "--sample-fps", str(args.sample_fps), "--seconds", str(args.seconds),
-             "--batch", str(args.batch)],
+             "--batch", str(args.batch), *(["--sub-path", str(sub)] if sub else [])],
             capture_output=True, text=True, env={**os.environ, "PYTHONWARNINGS": "ignore"})
         if out.returncode != 0:  # a design that crashes under load handles nothing
             last = (out.stderr.strip().splitlines() or ["no message"])[-1]
@@ -332,8 +386,14 @@ def main() -> int:
         return json.loads(out.stdout.strip().splitlines()[-1])
 
     gop = f" re-encoded with a {args.gop:g} s GOP" if args.gop > 0 else ""
-    print(f"model {args.model}, clip {source_clip.name}{gop}, sample {args.sample_fps} fps per camera, "
+    substream = f", substream {args.substream} detected on" if sub else ""
+    print(f"model {args.model}, clip {source_clip.name}{gop}{substream}, sample {args.sample_fps} fps per camera, "
           f"{args.seconds:.0f} s measured per run, {os.cpu_count()} CPUs, {datetime.now(UTC):%Y-%m-%d}")
+    limit = child("limit", 1)
+    print(f"pipeline's own limit: {limit['cameras']:.1f} cameras = {os.cpu_count()} cores / "
+          f"{limit['per_camera_cpu']:.3f} cores per camera (decoding {limit['decode_cpu_per_s']:.3f}"
+          + (f" + main-stream keyframes {limit['main_cpu_per_s']:.3f}" if sub else "")
+          + f" + {args.sample_fps:g} inferences x {limit['inference_cpu_ms']:.1f} ms)")
     ceiling = child("ceiling", 1)
     ceiling_cameras = ceiling["fps"] / args.sample_fps
     others = "; ".join(f"{k}: {v:.1f}" for k, v in ceiling["others"].items())
@@ -371,6 +431,9 @@ def main() -> int:
         for other in ("naive", "ultralytics"):
             if best.get(other) and best.get("pipeline"):
                 print(f"pipeline / {other}: {best['pipeline'] / best[other]:.1f}x the {other} design's cameras")
+    if best.get("pipeline"):
+        print(f"pipeline / its own limit: {best['pipeline']} of {limit['cameras']:.1f} cameras = "
+              f"{best['pipeline'] / limit['cameras']:.0%}")
     return 0
 
 
