@@ -4,10 +4,22 @@ No public model has a class for a shop's goods, racks or stalls. A shop front's 
 instead ask for *stationary foreground*: a region that differs from the strip as it usually
 looks (the long-term background) while it stays the same from sample to sample (the
 short-term background), i.e. something new that has stopped there. This is the dual
-background method used for left objects (Porikli et al., 2008), on small grey frames:
+background method used for left objects (Porikli et al., 2008), on small blurred colour
+frames (320 px wide):
 
-- the first long-term background is the median of the first ``warmup_s``, so what merely
-  passed then leaves no ghost; so is the one learnt again after a change of light;
+- the first long-term background is the median of the first ``warmup_s`` (8 s), so what
+  merely passed then leaves no ghost; so is the one learnt again after a change of light;
+- each pixel knows its own noise (its median absolute deviation over the warm-up, then
+  followed where nothing new stands): a pixel has changed when its colour differs by more
+  than ``noise_factor`` times that and at least ``min_level`` levels, in any channel. Flat
+  pavement is watched closely, compressed tile texture and flickering leaves less so; goods
+  in the pavement's own dull colours (a grey bag on grey tiles, brown boxes on a wooden
+  floor) differ from it by far less than one fixed grey threshold asks (as in MOG2 and the
+  SuBSENSE/PAWCS family);
+- a change that keeps the background's colour (chromaticity) and brightens or darkens it by
+  a factor (``shadow_ratio``), with the background's texture still showing through where it
+  has any (on ground without texture: by a clear factor, ``flat_light``), is light: a
+  shadow or a patch of sun, no object;
 - the short-term background follows every sample quickly (``short_s``): what moves differs
   from it, what stands still soon matches it;
 - the long-term background learns slowly (``learn_s``) where nothing new stands, and absorbs
@@ -41,13 +53,35 @@ MAX_CHANGED_SHARE = 0.5  # more of the frame changed than this: the light change
 
 @dataclass(frozen=True)
 class ForegroundSettings:
-    threshold: float = 28.0  # grey levels of difference that count as changed
+    min_level: float = 10.0  # colour levels (0-255) a pixel must differ by to count as changed, at least
+    noise_factor: float = 4.0  # ... and this many times the pixel's own noise
     short_s: float = 2.0
     learn_s: float = 60.0
     absorb_s: float = 4 * 3600.0
     min_area: float = 0.002  # of the frame; smaller blobs are noise
     max_area: float = 0.25  # of the frame; larger ones are a scene change, not an object
-    warmup_s: float = 30.0  # the first background is the median of this long: passers-by leave no ghost
+    warmup_s: float = 8.0  # the first background is the median of this long: passers-by leave no ghost
+    warmup_frames: int = 8  # frames gathered over the warm-up
+    shadow_ratio: tuple[float, float] = (0.45, 1.6)  # brightness factors light (shadow, sun) may change by
+    max_chroma: float = 0.025  # chromaticity difference (r, g shares) light keeps within
+    min_texture: float = 3.0  # mean gradient (levels/px) above which the background has texture to show
+    texture_match: float = 0.6  # gradient correlation above which the background's texture shows through
+    # On ground without texture, only a clear brightness change is light: a faint one in the
+    # same colour is as likely dull goods (a grey bag on grey pavement) and counts as a change.
+    flat_light: tuple[float, float] = (0.8, 1.25)
+
+
+def _luma(image: np.ndarray) -> np.ndarray:
+    return image @ np.array([0.114, 0.587, 0.299], np.float32)  # BGR
+
+
+def _chroma(image: np.ndarray) -> np.ndarray:
+    total = image.sum(axis=2, keepdims=True) + 12.0  # + a little: dark pixels' shares are noise
+    return image[..., 1:] / total  # the g and r shares
+
+
+def _gradients(luma: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    return cv2.Sobel(luma, cv2.CV_32F, 1, 0, ksize=3), cv2.Sobel(luma, cv2.CV_32F, 0, 1, ksize=3)
 
 
 def _edge_strength(image: np.ndarray, where: np.ndarray) -> float:
@@ -71,69 +105,122 @@ class StationaryForeground:
         self.scale = WORK_WIDTH / width
         self.size = (WORK_WIDTH, max(1, round(height * self.scale)))
         self.mask = cv2.resize(mask, self.size, interpolation=cv2.INTER_NEAREST) > 0
-        self.long: np.ndarray | None = None
+        self.long: np.ndarray | None = None  # (h, w, 3) colour
         self.short: np.ndarray | None = None
+        self.noise: np.ndarray | None = None  # (h, w) each pixel's own noise, levels
         self.last_t = 0.0
         self.relearnt = 0
         self.ghosts = 0  # blobs found to be where something left, learnt as background
+        self.shadows = 0  # samples in which light (a shadow, a patch of sun) was told from objects
         self._warmup: list[np.ndarray] = []
         self._warmup_from: float | None = None
+        self._long_gradients: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
-    def _grey(self, frame_bgr: np.ndarray) -> np.ndarray:
+    def _small(self, frame_bgr: np.ndarray) -> np.ndarray:
         small = cv2.resize(frame_bgr, self.size, interpolation=cv2.INTER_AREA)
-        return cv2.GaussianBlur(cv2.cvtColor(small, cv2.COLOR_BGR2GRAY), (5, 5), 0).astype(np.float32)
+        return cv2.GaussianBlur(small, (5, 5), 0).astype(np.float32)
 
     def update(self, t: float, frame_bgr: np.ndarray, people: np.ndarray, explained: np.ndarray) -> Detections:
         """This sample's blobs. ``people``: person boxes (never an object; nor is what they
         cover); ``explained``: boxes the detector found already (counted as themselves)."""
-        grey = self._grey(frame_bgr)
+        frame = self._small(frame_bgr)
         s = self.settings
-        if self.long is None or self.short is None:
-            self._learn(t, grey)
+        if self.long is None or self.short is None or self.noise is None:
+            self._learn(t, frame)
             return Detections.empty()
         dt, self.last_t = t - self.last_t, t
-        changed = np.abs(grey - self.long) > s.threshold
+        threshold = np.maximum(s.min_level, s.noise_factor * self.noise)
+        difference = np.abs(frame - self.long).max(axis=2)
+        changed = difference > threshold
         if changed.mean() > MAX_CHANGED_SHARE:
-            self.long = self.short = None  # learnt afresh, from a median again
-            self._warmup, self._warmup_from = [], None
-            self.relearnt += 1
-            self._learn(t, grey)
+            self._relearn(t, frame)
             return Detections.empty()
-        settled = np.abs(grey - self.short) <= s.threshold
-        stationary = changed & settled & self.mask
+        light = changed & self._light(frame)
+        if (light & self.mask).any():
+            self.shadows += 1
+        settled = np.abs(frame - self.short).max(axis=2) <= threshold
+        stationary = changed & ~light & settled & self.mask
         # Backgrounds learn after the comparison: what stands new is absorbed only slowly.
-        self.short += _rate(dt, s.short_s) * (grey - self.short)
+        self.short += _rate(dt, s.short_s) * (frame - self.short)
         learn = np.where(changed, _rate(dt, s.absorb_s), _rate(dt, s.learn_s)).astype(np.float32)
-        self.long += learn * (grey - self.long)
-        return self._blobs(grey, stationary, people, explained)
+        self.long += learn[..., None] * (frame - self.long)
+        quiet = ~changed
+        self.noise[quiet] += _rate(dt, s.learn_s) * (difference[quiet] - self.noise[quiet])
+        self._long_gradients = None
+        return self._blobs(frame, stationary, people, explained)
 
-    def _is_ghost(self, grey: np.ndarray, blob: np.ndarray) -> bool:
-        """A blob where something *left* (it stood there while the background was learnt):
-        its outline has edges in the background but not in the frame. A new object's outline
-        is an edge of the frame."""
-        ring = cv2.morphologyEx(blob.astype(np.uint8), cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8)) > 0
-        if not ring.any() or self.long is None:
+    def _light(self, frame: np.ndarray) -> np.ndarray:
+        """Where the frame is the background under other light: the same colour, brighter or
+        darker by a factor, and its texture showing through where the background has any."""
+        assert self.long is not None
+        s = self.settings
+        luma, long_luma = _luma(frame), _luma(self.long)
+        ratio = (luma + 1.0) / (long_luma + 1.0)
+        same_colour = np.abs(_chroma(frame) - _chroma(self.long)).max(axis=2) <= s.max_chroma
+        lit = same_colour & (ratio >= s.shadow_ratio[0]) & (ratio <= s.shadow_ratio[1])
+        if self._long_gradients is None:
+            gx, gy = _gradients(long_luma)
+            self._long_gradients = (gx, gy, cv2.boxFilter(gx * gx + gy * gy, -1, (7, 7)))
+        bx, by, b_energy = self._long_gradients
+        fx, fy = _gradients(luma)
+        dot = cv2.boxFilter(fx * bx + fy * by, -1, (7, 7))
+        f_energy = cv2.boxFilter(fx * fx + fy * fy, -1, (7, 7))
+        correlation = dot / np.sqrt(np.maximum(f_energy * b_energy, 0.0) + 1e-6)
+        textured = np.sqrt(np.maximum(b_energy, 0.0)) > s.min_texture * 4  # Sobel 3x3 gains about 4
+        clear = (ratio <= s.flat_light[0]) | (ratio >= s.flat_light[1])
+        return lit & np.where(textured, correlation >= s.texture_match, clear)
+
+    def _relearn(self, t: float, frame: np.ndarray) -> None:
+        """The light changed over most of the frame: learnt afresh, from a median again."""
+        self.long = self.short = self.noise = None
+        self._warmup, self._warmup_from = [], None
+        self.relearnt += 1
+        self._learn(t, frame)
+
+    def _is_ghost(self, frame: np.ndarray, luma: np.ndarray, blob: np.ndarray) -> bool:
+        """A blob where something *left* (it stood there while the background was learnt).
+        Two signs, both needed: its outline has edges in the background but not in the frame,
+        and in the frame its inside matches its surroundings while in the background it did
+        not. A new object is the other way round, even one in the ground's own dull colour on
+        textured ground (whose outline edges are weaker than the texture's)."""
+        if self.long is None:
             return False
-        return _edge_strength(grey, ring) < _edge_strength(self.long, ring)
+        cell = np.ones((3, 3), np.uint8)
+        inside = blob & ~(cv2.erode(blob.astype(np.uint8), cell, iterations=2) > 0)
+        around = (cv2.dilate(blob.astype(np.uint8), cell, iterations=3) > 0) & ~blob
+        ring = cv2.morphologyEx(blob.astype(np.uint8), cv2.MORPH_GRADIENT, cell) > 0
+        if not inside.any() or not around.any() or not ring.any():
+            return False
 
-    def _learn(self, t: float, grey: np.ndarray) -> None:
-        """Gather a frame every ``warmup_s / 15``; after ``warmup_s`` their median is the
-        background. A car or a person passing through a few of them is not in it (a frame
-        taken as it is would keep them, and their leaving would look like a new object)."""
+        def step(image: np.ndarray) -> float:  # the colour step from the blob's edge to its surroundings
+            return float(np.abs(image[inside].mean(axis=0) - image[around].mean(axis=0)).max())
+
+        edges_left = _edge_strength(luma, ring) < _edge_strength(_luma(self.long), ring)
+        return edges_left and step(frame) < step(self.long)
+
+    def _learn(self, t: float, frame: np.ndarray) -> None:
+        """Gather ``warmup_frames`` frames over ``warmup_s``; then their median is the
+        background and their spread about it each pixel's noise. A car or a person passing
+        through a few of them is not in it (a frame taken as it is would keep them, and their
+        leaving would look like a new object)."""
         if self._warmup_from is None:
             self._warmup_from = t
-        step = self.settings.warmup_s / 15
+        step = self.settings.warmup_s / self.settings.warmup_frames
         if not self._warmup or t - self.last_t >= step:
-            self._warmup.append(grey)
+            self._warmup.append(frame)
             self.last_t = t
-        if t - self._warmup_from >= self.settings.warmup_s:
-            self.long = np.median(np.stack(self._warmup), axis=0).astype(np.float32)
-            self.short = grey.copy()
+        if t - self._warmup_from >= self.settings.warmup_s and len(self._warmup) >= 3:
+            stack = np.stack(self._warmup)
+            self.long = np.median(stack, axis=0).astype(np.float32)
+            spread = np.abs(stack - self.long).max(axis=3)
+            self.noise = (1.4826 * np.median(spread, axis=0)).astype(np.float32)  # MAD as a deviation
+            self.short = frame.copy()
             self.last_t, self._warmup = t, []
 
-    def _blobs(self, grey: np.ndarray, stationary: np.ndarray, people: np.ndarray,
+    def _blobs(self, frame: np.ndarray, stationary: np.ndarray, people: np.ndarray,
                explained: np.ndarray) -> Detections:
         s = self.settings
+        luma = _luma(frame)
         binary = stationary.astype(np.uint8)
         for box in people:  # a person standing in the strip is the shopkeeper, not goods
             x0, y0, x1, y1 = (int(float(v) * self.scale + 0.5) for v in box)
@@ -149,9 +236,9 @@ class StationaryForeground:
             if not s.min_area * area_px <= area <= s.max_area * area_px:
                 continue
             blob = labels == i
-            if self._is_ghost(grey, blob):
-                assert self.long is not None
-                self.long[blob] = grey[blob]  # the place is as it is now: learn it
+            if self._is_ghost(frame, luma, blob):
+                assert self.long is not None and self.short is not None
+                self.long[blob] = self.short[blob]  # the place is as it is now: learn it
                 self.ghosts += 1
                 continue
             boxes.append([x / self.scale, y / self.scale, (x + w) / self.scale, (y + h) / self.scale])
