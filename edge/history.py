@@ -9,18 +9,24 @@ from collections import deque
 import cv2
 import numpy as np
 
+KEEP_EVERY_S = 5.0  # a frame of the camera's recent past this often
+
 
 class FrameHistory:
-    def __init__(self, span_s: float, every_s: float = 5.0, max_width: int = 960, quality: int = 80) -> None:
+    def __init__(self, span_s: float, every_s: float = KEEP_EVERY_S, max_width: int = 960, quality: int = 80) -> None:
         self.span_s = span_s
         self.every_s = every_s
         self.max_width = max_width
         self.quality = quality
         self._frames: deque[tuple[float, bytes, tuple[int, int]]] = deque()  # time, JPEG, size seen
 
+    def due(self, t: float) -> bool:
+        """Whether a frame at media time ``t`` would be kept."""
+        return not self._frames or t - self._frames[-1][0] >= self.every_s
+
     def add(self, t: float, frame_bgr: np.ndarray) -> None:
         """Keep ``frame_bgr`` (media time ``t``) if the last kept frame is ``every_s`` old."""
-        if self._frames and t - self._frames[-1][0] < self.every_s:
+        if not self.due(t):
             return
         height, width = frame_bgr.shape[:2]
         if width > self.max_width:

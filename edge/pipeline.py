@@ -25,6 +25,7 @@ from edge.detections import Detections
 from edge.event_builder import EventBuilder
 from edge.evidence import EvidenceError, EvidenceStore, StoredImage
 from edge.recorder import EvidenceRecorder
+from edge.rules import Decision
 from edge.zones import ZoneShape
 
 FrameEvents = list[tuple[ViolationEvent, list[StoredImage]]]
@@ -54,41 +55,50 @@ class CameraPipeline:
 
     def frame(self, t: float, image: np.ndarray, detections: Detections,
               on_evidence_error: Callable[[EvidenceError], None],
-              evidence_image: np.ndarray | None = None) -> FrameEvents:
+              evidence: Callable[[], np.ndarray | None] | None = None) -> FrameEvents:
         """The events the frame at media time ``t`` decides, each with its stored images.
         Privacy comes first: the frame is pixelated before the background model or the
         evidence sees it. An image that cannot be stored goes to ``on_evidence_error``; the
-        event itself is never dropped for it. ``evidence_image``: the main stream's frame of
-        the same moment, where ``image`` is the substream's."""
+        event itself is never dropped for it. ``evidence``: where ``image`` is the substream's,
+        gets the main stream's picture of the same moment; asked only when the picture is
+        wanted (a decision, or the camera's recent past due a frame)."""
+        if evidence is None or self.recorder is None:
+            if self.recorder is not None:
+                image = self.recorder.protect(image, detections)
+            return self._decided(t, image, detections, image, (1.0, 1.0), on_evidence_error)
+        decisions = self.analyzer.decide(t, image, detections)
+        picture = evidence() if decisions or self.recorder.history.due(t) else None
+        if picture is not None:
+            self.evidence_wh = (picture.shape[1], picture.shape[0])
         height, width = image.shape[:2]
-        if evidence_image is not None:
-            self.evidence_wh = (evidence_image.shape[1], evidence_image.shape[0])
         scale = (1.0, 1.0)
         if self.evidence_wh is not None and self.evidence_wh != (width, height):
             scale = (self.evidence_wh[0] / width, self.evidence_wh[1] / height)
-            if evidence_image is None:  # the main stream is away: the substream's frame at its size
-                evidence_image = cv2.resize(image, self.evidence_wh, interpolation=cv2.INTER_LINEAR)
-        else:
-            evidence_image = None
-        if self.recorder is not None:
-            if evidence_image is None:
-                image = self.recorder.protect(image, detections)
-            else:
-                evidence_image = self.recorder.protect(evidence_image, detections.scaled(*scale))
+            if picture is None and decisions:  # the main stream is away: the substream's frame at its size
+                picture = cv2.resize(image, self.evidence_wh, interpolation=cv2.INTER_LINEAR)
+        if picture is not None:
+            picture = self.recorder.protect(picture, detections.scaled(*scale))
+        return self._decided(t, image, detections, picture, scale, on_evidence_error, decisions)
+
+    def _decided(self, t: float, image: np.ndarray, detections: Detections, picture: np.ndarray | None,
+                 scale: tuple[float, float], on_evidence_error: Callable[[EvidenceError], None],
+                 decisions: list[Decision] | None = None) -> FrameEvents:
+        """The events of this frame's decisions with their evidence from ``picture``."""
+        if decisions is None:
+            decisions = self.analyzer.decide(t, image, detections)
         out: FrameEvents = []
-        for decision in self.analyzer.decide(t, image, detections):
+        for decision in decisions:
             event = self.events.event(decision, scale)
-            stored = ([] if self.recorder is None else
-                      self.recorder.record(image if evidence_image is None else evidence_image, decision, event,
-                                           self._shapes(evidence_image), on_evidence_error))
+            stored = ([] if self.recorder is None or picture is None else
+                      self.recorder.record(picture, decision, event, self._shapes(picture, image),
+                                           on_evidence_error))
             out.append((event, stored))
-        if self.recorder is not None:
-            self.recorder.remember(t, image if evidence_image is None else evidence_image)
+        if self.recorder is not None and picture is not None:
+            self.recorder.remember(t, picture)
         return out
 
-    def _shapes(self, evidence_image: np.ndarray | None) -> list[ZoneShape]:
+    def _shapes(self, picture: np.ndarray, image: np.ndarray) -> list[ZoneShape]:
         """The zones placed on the picture the evidence is drawn on."""
-        if evidence_image is None:
+        if picture.shape[:2] == image.shape[:2]:
             return self.analyzer.shapes()
-        size = (evidence_image.shape[1], evidence_image.shape[0])
-        return [ZoneShape(zone, size) for zone in self.analyzer.camera.zones]
+        return [ZoneShape(zone, (picture.shape[1], picture.shape[0])) for zone in self.analyzer.camera.zones]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 
 from contract import ViolationEvent
@@ -71,9 +72,10 @@ def replay_video(
         if not sampler.due(raw.time_s):
             continue
         image = raw.to_bgr()
-        picture = main.at(raw.time_s) if main is not None else None
-        detections = unchanged.detect(raw.time_s, image, detector.detect)
-        for event, _ in pipeline.frame(raw.time_s, image, detections, on_evidence_error or _raise, picture):
+        t = raw.time_s
+        picture = partial(main.at, t) if main is not None else None
+        detections = unchanged.detect(t, image, detector.detect)
+        for event, _ in pipeline.frame(t, image, detections, on_evidence_error or _raise, picture):
             yield event
         sampler.follow(pipeline.analyzer.busy)
 

@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 from contract import CameraState, CameraStatus, ViolationEvent
@@ -159,7 +160,7 @@ class CameraWorker(threading.Thread):
         detections = self.unchanged.detect(t, image, self.detector.detect)
         self.metrics.frames_analysed.labels(self.camera.id).inc()
         self.frames_analysed += 1
-        evidence = self.main.at(t) if self.main is not None else None
+        evidence = partial(self.main.at, t) if self.main is not None else None
         for event, stored in self.pipeline.frame(t, image, detections, self._evidence_failed, evidence):
             self.metrics.events.labels(self.camera.id, event.state.value).inc()
             self.emit(event, [str(image.path) for image in stored])
