@@ -201,6 +201,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(args.workdir, speed=args.speed, serve_after_s=args.serve_after, port=args.port, locale=args.lang)
 
 
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from gridpatrol.doctor import report
+    from i18n import translator
+
+    return report(args.config, translator(args.lang))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="gridpatrol", description="Camera-assisted grid patrol.")
     parser.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"],
@@ -275,12 +282,18 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--serve-after", type=float, default=0.0, metavar="SECONDS",
                       help="keep the dispatcher up this long after the clip, to look at the pages")
     demo.set_defaults(func=cmd_demo)
+
+    doctor = top.add_parser("doctor", help="check an edge box's config, model, cameras, broker, dispatcher, disk "
+                            "and clock, and say what to do about each failure")
+    doctor.add_argument("--config", required=True, type=Path, help="edge config YAML")
+    doctor.add_argument("--lang", choices=["zh-CN", "en"], default="zh-CN", help="the language of the report")
+    doctor.set_defaults(func=cmd_doctor)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    args.log_level = args.log_level or ("WARNING" if args.command == "demo" else "INFO")
+    args.log_level = args.log_level or ("WARNING" if args.command in ("demo", "doctor") else "INFO")
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         return args.func(args)
