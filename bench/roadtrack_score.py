@@ -34,6 +34,7 @@ sys.path.insert(0, str(ROOT))
 from edge.config import EdgeConfig, load_edge_config  # noqa: E402
 from edge.evaluation import ClipScore, Summary, read_stops, road_segment, score_clip, summarize  # noqa: E402
 from edge.replay import replay_mot  # noqa: E402
+from gridpatrol.progress import Progress  # noqa: E402
 
 START = datetime(1970, 1, 1, tzinfo=UTC)
 FPS = 10.0
@@ -123,8 +124,14 @@ def main() -> int:
     with ProcessPoolExecutor(max_workers=max(1, args.jobs)) as pool:
         shipped_future = pool.submit(score_split, args.config, (), args.dwell)
         futures = {} if args.no_cv else {s: pool.submit(score_split, args.config, s, args.dwell) for s in grid}
-        shipped = shipped_future.result()
-        runs = {s: f.result() for s, f in futures.items()}
+        total = len(futures) + 1
+        with Progress(total, "runs", "replaying the split") as progress:
+            shipped = shipped_future.result()
+            progress.to(1)
+            runs = {}
+            for done, (settings, future) in enumerate(futures.items(), start=2):
+                runs[settings] = future.result()
+                progress.to(done)
     elapsed = time.perf_counter() - began
 
     print(f"shipped config {args.config} (dwell_s {args.dwell:g}), whole dev split:")

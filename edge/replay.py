@@ -36,14 +36,18 @@ def replay_mot(
     start: datetime,
     frame_wh: tuple[int, int],
     class_names: list[str] | None = None,
+    on_time: Callable[[float], None] | None = None,
 ) -> Iterator[ViolationEvent]:
-    """Events from a MOT detection file; frame ``n`` is at ``(n - 1) / fps`` seconds."""
+    """Events from a MOT detection file; frame ``n`` is at ``(n - 1) / fps`` seconds.
+    ``on_time`` hears the media time replayed so far (a progress bar)."""
     clock = media_clock(start)
     analyzer = CameraAnalyzer.from_config(config, camera, class_names or list(COCO_NAMES), clock)
     events = EventBuilder(config.edge_id, camera.id, analyzer.class_names, clock)
     sampler = camera.sampler()
     for frame, detections in iter_mot_frames(read_mot(mot_path)):
         t = (frame - 1) / fps
+        if on_time is not None:
+            on_time(t)
         if not sampler.due(t):
             continue
         for decision in analyzer.update(t, detections, frame_wh):
@@ -60,15 +64,18 @@ def replay_video(
     evidence: EvidenceStore | None = None,
     on_evidence_error: Callable[[EvidenceError], None] | None = None,
     main_video: str | Path | None = None,
+    on_time: Callable[[float], None] | None = None,
 ) -> Iterator[ViolationEvent]:
     """Events from a video file, sampled at the camera's ``sample_fps``; with ``main_video`` (the
     same scene at a larger size), ``video`` is the substream detected on and the evidence
-    comes from ``main_video``'s keyframes."""
+    comes from ``main_video``'s keyframes. ``on_time`` hears the media time replayed so far."""
     pipeline = CameraPipeline.from_config(config, camera, detector.class_names, media_clock(start), evidence)
     main = MainStream(str(main_video)) if main_video is not None else None
     unchanged = UnchangedGate(camera.unchanged, camera.zones)
     sampler = camera.sampler()
     for raw in read_frames(str(video)):
+        if on_time is not None:
+            on_time(raw.time_s)
         if not sampler.due(raw.time_s):
             continue
         image = raw.to_bgr()

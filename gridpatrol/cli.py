@@ -66,7 +66,10 @@ def cmd_edge_replay(args: argparse.Namespace) -> int:
         camera = config.camera(args.camera)
     except KeyError as exc:
         raise ConfigError(f"{args.config}: {exc.args[0]}") from None
+    from gridpatrol.progress import Progress
+
     out = open(args.events_out, "w", encoding="utf-8") if args.events_out else None  # noqa: SIM115
+    progress = Progress(None, "s", f"replay {camera.id}")  # media seconds; the total once known
     try:
         if args.mot:
             size = args.size or camera.frame_size
@@ -75,7 +78,8 @@ def cmd_edge_replay(args: argparse.Namespace) -> int:
                     f"{args.config}: cameras[{camera.id}].frame_size is not set and --size was not given: "
                     "MOT detections do not say how large the frame is"
                 )
-            events = replay_mot(config, camera, args.mot, args.fps, args.start, size)
+            progress.bar.total = _mot_seconds(args.mot, args.fps)
+            events = replay_mot(config, camera, args.mot, args.fps, args.start, size, on_time=progress.to)
         else:
             from edge.caption import Captioner
             from edge.detector import YoloDetector
@@ -85,16 +89,38 @@ def cmd_edge_replay(args: argparse.Namespace) -> int:
             store = (EvidenceStore(args.evidence_dir, config.evidence.jpeg_quality,
                                    captioner=Captioner(config.locale, config.timezone, config.evidence.caption_font))
                      if args.evidence_dir else None)
-            events = replay_video(config, camera, args.video, args.start, detector, store)
+            progress.bar.total = _video_seconds(args.video)
+            events = replay_video(config, camera, args.video, args.start, detector, store, on_time=progress.to)
         for event in events:
             line = event.model_dump_json()
             print(line, flush=True)
             if out:
                 out.write(line + "\n")
     finally:
+        progress.bar.close()
         if out:
             out.close()
     return 0
+
+
+def _mot_seconds(path: Path, fps: float) -> float | None:
+    """How long a MOT file's frames last (its last frame number / fps)."""
+    try:
+        with open(path, encoding="utf-8") as lines:
+            last = max((int(float(line.split(",", 1)[0])) for line in lines if line.strip()), default=0)
+    except (OSError, ValueError):
+        return None  # the replay names the problem
+    return last / fps if last else None
+
+
+def _video_seconds(path: Path) -> float | None:
+    import av
+
+    try:
+        with av.open(str(path)) as container:
+            return container.duration / 1e6 if container.duration else None
+    except (av.error.FFmpegError, OSError):
+        return None  # the replay names the problem
 
 
 def cmd_dispatcher_serve(args: argparse.Namespace) -> int:

@@ -138,8 +138,11 @@ def town_cameras(config: EdgeConfig, assumed: StreamProfile,
                  probe: Callable[[str], StreamProfile] | None = None) -> list[PlannedCamera]:
     """The enabled cameras of a town config as the planner sees them: each stream as ``probe``
     reads it off the camera, else ``assumed`` (with the camera's own ``frame_size`` if set)."""
+    from gridpatrol.progress import counted
+
     found = []
-    for camera in (c for c in config.cameras if c.enabled):
+    enabled = [c for c in config.cameras if c.enabled]
+    for camera in counted(enabled, len(enabled), "cameras", "probing streams") if probe else enabled:
         if probe is not None:
             try:
                 stream = probe(camera.url)

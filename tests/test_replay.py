@@ -263,3 +263,37 @@ def test_a_camera_detected_on_its_substream_keeps_its_evidence_from_the_main_str
         assert crop is not None and crop.width >= x2 - x1 and crop.height >= y2 - y1
     befores = [e.before for e in both if e.before is not None]
     assert befores and all((b.width, b.height) == (960, 720) for b in befores)
+
+
+def test_a_replay_shows_its_progress_on_a_terminal_and_nothing_in_a_pipe(shared: Path, project_root: Path) -> None:
+    """The events go to standard output either way; the bar (percent, media seconds, time left)
+    to standard error only where that is a terminal."""
+    import fcntl
+    import os
+    import pty
+    import struct
+    import termios
+
+    clip = shared / "roadtrack-dev/P/04-14_09_K295_179"
+    command = [*REPLAY, "--config", str(project_root / "configs/roadtrack.yaml"), "--camera", "highway",
+               "--mot", str(clip / "det.txt"), "--fps", "10"]
+    piped = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert piped.returncode == 0 and piped.stdout.strip() and "%|" not in piped.stderr, piped.stderr
+    terminal, child = pty.openpty()
+    fcntl.ioctl(child, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))  # a terminal 100 columns wide
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=child)
+    os.close(child)
+    drawn = b""
+    while True:
+        try:
+            chunk = os.read(terminal, 4096)
+        except OSError:  # the child closed its end
+            break
+        if not chunk:
+            break
+        drawn += chunk
+    out = proc.stdout.read() if proc.stdout else b""
+    assert proc.wait(60) == 0 and out.decode() == piped.stdout
+    text = drawn.decode(errors="replace")
+    # the clip's 714 frames at 10 fps are 71.4 s of media time; the bar says how much is done and left
+    assert "replay highway:" in text and "%|" in text and "/71.4 [00:00<" in text, text[-300:]
