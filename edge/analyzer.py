@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 
 from edge.config import CameraConfig, EdgeConfig, TrackingConfig, ZoneConfig
-from edge.detections import Detections
+from edge.detections import ClassSet, Detections
 from edge.foreground import FOREGROUND_CLASS, StationaryForeground
 from edge.ground import GroundMap
 from edge.rules import Decision, ZoneRule
@@ -71,11 +71,12 @@ class CameraAnalyzer:
         self.clock = clock
         self.zone_class_ids = self.class_ids_of(camera.zones)
         self.tracked_class_ids = sorted({c for ids in self.zone_class_ids.values() for c in ids})
+        self.tracked = ClassSet(self.tracked_class_ids)
         self.tracker = Tracker(tracking, self.zone_class_ids.values(), len(self.class_names))
         self.rules: list[ZoneRule] | None = None
         self.frame_wh: tuple[int, int] | None = None
-        self.person_ids = self._ids(["person"])  # masked out of the background model
-        self.rider_ids = self._rider_ids(camera.zones)
+        self.person_ids = ClassSet(self._ids(["person"]))  # masked out of the background model
+        self.rider_ids = ClassSet(self._rider_ids(camera.zones))
 
     def class_ids_of(self, zones: Sequence[ZoneConfig]) -> dict[str, list[int]]:
         """Each zone's class ids in the model; ``ValueError`` names a class the model lacks."""
@@ -95,11 +96,11 @@ class CameraAnalyzer:
         self.camera = self.camera.model_copy(update={"zones": list(zones)})
         if any(z.id in changed for z in _foreground_zones([*before.values(), *zones])):
             self.foreground = None  # its mask changed: learnt again from the next frame
-        self.rider_ids = self._rider_ids(zones)
+        self.rider_ids = ClassSet(self._rider_ids(zones))
         self.zone_class_ids = class_ids
         tracked = sorted({c for ids in class_ids.values() for c in ids})
         if tracked != self.tracked_class_ids:  # other classes to follow: tracks start again
-            self.tracked_class_ids = tracked
+            self.tracked_class_ids, self.tracked = tracked, ClassSet(tracked)
             self.tracker = Tracker(self.tracking, class_ids.values(), len(self.class_names))
         if self.rules is not None and self.frame_wh is not None:
             self.rules = [kept.get(z.id) or self._rule(z, self.frame_wh) for z in zones]
@@ -136,7 +137,7 @@ class CameraAnalyzer:
                 shape = ZoneShape(zone, (width, height))
                 cv2.fillPoly(mask, [shape.points_px.round().astype(np.int32)], 255)
             self.foreground = StationaryForeground(mask)
-        is_person = np.isin(detections.class_id, self.person_ids) & (detections.confidence >= RIDER_MIN_CONFIDENCE)
+        is_person = self.person_ids.mask(detections.class_id) & (detections.confidence >= RIDER_MIN_CONFIDENCE)
         blobs = self.foreground.update(t, image, detections.xyxy[is_person], detections.xyxy[~is_person])
         blobs = Detections(blobs.xyxy, blobs.confidence, np.full(len(blobs), self.foreground_id, np.int32))
         return Detections.merge([detections, blobs])
@@ -154,7 +155,7 @@ class CameraAnalyzer:
 
     def _riders(self, detections: Detections) -> np.ndarray:
         """This frame's boxes of the zones' rider classes (people), tracked or not."""
-        pick = np.isin(detections.class_id, self.rider_ids) & (detections.confidence >= RIDER_MIN_CONFIDENCE)
+        pick = self.rider_ids.mask(detections.class_id) & (detections.confidence >= RIDER_MIN_CONFIDENCE)
         return detections.xyxy[pick]
 
     @property
@@ -169,7 +170,7 @@ class CameraAnalyzer:
         """The decisions of the sample at media time ``t`` from its detections alone (a replay of
         recorded detections; no background model)."""
         rules = self._rules_for(frame_wh)  # first: it places the ground plane the tracker judges on
-        keep = np.isin(detections.class_id, self.tracked_class_ids)
+        keep = self.tracked.mask(detections.class_id)
         objects = self.tracker.update(t, detections[keep])
         decisions: list[Decision] = []
         riders = self._riders(detections)

@@ -24,7 +24,7 @@ import numpy as np
 from contract import EventState
 from contract.geometry import box_iou
 from edge.config import TrackingConfig, ZoneConfig
-from edge.detections import Detections, greedy_match
+from edge.detections import ClassSet, Detections, greedy_match
 from edge.riders import ridden
 from edge.zones import ZoneShape
 
@@ -100,8 +100,8 @@ class ZoneRule:
                  ridable_ids: Sequence[int] = ()) -> None:
         self.zone = zone
         self.shape = shape
-        self.class_ids = np.asarray(sorted(set(class_ids)), np.int32)
-        self.ridable_ids = set(ridable_ids) & set(class_ids)  # these count only while nobody rides them
+        self.class_ids = ClassSet(class_ids)
+        self.ridable_ids = ClassSet(set(ridable_ids) & set(class_ids))  # these count only while nobody rides them
         self._ridden_at: dict[int, float] = {}  # track id -> media time it was last seen ridden
         self.tracking = tracking
         self.spots: list[Spot] = []
@@ -117,12 +117,12 @@ class ZoneRule:
         boxes = objects.xyxy
         inside = self.shape.contains(boxes)
         big = np.minimum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]) >= self.zone.min_box_px
-        on_it = ridden(boxes, riders) if self.ridable_ids else np.zeros(len(objects), bool)
-        rode = on_it & np.isin(objects.class_id, list(self.ridable_ids))
+        on_it = ridden(boxes, riders) if self.ridable_ids.ids else np.zeros(len(objects), bool)
+        rode = on_it & self.ridable_ids.mask(objects.class_id)
         for track_id in _tracker_ids(objects)[rode]:
             self._ridden_at[int(track_id)] = t
         sure = objects.confidence.astype(np.float64) >= self.zone.min_confidence
-        return objects[inside & big & np.isin(objects.class_id, self.class_ids) & sure & ~rode]
+        return objects[inside & big & self.class_ids.mask(objects.class_id) & sure & ~rode]
 
     @staticmethod
     def _match(objects: Detections, spots: list[Spot], min_iou: float) -> dict[int, Spot]:
