@@ -98,9 +98,12 @@ class SceneConfig(_Strict):
 
 class UnchangedConfig(_Strict):
     """Reusing detections (edge/unchanged.py): a sampled frame whose zones look as they did in
-    the last frame the model saw gets that frame's detections instead of a new inference."""
+    the last frame the model saw gets that frame's detections instead of a new inference.
+    Off by default: the model's answer to a frame that changed a little differs from its
+    answer to the last one (a flickering int8 model most of all), so reuse can move a rest's
+    start by a sample or two; on the car park clip with YOLOv8n int8 it did."""
 
-    enabled: bool = True
+    enabled: bool = False
     level: int = Field(default=14, ge=1, le=255, description="A pixel changed when it differs by more grey levels")
     share: float = Field(default=0.002, gt=0.0, lt=1.0,
                          description="A zone changed when more than this share of its pixels did")
