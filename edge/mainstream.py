@@ -19,12 +19,11 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import av
 import numpy as np
 
-from edge.source import Backoff, SourceError, is_stream
+from edge.source import Backoff, SourceError, _open, is_stream
 
 log = logging.getLogger(__name__)
 
@@ -33,14 +32,7 @@ class _Keyframes:
     """One connection's keyframe packets with their media times, and a decoder for them."""
 
     def __init__(self, url: str, open_timeout_s: float) -> None:
-        options = {"rtsp_transport": "tcp", "timeout": str(int(open_timeout_s * 1e6))} \
-            if url.lower().startswith(("rtsp://", "rtsps://")) else {}
-        if not is_stream(url) and not Path(url).is_file():
-            raise SourceError(f"video file not found: {url}")
-        try:
-            self.container = av.open(url, options=options, timeout=open_timeout_s)
-        except (av.error.FFmpegError, OSError) as exc:
-            raise SourceError(f"cannot open {url}: {exc}") from None
+        self.container = _open(url, open_timeout_s)  # as the sources open theirs: RTSP over TCP, a timeout
         if not self.container.streams.video:
             self.container.close()
             raise SourceError(f"{url} has no video stream")
