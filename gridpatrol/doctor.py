@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import httpx
 
@@ -92,15 +91,9 @@ def check_stream(camera_id: str, url: str, sample_fps: float, decode: str, what:
 
 
 def check_broker(config: EdgeConfig) -> Result:
-    import paho.mqtt.client as mqtt
-    from paho.mqtt.enums import CallbackAPIVersion
+    from contract.mqtt import mqtt_client
 
-    parts = urlsplit(config.mqtt.url)
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"{config.edge_id}-doctor", protocol=mqtt.MQTTv5)
-    if config.mqtt.username:
-        client.username_pw_set(config.mqtt.username, config.mqtt.password)
-    if parts.scheme == "mqtts":
-        client.tls_set(ca_certs=config.mqtt.ca_file)
+    client = mqtt_client(config.mqtt, f"{config.edge_id}-doctor")
     connected = threading.Event()
     answer: dict[str, object] = {}
 
@@ -114,7 +107,7 @@ def check_broker(config: EdgeConfig) -> Result:
     client.on_connect, client.on_publish = on_connect, on_publish
     name = Msg("broker")
     try:
-        client.connect(parts.hostname or "127.0.0.1", parts.port or (8883 if parts.scheme == "mqtts" else 1883), 10)
+        client.connect(config.mqtt.host, config.mqtt.port, 10)
     except OSError as exc:
         return Result(False, name, f"{config.mqtt.url}: {exc}", Msg("start the broker or correct mqtt.url"))
     client.loop_start()
