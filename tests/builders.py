@@ -280,3 +280,24 @@ def encode_clip(clip: Path, out: Path, gop_s: float, size: tuple[int, int] | Non
             target.mux(stream.encode(frame))
         target.mux(stream.encode(None))
     return out
+
+
+PEOPLE = {"box-01": "box-01-secret", "box-02": "box-02-secret", "dispatcher": "dispatcher-secret"}
+
+
+def users_and_acl(tmp_path: Path) -> str:
+    """mosquitto.conf lines: no anonymous clients, PEOPLE's passwords, the example ACL."""
+    import subprocess
+
+    import pytest
+
+    from gridpatrol.broker import mosquitto_path
+
+    if mosquitto_path() is None:
+        pytest.fail("mosquitto is not installed: run `make test`")
+    passwords = tmp_path / "passwords"
+    passwords.touch()
+    for user, password in PEOPLE.items():
+        subprocess.run(["mosquitto_passwd", "-b", str(passwords), user, password], check=True)
+    passwords.chmod(0o600)
+    return f"allow_anonymous false\npassword_file {passwords}\nacl_file {PROJECT_ROOT / 'docker/mosquitto/acl.example'}"

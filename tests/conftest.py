@@ -11,7 +11,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from builders import dispatcher_config
+from builders import dispatcher_config, users_and_acl
 from pages import CHROMIUM, CHROMIUM_ARGS, WatchedBrowser
 from providers import Providers
 
@@ -40,6 +40,14 @@ def mosquitto(tmp_path: Path) -> Iterator[LocalBroker]:
         pytest.fail("mosquitto is not installed: run `make test` (it installs the Debian package)")
     broker = LocalBroker(prefer="mosquitto", persistence_dir=tmp_path / "mosquitto").start()
     assert broker.kind == "mosquitto"
+    yield broker
+    broker.stop()
+
+
+@pytest.fixture
+def secured_broker(tmp_path: Path) -> Iterator[LocalBroker]:
+    """A Mosquitto with users (builders.PEOPLE) and docker/mosquitto/acl.example."""
+    broker = LocalBroker(persistence_dir=tmp_path / "data", extra_conf=users_and_acl(tmp_path)).start()
     yield broker
     broker.stop()
 

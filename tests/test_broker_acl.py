@@ -7,37 +7,15 @@ from __future__ import annotations
 
 import json
 import ssl
-import subprocess
 import time
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
 import pytest
+from builders import PEOPLE, users_and_acl
 
 from contract.mqtt import MqttConfig, mqtt_client
-from gridpatrol.broker import LocalBroker, mosquitto_path
-from gridpatrol.data import PROJECT_ROOT
-
-PEOPLE = {"box-01": "box-01-secret", "box-02": "box-02-secret", "dispatcher": "dispatcher-secret"}
-
-
-def users_and_acl(tmp_path: Path) -> str:
-    """mosquitto.conf lines: no anonymous clients, PEOPLE's passwords, the example ACL."""
-    if mosquitto_path() is None:
-        pytest.fail("mosquitto is not installed: run `make test`")
-    passwords = tmp_path / "passwords"
-    passwords.touch()
-    for user, password in PEOPLE.items():
-        subprocess.run(["mosquitto_passwd", "-b", str(passwords), user, password], check=True)
-    passwords.chmod(0o600)
-    return f"allow_anonymous false\npassword_file {passwords}\nacl_file {PROJECT_ROOT / 'docker/mosquitto/acl.example'}"
-
-
-@pytest.fixture
-def secured_broker(tmp_path: Path):
-    broker = LocalBroker(persistence_dir=tmp_path / "data", extra_conf=users_and_acl(tmp_path)).start()
-    yield broker
-    broker.stop()
+from gridpatrol.broker import LocalBroker
 
 
 def connect(broker: LocalBroker, user: str | None, password: str | None, client_id: str) -> tuple[mqtt.Client, int]:

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 import yaml
-from test_broker_acl import secured_broker  # noqa: F401 - the fixture, with its users and ACL
+from builders import PEOPLE
 
 from gridpatrol.broker import LocalBroker, free_port
 from gridpatrol.cli import main
@@ -96,8 +96,8 @@ def test_each_failure_is_named_with_what_to_do(tmp_path: Path, shared: Path, dis
     assert main(["doctor", "--config", str(bad_key), "--lang", "en"]) == 1
 
 
-def test_the_brokers_users_and_acl(tmp_path: Path, shared: Path, secured_broker: LocalBroker) -> None:  # noqa: F811
-    good = {"url": secured_broker.url, "username": "box-01", "password": "box-01-secret"}
+def test_the_brokers_users_and_acl(tmp_path: Path, shared: Path, secured_broker: LocalBroker) -> None:
+    good = {"url": secured_broker.url, "username": "box-01", "password": PEOPLE["box-01"]}
     assert doctor(edge_config(tmp_path, shared, secured_broker.url, mqtt=good))[0] == 0
     code, lines = doctor(edge_config(tmp_path, shared, secured_broker.url, mqtt={**good, "password": "wrong"}))
     assert code == 1 and "refused the box" in line(lines, "broker") and "mqtt.password" in line(lines, "broker")
