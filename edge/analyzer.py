@@ -11,7 +11,6 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-import cv2
 import numpy as np
 
 from edge.config import CameraConfig, EdgeConfig, TrackingConfig, ZoneConfig
@@ -20,7 +19,7 @@ from edge.foreground import FOREGROUND_CLASS, StationaryForeground
 from edge.ground import GroundMap
 from edge.rules import Decision, ZoneRule
 from edge.tracker import Tracker
-from edge.zones import ZoneShape
+from edge.zones import ZoneShape, zone_mask
 
 Clock = Callable[[float], datetime]
 
@@ -132,11 +131,7 @@ class CameraAnalyzer:
             return detections
         height, width = image.shape[:2]
         if self.foreground is None or self.foreground.frame_hw != (height, width):
-            mask = np.zeros((height, width), np.uint8)
-            for zone in zones:
-                shape = ZoneShape(zone, (width, height))
-                cv2.fillPoly(mask, [shape.points_px.round().astype(np.int32)], 255)
-            self.foreground = StationaryForeground(mask)
+            self.foreground = StationaryForeground(zone_mask(zones, (width, height)))
         is_person = self.person_ids.mask(detections.class_id) & (detections.confidence >= RIDER_MIN_CONFIDENCE)
         blobs = self.foreground.update(t, image, detections.xyxy[is_person], detections.xyxy[~is_person])
         blobs = Detections(blobs.xyxy, blobs.confidence, np.full(len(blobs), self.foreground_id, np.int32))

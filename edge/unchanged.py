@@ -17,7 +17,7 @@ import numpy as np
 
 from edge.config import UnchangedConfig, ZoneConfig
 from edge.detections import Detections
-from edge.zones import ZoneShape
+from edge.zones import zone_mask
 
 THUMB_WIDTH = 320
 
@@ -45,12 +45,7 @@ class UnchangedGate:
     def _zone_masks(self, shape: tuple[int, int]) -> list[np.ndarray]:
         if not self._masks or self._masks[0].shape != shape:
             height, width = shape
-            self._masks = []
-            for zone in self.zones:
-                mask = np.zeros(shape, np.uint8)
-                points = ZoneShape(zone, (width, height)).points_px.round().astype(np.int32)
-                cv2.fillPoly(mask, [points], 1)
-                self._masks.append(mask.astype(bool))
+            self._masks = [zone_mask([zone], (width, height)) > 0 for zone in self.zones]
         return self._masks
 
     def changed(self, thumb: np.ndarray) -> bool:

@@ -3,6 +3,9 @@ front's door line keeps what stands inside the shop out of its strip."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+import cv2
 import numpy as np
 import shapely
 from shapely.geometry import Polygon
@@ -45,3 +48,12 @@ class ZoneShape:
             # the strip's side of the door line, or on it: goods put out across the threshold count
             inside &= self._side(points) * self._street_side >= 0.0
         return inside
+
+
+def zone_mask(zones: Sequence[ZoneConfig], frame_wh: tuple[int, int]) -> np.ndarray:
+    """A frame-sized uint8 mask, 255 inside any of ``zones``."""
+    width, height = frame_wh
+    mask = np.zeros((height, width), np.uint8)
+    for zone in zones:
+        cv2.fillPoly(mask, [ZoneShape(zone, frame_wh).points_px.round().astype(np.int32)], 255)
+    return mask
