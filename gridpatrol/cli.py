@@ -231,7 +231,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     from gridpatrol.doctor import report
     from i18n import translator
 
-    return report(args.config, translator(args.lang))
+    return report(args.config, translator(args.lang), kind=args.kind)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -309,9 +309,12 @@ def build_parser() -> argparse.ArgumentParser:
                       help="keep the dispatcher up this long after the clip, to look at the pages")
     demo.set_defaults(func=cmd_demo)
 
-    doctor = top.add_parser("doctor", help="check an edge box's config, model, cameras, broker, dispatcher, disk "
-                            "and clock, and say what to do about each failure")
-    doctor.add_argument("--config", required=True, type=Path, help="edge config YAML")
+    doctor = top.add_parser("doctor", help="check an edge box (config, model, cameras, broker, dispatcher, "
+                            "disk, clock) or a dispatcher (config, database, grid, broker, channels, disk, links, "
+                            "clock), and say what to do about each failure")
+    doctor.add_argument("--config", required=True, type=Path, help="an edge box's or a dispatcher's config YAML")
+    doctor.add_argument("--kind", choices=["auto", "edge", "dispatcher"], default="auto",
+                        help="which config it is (default: told by its keys)")
     doctor.add_argument("--lang", choices=["zh-CN", "en"], default="zh-CN", help="the language of the report")
     doctor.set_defaults(func=cmd_doctor)
     return parser

@@ -1,21 +1,26 @@
-"""`gridpatrol doctor`: a good edge config passes every check; each kind of failure is named,
-with what to do, and the exit code says so. Against a real broker (with users and the
-example ACL where credentials matter), a real dispatcher, the shared model and clip."""
+"""`gridpatrol doctor`: a good edge or dispatcher config passes every check; each kind of
+failure is named, with what to do, and the exit code says so. Against a real broker (with
+users and the example ACL where credentials matter), a real dispatcher, PostgreSQL, the
+shared model and clip."""
 
 from __future__ import annotations
 
 import re
 import threading
+import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 import yaml
 from builders import PEOPLE
 
+from contract import EdgeState, EdgeStatus, edge_status_topic
 from gridpatrol.broker import LocalBroker, free_port
 from gridpatrol.cli import main
 from gridpatrol.demo import DispatcherThread
@@ -137,3 +142,105 @@ def test_a_clock_ten_minutes_off_is_a_failure(tmp_path: Path, shared: Path, mosq
     # the HTTP Date has whole seconds: ten minutes fast reads as 599 to 601 s
     assert code == 1 and re.search(r"clock is -(599|600|601) s off the dispatcher's", line(lines, "clock"))
     assert "NTP" in line(lines, "clock")
+
+
+def dispatcher_file(tmp_path: Path, database: str, broker_url: str, **overrides: Any) -> Path:
+    """A dispatcher config on the project's grid file, the dispatcher's broker user, a public URL."""
+    data: dict[str, Any] = {
+        "database_url": database,
+        "data_dir": str(tmp_path / "dispatcher"),
+        "grid_file": str(Path(__file__).resolve().parents[1] / "configs/grid.yaml"),
+        "mqtt": {"url": broker_url, "username": "dispatcher", "password": PEOPLE["dispatcher"]},
+        "ingest": {"shared_group": "dispatchers"},
+        "http": {"public_url": "https://grid.example.cn"},
+        "channels": {"webhooks": {"ops": {"url": "https://ops.example.cn/gridpatrol", "secret": "s" * 16}}},
+    }
+    data.update(overrides)
+    path = tmp_path / "dispatcher.yaml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    return path
+
+
+def box_online(broker: LocalBroker) -> None:
+    """box-02 announces itself as an edge box does: its status, retained."""
+    from paho.mqtt import publish
+
+    status = EdgeStatus(edge_id="box-02", state=EdgeState.online).model_dump_json()
+    publish.single(edge_status_topic("box-02"), status, qos=1, retain=True, hostname="127.0.0.1", port=broker.port,
+                   auth={"username": "box-02", "password": PEOPLE["box-02"]})
+
+
+@pytest.fixture
+def postgres_database(postgres_admin: str) -> Iterator[str]:
+    """An empty PostgreSQL database, dropped afterwards."""
+    name = f"gridpatrol_doctor_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(postgres_admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    yield postgres_admin.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1) + f"/{name}"
+    with psycopg.connect(postgres_admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_a_good_dispatcher_config_passes_every_check(tmp_path: Path, postgres_database: str,
+                                                     secured_broker: LocalBroker) -> None:
+    box_online(secured_broker)
+    path = dispatcher_file(tmp_path, postgres_database, secured_broker.url)
+    code, lines = doctor(path)
+    assert code == 0, lines
+    assert [text[0] for text in lines] == ["✓"] * 8, lines
+    assert "empty: the tables are made at start" in line(lines, "database")
+    assert "micro-grids" in line(lines, "grid")
+    assert "it reads the status of 1 boxes" in line(lines, "broker")
+    assert "within 5 s of the database server's" in line(lines, "clock")
+    from dispatcher.db.engine import make_engine, make_sessions
+
+    engine = make_engine(postgres_database)
+    make_sessions(engine)  # the schema at its newest revision, as a dispatcher leaves it
+    engine.dispose()
+    code, lines = doctor(path, "zh-CN")
+    assert code == 0 and lines[0].startswith("✓ 配置") and all(text.startswith("✓") for text in lines), lines
+    assert main(["doctor", "--config", str(path), "--lang", "en"]) == 0
+
+
+def test_each_dispatcher_failure_is_named_with_what_to_do(tmp_path: Path, postgres_database: str,
+                                                          secured_broker: LocalBroker) -> None:
+    bad_key = dispatcher_file(tmp_path, postgres_database, secured_broker.url, escalation={"poll_s": -1})
+    code, lines = doctor(bad_key)
+    assert code == 1 and len(lines) == 2 and "escalation.poll_s" in lines[0], lines
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    good_mqtt = {"url": secured_broker.url, "username": "dispatcher", "password": PEOPLE["dispatcher"]}
+    cases = {
+        "database": ({"database_url": f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/none"},
+                     "start the database"),
+        "grid": ({"grid_file": str(tmp_path / "no-grid.yaml")}, "correct grid_file"),
+        "broker": ({"mqtt": {**good_mqtt, "password": "wrong"}}, "mqtt.password"),
+        "outbound": ({"channels": {"sms": {"url": "http://10.20.0.5/send"}}}, "outbound.allow_networks"),
+        "data folder": ({"data_dir": str(blocker / "dispatcher")}, "make data_dir writable"),
+        "links": ({"http": {"host": "127.0.0.1", "port": 8080}}, "set http.public_url"),
+    }
+    for name, (overrides, hint) in cases.items():
+        code, lines = doctor(dispatcher_file(tmp_path, postgres_database, secured_broker.url, **overrides))
+        assert code == 1, (name, lines)
+        failed = [text for text in lines if text.startswith("✗")]
+        assert len(failed) == 1 and failed[0][2:].startswith(name), (name, lines)
+        assert hint in line(lines, name), (name, lines)
+
+    # a box's user in the dispatcher's place: the ACL lets it read nothing of box-02's
+    box_online(secured_broker)
+    code, lines = doctor(dispatcher_file(tmp_path, postgres_database, secured_broker.url,
+                                         mqtt={**good_mqtt, "username": "box-01", "password": PEOPLE["box-01"]}))
+    assert code == 0 and line(lines, "broker").startswith("– broker") and "no box's status" in line(lines, "broker")
+
+    # a database left by a newer dispatcher
+    with psycopg.connect(postgres_database.replace("+psycopg", ""), autocommit=True) as conn:
+        conn.execute("CREATE TABLE alembic_version (version_num varchar(32) PRIMARY KEY)")
+        conn.execute("INSERT INTO alembic_version VALUES ('f00dcafe0001')")
+    code, lines = doctor(dispatcher_file(tmp_path, postgres_database, secured_broker.url))
+    assert code == 1 and "schema f00dcafe0001, newer than this dispatcher knows" in line(lines, "database"), lines
+
+    neither = tmp_path / "other.yaml"
+    neither.write_text("colour: blue\n")
+    code, lines = doctor(neither)
+    assert code == 1 and "neither an edge config" in lines[0] and "--kind" in lines[1]

@@ -1,22 +1,18 @@
-"""``gridpatrol doctor --config FILE``: is an edge box ready for its cameras?
+"""The doctor's checks of an edge config: is the box ready for its cameras?
 
 Checks in order, one line each, with what to do when one fails: the config validates; the
 model loads on the chosen provider and knows every zone's classes; each camera's stream (and
 substream) opens, with its size, frame rate, keyframe interval and whether only keyframes
 need decoding at its sample rate; the broker takes the box's credentials and lets it publish
 its status (ACL); the dispatcher's evidence URL and token answer; the evidence folder's disk
-has room; the box's clock agrees with the dispatcher's. A check that cannot run for an
-earlier failure is skipped. The exit code is 1 when any check failed.
+has room; the box's clock agrees with the dispatcher's.
 """
 
 from __future__ import annotations
 
-import shutil
-import threading
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from collections.abc import Iterator
+from datetime import datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 
@@ -25,17 +21,8 @@ import httpx
 from contract import camera_status_topic
 from contract.configfile import ConfigError
 from edge.config import EdgeConfig, load_edge_config
-from i18n import Msg, Translator
-
-MAX_CLOCK_OFFSET_S = 5.0  # event times, dwell clocks and deadlines are compared across machines
-
-
-@dataclass(frozen=True)
-class Result:
-    ok: bool | None  # None: skipped
-    name: Msg
-    detail: Msg | str
-    hint: Msg | str = ""
+from gridpatrol.doctor.checks import BrokerRefused, Result, broker_session, check_clock, check_disk
+from i18n import Msg
 
 
 def check_config(path: Path) -> tuple[Result, EdgeConfig | None]:
@@ -91,49 +78,22 @@ def check_stream(camera_id: str, url: str, sample_fps: float, decode: str, what:
 
 
 def check_broker(config: EdgeConfig) -> Result:
-    from contract.mqtt import mqtt_client
-
-    client = mqtt_client(config.mqtt, f"{config.edge_id}-doctor")
-    connected = threading.Event()
-    answer: dict[str, object] = {}
-
-    def on_connect(c, userdata, flags, reason, properties) -> None:
-        answer["connect"] = reason
-        connected.set()
-
-    def on_publish(c, userdata, mid, reason, properties) -> None:
-        answer["publish"] = reason
-
-    client.on_connect, client.on_publish = on_connect, on_publish
     name = Msg("broker")
     try:
-        client.connect(config.mqtt.host, config.mqtt.port, 10)
-    except OSError as exc:
-        return Result(False, name, f"{config.mqtt.url}: {exc}", Msg("start the broker or correct mqtt.url"))
-    client.loop_start()
-    try:
-        if not connected.wait(10):
-            return Result(False, name, Msg("{url}: no answer", url=config.mqtt.url), Msg("correct mqtt.url"))
-        if answer["connect"].is_failure:  # type: ignore[attr-defined]
-            return Result(False, name, Msg("{url} refused the box: {reason}", url=config.mqtt.url,
-                                           reason=str(answer["connect"])),
-                          Msg("check mqtt.username and mqtt.password against the broker's users"))
-        # The box's own status topic (retained empty: nothing is left behind) at QoS 1: the
-        # broker's PUBACK says whether its ACL lets the box publish.
-        topic = camera_status_topic(config.edge_id, config.cameras[0].id if config.cameras else "doctor")
-        info = client.publish(topic + "/doctor", b"", qos=1)
-        info.wait_for_publish(10)
-        reason = answer.get("publish")
-        if reason is not None and reason.is_failure:  # type: ignore[attr-defined]
-            return Result(False, name, Msg("the broker does not let {edge} publish on {topic}: {reason}",
-                                           edge=config.edge_id, topic=topic, reason=str(reason)),
-                          Msg("give the box's user write access to gridpatrol/v1/{edge}/# in the broker's ACL",
-                              edge=config.edge_id))
-        return Result(True, name, Msg("{url} takes the box's credentials and its status messages",
-                                      url=config.mqtt.url))
-    finally:
-        client.loop_stop()
-        client.disconnect()
+        with broker_session(config.mqtt, f"{config.edge_id}-doctor", Msg("the box")) as (client, answers):
+            # The box's own status topic (retained empty: nothing is left behind) at QoS 1: the
+            # broker's PUBACK says whether its ACL lets the box publish.
+            topic = camera_status_topic(config.edge_id, config.cameras[0].id if config.cameras else "doctor")
+            client.publish(topic + "/doctor", b"", qos=1).wait_for_publish(10)
+            reason = answers.get("publish")
+            if reason is not None and reason.is_failure:
+                return Result(False, name, Msg("the broker does not let {edge} publish on {topic}: {reason}",
+                                               edge=config.edge_id, topic=topic, reason=str(reason)),
+                              Msg("give the box's user write access to gridpatrol/v1/{edge}/# in the broker's ACL",
+                                  edge=config.edge_id))
+    except BrokerRefused as refused:
+        return refused.result
+    return Result(True, name, Msg("{url} takes the box's credentials and its status messages", url=config.mqtt.url))
 
 
 def check_dispatcher(config: EdgeConfig) -> tuple[Result, datetime | None, float]:
@@ -164,28 +124,10 @@ def check_dispatcher(config: EdgeConfig) -> tuple[Result, datetime | None, float
     return Result(True, name, Msg("{url} takes the box's token", url=url)), clock, took
 
 
-def check_disk(config: EdgeConfig) -> Result:
-    folder = Path(config.evidence.dir)
-    existing = next((p for p in [folder, *folder.parents] if p.exists()), Path("."))
-    free_mb = shutil.disk_usage(existing).free / 1e6
-    need = config.evidence.min_free_mb + 500.0  # what pruning keeps free, and room for a day of evidence
-    if free_mb < need:
-        return Result(False, Msg("disk"), Msg("{free:.0f} MB free where evidence is kept ({folder}), "
-                                              "{need:.0f} MB wanted", free=free_mb, folder=str(existing), need=need),
+def check_evidence_disk(config: EdgeConfig) -> Result:
+    # what pruning keeps free, and room for a day of evidence
+    return check_disk(Path(config.evidence.dir), config.evidence.min_free_mb + 500.0, Msg("evidence"),
                       Msg("free disk space, or point evidence.dir at a larger disk"))
-    return Result(True, Msg("disk"), Msg("{free:.0f} MB free where evidence is kept ({folder})", free=free_mb,
-                                         folder=str(existing)))
-
-
-def check_clock(clock: datetime | None, took_s: float) -> Result:
-    name = Msg("clock")
-    if clock is None:
-        return Result(None, name, Msg("no dispatcher to compare with"))
-    offset = (datetime.now(UTC) - clock).total_seconds() - took_s / 2
-    if abs(offset) > MAX_CLOCK_OFFSET_S + took_s:
-        return Result(False, name, Msg("this box's clock is {offset:+.0f} s off the dispatcher's", offset=offset),
-                      Msg("run NTP (chrony, systemd-timesyncd) on the box and the dispatcher's host"))
-    return Result(True, name, Msg("within {limit:.0f} s of the dispatcher's", limit=MAX_CLOCK_OFFSET_S))
 
 
 def run_checks(path: Path) -> Iterator[Result]:
@@ -203,20 +145,8 @@ def run_checks(path: Path) -> Iterator[Result]:
     yield check_broker(config)
     dispatcher, clock, took = check_dispatcher(config)
     yield dispatcher
-    yield check_disk(config)
-    yield check_clock(clock, took)
+    yield check_evidence_disk(config)
+    yield check_clock(clock, took, Msg("the dispatcher"))
 
 
-def report(path: Path, words: Translator, write: Callable[[str], None] = print) -> int:
-    """Runs the checks and writes a line for each (and what to do for a failure); 1 if any failed."""
-    failed = False
-    marks = {True: "✓", False: "✗", None: "–"}
-    for result in run_checks(path):
-        failed |= result.ok is False
-        write(f"{marks[result.ok]} {words.msg(result.name)}: {words.msg(result.detail)}")
-        if result.ok is False and result.hint:
-            write(f"    → {words.msg(result.hint)}")
-    return 1 if failed else 0
-
-
-__all__ = ["Result", "report", "run_checks"]
+__all__ = ["run_checks"]
