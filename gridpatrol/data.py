@@ -1,8 +1,8 @@
-"""Where the sample model and media are: one setting, ``GRIDPATROL_DATA``.
+"""Where sample models and media are: one setting, ``GRIDPATROL_DATA``.
 
-Default: ``../shared`` beside the project checkout (as in the team's machines and CI).
-Elsewhere, download media and export a model as README.md says; :func:`require` names
-every missing file and how to get it.
+Default: ``../shared`` beside the project checkout. Tests and benchmarks read it; the demo
+takes its files from it when they are there (else from its bundle, gridpatrol/bundle.py).
+:func:`require` names every missing file and how to get it.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ class DataMissing(FileNotFoundError):
 HOW_TO_GET = {
     "models/": "export one with `python models/export.py --out DIR/models` (needs `pip install gridpatrol[export]` "
                "and internet), or set GRIDPATROL_DATA to a folder that has it",
-    "media/": "set GRIDPATROL_DATA to a folder holding media/clips/ (the team's shared data set)",
+    "media/": "set GRIDPATROL_DATA to the sample data folder, which holds media/clips/",
 }
 
 

@@ -1,13 +1,15 @@
 """``gridpatrol demo``: broker, dispatcher and one edge box on one machine, on a sample clip.
 
-The edge plays the car-park clip as a camera with a no-parking zone over a row of parked
-cars; each car that stands there past the dwell time becomes a case routed to the worker of
-micro-grid mg-017. Cases are printed as they open, with the worker page's URL.
+The edge plays the demo bundle's shop-front clip (gridpatrol/bundle.py: from the data folder,
+else downloaded once into the user cache) as a camera watching the strip before a shop's
+door; goods that stand there past the dwell time become cross-door trading cases routed to
+the worker of micro-grid mg-017. Cases are printed as they open, with the worker page's URL.
 """
 
 from __future__ import annotations
 
 import logging
+import sys
 import tempfile
 import threading
 import time
@@ -24,7 +26,8 @@ from dispatcher.services import Services
 from edge.config import EdgeConfig
 from edge.runner import EdgeRunner
 from gridpatrol.broker import LocalBroker, free_port
-from gridpatrol.data import PROJECT_ROOT, require
+from gridpatrol.bundle import BundleError, fetch
+from gridpatrol.data import PROJECT_ROOT
 from i18n import DEFAULT_LOCALE, Locale, translator
 from i18n.terms import term
 from i18n.timefmt import short_time
@@ -69,7 +72,13 @@ def run_demo(workdir: Path | None = None, speed: float = 1.0, serve_after_s: flo
              locale: Locale = DEFAULT_LOCALE) -> int:
     """The demo; what it prints is in ``locale``, as are the pages' default and the captions."""
     tr = translator(locale)
-    model, clip = require("models/yolov8n-coco-int8-640.onnx", "media/clips/carpark-320x240.mp4")
+    edge_cfg = load_config(EdgeConfig, EDGE_CONFIG)
+    try:
+        model, clip = fetch([str(edge_cfg.model.path), edge_cfg.cameras[0].url],
+                            say=lambda message: print(tr.msg(message), flush=True))
+    except BundleError as exc:
+        print(tr.msg(exc.message), file=sys.stderr)
+        return 1
     tmp = None
     if workdir is None:
         tmp = tempfile.TemporaryDirectory(prefix="gridpatrol-demo-")
@@ -96,7 +105,6 @@ def run_demo(workdir: Path | None = None, speed: float = 1.0, serve_after_s: flo
     print(tr._("worker page, logged in as w-017: {url}", url=worker_url))
     print(tr._("dispatch console, logged in as d-01: {url}",
                url=f"{base}/console/#token={auth.issue_session('d-01').token}"))
-    edge_cfg = load_config(EdgeConfig, EDGE_CONFIG)
     edge_cfg = edge_cfg.model_copy(update={
         "locale": locale,
         "model": edge_cfg.model.model_copy(update={"path": model}),

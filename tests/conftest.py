@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,6 +33,16 @@ def shared() -> Path:
 @pytest.fixture(scope="session")
 def project_root() -> Path:
     return PROJECT_ROOT
+
+
+@pytest.fixture(scope="session")
+def demo_bundle(shared: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo bundle's files side by side, as a release holds them, made from the data
+    folder by scripts/make_demo_bundle.py (byte for byte what configs/demo-bundle.json names)."""
+    out = tmp_path_factory.mktemp("demo-bundle")
+    subprocess.run([sys.executable, str(PROJECT_ROOT / "scripts/make_demo_bundle.py"), "--out", str(out)],
+                   check=True, capture_output=True, timeout=300, cwd=PROJECT_ROOT)
+    return out
 
 
 @pytest.fixture

@@ -57,7 +57,7 @@ def test_people_standing_at_a_table_are_new_and_stationary_but_never_an_object(s
 
 
 def test_a_shop_front_strip_with_only_people_walking_past_raises_nothing(shared: Path, project_root: Path) -> None:
-    config = load_edge_config(project_root / "configs/demo-edge.yaml")
+    config = load_edge_config(project_root / "configs/carpark.yaml")
     strip = ZoneConfig(id="front", kind="cross_door_trading", classes=[FOREGROUND_CLASS], dwell_s=10, clear_s=10,
                        shop_id="shop-7", micro_grid="mg-018", polygon=[(0, 0.70), (1, 0.70), (1, 1), (0, 1)])
     camera = config.cameras[0].model_copy(update={"id": "walk", "zones": [strip]})
@@ -221,7 +221,7 @@ def test_a_low_contrast_box_put_down_on_the_walkway_floor_is_found_among_passers
             new.time_base = 1 / video.average_rate
             out.mux(stream.encode(new))
         out.mux(stream.encode(None))
-    config = load_edge_config(project_root / "configs/demo-edge.yaml")
+    config = load_edge_config(project_root / "configs/carpark.yaml")
     strip = ZoneConfig(id="front", kind="cross_door_trading", classes=[FOREGROUND_CLASS], dwell_s=10, clear_s=10,
                        shop_id="shop-7", micro_grid="mg-018", polygon=[(0, 0.70), (1, 0.70), (1, 1), (0, 1)])
     camera = config.cameras[0].model_copy(update={"id": "walk", "zones": [strip]})

@@ -279,7 +279,7 @@ def test_the_broker_down_for_60_s_mid_clip_loses_nothing(
     from edge.config import load_edge_config
     from edge.runner import EdgeRunner
 
-    config = load_edge_config(PROJECT_ROOT / "configs/demo-edge.yaml")
+    config = load_edge_config(PROJECT_ROOT / "configs/carpark.yaml")
     config = config.model_copy(update={
         "model": config.model.model_copy(update={"path": shared / "models/yolo11n-coco-int8-320.onnx"}),
         "mqtt": config.mqtt.model_copy(update={"url": mosquitto.url}),

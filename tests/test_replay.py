@@ -106,7 +106,7 @@ def test_cli_replay_of_mot_prints_events_in_media_time(shared: Path, project_roo
 
 
 def test_carpark_parked_cars_open_violations_inside_the_zone(shared: Path, project_root: Path, tmp_path: Path) -> None:
-    config = load_edge_config(project_root / "configs/demo-edge.yaml")
+    config = load_edge_config(project_root / "configs/carpark.yaml")
     camera = config.cameras[0]
     detector = YoloDetector(shared / "models/yolov8n-coco-int8-640.onnx")
     evidence = EvidenceStore(tmp_path / "evidence")
@@ -147,7 +147,7 @@ def test_walkway_people_walking_past_open_nothing(shared: Path, project_root: Pa
     """People cross the floor to a standing table, stay there 12-35 s, and leave. A zone over
     the walkway around the table sees them walk and must stay silent; a zone over the table's
     spot sees the same people stand, and must open: silence is judgement, not blindness."""
-    config = load_edge_config(project_root / "configs/demo-edge.yaml")
+    config = load_edge_config(project_root / "configs/carpark.yaml")
     walkway = ZoneConfig(
         id="walkway", kind="parked_bike", classes=["person"], dwell_s=10, clear_s=10, micro_grid="mg-018",
         polygon=[(0, 0.80), (0.50, 0.80), (0.50, 0.95), (0.68, 0.95), (0.68, 0.80), (1, 0.80), (1, 1), (0, 1)],
@@ -188,7 +188,7 @@ def test_an_idle_rate_looks_less_at_an_empty_view_and_decides_the_same(shared: P
     classes, and at the full rate from the first one: the walkway clip's table zone opens the
     same violations, within a second of the full-rate run, and a zone for cars (none pass
     there) is looked at four times less often than it would be."""
-    config = load_edge_config(project_root / "configs/demo-edge.yaml")
+    config = load_edge_config(project_root / "configs/carpark.yaml")
     table = ZoneConfig(id="table", kind="parked_bike", classes=["person"], dwell_s=10, clear_s=10,
                        micro_grid="mg-018", polygon=[(0.50, 0.80), (0.68, 0.80), (0.68, 0.95), (0.50, 0.95)])
     cars = ZoneConfig(id="cars", kind="parked_bike", classes=["car"], dwell_s=10, micro_grid="mg-018",
@@ -232,7 +232,7 @@ def test_a_camera_detected_on_its_substream_keeps_its_evidence_from_the_main_str
     the substream alone; the snapshots are the main stream's, with the boxes scaled to it."""
     from builders import encode_clip
 
-    config = load_edge_config(project_root / "configs/demo-edge.yaml")
+    config = load_edge_config(project_root / "configs/carpark.yaml")
     camera = config.cameras[0]
     model = YoloDetector(shared / "models/yolov8n-coco-int8-640.onnx")
     seen: dict[str, object] = {}

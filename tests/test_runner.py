@@ -110,7 +110,7 @@ def test_clip_to_cases_on_the_workers_phone(
     listener.start()
     assert feed_ready.wait(10)
 
-    config = load_edge_config(project_root / "configs/demo-edge.yaml")
+    config = load_edge_config(project_root / "configs/carpark.yaml")
     config = config.model_copy(update={
         "model": config.model.model_copy(update={"path": shared / "models/yolov8n-coco-int8-640.onnx"}),
         "mqtt": config.mqtt.model_copy(update={"url": mosquitto.url}),

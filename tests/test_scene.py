@@ -66,7 +66,7 @@ def test_ordinary_traffic_does_not_suspend_a_camera(shared: Path, clip: str) -> 
 
 
 def test_no_violation_is_decided_or_cleared_while_suspended(shared: Path, tmp_path: Path) -> None:
-    config = load_edge_config(PROJECT_ROOT / "configs/demo-edge.yaml")
+    config = load_edge_config(PROJECT_ROOT / "configs/carpark.yaml")
     camera = config.cameras[0]
     detector = YoloDetector(shared / "models/yolo11n-coco-int8-320.onnx")
     events: list[ViolationEvent] = []
@@ -107,7 +107,7 @@ def test_a_frozen_picture_is_a_stalled_camera(shared: Path) -> None:
 
 
 def test_a_running_camera_repeats_its_status_with_its_last_frame_time(shared: Path, tmp_path: Path) -> None:
-    config = load_edge_config(PROJECT_ROOT / "configs/demo-edge.yaml")
+    config = load_edge_config(PROJECT_ROOT / "configs/carpark.yaml")
     camera = config.cameras[0].model_copy(update={
         "url": str(shared / "media/clips/carpark-320x240.mp4"), "status_heartbeat_s": 0.5})
     detector = YoloDetector(shared / "models/yolo11n-coco-int8-320.onnx")
@@ -130,7 +130,7 @@ def test_zones_edited_in_the_config_apply_to_a_running_camera(shared: Path, tmp_
     and the camera takes the new zones at its next sample: an unchanged zone keeps following
     what it holds open (no second 'opened' for the same parked cars), a new one starts afresh."""
     path = tmp_path / "edge.yaml"
-    path.write_text((PROJECT_ROOT / "configs/demo-edge.yaml").read_text())
+    path.write_text((PROJECT_ROOT / "configs/carpark.yaml").read_text())
     config = load_edge_config(path)
     detector = YoloDetector(shared / "models/yolo11n-coco-int8-320.onnx")
     events: list[ViolationEvent] = []
@@ -150,7 +150,7 @@ def test_zones_edited_in_the_config_apply_to_a_running_camera(shared: Path, tmp_
     assert not watcher.check() and "cameras[0].zones[0].polygon" in errors[0]  # refused, nothing applied
     sky = {"id": "sky", "kind": "parked_bike", "classes": ["car"], "dwell_s": 5, "micro_grid": "mg-017",
            "polygon": [[0, 0], [1, 0], [1, 0.2], [0, 0.2]]}
-    document["cameras"][0]["zones"] = [yaml.safe_load((PROJECT_ROOT / "configs/demo-edge.yaml").read_text())[
+    document["cameras"][0]["zones"] = [yaml.safe_load((PROJECT_ROOT / "configs/carpark.yaml").read_text())[
         "cameras"][0]["zones"][0], sky]
     path.write_text(yaml.safe_dump(document))
     assert watcher.check() and [z.id for z in applied[0].cameras[0].zones] == ["row-a", "sky"]
@@ -177,7 +177,7 @@ def test_a_running_box_applies_zones_saved_into_its_config_file(
 
     from edge.runner import EdgeRunner
 
-    document = yaml.safe_load((PROJECT_ROOT / "configs/demo-edge.yaml").read_text())
+    document = yaml.safe_load((PROJECT_ROOT / "configs/carpark.yaml").read_text())
     document.update(model={"path": str(shared / "models/yolo11n-coco-int8-320.onnx")}, mqtt={"url": mosquitto.url},
                     evidence={"dir": str(tmp_path / "ev")}, outbox={"path": str(tmp_path / "outbox.sqlite")})
     document["cameras"][0].update(url=str(shared / "media/clips/carpark-320x240.mp4"), loop=True)
