@@ -27,7 +27,9 @@ SCHEMA_VERSION = 1
 #        ``observed_at`` not before ``started_at``, image URLs http(s):// or file:// only.
 #   1.6: the edge box's own status (``gridpatrol/v1/<edge_id>/status``) as a typed message,
 #        ``EdgeStatus``; what boxes already sent (``{"state": ...}``) still validates.
-SCHEMA_REVISION = "1.6.0"
+#   1.7: ``EdgeStatus.classes``: the box's model's class names (and ``stationary_object``),
+#        for the zone editor; zone tests (contract/zonetest.py) on their own topics.
+SCHEMA_REVISION = "1.7.0"
 
 # Names used to build deterministic ids (uuid5): the same violation found again by a
 # replay of the same input gets the same ids, and a retried publish repeats its id.
@@ -202,6 +204,9 @@ class EdgeStatus(BaseModel):
     edge_id: Identifier | None = Field(default=None, description="Since revision 1.6; the topic's box when given")
     state: EdgeState
     reason: str = Field(default="", max_length=500)
+    classes: list[Annotated[str, Field(min_length=1, max_length=64)]] | None = Field(
+        default=None, max_length=1000, description="Since revision 1.7: the class names the box's model knows, and "
+        "stationary_object (what its background model finds), for zones to choose from")
 
 
 class CameraState(StrEnum):

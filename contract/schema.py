@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 
 from contract.events import SCHEMA_REVISION, SCHEMA_VERSION, TOPIC_PREFIX, CameraStatus, EdgeStatus, ViolationEvent
+from contract.zonetest import ZoneTestAnswer, ZoneTestRequest
 
 HERE = Path(__file__).resolve().parent
 JSON_SCHEMA_PATH = HERE / f"event-v{SCHEMA_VERSION}.schema.json"
@@ -40,10 +41,11 @@ def asyncapi_document() -> dict[str, Any]:
     for name, body in status.pop("$defs", {}).items():
         components.setdefault(name, body)
     components["CameraStatus"] = json.loads(json.dumps(status).replace("#/$defs/", "#/components/schemas/"))
-    edge = EdgeStatus.model_json_schema()
-    for name, body in edge.pop("$defs", {}).items():
-        components.setdefault(name, body)
-    components["EdgeStatus"] = json.loads(json.dumps(edge).replace("#/$defs/", "#/components/schemas/"))
+    for model in (EdgeStatus, ZoneTestRequest, ZoneTestAnswer):
+        body = model.model_json_schema()
+        for name, part in body.pop("$defs", {}).items():
+            components.setdefault(name, json.loads(json.dumps(part).replace("#/$defs/", "#/components/schemas/")))
+        components[model.__name__] = json.loads(json.dumps(body).replace("#/$defs/", "#/components/schemas/"))
     return {
         "asyncapi": "3.0.0",
         "info": {
@@ -77,6 +79,17 @@ def asyncapi_document() -> dict[str, Any]:
                 "parameters": {"edge_id": {"description": "The edge box"}},
                 "messages": {"edgeStatus": {"$ref": "#/components/messages/edgeStatus"}},
             },
+            "zoneTestRequest": {
+                "address": f"{TOPIC_PREFIX}/{{edge_id}}/zone-test/request",
+                "parameters": {"edge_id": {"description": "The box that runs the camera"}},
+                "messages": {"zoneTestRequest": {"$ref": "#/components/messages/zoneTestRequest"}},
+            },
+            "zoneTestAnswer": {
+                "address": f"{TOPIC_PREFIX}/{{edge_id}}/zone-test/answer/{{request_id}}",
+                "parameters": {"edge_id": {"description": "The box that answers"},
+                               "request_id": {"description": "The request's id: only its asker listens here"}},
+                "messages": {"zoneTestAnswer": {"$ref": "#/components/messages/zoneTestAnswer"}},
+            },
         },
         "operations": {
             "publishEvent": {
@@ -103,6 +116,19 @@ def asyncapi_document() -> dict[str, Any]:
                 "summary": "An edge box says it is online when it connects; the broker says offline (its last will).",
                 "bindings": {"mqtt": {"qos": 1, "retain": True}},
             },
+            "askZoneTest": {
+                "action": "send",
+                "channel": {"$ref": "#/channels/zoneTestRequest"},
+                "summary": "A dispatcher asks a box to replay a camera's recent samples through a zone not yet "
+                           "saved (only dispatchers may publish here, by ACL).",
+                "bindings": {"mqtt": {"qos": 1, "retain": False}},
+            },
+            "answerZoneTest": {
+                "action": "send",
+                "channel": {"$ref": "#/channels/zoneTestAnswer"},
+                "summary": "The box answers with what would have opened, updated and cleared, with small pictures.",
+                "bindings": {"mqtt": {"qos": 1, "retain": False}},
+            },
             "receiveStatus": {
                 "action": "receive",
                 "channel": {"$ref": "#/channels/edgeStatus"},
@@ -123,6 +149,14 @@ def asyncapi_document() -> dict[str, Any]:
                 "edgeStatus": {
                     "name": "EdgeStatus",
                     "payload": {"$ref": "#/components/schemas/EdgeStatus"},
+                },
+                "zoneTestRequest": {
+                    "name": "ZoneTestRequest",
+                    "payload": {"$ref": "#/components/schemas/ZoneTestRequest"},
+                },
+                "zoneTestAnswer": {
+                    "name": "ZoneTestAnswer",
+                    "payload": {"$ref": "#/components/schemas/ZoneTestAnswer"},
                 },
             },
             "schemas": components,

@@ -28,6 +28,7 @@ class CameraBoard:
         self._lock = threading.Lock()
         self._cameras: dict[tuple[str, str], tuple[CameraStatus, datetime]] = {}
         self._edges: dict[str, dict[str, Any]] = {}
+        self._classes: dict[str, list[str]] = {}  # each box's model's class names, for the zone editor
         self.client = mqtt_client(mqtt_cfg, client_id)
         self.client.on_connect = self._on_connect
         self.client.on_message = self._on_message
@@ -56,6 +57,8 @@ class CameraBoard:
                         "received_at": now.isoformat()}
                 with self._lock:
                     self._edges[parts[2]] = edge
+                    if said.classes is not None:  # its last will does not repeat them
+                        self._classes[parts[2]] = said.classes
                 self.on_change({"type": "edge", "edge": edge})
                 return
             status = CameraStatus.model_validate_json(message.payload)
@@ -78,6 +81,15 @@ class CameraBoard:
         """Every camera heard of, by edge box and camera id."""
         with self._lock:
             return [self._row(s, at) for _, (s, at) in sorted(self._cameras.items())]
+
+    def box_of(self, camera_id: str) -> tuple[str, list[str] | None] | None:
+        """The box that reports ``camera_id`` (the newest, if it moved) and its model's classes."""
+        with self._lock:
+            found = [(at, edge) for (edge, camera), (_, at) in self._cameras.items() if camera == camera_id]
+            if not found:
+                return None
+            edge_id = max(found)[1]
+            return edge_id, self._classes.get(edge_id)
 
     def edges(self) -> list[dict[str, Any]]:
         with self._lock:

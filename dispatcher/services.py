@@ -28,6 +28,7 @@ from dispatcher.screen import EventScreen
 from dispatcher.webhook import CityWebhookSender
 from dispatcher.webpush import VapidKeys
 from dispatcher.zonefile import ZoneFile
+from dispatcher.zonetest import ZoneTester
 from i18n import translator
 
 
@@ -51,6 +52,7 @@ class Services:
     city: CityWebhookSender | None = None
     grid_watcher: GridWatcher | None = None
     ratings: RatingLinks | None = None
+    zone_tester: ZoneTester | None = None
 
     @classmethod
     def build(cls, config: DispatcherConfig) -> Services:
@@ -108,6 +110,7 @@ class Services:
         svc = cls(config, sessions, grid, cases, evidence, feed, keys, notifier, ingest, scheduler, auth, links,
                   grids, board, zones, city)
         svc.grid_watcher = GridWatcher(grids, grid_version, svc.use_grid, config.escalation.poll_s)
+        svc.zone_tester = ZoneTester(board.client)
         svc.ratings = RatingLinks(sessions, cases, auth.limiter, links, config.public_url(),
                                   timedelta(hours=config.auth.rating_link_ttl_h))
         return svc

@@ -17,6 +17,7 @@ from edge.config import CameraConfig, EdgeConfig, TrackingConfig, ZoneConfig
 from edge.detections import ClassSet, Detections
 from edge.foreground import FOREGROUND_CLASS, StationaryForeground
 from edge.ground import GroundMap
+from edge.recent import RecentSamples
 from edge.rules import Decision, ZoneRule
 from edge.tracker import Tracker
 from edge.zones import ZoneShape, zone_mask
@@ -76,6 +77,7 @@ class CameraAnalyzer:
         self.frame_wh: tuple[int, int] | None = None
         self.person_ids = ClassSet(self._ids(["person"]))  # masked out of the background model
         self.rider_ids = ClassSet(self._rider_ids(camera.zones))
+        self.recent: RecentSamples | None = None  # the live camera's recent samples, where kept
 
     def class_ids_of(self, zones: Sequence[ZoneConfig]) -> dict[str, list[int]]:
         """Each zone's class ids in the model; ``ValueError`` names a class the model lacks."""
@@ -180,7 +182,10 @@ class CameraAnalyzer:
         """The decisions of the frame ``image`` at media time ``t``: the model's ``detections``
         and, where zones ask for them, the background model's stationary blobs."""
         height, width = image.shape[:2]
-        return self.update(t, self._with_foreground(t, image, detections), (width, height))
+        found = self._with_foreground(t, image, detections)
+        if self.recent is not None:  # kept for trying zones (edge/zonetest.py)
+            self.recent.add(self.clock(t), found, image)
+        return self.update(t, found, (width, height))
 
 
 __all__ = ["CameraAnalyzer", "Clock", "class_ids", "media_clock"]

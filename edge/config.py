@@ -16,6 +16,7 @@ from contract.configfile import TimeZoneName, load_config
 from contract.events import Identifier
 from contract.mqtt import MqttConfig
 from contract.zones import ActiveWindow, ZoneConfig, require_unique_ids
+from contract.zonetest import MAX_TEST_MINUTES
 from edge.retention import Retention
 from edge.sampler import Sampler
 from i18n import DEFAULT_LOCALE, Locale
@@ -247,6 +248,16 @@ class MetricsConfig(_Strict):
     port: int = Field(default=9108, ge=0, le=65535, description="Prometheus /metrics; 0 picks a free port")
 
 
+class ZoneTestConfig(_Strict):
+    """What each camera keeps of its recent past for trying zones from the console
+    (edge/recent.py, edge/zonetest.py)."""
+
+    keep_min: float = Field(default=10.0, ge=0, le=MAX_TEST_MINUTES,
+                            description="Minutes of samples kept per camera; 0: zone tests are refused")
+    thumbnail_every_s: float = Field(default=5.0, ge=1.0, le=60.0,
+                                     description="A small picture this often, shown with what a test found")
+
+
 class OutboxConfig(_Strict):
     path: Path = Path("var/edge/outbox.sqlite")
 
@@ -263,6 +274,7 @@ class EdgeConfig(_Strict):
     evidence: EvidenceConfig = Field(default_factory=EvidenceConfig)
     outbox: OutboxConfig = Field(default_factory=OutboxConfig)
     metrics: MetricsConfig | None = Field(default=None, description="Serve Prometheus metrics when set")
+    zone_test: ZoneTestConfig = Field(default_factory=ZoneTestConfig)
 
     @field_validator("cameras")
     @classmethod

@@ -21,6 +21,7 @@ import paho.mqtt.client as mqtt
 
 from contract import CameraStatus, EdgeState, EdgeStatus, edge_status_topic
 from contract.mqtt import MqttConfig, mqtt_client
+from contract.zonetest import ZoneTestAnswer, zone_test_answer_topic, zone_test_request_topic
 from edge.config import EvidenceConfig
 from edge.outbox import Outbox, OutboxItem
 from edge.source import Backoff
@@ -35,9 +36,12 @@ class UploadError(RuntimeError):
 class Publisher:
     def __init__(
         self, edge_id: str, mqtt_cfg: MqttConfig, evidence_cfg: EvidenceConfig, outbox: Outbox,
-        on_published: Callable[[], object] | None = None,
+        on_published: Callable[[], object] | None = None, classes: list[str] | None = None,
+        on_zone_test: Callable[[bytes], object] | None = None,
     ) -> None:
         self.edge_id = edge_id
+        self.classes = classes  # the model's class names, in the online status (for the zone editor)
+        self.on_zone_test = on_zone_test  # a zone test request's payload; answered with answer()
         self.outbox = outbox
         self.evidence_cfg = evidence_cfg
         self.on_published = on_published or (lambda: None)
@@ -52,6 +56,7 @@ class Publisher:
         self.client.will_set(edge_status_topic(edge_id), gone.model_dump_json(), 1, True)
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
+        self.client.on_message = self._on_message
         self.host, self.port = mqtt_cfg.host, mqtt_cfg.port
         self.keepalive = mqtt_cfg.keepalive_s
         self._thread = threading.Thread(target=self._run, name="edge-publisher", daemon=True)
@@ -61,8 +66,10 @@ class Publisher:
         if reason_code.is_failure:
             log.error("broker refused the connection: %s", reason_code)
             return
-        online = EdgeStatus(edge_id=self.edge_id, state=EdgeState.online)
+        online = EdgeStatus(edge_id=self.edge_id, state=EdgeState.online, classes=self.classes)
         self._online = client.publish(edge_status_topic(self.edge_id), online.model_dump_json(), 1, True)
+        if self.on_zone_test is not None:
+            client.subscribe(zone_test_request_topic(self.edge_id), qos=1)
         with self._status_lock:
             current = list(self._camera_status.values())
         for status in current:
@@ -74,6 +81,14 @@ class Publisher:
         self._connected.clear()
         if not self._stop.is_set():
             log.warning("disconnected from broker: %s", reason_code)
+
+    def _on_message(self, client, userdata, message: mqtt.MQTTMessage) -> None:
+        if self.on_zone_test is not None and message.topic == zone_test_request_topic(self.edge_id):
+            self.on_zone_test(message.payload)
+
+    def answer(self, answer: ZoneTestAnswer) -> None:
+        """A zone test's answer, on the topic its asker listens on (QoS 1, not kept)."""
+        self.client.publish(zone_test_answer_topic(self.edge_id, answer.request_id), answer.model_dump_json(), 1)
 
     def set_camera_status(self, status: CameraStatus) -> None:
         """Record a camera's state; sent now if connected, and again on every reconnect."""

@@ -25,14 +25,17 @@ from edge.config import CameraConfig, EdgeConfig, ZoneConfig
 from edge.configwatch import ConfigWatcher
 from edge.detector import Detector, YoloDetector
 from edge.evidence import EvidenceError, EvidenceStore
+from edge.foreground import FOREGROUND_CLASS
 from edge.mainstream import MainStream
 from edge.metrics import EdgeMetrics
 from edge.outbox import Outbox
 from edge.pipeline import CameraPipeline
 from edge.publisher import Publisher
+from edge.recent import RecentSamples
 from edge.scene import SceneGuard
 from edge.source import CameraSource, KeyframeGate, SourceError
 from edge.unchanged import UnchangedGate
+from edge.zonetest import ZoneTests
 from i18n import Msg, translator
 
 log = logging.getLogger(__name__)
@@ -77,6 +80,12 @@ class CameraWorker(threading.Thread):
         # detecting on the substream: the main stream's keyframes are the evidence (edge/mainstream.py)
         self.main = (MainStream(camera.url, stop=stop.is_set, loop=camera.loop) if camera.detect_url else None)
         self.unchanged = UnchangedGate(camera.unchanged, camera.zones)  # no inference where nothing changed
+        keep = config.zone_test
+        recorder = self.pipeline.recorder
+        self.recent = (RecentSamples(keep.keep_min * 60, keep.thumbnail_every_s,
+                                     protect=recorder.protect if recorder is not None else None)
+                       if keep.keep_min > 0 else None)  # for trying zones from the console (edge/zonetest.py)
+        self.analyzer.recent = self.recent
 
     def _status(self, state: str, reason: str) -> None:
         log.info("camera %s %s: %s", self.camera.id, state, reason)
@@ -189,16 +198,27 @@ class EdgeRunner:
                                         self.metrics, workers=config.model.inference_plan()[1])
         self.metrics.watch_outbox(self.outbox.depth)
         self.metrics.watch_evidence(lambda: self.evidence.pruned_total)
-        self.publisher = Publisher(config.edge_id, config.mqtt, config.evidence, self.outbox,
-                                   on_published=self.metrics.published.inc)
-        self.metrics_server = None
         self.stop_event = threading.Event()
+        classes = [*self.detector.class_names, FOREGROUND_CLASS]
+        self.zone_tests = ZoneTests(config, list(self.detector.class_names), self._camera_recent,
+                                    lambda answer: self.publisher.answer(answer), self.stop_event)
+        self.publisher = Publisher(config.edge_id, config.mqtt, config.evidence, self.outbox,
+                                   on_published=self.metrics.published.inc, classes=classes,
+                                   on_zone_test=self.zone_tests.submit)
+        self.metrics_server = None
         self.events_decided = 0
         self.workers = [
             CameraWorker(config, cam, self.scheduler, self.evidence, self._emit, self.stop_event, speed,
                          self.publisher.set_camera_status, self.metrics)
             for cam in config.cameras if cam.enabled
         ]
+
+    def _camera_recent(self, camera_id: str) -> tuple[CameraConfig, RecentSamples | None] | None:
+        """A camera of this box as it runs now, and its recent samples."""
+        for worker in self.workers:
+            if worker.camera.id == camera_id:
+                return worker.camera, worker.recent
+        return None
 
     def _config_changed(self, config: EdgeConfig) -> None:
         """The config file changed: apply the cameras' edited zones now; anything else at the
@@ -230,6 +250,7 @@ class EdgeRunner:
         if self.config.metrics is not None:
             self.metrics_server = self.metrics.serve(self.config.metrics.host, self.config.metrics.port)
             log.info("metrics on http://%s:%s/metrics", self.config.metrics.host, self.metrics_server.server_port)
+        self.zone_tests.start()
         self.publisher.start()
         self.scheduler.start()
         self.evidence.prune()

@@ -109,3 +109,25 @@ def test_both_halves_work_over_tls_with_the_towns_ca(tmp_path: Path) -> None:
         outbox.close()
         thread.stop()
         broker.stop()
+
+
+def test_only_dispatchers_ask_a_box_for_zone_tests_and_each_box_hears_only_its_own(
+        secured_broker: LocalBroker) -> None:
+    heard: dict[str, list[str]] = {"box-01": [], "box-02": []}
+    boxes = {}
+    for name in heard:
+        client, code = connect(secured_broker, name, PEOPLE[name], name)
+        assert code == 0
+        client.on_message = lambda c, u, msg, name=name: heard[name].append(msg.topic)
+        client.subscribe("gridpatrol/v1/+/zone-test/request", qos=1)  # wider than its own: the ACL narrows it
+        boxes[name] = client
+    dispatcher, code = connect(secured_broker, "dispatcher", PEOPLE["dispatcher"], "dispatcher")
+    assert code == 0
+    time.sleep(0.5)
+    dispatcher.publish("gridpatrol/v1/box-01/zone-test/request", b"{}", qos=1).wait_for_publish(5)
+    boxes["box-02"].publish("gridpatrol/v1/box-01/zone-test/request", b"{}", qos=1).wait_for_publish(5)
+    time.sleep(1.0)
+    assert heard == {"box-01": ["gridpatrol/v1/box-01/zone-test/request"], "box-02": []}
+    for client in (*boxes.values(), dispatcher):
+        client.loop_stop()
+        client.disconnect()

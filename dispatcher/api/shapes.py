@@ -158,6 +158,28 @@ class CameraZones(Shape):
     edge: str | None
     zones: list[dict[str, Any]] = Field(description="As in the edge config (contract/zones.py)")
     snapshot_url: str | None
+    running_on: str | None = Field(description="The box that reports the camera now")
+    classes: list[str] | None = Field(description="The class names that box's model knows; None: not yet heard")
+
+
+class ZoneTestFinding(Shape):
+    state: str = Field(description="opened, updated or cleared")
+    at: str
+    object_class: str
+    bbox: list[float]
+    dwell_s: float
+    thumbnail: str | None = Field(description="data: URL of the camera's frame nearest the moment, box drawn")
+
+
+class ZoneTestResult(Shape):
+    camera_id: str
+    edge_id: str
+    samples: int = Field(description="Samples of the camera's recent past replayed")
+    since: str | None
+    until: str | None
+    events: list[ZoneTestFinding]
+    more: bool
+    error: str | None = Field(description="Why the box could not run the test (e.g. a class its model lacks)")
 
 
 class SavedZones(Shape):

@@ -1,8 +1,10 @@
 // The zone editor: a camera's zones drawn over its latest snapshot (points dragged, added by
-// click, removed by double click; a shop front's door line by two clicks), saved to its box.
-import { $, api, el, kindName, say, t } from "./common.js";
+// click, removed by double click; a shop front's door line by two clicks), classes chosen from
+// the box's model, active hours by weekday, tried on the camera's recent past, saved to its box.
+import { $, api, el, kindName, localTime, say, t } from "./common.js";
 
-const editor = { camera: null, zones: [], selected: 0, drag: null, door: null };
+const editor = { camera: null, zones: [], selected: 0, drag: null, door: null, classes: null };
+const DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
 // editor.drag: the point being dragged, { key: "polygon" | "door_line", index }; editor.door:
 // while a door line is being drawn, [] or [first point] (a shop front's two clicks).
 
@@ -75,9 +77,8 @@ function drawZones() {
       onclick: () => { if (editor.selected !== zi) { editor.selected = zi; drawZones(); } } },
       ...field(t("zone id"), text("id", zone.id, (v) => { zone.id = v; })),
       ...field(t("kind"), kind),
-      ...field(t("classes"), text("classes", (zone.classes || []).join(", "), (v) => {
-        zone.classes = v.split(",").map((c) => c.trim()).filter(Boolean);
-      })),
+      ...field(t("classes"), classPicker(zone)),
+      ...field(t("active hours"), activeHours(zone)),
       ...field(t("dwell (s)"), text("dwell_s", zone.dwell_s, (v) => { zone.dwell_s = Number(v); })),
       ...field(t("micro-grid"), text("micro_grid", zone.micro_grid, (v) => { if (v) zone.micro_grid = v; else delete zone.micro_grid; })),
       ...field(t("shop id"), text("shop_id", zone.shop_id, (v) => { if (v) zone.shop_id = v; else delete zone.shop_id; })),
@@ -91,6 +92,84 @@ function drawZones() {
       } }));
     return card;
   }));
+}
+
+/** The zone's classes: chosen from the box's model's own list where the box said it, else typed. */
+function classPicker(zone) {
+  if (!editor.classes) {
+    const input = el("input", { value: (zone.classes || []).join(", "), "data-key": "classes" });
+    input.onchange = () => { zone.classes = input.value.split(",").map((c) => c.trim()).filter(Boolean); };
+    return input;
+  }
+  const names = [...new Set([...(zone.classes || []), ...editor.classes])];
+  const select = el("select", { multiple: "", size: "5", "data-key": "classes",
+    title: t("the classes this camera's model knows; Ctrl-click to choose several") },
+  ...names.map((name) => {
+    const option = el("option", { value: name, text: name });
+    if ((zone.classes || []).includes(name)) option.selected = true;
+    return option;
+  }));
+  select.onchange = () => { zone.classes = [...select.selectedOptions].map((o) => o.value); };
+  return select;
+}
+
+/** When the zone is enforced: windows of weekdays and hours; none means always. */
+function activeHours(zone) {
+  const box = el("div", { class: "active-hours", "data-key": "active" });
+  const windows = zone.active || [];
+  windows.forEach((w, wi) => {
+    const days = DAYS.map((day) => {
+      const input = el("input", { type: "checkbox", "data-day": day });
+      input.checked = (w.days || DAYS).includes(day);
+      input.onchange = () => { w.days = DAYS.filter((d) => box.querySelector(`[data-window='${wi}'] [data-day=${d}]`).checked); };
+      return el("label", { class: "day" }, input, dayName(day));
+    });
+    const time = (key, fallback) => {
+      const input = el("input", { type: "time", value: (w[key] || fallback).slice(0, 5), "data-key": key });
+      input.onchange = () => { w[key] = input.value; };
+      return input;
+    };
+    box.append(el("div", { class: "window", "data-window": String(wi) }, ...days, time("start", "00:00"), "–",
+      time("end", "23:59"), el("button", { class: "secondary small", text: "×", title: t("remove these hours"),
+        onclick: (e) => { e.stopPropagation(); windows.splice(wi, 1); if (!windows.length) delete zone.active; drawZones(); } })));
+  });
+  if (!windows.length) box.append(el("span", { class: "muted", text: t("always") }));
+  box.append(el("button", { class: "secondary small", text: t("add hours"), "data-add": "active",
+    onclick: (e) => {
+      e.stopPropagation();
+      zone.active = [...windows, { days: DAYS.slice(0, 5), start: "08:00", end: "20:00" }];
+      drawZones();
+    } }));
+  return box;
+}
+
+const dayName = (day) => ({ mon: t("Mon"), tue: t("Tue"), wed: t("Wed"), thu: t("Thu"), fri: t("Fri"), sat: t("Sat"),
+  sun: t("Sun") })[day];
+const would = (state) => ({ opened: t("would open"), updated: t("would continue"), cleared: t("would clear") })[state];
+
+/** The selected zone, as edited, replayed by its box over the camera's recent past. */
+async function testZone() {
+  const zone = editor.zones[editor.selected];
+  const results = $("z-results");
+  if (!zone) return;
+  results.replaceChildren(el("p", { class: "muted", text: t("asking the box to replay the last {minutes} minutes…", { minutes: 10 }) }));
+  try {
+    const found = await api(`/api/v1/zones/${encodeURIComponent(editor.camera)}/test`, {
+      method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ zone, minutes: 10 }),
+    });
+    const count = (state) => found.events.filter((e) => e.state === state).length;
+    const summary = found.error ? t("the box could not test the zone: {why}", { why: found.error })
+      : t("zone {zone} on {samples} samples from {since} to {until}: {opened} would open, {cleared} would clear", {
+        zone: zone.id, samples: found.samples, since: localTime(found.since), until: localTime(found.until),
+        opened: count("opened"), cleared: count("cleared") });
+    results.replaceChildren(el("p", { class: "test-summary", text: summary }), ...found.events.map((e) => el("figure",
+      { class: `test-event ${e.state}`, "data-state": e.state },
+      e.thumbnail ? el("img", { src: e.thumbnail, alt: e.object_class }) : null,
+      el("figcaption", { text: `${would(e.state)} · ${localTime(e.at)} · ${e.object_class} · ${t("{seconds} s", { seconds: Math.round(e.dwell_s) })}` }))),
+    ...(found.more ? [el("p", { class: "muted", text: t("more would follow") })] : []));
+  } catch (e) {
+    results.replaceChildren(el("p", { class: "test-summary", text: t("not tested: {why}", { why: e.message }) }));
+  }
 }
 
 export async function loadZoneCameras() {
@@ -107,7 +186,9 @@ export async function loadZoneCameras() {
 async function loadZones(cameraId) {
   const data = await api(`/api/v1/zones/${encodeURIComponent(cameraId)}`);
   editor.camera = cameraId;
+  editor.classes = data.classes;
   editor.zones = structuredClone(data.zones);
+  $("z-results").replaceChildren();
   editor.selected = 0;
   editor.door = null;
   const image = $("z-image");
@@ -158,4 +239,5 @@ export function bindZoneEditor() {
   $("z-undo").onclick = () => { editor.zones[editor.selected]?.polygon?.pop(); drawZones(); };
   $("z-door").onclick = () => { editor.door = editor.door === null ? [] : null; drawZones(); };
   $("z-save").onclick = () => saveZones();
+  $("z-test").onclick = () => testZone();
 }
