@@ -58,8 +58,7 @@ def first_error(error: ValidationError, prefix: str = "", skip: int = 0) -> str:
     """The first problem, for people: ``zone.polygon: List should have at least 3 items``.
     ``skip`` drops leading parts of its location (a list index), ``prefix`` names the whole."""
     item = error.errors()[0]
-    where = format_location(tuple(item["loc"])[skip:])
-    return f"{prefix}.{where}: {item['msg']}" if prefix and item["loc"][skip:] else f"{prefix or where}: {item['msg']}"
+    return f"{format_location(((prefix,) if prefix else ()) + tuple(item['loc'])[skip:])}: {item['msg']}"
 
 
 def validation_message(source: str, error: ValidationError) -> str:

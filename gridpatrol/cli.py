@@ -57,6 +57,29 @@ def cmd_edge_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _zones_file(path: Path) -> list:
+    """Zones to try instead of the camera's: a YAML list of zones (or ``zones:`` with one), as
+    in an edge config; errors name the file and the key."""
+    import yaml
+    from pydantic import ValidationError
+
+    from contract.configfile import first_error
+    from contract.zones import validate_zones
+
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+    if isinstance(data, dict) and "zones" in data:
+        data = data["zones"]
+    try:
+        return validate_zones(data)
+    except ValidationError as exc:
+        raise ConfigError(f"{path}: {first_error(exc, 'zones')}") from None
+    except ValueError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+
+
 def cmd_edge_replay(args: argparse.Namespace) -> int:
     from edge.config import load_edge_config
     from edge.replay import replay_mot, replay_video
@@ -66,6 +89,8 @@ def cmd_edge_replay(args: argparse.Namespace) -> int:
         camera = config.camera(args.camera)
     except KeyError as exc:
         raise ConfigError(f"{args.config}: {exc.args[0]}") from None
+    if args.zones:
+        camera = camera.model_copy(update={"zones": _zones_file(args.zones)})
     from gridpatrol.progress import Progress
 
     out = open(args.events_out, "w", encoding="utf-8") if args.events_out else None  # noqa: SIM115
@@ -262,6 +287,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="timestamp of media time 0 (default 1970-01-01T00:00:00Z)")
     replay.add_argument("--events-out", type=Path, help="also write the events (JSON lines) here")
     replay.add_argument("--evidence-dir", type=Path, help="write snapshots here (--video only)")
+    replay.add_argument("--zones", type=Path, help="try these zones (a YAML list, as under a camera) instead of "
+                        "the camera's own, without editing the config")
     replay.set_defaults(func=cmd_edge_replay)
 
     disp = top.add_parser("dispatcher", help="the dispatcher").add_subparsers(dest="dispatcher_command", required=True)

@@ -297,3 +297,23 @@ def test_a_replay_shows_its_progress_on_a_terminal_and_nothing_in_a_pipe(shared:
     text = drawn.decode(errors="replace")
     # the clip's 714 frames at 10 fps are 71.4 s of media time; the bar says how much is done and left
     assert "replay highway:" in text and "%|" in text and "/71.4 [00:00<" in text, text[-300:]
+
+
+def test_replay_tries_other_zones_from_a_file_without_touching_the_config(
+        shared: Path, project_root: Path, tmp_path: Path) -> None:
+    """`edge replay --zones`: the zone as the person would draw it, tried on recorded detections."""
+    clip = shared / "roadtrack-dev/P/04-14_09_K295_179"
+    args = [*REPLAY, "--config", str(project_root / "configs/roadtrack.yaml"), "--camera", "highway",
+            "--mot", str(clip / "det.txt"), "--fps", "10"]
+    whole = subprocess.run(args, capture_output=True, text=True, timeout=120)
+    assert whole.returncode == 0 and "opened" in whole.stdout, whole.stderr
+    sky = tmp_path / "sky.yaml"  # the top strip of the picture, where no vehicle stops
+    sky.write_text("- {id: sky, kind: parked_bike, polygon: [[0, 0], [1, 0], [1, 0.1], [0, 0.1]], "
+                   "classes: [car, truck], dwell_s: 3, micro_grid: mg-highway}\n")
+    tried = subprocess.run([*args, "--zones", str(sky)], capture_output=True, text=True, timeout=120)
+    assert tried.returncode == 0 and tried.stdout == "", tried.stderr
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("zones:\n  - {id: z, kind: parked_bike, polygon: [[0, 0], [1, 1]], classes: [car], "
+                      "dwell_s: 3, micro_grid: mg-highway}\n")
+    refused = subprocess.run([*args, "--zones", str(broken)], capture_output=True, text=True, timeout=120)
+    assert refused.returncode != 0 and f"{broken}: zones[0].polygon" in refused.stderr, refused.stderr
