@@ -25,8 +25,9 @@ ENV PATH=/opt/gridpatrol/bin:$PATH PYTHONUNBUFFERED=1
 WORKDIR /var/lib/gridpatrol
 USER 10001:10001
 VOLUME ["/var/lib/gridpatrol"]
-# Prometheus metrics (the config's metrics: {host: 0.0.0.0, port: 9108}); the health check reads them
+# Prometheus metrics and /healthz (the config's metrics: {host: 0.0.0.0, port: 9108}); the health
+# check asks /healthz: 503 while the broker is away, no camera is online or the outbox backs up
 EXPOSE 9108
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
-    CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:9108/metrics', timeout=4)"]
+    CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:9108/healthz', timeout=4)"]
 ENTRYPOINT ["gridpatrol", "edge", "run", "--config", "/etc/gridpatrol/edge.yaml"]

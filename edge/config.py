@@ -245,7 +245,8 @@ class EvidenceConfig(_Strict):
 
 class MetricsConfig(_Strict):
     host: str = "127.0.0.1"
-    port: int = Field(default=9108, ge=0, le=65535, description="Prometheus /metrics; 0 picks a free port")
+    port: int = Field(default=9108, ge=0, le=65535,
+                      description="Prometheus /metrics and the box's /healthz; 0 picks a free port")
 
 
 class ZoneTestConfig(_Strict):
@@ -260,6 +261,8 @@ class ZoneTestConfig(_Strict):
 
 class OutboxConfig(_Strict):
     path: Path = Path("var/edge/outbox.sqlite")
+    max_healthy: int = Field(default=1000, ge=1, le=10_000_000,
+                             description="More events than this waiting: /healthz says the box is unavailable")
 
 
 class EdgeConfig(_Strict):

@@ -1,12 +1,24 @@
-"""The edge's Prometheus metrics, on a registry of its own, served at ``/metrics``."""
+"""The edge's Prometheus metrics, on a registry of its own, served at ``/metrics``, and its
+health at ``/healthz`` on the same port (200 or 503 with the problems, for Docker's and
+Kubernetes' probes)."""
 
 from __future__ import annotations
 
+import json
+import threading
 from collections.abc import Callable
 from typing import Any
-from wsgiref.simple_server import WSGIServer
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, make_wsgi_app
+from prometheus_client.exposition import ThreadingWSGIServer
+
+Health = Callable[[], dict[str, Any]]  # {"status": "ok" | "unavailable", "problems": [...], ...}
+
+
+class _Quiet(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:  # probes every few seconds: no log line each
+        pass
 
 
 class EdgeMetrics:
@@ -43,6 +55,18 @@ class EdgeMetrics:
         self.evidence_bytes.set_function(lambda: totals().kept_bytes)
         self.evidence_pruned.set_function(lambda: totals().files)
 
-    def serve(self, host: str, port: int) -> WSGIServer:
-        server, _thread = start_http_server(port, addr=host, registry=self.registry)
+    def serve(self, host: str, port: int, health: Health | None = None) -> WSGIServer:
+        metrics = make_wsgi_app(self.registry)
+
+        def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+            if environ.get("PATH_INFO") == "/healthz" and health is not None:
+                said = health()
+                body = json.dumps(said, ensure_ascii=False).encode()
+                start_response("200 OK" if said["status"] == "ok" else "503 Service Unavailable",
+                               [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+                return [body]
+            return metrics(environ, start_response)
+
+        server = make_server(host, port, app, ThreadingWSGIServer, handler_class=_Quiet)
+        threading.Thread(target=server.serve_forever, name="edge-metrics", daemon=True).start()
         return server

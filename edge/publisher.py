@@ -173,6 +173,10 @@ class Publisher:
                 log.warning("outbox item %s not delivered (%s); retrying in %.1fs", items[done].seq, error, delay)
                 self._stop.wait(delay)
 
+    @property
+    def connected(self) -> bool:
+        return self._connected.is_set()
+
     def wait_connected(self, timeout_s: float) -> bool:
         """True once connected and the broker has acknowledged the retained online status."""
         if not self._connected.wait(timeout_s) or self._online is None:

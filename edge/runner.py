@@ -16,6 +16,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 from contract import CameraState, CameraStatus, ViolationEvent
 from edge.analyzer import media_clock
@@ -248,8 +249,9 @@ class EdgeRunner:
 
     def start(self) -> None:
         if self.config.metrics is not None:
-            self.metrics_server = self.metrics.serve(self.config.metrics.host, self.config.metrics.port)
-            log.info("metrics on http://%s:%s/metrics", self.config.metrics.host, self.metrics_server.server_port)
+            self.metrics_server = self.metrics.serve(self.config.metrics.host, self.config.metrics.port, self.health)
+            log.info("metrics on http://%s:%s/metrics, health at /healthz", self.config.metrics.host,
+                     self.metrics_server.server_port)
         self.zone_tests.start()
         self.publisher.start()
         self.scheduler.start()
@@ -260,6 +262,23 @@ class EdgeRunner:
             worker.start()
         if self.watcher is not None:
             self.watcher.start()
+
+    def health(self) -> dict[str, Any]:
+        """For probes: unavailable while the broker is away, when no camera is online, or when
+        the outbox holds more than ``outbox.max_healthy`` events (delivery is falling behind)."""
+        problems = []
+        connected = self.publisher.connected
+        if not connected:
+            problems.append("broker: not connected")
+        states = [w.current.state.value if w.current else "starting" for w in self.workers]
+        online = states.count("online")
+        if self.workers and online == 0:
+            problems.append("cameras: none online")
+        depth = self.outbox.depth()
+        if depth > self.config.outbox.max_healthy:
+            problems.append(f"outbox: {depth} events waiting (more than {self.config.outbox.max_healthy})")
+        return {"status": "unavailable" if problems else "ok", "problems": problems, "broker_connected": connected,
+                "cameras": {"enabled": len(self.workers), "online": online}, "outbox_depth": depth}
 
     def _prune_loop(self) -> None:
         while not self.stop_event.wait(self.config.evidence.prune_every_s):

@@ -6,6 +6,7 @@ analyzers and camera pipelines. Tests import these from here (conftest holds fix
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import io
 import json
@@ -301,3 +302,61 @@ def users_and_acl(tmp_path: Path) -> str:
         subprocess.run(["mosquitto_passwd", "-b", str(passwords), user, password], check=True)
     passwords.chmod(0o600)
     return f"allow_anonymous false\npassword_file {passwords}\nacl_file {PROJECT_ROOT / 'docker/mosquitto/acl.example'}"
+
+
+class TcpRelay:
+    """A loopback TCP relay to ``target`` (host, port) that a test can cut and restore: the
+    network between a service and its database going away, with the real database behind it."""
+
+    def __init__(self, target: tuple[str, int]) -> None:
+        import socket
+        import threading
+
+        self.target = target
+        self.port = free_port()
+        self._socket, self._threading = socket, threading
+        self._open: list = []
+        self._listener = None
+        self.restore()
+
+    def restore(self) -> None:
+        server = self._socket.create_server(("127.0.0.1", self.port), reuse_port=False)
+        server.setsockopt(self._socket.SOL_SOCKET, self._socket.SO_REUSEADDR, 1)
+        self._listener = server
+        self._threading.Thread(target=self._accept, args=(server,), daemon=True).start()
+
+    def _accept(self, server) -> None:
+        while True:
+            try:
+                client, _ = server.accept()
+            except OSError:
+                return
+            upstream = self._socket.create_connection(self.target)
+            self._open += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                self._threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pump(source, sink) -> None:
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for end in (source, sink):
+                with contextlib.suppress(OSError):
+                    end.close()
+
+    def cut(self) -> None:
+        """No new connections, and every open one closed."""
+        if self._listener is not None:
+            with contextlib.suppress(OSError):  # shutdown wakes the thread blocked in accept()
+                self._listener.shutdown(self._socket.SHUT_RDWR)
+            self._listener.close()
+            self._listener = None
+        for end in self._open:
+            with contextlib.suppress(OSError):
+                end.shutdown(self._socket.SHUT_RDWR)
+                end.close()
+        self._open.clear()

@@ -111,7 +111,8 @@ class StoredEvidence(Shape):
 
 
 class Health(Shape):
-    status: Literal["ok"]
+    status: Literal["ok", "unavailable"]
+    problems: list[str] = Field(description="What keeps the dispatcher from its work (503), by part")
     mqtt_connected: bool
     received: int
     stored: int

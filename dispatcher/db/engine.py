@@ -37,7 +37,8 @@ def make_engine(url: str) -> Engine:
     # PostgreSQL's generic plan for "camera_id IN ($1 .. $500)" then matches every row against
     # the list one by one (a plan with the values hashes them): 270 ms instead of 25 ms per
     # ingest batch in bench/dispatch_throughput.py.
-    return create_engine(url, pool_pre_ping=True, connect_args={"prepare_threshold": None})
+    # A database that does not answer is an error within seconds (health checks, requests), not a hang.
+    return create_engine(url, pool_pre_ping=True, connect_args={"prepare_threshold": None, "connect_timeout": 5})
 
 
 def insert_rows(session: Session, model: type[Base], rows: list[dict[str, Any]], ids: bool = False) -> list[int]:
