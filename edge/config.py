@@ -214,6 +214,11 @@ class EvidenceConfig(_Strict):
         default=None, description="Dispatcher evidence endpoint; unset keeps file:// URLs"
     )
     upload_token: str | None = None
+    upload_wait_s: float = Field(
+        default=10.0, ge=0, le=600,
+        description="How long an event waits for its images' upload when the evidence store is down; then it goes "
+        "without waiting and its images follow when the store is back",
+    )
     max_age_days: float | None = Field(default=30.0, gt=0, description="Delete older evidence (unset: keep)")
     max_mb: float | None = Field(default=None, gt=0, description="Keep at most this much evidence, oldest out")
     min_free_mb: float = Field(default=100.0, ge=0, description="Prune oldest evidence to keep this much disk free")

@@ -1,6 +1,12 @@
 """Drains the outbox to the MQTT broker: evidence upload first (if configured), then the
 event at QoS 1; an item leaves the outbox only once the broker acknowledged it.
 
+Evidence never holds events back for long: when the evidence store does not take an image,
+the event waits at most ``evidence.upload_wait_s``, then goes out as it is (its image links
+name the images by their SHA-256, which the store will hold) and its images are owed; a second
+loop uploads what is owed as soon as the store takes images again. While the store is known
+to be down, later events do not wait at all.
+
 The edge announces itself on ``gridpatrol/v1/<edge_id>/status`` (retained), with a last
 will that says ``offline`` when the box disappears without a goodbye. Each camera's health
 goes to ``gridpatrol/v1/<edge_id>/<camera_id>/status`` (retained): camera status is state,
@@ -13,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -53,13 +60,17 @@ class Publisher:
         self.published = 0
         self.client = mqtt_client(mqtt_cfg, mqtt_cfg.client_id or f"gridpatrol-edge-{edge_id}")
         gone = EdgeStatus(edge_id=edge_id, state=EdgeState.offline, reason="lost")
-        self.client.will_set(edge_status_topic(edge_id), gone.model_dump_json(), 1, True)
+        self.client.will_set(edge_status_topic(edge_id), gone.model_dump_json(exclude_none=True), 1, True)
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message
         self.host, self.port = mqtt_cfg.host, mqtt_cfg.port
         self.keepalive = mqtt_cfg.keepalive_s
         self._thread = threading.Thread(target=self._run, name="edge-publisher", daemon=True)
+        self._owed = threading.Thread(target=self._owed_loop, name="edge-owed-uploads", daemon=True)
+        self._store_down = threading.Event()  # the evidence store refused the last upload
+        self.upload_error = ""
+        self.uploaded_late = 0  # images uploaded after their event went out
         self._http = httpx.Client(timeout=10.0)
 
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
@@ -67,7 +78,7 @@ class Publisher:
             log.error("broker refused the connection: %s", reason_code)
             return
         online = EdgeStatus(edge_id=self.edge_id, state=EdgeState.online, classes=self.classes)
-        self._online = client.publish(edge_status_topic(self.edge_id), online.model_dump_json(), 1, True)
+        self._online = client.publish(edge_status_topic(self.edge_id), online.model_dump_json(exclude_none=True), 1, True)
         if self.on_zone_test is not None:
             client.subscribe(zone_test_request_topic(self.edge_id), qos=1)
         with self._status_lock:
@@ -105,12 +116,13 @@ class Publisher:
         self.client.connect_async(self.host, self.port, self.keepalive)
         self.client.loop_start()
         self._thread.start()
+        self._owed.start()
 
-    def _upload(self, item: OutboxItem) -> None:
-        """PUT each of the event's images to the dispatcher, named by its SHA-256."""
+    def _upload(self, paths: list[str]) -> None:
+        """PUT each image to the dispatcher, named by its SHA-256 (a repeat is harmless)."""
         if not self.evidence_cfg.upload_url:
             return
-        for name in item.evidence_paths:
+        for name in paths:
             path = Path(name)
             try:
                 data = path.read_bytes()
@@ -128,6 +140,47 @@ class Publisher:
             if response.status_code >= 300:
                 raise UploadError(f"evidence upload to {url} answered {response.status_code}: {response.text[:200]}")
 
+    def _upload_or_owe(self, item: OutboxItem) -> str:
+        """Upload the item's images; "" when it may be published now (uploaded, or owed after
+        its wait), else why it waits."""
+        if not self._store_down.is_set():
+            try:
+                self._upload(item.evidence_paths)
+                return ""
+            except UploadError as exc:
+                self._store_down.set()  # later events do not wait for a store known to be down
+                self.upload_error = str(exc)
+        if time.time() - item.created_at < self.evidence_cfg.upload_wait_s:
+            return self.upload_error
+        self.outbox.defer_uploads(item.evidence_paths)
+        log.warning("outbox item %s goes without waiting for its images (%s); they follow when the store is back",
+                    item.seq, self.upload_error)
+        return ""
+
+    def _owed_loop(self) -> None:
+        """Upload owed images whenever the store takes them again, oldest first. With nothing
+        owed, a store marked down is unmarked after a pause, so that the next event tries it."""
+        backoff = Backoff(1.0, 15.0)
+        delays = backoff.delays()
+        while not self._stop.is_set():
+            owed = self.outbox.owed_uploads(50)
+            if not owed:
+                self._stop.wait(2.0 if self._store_down.is_set() else 0.5)
+                self._store_down.clear()
+                continue
+            for path in owed:
+                try:
+                    self._upload([path])
+                except UploadError as exc:
+                    self.outbox.upload_failed(path, str(exc))
+                    self._stop.wait(next(delays))
+                    break
+                self.outbox.uploaded(path)
+                self.uploaded_late += 1
+            else:
+                self._store_down.clear()
+                delays = backoff.delays()
+
     def _send(self, items: list[OutboxItem]) -> tuple[int, str]:
         """Publish ``items`` in order without waiting for each PUBACK in turn (one connection
         keeps its QoS 1 messages in order), then wait for the acknowledgements: how many from
@@ -135,10 +188,8 @@ class Publisher:
         sent: list[mqtt.MQTTMessageInfo] = []
         error = ""
         for item in items:
-            try:
-                self._upload(item)
-            except UploadError as exc:
-                error = str(exc)
+            error = self._upload_or_owe(item)
+            if error:
                 break
             sent.append(self.client.publish(item.topic, item.payload, qos=1))
         for done, info in enumerate(sent):
@@ -195,9 +246,11 @@ class Publisher:
     def stop(self) -> None:
         self._stop.set()
         self._thread.join(timeout=5)
+        if self._owed.is_alive():
+            self._owed.join(timeout=5)
         if self._connected.is_set():
             goodbye = EdgeStatus(edge_id=self.edge_id, state=EdgeState.offline, reason="stopped")
-            info = self.client.publish(edge_status_topic(self.edge_id), goodbye.model_dump_json(), 1, True)
+            info = self.client.publish(edge_status_topic(self.edge_id), goodbye.model_dump_json(exclude_none=True), 1, True)
             info.wait_for_publish(timeout=2.0)
         self.client.disconnect()
         self.client.loop_stop()
