@@ -303,7 +303,8 @@ class AuthConfig(_Strict):
     rating_link_ttl_h: float = Field(default=72.0, gt=0, le=24 * 90,
                                      description="A resident's rating link works this long (and once)")
     link_secret: str | None = Field(
-        default=None, min_length=32, description="Shared by all dispatchers behind one URL; else made in data_dir"
+        default=None, min_length=32, description="Signs evidence and receipt links; unset: the one the first "
+        "dispatcher made, kept in the database all dispatchers share"
     )
 
 

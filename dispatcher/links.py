@@ -9,6 +9,8 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from sqlalchemy.orm import sessionmaker
+
 from dispatcher.hashing import same_text
 from dispatcher.screen import EVIDENCE_PATH
 
@@ -16,19 +18,17 @@ from dispatcher.screen import EVIDENCE_PATH
 class SignedLinks:
     """URLs that cannot be guessed: evidence links that expire (an HMAC over the image name
     and the expiry time) and delivery-receipt links of notifications (an HMAC over the id).
-    Dispatchers behind one load balancer share ``secret`` (config), else it is made once and
-    kept in ``data_dir``."""
+    Dispatchers behind one load balancer share ``secret`` (config), else the one the first of
+    them made and stored in the database (dispatcher/sharedstate.py)."""
 
     PATH = EVIDENCE_PATH
 
-    def __init__(self, secret: str | None, data_dir: Path, public_url: str, ttl_s: int) -> None:
+    def __init__(self, secret: str | None, sessions: sessionmaker, data_dir: Path, public_url: str,
+                 ttl_s: int) -> None:
         if secret is None:
-            path = data_dir / "link_secret"
-            if not path.exists():
-                path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_text(secrets.token_urlsafe(32))
-                path.chmod(0o600)
-            secret = path.read_text().strip()
+            from dispatcher.sharedstate import shared_secret
+
+            secret = shared_secret(sessions, "link_secret", lambda: secrets.token_urlsafe(32), data_dir / "link_secret")
         self.key = secret.encode()
         self.public_url = public_url
         self.ttl_s = ttl_s

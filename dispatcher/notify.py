@@ -34,6 +34,7 @@ from dispatcher.db import CaseRow, NotificationRow, PushSubscriptionRow, now
 from dispatcher.grid import ChannelRef, Person, Shop
 from dispatcher.links import SignedLinks
 from dispatcher.outbound import GuardedClient, OutboundGuard
+from dispatcher.sharedstate import SharedRateLimiter
 from dispatcher.webpush import VapidKeys, send_push
 from i18n import Msg, Translator, translator
 from i18n.terms import term
@@ -100,7 +101,8 @@ class Notifier:
         self.keys = keys
         self.webpush = webpush
         self.cfg = channels
-        self.channels = ChannelSet(channels, GuardedClient(guard, timeout=channels.timeout_s))
+        self.channels = ChannelSet(channels, GuardedClient(guard, timeout=channels.timeout_s),
+                                   SharedRateLimiter(sessions))  # a robot's limit is the town's, not each dispatcher's
         self.push_http = GuardedClient(guard, push=True, timeout=channels.timeout_s)
         self.links = links
         self.public_url = public_url

@@ -69,8 +69,9 @@ class Services:
         cases = CaseService(sessions, grid, config.escalation, config.dedup, config.event_codes)
         cases.town_words, cases.timezone = translator(config.locale), config.timezone
         cases.shop_notice = config.shops
-        keys = VapidKeys(config.data_dir)
-        links = SignedLinks(config.auth.link_secret, config.data_dir, config.public_url(), config.auth.link_ttl_s)
+        keys = VapidKeys(sessions, config.data_dir)
+        links = SignedLinks(config.auth.link_secret, sessions, config.data_dir, config.public_url(),
+                            config.auth.link_ttl_s)
         guard = config.outbound.guard()
         notifier = Notifier(sessions, cases, keys, config.webpush, config.channels, links, config.public_url(), guard,
                             config.locale, config.timezone)

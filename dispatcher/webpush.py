@@ -12,6 +12,7 @@ import httpx
 from cryptography.hazmat.primitives import serialization
 from py_vapid import Vapid, b64urlencode
 from pywebpush import WebPushException, webpush
+from sqlalchemy.orm import sessionmaker
 
 from dispatcher.outbound import GuardedClient, UrlRefused
 
@@ -25,19 +26,21 @@ class PushResult:
 
 
 class VapidKeys:
-    """The server's VAPID key pair, created on first start and kept in ``data_dir``."""
+    """The town's VAPID key pair, made by the first dispatcher to start and shared by all
+    through the database (dispatcher/sharedstate.py): a phone subscribed through one
+    dispatcher is pushed to by any. An older dispatcher's ``data_dir/vapid_private.pem``
+    seeds it, so existing subscriptions keep working."""
 
-    def __init__(self, data_dir: str | Path) -> None:
-        path = Path(data_dir) / "vapid_private.pem"
-        if path.exists():
-            self.vapid = Vapid.from_file(str(path))
-        else:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self.vapid = Vapid()
-            self.vapid.generate_keys()
-            self.vapid.save_key(str(path))
-            path.chmod(0o600)
-        self.private_pem_path = path
+    def __init__(self, sessions: sessionmaker, data_dir: str | Path) -> None:
+        from dispatcher.sharedstate import shared_secret
+
+        def make() -> str:
+            fresh = Vapid()
+            fresh.generate_keys()
+            return fresh.private_pem().decode()
+
+        pem = shared_secret(sessions, "vapid_private_pem", make, Path(data_dir) / "vapid_private.pem")
+        self.vapid = Vapid.from_pem(pem.encode())
         raw = self.vapid.public_key.public_bytes(
             serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
         )

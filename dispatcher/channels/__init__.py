@@ -44,11 +44,13 @@ class ChannelSet:
     """Builds and sends through the channel a person's ``ChannelRef`` names, sharing one HTTP
     client, one access-token cache per app and one rate limiter per destination."""
 
-    def __init__(self, cfg: ChannelsConfig, http: httpx.Client) -> None:
-        """``http``: a client that checks every destination (``dispatcher.outbound.GuardedClient``)."""
+    def __init__(self, cfg: ChannelsConfig, http: httpx.Client, limiter: RateLimiter | None = None) -> None:
+        """``http``: a client that checks every destination (``dispatcher.outbound.GuardedClient``);
+        ``limiter``: the buckets, shared by every dispatcher (``dispatcher.sharedstate``) or this
+        process's own."""
         self.cfg = cfg
         self.http = http
-        self.limiter = RateLimiter()
+        self.limiter = limiter or RateLimiter()
         self.wecom_tokens = AccessTokenCache(lambda: wecom_token(cfg.wecom, self.http)) if cfg.wecom else None
         self.dingtalk_tokens = (AccessTokenCache(lambda: dingtalk_token(cfg.dingtalk, self.http))
                                 if cfg.dingtalk else None)

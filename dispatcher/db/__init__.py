@@ -27,6 +27,8 @@ from dispatcher.db.people import (
     LoginFailureRow,
     PresenceRow,
     PushSubscriptionRow,
+    RateBucketRow,
+    SharedSecretRow,
 )
 
 __all__ = [
@@ -48,7 +50,9 @@ __all__ = [
     "PresenceRow",
     "PushSubscriptionRow",
     "QuarantineRow",
+    "RateBucketRow",
     "RatingLinkRow",
+    "SharedSecretRow",
     "TimerRow",
     "UtcDateTime",
     "alembic_config",

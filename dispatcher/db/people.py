@@ -1,5 +1,6 @@
 """The tables of people and machines: push subscriptions, evidence uploads, credentials and
-API tokens, login failures, feed tickets, grid versions, the phone page's presence."""
+API tokens, login failures, feed tickets, grid versions, the phone page's presence, and what
+dispatchers share (secrets, channel rate buckets)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Float,
     Index,
     Integer,
     String,
@@ -116,3 +118,25 @@ class PresenceRow(Base):
 
     person_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     slot: Mapped[int] = mapped_column(Integer, primary_key=True)
+
+
+class SharedSecretRow(Base):
+    """A secret every dispatcher behind one URL must hold alike (the VAPID key pair, the link
+    secret): made by whichever starts first, read by the others (dispatcher/sharedstate.py)."""
+
+    __tablename__ = "shared_secrets"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now)
+
+
+class RateBucketRow(Base):
+    """A token bucket of a channel's sending rate, shared by every dispatcher: tokens left at
+    ``updated_at`` (epoch seconds), refilled evenly (dispatcher/sharedstate.py)."""
+
+    __tablename__ = "rate_buckets"
+
+    key: Mapped[str] = mapped_column(String(160), primary_key=True)
+    tokens: Mapped[float] = mapped_column(Float)
+    updated_at: Mapped[float] = mapped_column(Float)
