@@ -78,7 +78,8 @@ class Publisher:
             log.error("broker refused the connection: %s", reason_code)
             return
         online = EdgeStatus(edge_id=self.edge_id, state=EdgeState.online, classes=self.classes)
-        self._online = client.publish(edge_status_topic(self.edge_id), online.model_dump_json(exclude_none=True), 1, True)
+        self._online = client.publish(edge_status_topic(self.edge_id), online.model_dump_json(exclude_none=True), 1,
+                                      True)
         if self.on_zone_test is not None:
             client.subscribe(zone_test_request_topic(self.edge_id), qos=1)
         with self._status_lock:
@@ -250,7 +251,8 @@ class Publisher:
             self._owed.join(timeout=5)
         if self._connected.is_set():
             goodbye = EdgeStatus(edge_id=self.edge_id, state=EdgeState.offline, reason="stopped")
-            info = self.client.publish(edge_status_topic(self.edge_id), goodbye.model_dump_json(exclude_none=True), 1, True)
+            info = self.client.publish(edge_status_topic(self.edge_id), goodbye.model_dump_json(exclude_none=True),
+                                       1, True)
             info.wait_for_publish(timeout=2.0)
         self.client.disconnect()
         self.client.loop_stop()
