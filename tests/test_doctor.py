@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import re
 import threading
-import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -18,7 +16,7 @@ from typing import Any
 import psycopg
 import pytest
 import yaml
-from builders import PEOPLE
+from builders import PEOPLE, SeaweedS3
 
 from contract import EdgeState, EdgeStatus, edge_status_topic
 from gridpatrol.broker import LocalBroker, free_port
@@ -170,31 +168,21 @@ def box_online(broker: LocalBroker) -> None:
                    auth={"username": "box-02", "password": PEOPLE["box-02"]})
 
 
-@pytest.fixture
-def postgres_database(postgres_admin: str) -> Iterator[str]:
-    """An empty PostgreSQL database, dropped afterwards."""
-    name = f"gridpatrol_doctor_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(postgres_admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    yield postgres_admin.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1) + f"/{name}"
-    with psycopg.connect(postgres_admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def test_a_good_dispatcher_config_passes_every_check(tmp_path: Path, postgres_database: str,
-                                                     secured_broker: LocalBroker) -> None:
+def test_a_good_dispatcher_config_passes_every_check(tmp_path: Path, pg_database: str,
+                                                     secured_broker: LocalBroker, seaweedfs: SeaweedS3) -> None:
     box_online(secured_broker)
-    path = dispatcher_file(tmp_path, postgres_database, secured_broker.url)
+    path = dispatcher_file(tmp_path, pg_database, secured_broker.url, evidence_s3=seaweedfs.store_config("ready-check"))
     code, lines = doctor(path)
     assert code == 0, lines
-    assert [text[0] for text in lines] == ["✓"] * 8, lines
+    assert [text[0] for text in lines] == ["✓"] * 9, lines
+    assert f"bucket ready-check at {seaweedfs.url} answers" in line(lines, "evidence store")
     assert "empty: the tables are made at start" in line(lines, "database")
     assert "micro-grids" in line(lines, "grid")
     assert "it reads the status of 1 boxes" in line(lines, "broker")
     assert "within 5 s of the database server's" in line(lines, "clock")
     from dispatcher.db.engine import make_engine, make_sessions
 
-    engine = make_engine(postgres_database)
+    engine = make_engine(pg_database)
     make_sessions(engine)  # the schema at its newest revision, as a dispatcher leaves it
     engine.dispose()
     code, lines = doctor(path, "zh-CN")
@@ -202,9 +190,9 @@ def test_a_good_dispatcher_config_passes_every_check(tmp_path: Path, postgres_da
     assert main(["doctor", "--config", str(path), "--lang", "en"]) == 0
 
 
-def test_each_dispatcher_failure_is_named_with_what_to_do(tmp_path: Path, postgres_database: str,
+def test_each_dispatcher_failure_is_named_with_what_to_do(tmp_path: Path, pg_database: str,
                                                           secured_broker: LocalBroker) -> None:
-    bad_key = dispatcher_file(tmp_path, postgres_database, secured_broker.url, escalation={"poll_s": -1})
+    bad_key = dispatcher_file(tmp_path, pg_database, secured_broker.url, escalation={"poll_s": -1})
     code, lines = doctor(bad_key)
     assert code == 1 and len(lines) == 2 and "escalation.poll_s" in lines[0], lines
 
@@ -219,9 +207,12 @@ def test_each_dispatcher_failure_is_named_with_what_to_do(tmp_path: Path, postgr
         "outbound": ({"channels": {"sms": {"url": "http://10.20.0.5/send"}}}, "outbound.allow_networks"),
         "data folder": ({"data_dir": str(blocker / "dispatcher")}, "make data_dir writable"),
         "links": ({"http": {"host": "127.0.0.1", "port": 8080}}, "set http.public_url"),
+        "evidence store": ({"evidence_s3": {"endpoint_url": f"http://127.0.0.1:{free_port()}", "bucket": "evidence",
+                                            "access_key_id": "k", "secret_access_key": "s", "timeout_s": 1}},
+                           "start the store"),
     }
     for name, (overrides, hint) in cases.items():
-        code, lines = doctor(dispatcher_file(tmp_path, postgres_database, secured_broker.url, **overrides))
+        code, lines = doctor(dispatcher_file(tmp_path, pg_database, secured_broker.url, **overrides))
         assert code == 1, (name, lines)
         failed = [text for text in lines if text.startswith("✗")]
         assert len(failed) == 1 and failed[0][2:].startswith(name), (name, lines)
@@ -229,15 +220,15 @@ def test_each_dispatcher_failure_is_named_with_what_to_do(tmp_path: Path, postgr
 
     # a box's user in the dispatcher's place: the ACL lets it read nothing of box-02's
     box_online(secured_broker)
-    code, lines = doctor(dispatcher_file(tmp_path, postgres_database, secured_broker.url,
+    code, lines = doctor(dispatcher_file(tmp_path, pg_database, secured_broker.url,
                                          mqtt={**good_mqtt, "username": "box-01", "password": PEOPLE["box-01"]}))
     assert code == 0 and line(lines, "broker").startswith("– broker") and "no box's status" in line(lines, "broker")
 
     # a database left by a newer dispatcher
-    with psycopg.connect(postgres_database.replace("+psycopg", ""), autocommit=True) as conn:
+    with psycopg.connect(pg_database.replace("+psycopg", ""), autocommit=True) as conn:
         conn.execute("CREATE TABLE alembic_version (version_num varchar(32) PRIMARY KEY)")
         conn.execute("INSERT INTO alembic_version VALUES ('f00dcafe0001')")
-    code, lines = doctor(dispatcher_file(tmp_path, postgres_database, secured_broker.url))
+    code, lines = doctor(dispatcher_file(tmp_path, pg_database, secured_broker.url))
     assert code == 1 and "schema f00dcafe0001, newer than this dispatcher knows" in line(lines, "database"), lines
 
     neither = tmp_path / "other.yaml"

@@ -5,12 +5,11 @@ cameras and its outbox."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
-import psycopg
 import pytest
 import yaml
 from builders import TcpRelay, dispatcher_config, wait_for
@@ -22,18 +21,12 @@ from gridpatrol.demo import DispatcherThread
 
 
 @pytest.fixture
-def relayed_database(postgres_admin: str) -> Iterator[tuple[str, TcpRelay]]:
+def relayed_database(pg_database: str) -> Iterator[tuple[str, TcpRelay]]:
     """A fresh PostgreSQL database reached through a relay the test can cut."""
-    name = f"gridpatrol_health_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(postgres_admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    host_port = postgres_admin.split("@", 1)[1].split("/", 1)[0]
-    relay = TcpRelay((host_port.split(":")[0], int(host_port.split(":")[1])))
-    user = postgres_admin.split("://", 1)[1].split("@", 1)[0]
-    yield f"postgresql+psycopg://{user}@127.0.0.1:{relay.port}/{name}", relay
+    parts = urlsplit(pg_database)
+    relay = TcpRelay((parts.hostname or "127.0.0.1", parts.port or 5432))
+    yield parts._replace(netloc=f"{parts.username}@127.0.0.1:{relay.port}").geturl(), relay
     relay.cut()
-    with psycopg.connect(postgres_admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def test_the_dispatcher_says_503_with_the_part_that_failed(tmp_path: Path, mosquitto: LocalBroker,

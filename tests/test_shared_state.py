@@ -5,12 +5,10 @@ one that kept its keys in its data folder keeps them, so phones stay subscribed.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import psycopg
 import pytest
 from builders import api_client, dispatcher_config
 from py_vapid import Vapid, b64urlencode
@@ -22,18 +20,8 @@ from gridpatrol.demo import DispatcherThread
 
 
 @pytest.fixture
-def town_database(postgres_admin: str) -> Iterator[str]:
-    name = f"gridpatrol_shared_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(postgres_admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    yield postgres_admin.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1) + f"/{name}"
-    with psycopg.connect(postgres_admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-@pytest.fixture
-def two_dispatchers(tmp_path: Path, mosquitto: LocalBroker, town_database: str) -> Iterator[list[DispatcherThread]]:
-    threads = [DispatcherThread(dispatcher_config(tmp_path / name, mosquitto.url, database_url=town_database,
+def two_dispatchers(tmp_path: Path, mosquitto: LocalBroker, pg_database: str) -> Iterator[list[DispatcherThread]]:
+    threads = [DispatcherThread(dispatcher_config(tmp_path / name, mosquitto.url, database_url=pg_database,
                                                   data_dir=tmp_path / name / "data",
                                                   ingest={"client_id": f"dispatcher-{name}"}))
                for name in ("a", "b")]
@@ -68,8 +56,8 @@ def test_two_dispatchers_hold_the_same_keys_and_count_the_same_logins(two_dispat
     assert httpx.post(f"{a.url}/api/v1/auth/login", json=good).status_code == 429
 
 
-def test_a_channels_rate_is_one_bucket_for_all_dispatchers(town_database: str) -> None:
-    first, second = (SharedRateLimiter(make_sessions(make_engine(town_database))) for _ in range(2))
+def test_a_channels_rate_is_one_bucket_for_all_dispatchers(pg_database: str) -> None:
+    first, second = (SharedRateLimiter(make_sessions(make_engine(pg_database))) for _ in range(2))
     taken = [first.wait_time("robot:east", 3), second.wait_time("robot:east", 3), first.wait_time("robot:east", 3)]
     assert taken == [0.0, 0.0, 0.0]  # three a minute, taken by two dispatchers
     assert second.wait_time("robot:east", 3) > 15 and first.wait_time("robot:east", 3) > 15  # ~20 s for the next
@@ -77,14 +65,14 @@ def test_a_channels_rate_is_one_bucket_for_all_dispatchers(town_database: str) -
 
 
 def test_a_dispatcher_that_kept_its_keys_on_disk_keeps_them(tmp_path: Path, mosquitto: LocalBroker,
-                                                           town_database: str) -> None:
+                                                           pg_database: str) -> None:
     data = tmp_path / "data"
     data.mkdir()
     old = Vapid()
     old.generate_keys()
     old.save_key(str(data / "vapid_private.pem"))
     (data / "link_secret").write_text("an-older-dispatchers-link-secret-0123456789")
-    thread = DispatcherThread(dispatcher_config(tmp_path, mosquitto.url, database_url=town_database, data_dir=data))
+    thread = DispatcherThread(dispatcher_config(tmp_path, mosquitto.url, database_url=pg_database, data_dir=data))
     thread.start()
     try:
         from cryptography.hazmat.primitives import serialization

@@ -3,19 +3,22 @@ expiring links or with a token."""
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi import Path as PathParam
-from fastapi.responses import FileResponse, Response
+from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from dispatcher.api.deps import ServicesDep, bearer_token, for_people, require
 from dispatcher.api.shapes import StoredEvidence
 from dispatcher.auth import PEOPLE_ROLES, Principal
 from dispatcher.config import EVIDENCE_BODY_CEILING
-from dispatcher.evidence import EvidenceRejected
+from dispatcher.evidence import EvidenceRejected, EvidenceUnavailable
 from i18n import Msg
+
+log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/api/v1/evidence", tags=["evidence"])
 Uploader = Annotated[Principal, Depends(require("edge", *PEOPLE_ROLES))]
@@ -43,6 +46,9 @@ async def put_evidence(name: EvidenceName, request: Request, svc: ServicesDep, w
         await run_in_threadpool(svc.evidence.put, name.removesuffix(".jpg"), bytes(data))
     except EvidenceRejected as exc:
         raise HTTPException(422, for_people(exc)) from None
+    except EvidenceUnavailable as exc:
+        log.error("%s", exc)
+        raise HTTPException(503, Msg("the evidence store is unavailable: try again later")) from None
     await run_in_threadpool(svc.auth.record_upload, who, name.removesuffix(".jpg"))
     return {"url": f"{svc.config.public_url()}/api/v1/evidence/{name}"}
 
@@ -66,7 +72,11 @@ def get_evidence(name: EvidenceName, request: Request, svc: ServicesDep,
                                 headers={"WWW-Authenticate": "Bearer"})
         if not svc.auth.may_read_evidence(who, sha):
             raise HTTPException(403, Msg("no case of yours shows this image"))
-    path = svc.evidence.path(sha)
-    if not path.exists():
+    try:
+        image = svc.evidence.get(sha)
+    except EvidenceUnavailable as exc:
+        log.error("%s", exc)
+        raise HTTPException(503, Msg("the evidence store is unavailable: try again later")) from None
+    if image is None:
         raise HTTPException(404, Msg("no such evidence"))
-    return FileResponse(path, media_type="image/jpeg", headers={"cache-control": "private, max-age=3600"})
+    return Response(image, media_type="image/jpeg", headers={"cache-control": "private, max-age=3600"})

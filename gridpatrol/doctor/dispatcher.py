@@ -4,8 +4,8 @@ In order: the config validates; the database answers and its schema is one this 
 knows (older is fine: it is upgraded at start); the grid file names its micro-grids and people;
 the broker takes the dispatcher's credentials and lets it read the boxes' statuses (ACL); the
 channels' and city webhook's addresses pass the outbound rule; the data folder is writable and
-its disk has room; links in notices reach phones (``http.public_url``); the clock agrees with
-the database server's.
+its disk has room; the evidence bucket answers (where one is set); links in notices reach
+phones (``http.public_url``); the clock agrees with the database server's.
 """
 
 from __future__ import annotations
@@ -138,6 +138,22 @@ def check_data_dir(config: DispatcherConfig) -> Result:
     return check_disk(folder, 1000.0, Msg("evidence"), Msg("free disk space, or point data_dir at a larger disk"))
 
 
+def check_evidence_store(config: DispatcherConfig) -> Result:
+    name = Msg("evidence store")
+    if config.evidence_s3 is None:
+        return Result(None, name, Msg("a folder of this dispatcher (data_dir/evidence): other dispatchers cannot "
+                                      "serve its images; set evidence_s3 for several"))
+    from dispatcher.evidence import EvidenceUnavailable, S3Store
+
+    store = S3Store(config.evidence_s3, config.max_evidence_bytes)
+    try:
+        store._call("head_bucket", lambda: store.client.head_bucket(Bucket=config.evidence_s3.bucket))
+    except EvidenceUnavailable as exc:
+        return Result(False, name, str(exc), Msg("start the store, or correct evidence_s3 (endpoint, bucket, keys)"))
+    return Result(True, name, Msg("bucket {bucket} at {url} answers", bucket=config.evidence_s3.bucket,
+                                  url=config.evidence_s3.endpoint_url))
+
+
 def check_public_url(config: DispatcherConfig) -> Result:
     name = Msg("links")
     url = config.public_url()
@@ -162,6 +178,7 @@ def run_checks(path: Path) -> Iterator[Result]:
     yield check_broker(config)
     yield check_outbound(config)
     yield check_data_dir(config)
+    yield check_evidence_store(config)
     yield check_public_url(config)
     yield check_clock(clock.astimezone(UTC) if clock else None, took, Msg("the database server"))
 
