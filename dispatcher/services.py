@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -31,6 +32,7 @@ from dispatcher.zonefile import ZoneFile
 from dispatcher.zonetest import ZoneTester
 from i18n import translator
 
+log = logging.getLogger(__name__)
 
 @dataclass
 class Services:
@@ -115,6 +117,20 @@ class Services:
         svc.ratings = RatingLinks(sessions, cases, auth.limiter, links, config.public_url(),
                                   timedelta(hours=config.auth.rating_link_ttl_h))
         return svc
+
+    def database_problem(self) -> str | None:
+        """For /healthz: None when the database answers, else the part that failed (no error
+        text: the route is public; the log has it)."""
+        from sqlalchemy import text
+        from sqlalchemy.exc import SQLAlchemyError
+
+        try:
+            with self.sessions() as session:
+                session.execute(text("SELECT 1"))
+        except (SQLAlchemyError, OSError) as exc:
+            log.error("health: the database does not answer: %s", str(exc).splitlines()[0])
+            return "database: not reachable"
+        return None
 
     def use_grid(self, grid: Grid) -> None:
         """Put a new grid version in force in this process (routing, escalation, access)."""

@@ -6,34 +6,20 @@ not its error text (this route is public; the log has the rest)."""
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from fastapi import APIRouter, Response
-from sqlalchemy import text
-from sqlalchemy.exc import SQLAlchemyError
 
 from dispatcher.api.deps import ServicesDep
 from dispatcher.api.shapes import Health
 
 router = APIRouter(tags=["health"])
-log = logging.getLogger(__name__)
-
-
-def database_problem(svc: Any) -> str | None:
-    try:
-        with svc.sessions() as session:
-            session.execute(text("SELECT 1"))
-    except (SQLAlchemyError, OSError) as exc:
-        log.error("health: the database does not answer: %s", str(exc).splitlines()[0])
-        return "database: not reachable"
-    return None
 
 
 @router.get("/healthz", response_model=Health, responses={503: {"model": Health}})
 def healthz(svc: ServicesDep, response: Response) -> dict[str, Any]:
     stats = svc.ingest.stats
-    problems = [p for p in (database_problem(svc), None if stats.connected else "broker: not connected") if p]
+    problems = [p for p in (svc.database_problem(), None if stats.connected else "broker: not connected") if p]
     if problems:
         response.status_code = 503
     return {
