@@ -28,7 +28,9 @@ SCHEMA_VERSION = 1
 #   1.6: the edge box's own status (``gridpatrol/v1/<edge_id>/status``) as a typed message,
 #        ``EdgeStatus``; what boxes already sent (``{"state": ...}``) still validates.
 #   1.7: ``EdgeStatus.classes``: the box's model's class names (and ``stationary_object``),
-#        for the zone editor; zone tests (contract/zonetest.py) on their own topics.
+#        for the zone editor; zone tests (contract/zonetest.py) on their own topics; zones
+#        pushed to boxes (contract/configpush.py), ``EdgeStatus.zones_version`` the version a
+#        box runs and ``zones_refused`` the version it refused and why.
 SCHEMA_REVISION = "1.7.0"
 
 # Names used to build deterministic ids (uuid5): the same violation found again by a
@@ -207,6 +209,10 @@ class EdgeStatus(BaseModel):
     classes: list[Annotated[str, Field(min_length=1, max_length=64)]] | None = Field(
         default=None, max_length=1000, description="Since revision 1.7: the class names the box's model knows, and "
         "stationary_object (what its background model finds), for zones to choose from")
+    zones_version: int | None = Field(default=None, ge=1, description="Since revision 1.7: the version of pushed "
+                                      "zones the box runs (contract/configpush.py); None: its own config file's")
+    zones_refused: str = Field(default="", max_length=500, description="Since revision 1.7: the last pushed version "
+                               "the box refused, and why (\"<version>: <reason>\")")
 
 
 class CameraState(StrEnum):

@@ -13,6 +13,7 @@ from typing import Any
 
 import yaml
 
+from contract.configpush import PushedZones
 from contract.events import SCHEMA_REVISION, SCHEMA_VERSION, TOPIC_PREFIX, CameraStatus, EdgeStatus, ViolationEvent
 from contract.zonetest import ZoneTestAnswer, ZoneTestRequest
 
@@ -41,7 +42,7 @@ def asyncapi_document() -> dict[str, Any]:
     for name, body in status.pop("$defs", {}).items():
         components.setdefault(name, body)
     components["CameraStatus"] = json.loads(json.dumps(status).replace("#/$defs/", "#/components/schemas/"))
-    for model in (EdgeStatus, ZoneTestRequest, ZoneTestAnswer):
+    for model in (EdgeStatus, ZoneTestRequest, ZoneTestAnswer, PushedZones):
         body = model.model_json_schema()
         for name, part in body.pop("$defs", {}).items():
             components.setdefault(name, json.loads(json.dumps(part).replace("#/$defs/", "#/components/schemas/")))
@@ -78,6 +79,11 @@ def asyncapi_document() -> dict[str, Any]:
                 "address": f"{TOPIC_PREFIX}/{{edge_id}}/status",
                 "parameters": {"edge_id": {"description": "The edge box"}},
                 "messages": {"edgeStatus": {"$ref": "#/components/messages/edgeStatus"}},
+            },
+            "boxZones": {
+                "address": f"{TOPIC_PREFIX}/{{edge_id}}/config",
+                "parameters": {"edge_id": {"description": "The box whose cameras' zones these are"}},
+                "messages": {"pushedZones": {"$ref": "#/components/messages/pushedZones"}},
             },
             "zoneTestRequest": {
                 "address": f"{TOPIC_PREFIX}/{{edge_id}}/zone-test/request",
@@ -116,6 +122,14 @@ def asyncapi_document() -> dict[str, Any]:
                 "summary": "An edge box says it is online when it connects; the broker says offline (its last will).",
                 "bindings": {"mqtt": {"qos": 1, "retain": True}},
             },
+            "pushZones": {
+                "action": "send",
+                "channel": {"$ref": "#/channels/boxZones"},
+                "summary": "A dispatcher pushes a box's zones as saved in the console: versioned, retained (a box "
+                           "that was off gets them on connecting); only dispatchers may publish here, by ACL. The "
+                           "box says in its EdgeStatus which version runs (zones_version) or why it refused one.",
+                "bindings": {"mqtt": {"qos": 1, "retain": True}},
+            },
             "askZoneTest": {
                 "action": "send",
                 "channel": {"$ref": "#/channels/zoneTestRequest"},
@@ -149,6 +163,10 @@ def asyncapi_document() -> dict[str, Any]:
                 "edgeStatus": {
                     "name": "EdgeStatus",
                     "payload": {"$ref": "#/components/schemas/EdgeStatus"},
+                },
+                "pushedZones": {
+                    "name": "PushedZones",
+                    "payload": {"$ref": "#/components/schemas/PushedZones"},
                 },
                 "zoneTestRequest": {
                     "name": "ZoneTestRequest",

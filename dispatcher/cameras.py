@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from contract import CAMERA_STATUS_SUBSCRIPTION, EDGE_STATUS_SUBSCRIPTION, CameraStatus, EdgeStatus
+from contract.configpush import CONFIG_SUBSCRIPTION, PushedZones
 from contract.mqtt import MqttConfig, mqtt_client
 
 log = logging.getLogger(__name__)
@@ -29,6 +30,7 @@ class CameraBoard:
         self._cameras: dict[tuple[str, str], tuple[CameraStatus, datetime]] = {}
         self._edges: dict[str, dict[str, Any]] = {}
         self._classes: dict[str, list[str]] = {}  # each box's model's class names, for the zone editor
+        self._pushed: dict[str, int] = {}  # the newest zones version pushed to each box
         self.client = mqtt_client(mqtt_cfg, client_id)
         self.client.on_connect = self._on_connect
         self.client.on_message = self._on_message
@@ -43,18 +45,25 @@ class CameraBoard:
 
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
         if not reason_code.is_failure:
-            client.subscribe([(CAMERA_STATUS_SUBSCRIPTION, 1), (EDGE_STATUS_SUBSCRIPTION, 1)])
+            client.subscribe([(CAMERA_STATUS_SUBSCRIPTION, 1), (EDGE_STATUS_SUBSCRIPTION, 1), (CONFIG_SUBSCRIPTION, 1)])
 
     def _on_message(self, client, userdata, message) -> None:
         now = datetime.now(UTC)
         parts = message.topic.split("/")
         try:
+            if len(parts) == 4 and parts[3] == "config":  # zones pushed to a box (by any dispatcher)
+                if message.payload:
+                    pushed = PushedZones.model_validate_json(message.payload)
+                    with self._lock:
+                        self._pushed[parts[2]] = pushed.version
+                return
             if len(parts) == 4:  # gridpatrol/v1/<edge>/status
                 said = EdgeStatus.model_validate_json(message.payload)
                 if said.edge_id not in (None, parts[2]):
                     raise ValueError(f"edge_id {said.edge_id!r} on box {parts[2]!r}'s topic")
                 edge = {"edge_id": parts[2], "state": said.state.value, "reason": said.reason,
-                        "received_at": now.isoformat()}
+                        "received_at": now.isoformat(), "zones_version": said.zones_version,
+                        "zones_refused": said.zones_refused}
                 with self._lock:
                     self._edges[parts[2]] = edge
                     if said.classes is not None:  # its last will does not repeat them
@@ -75,7 +84,8 @@ class CameraBoard:
         return {"edge_id": status.edge_id, "camera_id": status.camera_id, "state": status.state.value,
                 "reason": status.reason, "since": status.since.isoformat(), "received_at": received.isoformat(),
                 "last_frame_at": status.last_frame_at.isoformat() if status.last_frame_at else None,
-                "edge_state": edge.get("state", "unknown")}
+                "edge_state": edge.get("state", "unknown"), "zones_running": edge.get("zones_version"),
+                "zones_saved": self._pushed.get(status.edge_id), "zones_refused": edge.get("zones_refused") or None}
 
     def snapshot(self) -> list[dict[str, Any]]:
         """Every camera heard of, by edge box and camera id."""
@@ -90,6 +100,13 @@ class CameraBoard:
                 return None
             edge_id = max(found)[1]
             return edge_id, self._classes.get(edge_id)
+
+    def zones_versions(self, edge_id: str) -> dict[str, Any]:
+        """The zones version box ``edge_id`` runs, the newest pushed to it, and the last it refused."""
+        with self._lock:
+            edge = self._edges.get(edge_id, {})
+            return {"zones_running": edge.get("zones_version"), "zones_saved": self._pushed.get(edge_id),
+                    "zones_refused": edge.get("zones_refused") or None}
 
     def edges(self) -> list[dict[str, Any]]:
         with self._lock:

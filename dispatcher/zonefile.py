@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from contract.configfile import format_location
+from contract.configfile import first_error
 from contract.zones import validate_zones
 
 
@@ -62,6 +62,24 @@ class ZoneFile:
                 return camera
         raise KeyError(f"no camera {camera_id!r} in {self.path.name}")
 
+    def edge_of(self, camera_id: str) -> str:
+        """The box that runs the camera: its ``edge`` in a town config, else the config's ``edge_id``."""
+        document = self._document()
+        for camera in document["cameras"]:
+            if isinstance(camera, dict) and camera.get("id") == camera_id:
+                edge = camera.get("edge") or document.get("edge_id")
+                if not edge:
+                    raise LookupError(f"{self.path.name}: camera {camera_id} has no edge and the file no edge_id")
+                return str(edge)
+        raise KeyError(f"no camera {camera_id!r} in {self.path.name}")
+
+    def box_zones(self, edge_id: str) -> dict[str, list[Any]]:
+        """Every camera of box ``edge_id`` with its zones as written (what is pushed to the box)."""
+        document = self._document()
+        assigned = any(isinstance(c, dict) and c.get("edge") for c in document["cameras"])
+        return {str(c["id"]): c.get("zones") or [] for c in document["cameras"]
+                if isinstance(c, dict) and c.get("id") and (c.get("edge") == edge_id if assigned else True)}
+
     def save(self, camera_id: str, zones: list[dict[str, Any]], micro_grids: set[str] | None = None,
              shops: set[str] | None = None) -> list[dict[str, Any]]:
         """Validate ``zones`` and write them as the camera's; returns them as stored. With
@@ -69,9 +87,7 @@ class ZoneFile:
         try:
             checked = validate_zones(zones)
         except ValidationError as exc:
-            first = exc.errors()[0]
-            where = f"zones{format_location(first['loc'])}" if first["loc"] else "zones"
-            raise ZonesRejected(f"{where}: {first['msg']}") from None
+            raise ZonesRejected(first_error(exc, "zones")) from None
         except ValueError as exc:
             raise ZonesRejected(f"zones: {exc}") from None
         for i, zone in enumerate(checked):

@@ -27,6 +27,7 @@ import httpx
 import paho.mqtt.client as mqtt
 
 from contract import CameraStatus, EdgeState, EdgeStatus, edge_status_topic
+from contract.configpush import config_topic
 from contract.mqtt import MqttConfig, mqtt_client
 from contract.zonetest import ZoneTestAnswer, zone_test_answer_topic, zone_test_request_topic
 from edge.config import EvidenceConfig
@@ -45,10 +46,14 @@ class Publisher:
         self, edge_id: str, mqtt_cfg: MqttConfig, evidence_cfg: EvidenceConfig, outbox: Outbox,
         on_published: Callable[[], object] | None = None, classes: list[str] | None = None,
         on_zone_test: Callable[[bytes], object] | None = None,
+        on_zones: Callable[[bytes], object] | None = None,
     ) -> None:
         self.edge_id = edge_id
         self.classes = classes  # the model's class names, in the online status (for the zone editor)
         self.on_zone_test = on_zone_test  # a zone test request's payload; answered with answer()
+        self.on_zones = on_zones  # zones pushed by a dispatcher (contract/configpush.py)
+        self.zones_version: int | None = None  # said in the online status: the pushed zones running
+        self.zones_refused = ""
         self.outbox = outbox
         self.evidence_cfg = evidence_cfg
         self.on_published = on_published or (lambda: None)
@@ -77,11 +82,11 @@ class Publisher:
         if reason_code.is_failure:
             log.error("broker refused the connection: %s", reason_code)
             return
-        online = EdgeStatus(edge_id=self.edge_id, state=EdgeState.online, classes=self.classes)
-        self._online = client.publish(edge_status_topic(self.edge_id), online.model_dump_json(exclude_none=True), 1,
-                                      True)
+        self._online = self._announce(client)
         if self.on_zone_test is not None:
             client.subscribe(zone_test_request_topic(self.edge_id), qos=1)
+        if self.on_zones is not None:
+            client.subscribe(config_topic(self.edge_id), qos=1)  # retained: the newest comes on every connect
         with self._status_lock:
             current = list(self._camera_status.values())
         for status in current:
@@ -94,9 +99,23 @@ class Publisher:
         if not self._stop.is_set():
             log.warning("disconnected from broker: %s", reason_code)
 
+    def _announce(self, client: mqtt.Client) -> mqtt.MQTTMessageInfo:
+        online = EdgeStatus(edge_id=self.edge_id, state=EdgeState.online, classes=self.classes,
+                            zones_version=self.zones_version, zones_refused=self.zones_refused)
+        return client.publish(edge_status_topic(self.edge_id), online.model_dump_json(exclude_none=True), 1, True)
+
+    def zones_state(self, version: int | None, refused: str) -> None:
+        """The pushed zones' version running, or the one refused and why: said now, and on
+        every reconnect."""
+        self.zones_version, self.zones_refused = version, refused[:500]
+        if self._connected.is_set():
+            self._announce(self.client)
+
     def _on_message(self, client, userdata, message: mqtt.MQTTMessage) -> None:
         if self.on_zone_test is not None and message.topic == zone_test_request_topic(self.edge_id):
             self.on_zone_test(message.payload)
+        elif self.on_zones is not None and message.topic == config_topic(self.edge_id) and message.payload:
+            self.on_zones(message.payload)
 
     def answer(self, answer: ZoneTestAnswer) -> None:
         """A zone test's answer, on the topic its asker listens on (QoS 1, not kept)."""

@@ -18,7 +18,11 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from contract import CameraState, CameraStatus, ViolationEvent
+from contract.configfile import first_error
+from contract.configpush import PushedZones
 from edge.analyzer import media_clock
 from edge.batching import BatchScheduler, SchedulerStopped
 from edge.caption import Captioner
@@ -205,7 +209,7 @@ class EdgeRunner:
                                     lambda answer: self.publisher.answer(answer), self.stop_event)
         self.publisher = Publisher(config.edge_id, config.mqtt, config.evidence, self.outbox,
                                    on_published=self.metrics.published.inc, classes=classes,
-                                   on_zone_test=self.zone_tests.submit)
+                                   on_zone_test=self.zone_tests.submit, on_zones=self._zones_pushed)
         self.metrics_server = None
         self.events_decided = 0
         self.workers = [
@@ -220,6 +224,39 @@ class EdgeRunner:
             if worker.camera.id == camera_id:
                 return worker.camera, worker.recent
         return None
+
+    def _zones_pushed(self, payload: bytes) -> None:
+        """Zones a dispatcher pushed (contract/configpush.py): checked whole (the zone model, this
+        box's id, every camera's classes in the model) and applied at each camera's next sample,
+        or refused whole, the reason said in the box's status."""
+        try:
+            pushed = PushedZones.model_validate_json(payload)
+        except ValidationError as exc:
+            log.error("pushed zones refused: %s", first_error(exc))
+            self.publisher.zones_state(self.publisher.zones_version, f"?: {first_error(exc)}")
+            return
+        if pushed.edge_id != self.config.edge_id:
+            self.publisher.zones_state(self.publisher.zones_version,
+                                       f"{pushed.version}: meant for box {pushed.edge_id}, not {self.config.edge_id}")
+            return
+        if self.publisher.zones_version is not None and pushed.version <= self.publisher.zones_version:
+            return  # already running it (a retained copy after a reconnect)
+        workers = {w.camera.id: w for w in self.workers}
+        try:
+            for camera_id, zones in pushed.cameras.items():
+                if camera_id in workers:
+                    workers[camera_id].analyzer.class_ids_of(zones)
+        except ValueError as exc:
+            log.error("pushed zones version %s refused: %s", pushed.version, exc)
+            self.publisher.zones_state(self.publisher.zones_version, f"{pushed.version}: {exc}")
+            return
+        for camera_id, zones in pushed.cameras.items():
+            if camera_id not in workers:
+                log.warning("pushed zones name camera %s, which this box does not run", camera_id)
+            elif zones != workers[camera_id].camera.zones:
+                workers[camera_id].use_zones(zones)
+        log.info("pushed zones version %s (saved by %s) applied", pushed.version, pushed.saved_by or "?")
+        self.publisher.zones_state(pushed.version, "")
 
     def _config_changed(self, config: EdgeConfig) -> None:
         """The config file changed: apply the cameras' edited zones now; anything else at the

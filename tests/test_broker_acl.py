@@ -131,3 +131,26 @@ def test_only_dispatchers_ask_a_box_for_zone_tests_and_each_box_hears_only_its_o
     for client in (*boxes.values(), dispatcher):
         client.loop_stop()
         client.disconnect()
+
+
+def test_only_dispatchers_push_zones_and_a_box_reads_only_its_own(secured_broker: LocalBroker) -> None:
+    heard: dict[str, list[str]] = {"box-01": [], "box-02": []}
+    boxes = {}
+    for name in heard:
+        client, code = connect(secured_broker, name, PEOPLE[name], name)
+        assert code == 0
+        client.on_message = lambda c, u, msg, name=name: heard[name].append(msg.payload.decode())
+        client.subscribe("gridpatrol/v1/+/config", qos=1)  # wider than its own: the ACL narrows it
+        boxes[name] = client
+    dispatcher, code = connect(secured_broker, "dispatcher", PEOPLE["dispatcher"], "dispatcher")
+    assert code == 0
+    time.sleep(0.5)
+    dispatcher.publish("gridpatrol/v1/box-01/config", b"from the dispatcher", qos=1, retain=True).wait_for_publish(5)
+    # a box pushing zones to itself (or to another): the broker drops it
+    boxes["box-01"].publish("gridpatrol/v1/box-01/config", b"from box-01", qos=1, retain=True).wait_for_publish(5)
+    boxes["box-02"].publish("gridpatrol/v1/box-01/config", b"from box-02", qos=1, retain=True).wait_for_publish(5)
+    time.sleep(1.0)
+    assert heard == {"box-01": ["from the dispatcher"], "box-02": []}
+    for client in (*boxes.values(), dispatcher):
+        client.loop_stop()
+        client.disconnect()

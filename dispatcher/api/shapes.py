@@ -134,6 +134,9 @@ class CameraRow(Shape):
     received_at: str
     last_frame_at: str | None
     edge_state: str
+    zones_running: int | None = Field(default=None, description="The pushed zones version the camera's box runs")
+    zones_saved: int | None = Field(default=None, description="The newest zones version pushed to that box")
+    zones_refused: str | None = Field(default=None, description="The last version the box refused, and why")
 
 
 class EdgeRow(Shape):
@@ -141,6 +144,8 @@ class EdgeRow(Shape):
     state: str
     reason: str
     received_at: str
+    zones_version: int | None = Field(default=None, description="The pushed zones version the box runs")
+    zones_refused: str | None = Field(default=None, description="The last version it refused, and why")
 
 
 class CameraBoard(Shape):
@@ -161,6 +166,9 @@ class CameraZones(Shape):
     snapshot_url: str | None
     running_on: str | None = Field(description="The box that reports the camera now")
     classes: list[str] | None = Field(description="The class names that box's model knows; None: not yet heard")
+    zones_running: int | None = Field(default=None, description="The pushed zones version that box runs")
+    zones_saved: int | None = Field(default=None, description="The newest zones version pushed to it")
+    zones_refused: str | None = Field(default=None, description="The last version it refused, and why")
 
 
 class ZoneTestFinding(Shape):
@@ -186,6 +194,9 @@ class ZoneTestResult(Shape):
 class SavedZones(Shape):
     camera_id: str
     zones: list[dict[str, Any]]
+    edge_id: str | None = Field(description="The box the zones were pushed to")
+    pushed_version: int | None = Field(description="The version pushed (the box says when it runs it)")
+    push_error: str | None = Field(description="Why they were saved but not pushed")
 
 
 # --- the grid and figures -------------------------------------------------------------------

@@ -4,7 +4,7 @@ past before it is saved."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException
 from pydantic import BaseModel, Field, ValidationError
@@ -14,12 +14,15 @@ from contract.zones import MAX_ZONES, validate_zones
 from contract.zonetest import MAX_TEST_MINUTES
 from dispatcher.api.deps import ServicesDep, for_people, require
 from dispatcher.api.shapes import CameraZones, SavedZones, ZoneCamera, ZoneTestResult
+from dispatcher.auth import Principal
 from dispatcher.services import Services
 from dispatcher.zonefile import ZoneFile, ZonesRejected
+from dispatcher.zonepush import PushFailed, push_zones
 from dispatcher.zonetest import ZoneTestFailed
 from i18n import Msg
 
 router = APIRouter(prefix="/api/v1/zones", tags=["zones"], dependencies=[Depends(require("admin", "dispatcher"))])
+Editor = Annotated[Principal, Depends(require("admin", "dispatcher"))]
 
 
 class ZonesBody(BaseModel):
@@ -63,8 +66,9 @@ def camera_zones(camera_id: str, svc: ServicesDep) -> dict[str, Any]:
     except LookupError as exc:
         raise HTTPException(503, for_people(exc)) from None
     running = svc.cameras.box_of(camera_id)
+    versions = svc.cameras.zones_versions(running[0]) if running else {}
     return {**camera, "snapshot_url": _snapshot(svc, camera_id), "running_on": running[0] if running else None,
-            "classes": running[1] if running else None}
+            "classes": running[1] if running else None, **versions}
 
 
 @router.post("/{camera_id}/test", response_model=ZoneTestResult)
@@ -96,9 +100,10 @@ def test_zone(camera_id: str, body: ZoneTestBody, svc: ServicesDep) -> dict[str,
 
 
 @router.put("/{camera_id}", response_model=SavedZones)
-def save_zones(camera_id: str, body: ZonesBody, svc: ServicesDep) -> dict[str, Any]:
-    """Validate the camera's zones as the edge will (422 naming the bad key) and write them to
-    the edge config; boxes apply them when they next start."""
+def save_zones(camera_id: str, body: ZonesBody, svc: ServicesDep, who: Editor) -> dict[str, Any]:
+    """Validate the camera's zones as the edge will (422 naming the bad key), write them to the
+    town's edge config and push the box's zones to it over MQTT (retained, versioned: a box
+    that is off gets them when it connects); the box says in its status which version runs."""
     try:
         stored = _file(svc).save(camera_id, body.zones, {g.id for g in svc.grid.micro_grids},
                                  {shop.id for shop in svc.grid.shops})
@@ -108,4 +113,13 @@ def save_zones(camera_id: str, body: ZonesBody, svc: ServicesDep) -> dict[str, A
         raise HTTPException(404, str(exc.args[0])) from None
     except LookupError as exc:
         raise HTTPException(503, for_people(exc)) from None
-    return {"camera_id": camera_id, "zones": stored}
+    try:
+        pushed = push_zones(svc.cameras.client, _file(svc), camera_id, who.person_id or who.name)
+    except PushFailed as exc:
+        return {"camera_id": camera_id, "zones": stored, "edge_id": None, "pushed_version": None,
+                "push_error": exc.message}
+    except LookupError as exc:  # no box named for the camera: saved in the file only
+        return {"camera_id": camera_id, "zones": stored, "edge_id": None, "pushed_version": None,
+                "push_error": for_people(exc)}
+    return {"camera_id": camera_id, "zones": stored, "edge_id": pushed.edge_id, "pushed_version": pushed.version,
+            "push_error": None}

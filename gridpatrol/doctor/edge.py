@@ -18,8 +18,8 @@ from pathlib import Path
 
 import httpx
 
-from contract import camera_status_topic
 from contract.configfile import ConfigError
+from contract.events import TOPIC_PREFIX
 from edge.config import EdgeConfig, load_edge_config
 from gridpatrol.doctor.checks import BrokerRefused, Result, broker_session, check_clock, check_disk
 from i18n import Msg
@@ -81,16 +81,16 @@ def check_broker(config: EdgeConfig) -> Result:
     name = Msg("broker")
     try:
         with broker_session(config.mqtt, f"{config.edge_id}-doctor", Msg("the box")) as (client, answers):
-            # The box's own status topic (retained empty: nothing is left behind) at QoS 1: the
-            # broker's PUBACK says whether its ACL lets the box publish.
-            topic = camera_status_topic(config.edge_id, config.cameras[0].id if config.cameras else "doctor")
-            client.publish(topic + "/doctor", b"", qos=1).wait_for_publish(10)
+            # The box's own doctor topic (nobody reads it) at QoS 1: the broker's PUBACK says
+            # whether its ACL lets the box publish under its id.
+            topic = f"{TOPIC_PREFIX}/{config.edge_id}/doctor"
+            client.publish(topic, b"", qos=1).wait_for_publish(10)
             reason = answers.get("publish")
             if reason is not None and reason.is_failure:
                 return Result(False, name, Msg("the broker does not let {edge} publish on {topic}: {reason}",
                                                edge=config.edge_id, topic=topic, reason=str(reason)),
-                              Msg("give the box's user write access to gridpatrol/v1/{edge}/# in the broker's ACL",
-                                  edge=config.edge_id))
+                              Msg("give the box's user its topics under gridpatrol/v1/{edge}/ in the broker's ACL "
+                                  "(docker/mosquitto/acl.example)", edge=config.edge_id))
     except BrokerRefused as refused:
         return refused.result
     return Result(True, name, Msg("{url} takes the box's credentials and its status messages", url=config.mqtt.url))

@@ -18,8 +18,24 @@ export function renderCameras() {
       el("td", { text: c.camera_id }), el("td", {}, el("span", { class: `state ${c.state}`, "data-state": c.state, text: term("camera_state", c.state) })),
       el("td", { text: c.reason || "" }), el("td", { text: `${localTime(c.since)} (${age(c.since)})` }),
       el("td", { class: "last-frame", "data-at": c.last_frame_at || "", text: c.last_frame_at ? age(c.last_frame_at) : "—" }),
-      el("td", { text: age(c.received_at) }));
+      el("td", { text: age(c.received_at) }), zonesCell(c));
   }));
+}
+
+/** Which pushed zones the camera's box runs: the save's time, whether it is the newest, or why refused. */
+function zonesCell(c) {
+  const edge = board.edges.get(c.edge_id) || {};
+  const running = edge.zones_version ?? c.zones_running;
+  const saved = c.zones_saved;
+  const refused = edge.zones_refused ?? c.zones_refused;
+  const when = (version) => localTime(new Date(version).toISOString());
+  const refusedSaved = refused && saved && parseInt(refused, 10) === saved; // the newest was refused
+  const text = !running && !saved ? t("its own config file")
+    : running && running === saved ? t("{when} (newest)", { when: when(running) })
+      : saved && !refusedSaved && (!running || saved > running) ? t("{when} waiting for the box", { when: when(saved) })
+        : running ? when(running) : t("its own config file");
+  return el("td", { class: "zones", "data-running": String(running || ""), "data-saved": String(saved || ""),
+    title: refused ? t("refused: {why}", { why: refused }) : "" }, text, refused ? el("span", { class: "refused", text: " ⚠" }) : null);
 }
 
 export async function loadCameras() {

@@ -205,7 +205,10 @@ async function saveZones() {
     });
     editor.zones = structuredClone(saved.zones);
     drawZones();
-    $("z-status").textContent = t("saved {count} zone(s) of {camera}", { count: saved.zones.length, camera: editor.camera });
+    const said = t("saved {count} zone(s) of {camera}", { count: saved.zones.length, camera: editor.camera });
+    $("z-status").textContent = saved.pushed_version
+      ? `${said}; ${t("sent to box {box} (version {version}); the camera board shows when it runs them", { box: saved.edge_id, version: saved.pushed_version })}`
+      : `${said}; ${saved.push_error || ""}`;
   } catch (e) {
     $("z-status").textContent = t("not saved: {why}", { why: e.message });
   }
