@@ -16,6 +16,7 @@ import pytest
 from builders import SeaweedS3, dispatcher_config, users_and_acl
 from pages import CHROMIUM, CHROMIUM_ARGS, WatchedBrowser
 from providers import Providers
+from push_service import PushEndpoint
 
 from gridpatrol.broker import LocalBroker, mosquitto_path
 from gridpatrol.data import PROJECT_ROOT, data_dir
@@ -62,6 +63,14 @@ def secured_broker(tmp_path: Path) -> Iterator[LocalBroker]:
     broker = LocalBroker(persistence_dir=tmp_path / "data", extra_conf=users_and_acl(tmp_path)).start()
     yield broker
     broker.stop()
+
+
+@pytest.fixture
+def push_endpoint() -> Iterator[PushEndpoint]:
+    """A push service on loopback and the browser subscribed to it (tests/push_service.py)."""
+    endpoint = PushEndpoint()
+    yield endpoint
+    endpoint.close()
 
 
 @pytest.fixture
