@@ -11,6 +11,8 @@ import hashlib
 import io
 import json
 import os
+import socket
+import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -304,62 +306,61 @@ def users_and_acl(tmp_path: Path) -> str:
     return f"allow_anonymous false\npassword_file {passwords}\nacl_file {PROJECT_ROOT / 'docker/mosquitto/acl.example'}"
 
 
-class TcpRelay:
-    """A loopback TCP relay to ``target`` (host, port) that a test can cut and restore: the
-    network between a service and its database going away, with the real database behind it."""
+class CuttableLink:
+    """A TCP link from a local port to PostgreSQL that the test can cut and restore: while
+    cut, open connections are reset and new ones are closed at once (the database host gone
+    from the network, as the dispatcher sees it)."""
 
-    def __init__(self, target: tuple[str, int]) -> None:
-        import socket
-        import threading
+    def __init__(self, upstream: tuple[str, int]) -> None:
+        self.upstream = upstream
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.cut = threading.Event()
+        self.closed = threading.Event()
+        self.open: set[socket.socket] = set()
+        self.lock = threading.Lock()
+        threading.Thread(target=self._accept, daemon=True).start()
 
-        self.target = target
-        self.port = free_port()
-        self._socket, self._threading = socket, threading
-        self._open: list = []
-        self._listener = None
-        self.restore()
-
-    def restore(self) -> None:
-        server = self._socket.create_server(("127.0.0.1", self.port), reuse_port=False)
-        server.setsockopt(self._socket.SOL_SOCKET, self._socket.SO_REUSEADDR, 1)
-        self._listener = server
-        self._threading.Thread(target=self._accept, args=(server,), daemon=True).start()
-
-    def _accept(self, server) -> None:
-        while True:
+    def _accept(self) -> None:
+        while not self.closed.is_set():
             try:
-                client, _ = server.accept()
+                client, _ = self.listener.accept()
             except OSError:
                 return
-            upstream = self._socket.create_connection(self.target)
-            self._open += [client, upstream]
-            for a, b in ((client, upstream), (upstream, client)):
-                self._threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+            if self.cut.is_set():
+                client.close()
+                continue
+            server = socket.create_connection(self.upstream)
+            with self.lock:
+                self.open |= {client, server}
+            for a, b in ((client, server), (server, client)):
+                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
 
-    @staticmethod
-    def _pump(source, sink) -> None:
+    def _pump(self, source, sink) -> None:  # type: ignore[no-untyped-def]
         try:
             while data := source.recv(65536):
                 sink.sendall(data)
         except OSError:
             pass
         finally:
-            for end in (source, sink):
-                with contextlib.suppress(OSError):
-                    end.close()
+            for sock in (source, sink):
+                sock.close()
 
-    def cut(self) -> None:
-        """No new connections, and every open one closed."""
-        if self._listener is not None:
-            with contextlib.suppress(OSError):  # shutdown wakes the thread blocked in accept()
-                self._listener.shutdown(self._socket.SHUT_RDWR)
-            self._listener.close()
-            self._listener = None
-        for end in self._open:
-            with contextlib.suppress(OSError):
-                end.shutdown(self._socket.SHUT_RDWR)
-                end.close()
-        self._open.clear()
+    def sever(self) -> None:
+        self.cut.set()
+        with self.lock:
+            for sock in self.open:
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+            self.open.clear()
+
+    def restore(self) -> None:
+        self.cut.clear()
+
+    def close(self) -> None:
+        self.closed.set()
+        self.sever()
+        self.listener.close()
 
 
 class SeaweedS3:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 import yaml
-from builders import TcpRelay, api_client, wait_for
+from builders import CuttableLink, api_client, wait_for
 
 from contract import EventState, ViolationEvent
 from edge.config import load_edge_config
@@ -22,8 +22,8 @@ from gridpatrol.demo import DispatcherThread
 
 def test_events_go_while_the_store_is_down_and_their_images_follow(
         tmp_path: Path, shared: Path, project_root: Path, mosquitto: LocalBroker, dispatcher: DispatcherThread) -> None:
-    relay = TcpRelay(("127.0.0.1", dispatcher.config.http.port))
-    relay.cut()  # the store is down from the start
+    relay = CuttableLink(("127.0.0.1", dispatcher.config.http.port))
+    relay.sever()  # the store is down from the start
     began = time.monotonic()
     document = yaml.safe_load((project_root / "configs/carpark.yaml").read_text())
     document["model"]["path"] = str(shared / "models/yolov8n-coco-int8-640.onnx")
@@ -61,4 +61,4 @@ def test_events_go_while_the_store_is_down_and_their_images_follow(
                 assert httpx.get(case["before_url"]).status_code == 200
     finally:
         runner.stop(flush_timeout_s=5)
-        relay.cut()
+        relay.close()

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 import yaml
-from builders import TcpRelay, dispatcher_config, wait_for
+from builders import CuttableLink, dispatcher_config, wait_for
 
 from edge.config import load_edge_config
 from edge.runner import EdgeRunner
@@ -21,16 +21,16 @@ from gridpatrol.demo import DispatcherThread
 
 
 @pytest.fixture
-def relayed_database(pg_database: str) -> Iterator[tuple[str, TcpRelay]]:
+def relayed_database(pg_database: str) -> Iterator[tuple[str, CuttableLink]]:
     """A fresh PostgreSQL database reached through a relay the test can cut."""
     parts = urlsplit(pg_database)
-    relay = TcpRelay((parts.hostname or "127.0.0.1", parts.port or 5432))
+    relay = CuttableLink((parts.hostname or "127.0.0.1", parts.port or 5432))
     yield parts._replace(netloc=f"{parts.username}@127.0.0.1:{relay.port}").geturl(), relay
-    relay.cut()
+    relay.close()
 
 
 def test_the_dispatcher_says_503_with_the_part_that_failed(tmp_path: Path, mosquitto: LocalBroker,
-                                                           relayed_database: tuple[str, TcpRelay]) -> None:
+                                                           relayed_database: tuple[str, CuttableLink]) -> None:
     url, relay = relayed_database
     thread = DispatcherThread(dispatcher_config(tmp_path, mosquitto.url, database_url=url))
     thread.start()
@@ -39,7 +39,7 @@ def test_the_dispatcher_says_503_with_the_part_that_failed(tmp_path: Path, mosqu
             httpx.get(f"{thread.url}/healthz", timeout=10)), 15, "healthy")
         assert health.json()["status"] == "ok" and health.json()["problems"] == []
 
-        relay.cut()
+        relay.sever()
         down = httpx.get(f"{thread.url}/healthz", timeout=15)
         assert down.status_code == 503 and down.json()["problems"] == ["database: not reachable"]
         # no error text (addresses, users) on a public route: the log has it

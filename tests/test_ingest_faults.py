@@ -4,13 +4,10 @@ killed with SIGKILL in the middle of the stream and started again."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import signal
-import socket
 import subprocess
 import sys
-import threading
 import time
 import uuid
 from collections import Counter
@@ -22,7 +19,7 @@ import paho.mqtt.client as mqtt
 import psycopg
 import pytest
 import yaml
-from builders import publish_event, sample_event, wait_for
+from builders import CuttableLink, publish_event, sample_event, wait_for
 from paho.mqtt.enums import CallbackAPIVersion
 
 from contract import EventState, event_id_for, violation_id_for
@@ -156,63 +153,6 @@ def test_a_dispatcher_killed_mid_stream_loses_nothing_and_counts_nothing_twice(
     finally:
         for dispatcher in dispatchers:
             dispatcher.stop()
-
-
-class CuttableLink:
-    """A TCP link from a local port to PostgreSQL that the test can cut and restore: while
-    cut, open connections are reset and new ones are closed at once (the database host gone
-    from the network, as the dispatcher sees it)."""
-
-    def __init__(self, upstream: tuple[str, int]) -> None:
-        self.upstream = upstream
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self.listener.getsockname()[1]
-        self.cut = threading.Event()
-        self.closed = threading.Event()
-        self.open: set[socket.socket] = set()
-        self.lock = threading.Lock()
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while not self.closed.is_set():
-            try:
-                client, _ = self.listener.accept()
-            except OSError:
-                return
-            if self.cut.is_set():
-                client.close()
-                continue
-            server = socket.create_connection(self.upstream)
-            with self.lock:
-                self.open |= {client, server}
-            for a, b in ((client, server), (server, client)):
-                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
-
-    def _pump(self, source, sink) -> None:  # type: ignore[no-untyped-def]
-        try:
-            while data := source.recv(65536):
-                sink.sendall(data)
-        except OSError:
-            pass
-        finally:
-            for sock in (source, sink):
-                sock.close()
-
-    def sever(self) -> None:
-        self.cut.set()
-        with self.lock:
-            for sock in self.open:
-                with contextlib.suppress(OSError):
-                    sock.shutdown(socket.SHUT_RDWR)
-            self.open.clear()
-
-    def restore(self) -> None:
-        self.cut.clear()
-
-    def close(self) -> None:
-        self.closed.set()
-        self.sever()
-        self.listener.close()
 
 
 def test_the_database_gone_for_a_while_loses_nothing(tmp_path: Path, mosquitto: LocalBroker, town_db: str) -> None:
