@@ -151,32 +151,9 @@ def asyncapi_document() -> dict[str, Any]:
             },
         },
         "components": {
-            "messages": {
-                "violationEvent": {
-                    "name": "ViolationEvent",
-                    "payload": {"$ref": "#/components/schemas/ViolationEvent"},
-                },
-                "cameraStatus": {
-                    "name": "CameraStatus",
-                    "payload": {"$ref": "#/components/schemas/CameraStatus"},
-                },
-                "edgeStatus": {
-                    "name": "EdgeStatus",
-                    "payload": {"$ref": "#/components/schemas/EdgeStatus"},
-                },
-                "pushedZones": {
-                    "name": "PushedZones",
-                    "payload": {"$ref": "#/components/schemas/PushedZones"},
-                },
-                "zoneTestRequest": {
-                    "name": "ZoneTestRequest",
-                    "payload": {"$ref": "#/components/schemas/ZoneTestRequest"},
-                },
-                "zoneTestAnswer": {
-                    "name": "ZoneTestAnswer",
-                    "payload": {"$ref": "#/components/schemas/ZoneTestAnswer"},
-                },
-            },
+            "messages": {name[0].lower() + name[1:]: {"name": name, "payload": {"$ref": f"#/components/schemas/{name}"}}
+                         for name in ("ViolationEvent", "CameraStatus", "EdgeStatus", "PushedZones", "ZoneTestRequest",
+                                      "ZoneTestAnswer")},
             "schemas": components,
         },
     }

@@ -22,7 +22,6 @@ with fixed options, so the same PyAV build makes the same bytes.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import shutil
 from fractions import Fraction
@@ -31,6 +30,7 @@ from pathlib import Path
 import av
 import numpy as np
 
+from gridpatrol.bundle import sha256_of
 from gridpatrol.data import require
 
 SOURCE_CLIP = "media/clips/walkway-people-768x432.mp4"
@@ -90,14 +90,6 @@ def make_clip(source: Path, out: Path) -> None:
         dst.mux(stream.encode(None))
 
 
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("dist/demo-bundle"))
@@ -108,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     shutil.copyfile(model, asset[MODEL])
     make_clip(source, asset[CLIP])
     asset["NOTICE.txt"].write_text(NOTICE, encoding="utf-8")
-    entries = [{"path": path, "size": file.stat().st_size, "sha256": sha256(file)} for path, file in asset.items()]
+    entries = [{"path": path, "size": file.stat().st_size, "sha256": sha256_of(file)} for path, file in asset.items()]
     print(json.dumps(entries, indent=2))
     return 0
 
