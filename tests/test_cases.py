@@ -346,3 +346,28 @@ def test_a_repeat_offence_at_a_closed_spot_is_linked_and_counted(database_url: s
         case = s.get(CaseRow, other)
         assert (case.repeat_of, case.repeat_count, case.event_code) == (None, 0, "0506")
 
+
+
+def test_a_spot_taken_again_after_its_case_was_closed_opens_a_repeat_case(database_url: str) -> None:
+    """The edge continues a violation when something comes to rest where one just left (its
+    rejoin window), so a bike parked there after the first was taken away arrives as an
+    updated event of the first violation. Once that case was closed, this is a new case,
+    linked to the first as a repeat; its later events follow the new case."""
+    service = case_service(database_url)
+    opened = event("opened")
+    first = service.ingest(opened).case_id
+    at = opened.observed_at
+    service.ingest(later_state(opened, EventState.cleared, observed_at=at.replace(minute=10)))
+    service.act(first, "accept", "w-017")
+    service.act(first, "handle", "w-017", reason="moved away")  # the camera saw it free: verified at once
+    service.act(first, "close", "l-017")
+    again = later_state(opened, EventState.updated, observed_at=at.replace(minute=11))
+    result = service.ingest(again)
+    assert result.case_id != first and result.opened
+    with service.sessions() as s:
+        second = s.get(CaseRow, result.case_id)
+        assert (second.repeat_of, second.repeat_count, second.state) == (first, 1, "dispatched")
+        assert s.get(CaseRow, first).state == "closed"
+    gone = later_state(opened, EventState.cleared, observed_at=at.replace(minute=20),
+                       event_id=event_id_for(opened.violation_id, EventState.cleared, 1))
+    assert service.ingest(gone).case_id == result.case_id  # the new case follows the violation now

@@ -53,6 +53,7 @@ from dispatcher.lifecycle import OPEN_STATES, CaseState, Role
 from dispatcher.routing import Route, route
 from i18n import Msg
 
+FINISHED = (CaseState.closed.value, CaseState.void.value)  # nothing more is done on such a case
 log = logging.getLogger(__name__)
 
 
@@ -194,6 +195,13 @@ class Intake(Actions):
                     case.cleared_snapshot_url = event.snapshot.url
                     case.cleared_snapshot_sha256 = event.snapshot.sha256
                 self._camera_cleared(session, case, event.observed_at, violation_id)
+            elif (case.state in FINISHED and case.cleared_at is not None and event.observed_at > case.cleared_at):
+                # The camera saw the spot free, the case was finished, and now something stands
+                # there again under the same violation (the edge's rejoin window joins a bike
+                # parked where one just left): a new case, linked to this one as a repeat.
+                case, notifications = self._open_case(session, event, batch, case_key=event_id)
+                opened = True
+                batch.cases[violation_id] = case
             else:
                 if case.cleared_at is not None and event.observed_at > case.cleared_at:
                     case.cleared_at = None  # seen standing again after the camera saw it gone
@@ -214,12 +222,17 @@ class Intake(Actions):
         return Pending(case, opened, notifications)
 
     def _open_case(
-        self, session: Session, event: ViolationEvent, batch: Batch | None = None
+        self, session: Session, event: ViolationEvent, batch: Batch | None = None, case_key: str | None = None
     ) -> tuple[CaseRow, list[NotificationRow]]:
+        """A new case for ``event``; ``case_key`` stands for its violation id where that
+        violation already has a (finished) case: each case's key is unique."""
         target = route(self.grid, event.micro_grid)
         prior = self._recent_case_at_spot(event, batch) if batch else None
+        columns = self._case_columns(event, target)
+        if case_key is not None:
+            columns["violation_id"] = case_key
         case = CaseRow(
-            **self._case_columns(event, target),
+            **columns,
             state=CaseState.reported.value,
             repeat_of=prior.id if prior else None,
             repeat_count=prior.repeat_count + 1 if prior else 0,

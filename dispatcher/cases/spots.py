@@ -119,7 +119,7 @@ class Batch:
         owners = {vid: (edge, camera) for vid, _, edge, camera in rows}
         links = {(vid, cid) for vid, cid, _, _ in rows if cid is not None}
         by_id = {c.id: c for c in session.scalars(select(CaseRow).where(CaseRow.id.in_({c for _, c in links})))}
-        cases = {vid: by_id[cid] for vid, cid in links}
+        cases = {vid: by_id[cid] for vid, cid in sorted(links, key=lambda link: link[1])}  # the newest case wins
         cleared = {e.violation_id: e for e in session.scalars(
             select(EventRow).where(EventRow.violation_id.in_(violation_ids), EventRow.state == "cleared"))}
         cameras = list({e.camera_id for e in events if e.objects})
