@@ -37,8 +37,15 @@ from edge.source import Backoff
 log = logging.getLogger(__name__)
 
 
+# The store refused the image itself (malformed, too large, not a JPEG, wrong digest): no retry
+# helps. Anything else (down, a token to be fixed, throttled) is tried again.
+REFUSED_FOR_WHAT_IT_IS = (400, 413, 415, 422)
+
+
 class UploadError(RuntimeError):
-    pass
+    def __init__(self, message: str, permanent: bool = False) -> None:
+        super().__init__(message)
+        self.permanent = permanent  # the store refused this image for what it is (a 4xx): trying again won't help
 
 
 class Publisher:
@@ -158,7 +165,8 @@ class Publisher:
             except httpx.HTTPError as exc:
                 raise UploadError(f"evidence upload to {url} failed: {exc}") from None
             if response.status_code >= 300:
-                raise UploadError(f"evidence upload to {url} answered {response.status_code}: {response.text[:200]}")
+                raise UploadError(f"evidence upload to {url} answered {response.status_code}: {response.text[:200]}",
+                                  permanent=response.status_code in REFUSED_FOR_WHAT_IT_IS)
 
     def _upload_or_owe(self, item: OutboxItem) -> str:
         """Upload the item's images; "" when it may be published now (uploaded, or owed after
@@ -168,6 +176,9 @@ class Publisher:
                 self._upload(item.evidence_paths)
                 return ""
             except UploadError as exc:
+                if exc.permanent:  # this image, not the store: the event goes without it
+                    log.error("outbox item %s: %s; publishing the event without it", item.seq, exc)
+                    return ""
                 self._store_down.set()  # later events do not wait for a store known to be down
                 self.upload_error = str(exc)
         if time.time() - item.created_at < self.evidence_cfg.upload_wait_s:
@@ -192,6 +203,10 @@ class Publisher:
                 try:
                     self._upload([path])
                 except UploadError as exc:
+                    if exc.permanent:  # refused for what it is: no retry will take it
+                        log.error("owed image %s dropped: %s", path, exc)
+                        self.outbox.uploaded(path)
+                        continue
                     self.outbox.upload_failed(path, str(exc))
                     self._stop.wait(next(delays))
                     break

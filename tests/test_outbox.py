@@ -9,6 +9,7 @@ from pathlib import Path
 
 import httpx
 import paho.mqtt.client as mqtt
+from http_receiver import Receiver
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
@@ -153,3 +154,30 @@ def test_edge_metrics_are_served_for_prometheus(tmp_path: Path, mosquitto: Local
         assert samples[("gridpatrol_edge_camera_online", cam)] == 0  # the file ended
     finally:
         runner.stop(flush_timeout_s=2)
+
+
+def test_an_image_the_store_refuses_for_what_it_is_does_not_hold_the_event(tmp_path: Path,
+                                                                           mosquitto: LocalBroker) -> None:
+    """A 422 (say, an image that does not decode) is no outage: the event goes at once without
+    it, nothing is owed; a store that is down (503) is waited for and owed."""
+    collector = Collector(mosquitto.url, "gridpatrol/v1/box-9/+/events", "dispatcher-like", persistent=False)
+    assert collector.subscribed.wait(10)
+    image = tmp_path / "snap.jpg"
+    image.write_bytes(b"\xff\xd8\xff not really a jpeg")
+    refusing = Receiver(status=422, body=b'{"detail": "not a whole JPEG image"}')
+    outbox = Outbox(tmp_path / "outbox.sqlite")
+    publisher = Publisher("box-9", MqttConfig(url=mosquitto.url),
+                          EvidenceConfig(upload_url=f"{refusing.url}/api/v1/evidence", upload_wait_s=60), outbox)
+    try:
+        publisher.start()
+        outbox.put("gridpatrol/v1/box-9/cam-1/events", b'{"n": 1}', [str(image)])
+        assert publisher.flush(10.0) and collector.wait_for(1, 10.0)  # well within its 60 s wait
+        assert outbox.owed_count() == 0 and len(refusing.received) == 1
+        refusing.status = 503  # now the store is down: the next event waits, then is owed
+        outbox.put("gridpatrol/v1/box-9/cam-1/events", b'{"n": 2}', [str(image)])
+        time.sleep(2.0)
+        assert outbox.depth() == 1 and outbox.owed_count() == 0  # waiting (upload_wait_s 60 s)
+    finally:
+        collector.stop()
+        publisher.stop()
+        refusing.close()
