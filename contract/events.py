@@ -211,8 +211,8 @@ class EdgeStatus(BaseModel):
         "stationary_object (what its background model finds), for zones to choose from")
     zones_version: int | None = Field(default=None, ge=1, description="Since revision 1.7: the version of pushed "
                                       "zones the box runs (contract/configpush.py); None: its own config file's")
-    zones_refused: str = Field(default="", max_length=500, description="Since revision 1.7: the last pushed version "
-                               "the box refused, and why (\"<version>: <reason>\")")
+    zones_refused: str | None = Field(default=None, max_length=500, description="Since revision 1.7: the last pushed "
+                                      "version the box refused, and why (\"<version>: <reason>\")")
 
 
 class CameraState(StrEnum):

@@ -60,7 +60,7 @@ class Publisher:
         self.on_zone_test = on_zone_test  # a zone test request's payload; answered with answer()
         self.on_zones = on_zones  # zones pushed by a dispatcher (contract/configpush.py)
         self.zones_version: int | None = None  # said in the online status: the pushed zones running
-        self.zones_refused = ""
+        self.zones_refused: str | None = None
         self.outbox = outbox
         self.evidence_cfg = evidence_cfg
         self.on_published = on_published or (lambda: None)
@@ -114,7 +114,7 @@ class Publisher:
     def zones_state(self, version: int | None, refused: str) -> None:
         """The pushed zones' version running, or the one refused and why: said now, and on
         every reconnect."""
-        self.zones_version, self.zones_refused = version, refused[:500]
+        self.zones_version, self.zones_refused = version, refused[:500] or None
         if self._connected.is_set():
             self._announce(self.client)
 
