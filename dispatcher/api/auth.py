@@ -25,7 +25,9 @@ class LoginBody(BaseModel):
 class TokenBody(BaseModel):
     name: str = Field(min_length=1, max_length=128, description="What the token is for, e.g. edge-east-01")
     role: MachineRole
-    ttl_days: float | None = Field(default=None, gt=0, le=3650, description="Never expires when left out")
+    # strict: JSON true is no number of days (pydantic would read it as 1)
+    ttl_days: float | None = Field(default=None, gt=0, le=3650, strict=True,
+                                   description="Never expires when left out")
 
 
 class PasswordBody(BaseModel):
