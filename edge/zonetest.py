@@ -42,8 +42,7 @@ def zone_test(config: EdgeConfig, camera: CameraConfig, class_names: list[str], 
     first = samples[0].at
     trial = camera.model_copy(update={"zones": [request.zone]})
     try:
-        analyzer = CameraAnalyzer(config.edge_id, trial, class_names, config.tracking,
-                                  lambda t: first + timedelta(seconds=t), config.timezone)
+        analyzer = CameraAnalyzer.from_config(config, trial, class_names, lambda t: first + timedelta(seconds=t))
     except ValueError as exc:  # a class the model does not know
         return answer.model_copy(update={"error": str(exc)[:500]})
     events: list[ZoneTestEvent] = []
