@@ -129,13 +129,17 @@ class S3Store(EvidenceStore):
                           retries={"max_attempts": 2, "mode": "standard"}),
         )
 
-    def _call(self, what: str, call: Callable[[], T]) -> T:
+    def _call(self, what: str, call: Callable[[], T], missing: bool = False) -> T | None:
+        """``call()``; None where ``missing`` and the store has no such object; else its
+        failures as :class:`EvidenceUnavailable`."""
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
             return call()
         except ClientError as exc:
             code = exc.response.get("Error", {}).get("Code", "?")
+            if missing and code in ("NoSuchKey", "404"):
+                return None
             raise EvidenceUnavailable(f"evidence store {self.cfg.endpoint_url} refused {what}: {code}") from None
         except BotoCoreError as exc:
             raise EvidenceUnavailable(f"evidence store {self.cfg.endpoint_url} unreachable ({what}): {exc}") from None
@@ -156,15 +160,13 @@ class S3Store(EvidenceStore):
 
     def get(self, sha256: str) -> bytes | None:
         key = self.cfg.prefix + self.key(sha256)
-        try:
-            found = self._call("get_object", lambda: self.client.get_object(Bucket=self.cfg.bucket, Key=key))
-        except EvidenceUnavailable as exc:
-            if ": NoSuchKey" in str(exc) or ": 404" in str(exc):
-                return None
-            raise
+        found = self._call("get_object", lambda: self.client.get_object(Bucket=self.cfg.bucket, Key=key),
+                           missing=True)
+        if found is None:
+            return None
         body = found["Body"]
         try:
-            return body.read(self.max_bytes + 1)[: self.max_bytes + 1]
+            return body.read(self.max_bytes + 1)
         finally:
             body.close()
 
