@@ -62,23 +62,20 @@ class ZoneFile:
                 return camera
         raise KeyError(f"no camera {camera_id!r} in {self.path.name}")
 
-    def edge_of(self, camera_id: str) -> str:
-        """The box that runs the camera: its ``edge`` in a town config, else the config's ``edge_id``."""
+    def box_zones(self, camera_id: str) -> tuple[str, dict[str, list[Any]]]:
+        """The box that runs the camera (its ``edge`` in a town config, else the config's
+        ``edge_id``) and every camera of that box with its zones as written: what is pushed."""
         document = self._document()
-        for camera in document["cameras"]:
-            if isinstance(camera, dict) and camera.get("id") == camera_id:
-                edge = camera.get("edge") or document.get("edge_id")
-                if not edge:
-                    raise LookupError(f"{self.path.name}: camera {camera_id} has no edge and the file no edge_id")
-                return str(edge)
-        raise KeyError(f"no camera {camera_id!r} in {self.path.name}")
-
-    def box_zones(self, edge_id: str) -> dict[str, list[Any]]:
-        """Every camera of box ``edge_id`` with its zones as written (what is pushed to the box)."""
-        document = self._document()
-        assigned = any(isinstance(c, dict) and c.get("edge") for c in document["cameras"])
-        return {str(c["id"]): c.get("zones") or [] for c in document["cameras"]
-                if isinstance(c, dict) and c.get("id") and (c.get("edge") == edge_id if assigned else True)}
+        cameras = [c for c in document["cameras"] if isinstance(c, dict) and c.get("id")]
+        found = [c for c in cameras if c["id"] == camera_id]
+        if not found:
+            raise KeyError(f"no camera {camera_id!r} in {self.path.name}")
+        edge = found[0].get("edge") or document.get("edge_id")
+        if not edge:
+            raise LookupError(f"{self.path.name}: camera {camera_id} has no edge and the file no edge_id")
+        assigned = any(c.get("edge") for c in cameras)
+        return str(edge), {str(c["id"]): c.get("zones") or [] for c in cameras
+                           if not assigned or c.get("edge") == edge}
 
     def save(self, camera_id: str, zones: list[dict[str, Any]], micro_grids: set[str] | None = None,
              shops: set[str] | None = None) -> list[dict[str, Any]]:

@@ -25,10 +25,10 @@ def push_zones(client: mqtt.Client, zones: ZoneFile, camera_id: str, saved_by: s
                timeout_s: float = 5.0) -> PushedZones:
     """Publish the zones of the box that runs ``camera_id``, retained at QoS 1; the message
     once the broker acknowledged it, else :class:`PushFailed`."""
-    edge = zones.edge_of(camera_id)
+    edge, cameras = zones.box_zones(camera_id)
     now = datetime.now(UTC)
     message = PushedZones(edge_id=edge, version=version_at(now), saved_at=now, saved_by=saved_by[:64],
-                          cameras=zones.box_zones(edge))
+                          cameras=cameras)
     info = client.publish(config_topic(edge), message.model_dump_json(), qos=1, retain=True)
     with contextlib.suppress(RuntimeError, ValueError):  # not connected: said below
         info.wait_for_publish(timeout_s)
