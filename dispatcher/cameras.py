@@ -84,8 +84,7 @@ class CameraBoard:
         return {"edge_id": status.edge_id, "camera_id": status.camera_id, "state": status.state.value,
                 "reason": status.reason, "since": status.since.isoformat(), "received_at": received.isoformat(),
                 "last_frame_at": status.last_frame_at.isoformat() if status.last_frame_at else None,
-                "edge_state": edge.get("state", "unknown"), "zones_running": edge.get("zones_version"),
-                "zones_saved": self._pushed.get(status.edge_id), "zones_refused": edge.get("zones_refused") or None}
+                "edge_state": edge.get("state", "unknown"), **self._versions(status.edge_id)}
 
     def snapshot(self) -> list[dict[str, Any]]:
         """Every camera heard of, by edge box and camera id."""
@@ -104,9 +103,12 @@ class CameraBoard:
     def zones_versions(self, edge_id: str) -> dict[str, Any]:
         """The zones version box ``edge_id`` runs, the newest pushed to it, and the last it refused."""
         with self._lock:
-            edge = self._edges.get(edge_id, {})
-            return {"zones_running": edge.get("zones_version"), "zones_saved": self._pushed.get(edge_id),
-                    "zones_refused": edge.get("zones_refused") or None}
+            return self._versions(edge_id)
+
+    def _versions(self, edge_id: str) -> dict[str, Any]:  # the caller holds the lock, or reads one row
+        edge = self._edges.get(edge_id, {})
+        return {"zones_running": edge.get("zones_version"), "zones_saved": self._pushed.get(edge_id),
+                "zones_refused": edge.get("zones_refused") or None}
 
     def edges(self) -> list[dict[str, Any]]:
         with self._lock:
