@@ -23,14 +23,12 @@ from pathlib import Path
 import httpx
 import numpy as np
 import psycopg
-from harness import percentiles
+from harness import ADMIN, percentiles
 from PIL import Image
 
 from gridpatrol.broker import LocalBroker
 from gridpatrol.demo import DispatcherThread
 from tests.builders import SeaweedS3, dispatcher_config
-
-PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 
 def images(count: int, size: tuple[int, int]) -> list[bytes]:
@@ -104,9 +102,9 @@ def main() -> int:
     print(f"{args.images} images of {args.size}, {sum(map(len, data)) / len(data) / 1e3:.0f} kB each on average, "
           f"{args.uploaders} at a time", flush=True)
     name = f"gridpatrol_bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+    with psycopg.connect(ADMIN, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
-    database = PG_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1) + f"/{name}"
+    database = ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1) + f"/{name}"
     with tempfile.TemporaryDirectory(prefix="gridpatrol-bench-") as tmp, LocalBroker() as broker:
         work = Path(tmp)
         try:
@@ -117,7 +115,7 @@ def main() -> int:
             finally:
                 s3.stop()
         finally:
-            with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+            with psycopg.connect(ADMIN, autocommit=True) as conn:
                 conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     return 0
 
