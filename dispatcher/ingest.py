@@ -27,7 +27,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import sessionmaker
 
 from contract import EVENTS_SUBSCRIPTION, ViolationEvent, parse_event
-from contract.configfile import format_location
+from contract.configfile import first_error
 from contract.events import utcnow
 from contract.mqtt import MqttConfig, mqtt_client
 from dispatcher.cases import CaseService, IngestResult
@@ -59,9 +59,8 @@ def check_message(topic: str, payload: bytes, screen: Screening | None = None) -
     try:
         event = parse_event(payload)
     except ValidationError as exc:
-        first = exc.errors()[0]
         raise ValueError(
-            f"not a valid v1 event: {format_location(first['loc'])}: {first['msg']}"
+            f"not a valid v1 event: {first_error(exc)}"
             + (f" (and {exc.error_count() - 1} more problems)" if exc.error_count() > 1 else "")
         ) from None
     if topic != event.topic():

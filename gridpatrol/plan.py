@@ -20,7 +20,7 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, Field, ValidationError
 
-from contract.configfile import ConfigError, format_location
+from contract.configfile import ConfigError, first_error
 from edge.config import EdgeConfig
 from edge.probe import StreamProfile
 from edge.source import SourceError
@@ -81,8 +81,7 @@ def load_capacity(path: Path) -> BoxCapacity:
     except json.JSONDecodeError as exc:
         raise ConfigError(f"{path}: not JSON: {exc}") from None
     except ValidationError as exc:
-        first = exc.errors()[0]
-        raise ConfigError(f"{path}: {format_location(first['loc'])}: {first['msg']}") from None
+        raise ConfigError(f"{path}: {first_error(exc)}") from None
 
 
 @dataclass(frozen=True)
