@@ -103,32 +103,39 @@ def run_ceiling(model: Path, clip: Path, seconds: float, batch: int = 1) -> dict
             "decode_mpix_per_s": decode_rate(clip, min(seconds, 10.0))}
 
 
-def decode_cpu(clip: Path, gate_mode: str, sample_fps: float, seconds: float) -> float:
+def decode_cpu(clip: Path, gate_mode: str, sample_fps: float, seconds: float, threads: int = 0) -> float:
     """CPU seconds per second of ``clip``'s media time to decode what a camera's source decodes
-    of it (every frame, or keyframes only where the gate allows), threads as the sources use."""
-    from edge.source import KeyframeGate, read_frames
+    of it: as the camera thread reads it, through its gate (keyframes only where the sample
+    interval allows, the rest of a GOP once the next sample is due no earlier than its next
+    keyframe), with its decoder's threads."""
+    from edge.sampler import Sampler
+    from edge.source import CameraSource, KeyframeGate
 
-    cpu0, media, start = cpu_s(), 0.0, time.monotonic()
-    while time.monotonic() - start < seconds:  # played again and again, as a camera that never ends
-        played = 0.0
-        for raw in read_frames(str(clip), gate=KeyframeGate(gate_mode, 1.0 / sample_fps)):
-            played = raw.time_s
-            if time.monotonic() - start >= seconds:
-                break
-        media += played
-    return (cpu_s() - cpu0) / max(media, 1e-6)
+    source = CameraSource(str(clip), loop=True, gate=lambda: KeyframeGate(gate_mode, 1.0 / sample_fps),
+                          threads=threads)
+    sampler = Sampler(sample_fps)
+    cpu0, start, played = cpu_s(), time.monotonic(), 0.0
+    for raw in source.frames():  # played again and again, as a camera that never ends
+        played = raw.time_s
+        if sampler.due(raw.time_s, raw.key):
+            source.sampled(sampler.wait_s(raw.time_s))
+        if time.monotonic() - start >= seconds:
+            break
+    return (cpu_s() - cpu0) / max(played, 1e-6)
 
 
-def run_limit(model: Path, clip: Path, sub: Path | None, sample_fps: float, seconds: float, gop_s: float) -> dict:
+def run_limit(model: Path, clip: Path, sub: Path | None, sample_fps: float, seconds: float, gop_s: float,
+              cameras: int) -> dict:
     """The pipeline's own physical limit: cores ÷ the CPU one camera needs each second for
     decoding what the pipeline decodes (the substream as the gate allows, and of the main
     stream one keyframe each time the camera's recent past keeps a frame; or the one stream)
-    and for inference at ``sample_fps``, as the edge runs it. Evidence for decisions decodes a
+    and for inference at ``sample_fps``, as the edge runs it with ``cameras`` cameras. Evidence for decisions decodes a
     keyframe more now and then; on the benchmark's clip nothing stands long enough to decide."""
     import av
 
     from edge.config import ModelConfig
     from edge.history import KEEP_EVERY_S
+    from edge.source import decode_threads
 
     with av.open(str(sub or clip)) as container:
         frame = next(container.decode(video=0)).to_ndarray(format="bgr24")
@@ -136,8 +143,9 @@ def run_limit(model: Path, clip: Path, sub: Path | None, sample_fps: float, seco
     threads, workers = ModelConfig(path=model).inference_plan()
     rate, cores_busy = raw_rate(model, tensor, seconds / 2, threads, workers)
     inference_cpu = cores_busy / rate
-    decode = decode_cpu(sub or clip, "auto", sample_fps, seconds / 4)
-    keyframe_cpu = decode_cpu(clip, "keyframes", sample_fps, seconds / 4) * gop_s if sub else 0.0
+    threads = decode_threads(cameras)
+    decode = decode_cpu(sub or clip, "auto", sample_fps, seconds / 4, threads)
+    keyframe_cpu = decode_cpu(clip, "keyframes", sample_fps, seconds / 4, threads) * gop_s if sub else 0.0
     main = keyframe_cpu / max(KEEP_EVERY_S, 1.0 / sample_fps)
     per_camera = decode + main + sample_fps * inference_cpu
     cores = os.cpu_count() or 1
@@ -231,6 +239,7 @@ def run_pipeline(model: Path, clip: Path, cameras: int, sample_fps: float, secon
     from edge.config import EdgeConfig, ModelConfig
     from edge.evidence import EvidenceStore
     from edge.runner import CameraWorker
+    from edge.source import decode_threads
 
     threads, workers = ModelConfig(path=model).inference_plan()  # as an edge box with this config runs it
     scheduler = BatchScheduler(make_detector(model, spin=False, threads=threads), max_batch=batch,
@@ -262,7 +271,8 @@ def run_pipeline(model: Path, clip: Path, cameras: int, sample_fps: float, secon
 
     workers = []
     for camera, window in zip(config.cameras, windows, strict=True):
-        worker = Timed(config, camera, scheduler, evidence, lambda event, path: None, stop, 1.0)
+        worker = Timed(config, camera, scheduler, evidence, lambda event, path: None, stop, 1.0,
+                       decode_threads=decode_threads(cameras))
         worker.window = window
         workers.append(worker)
     start_staggered(workers, sample_fps)
@@ -295,7 +305,7 @@ def one(args: argparse.Namespace) -> None:
         print(json.dumps(run_ceiling(model, sub or clip, args.seconds, args.batch)))
         return
     if mode == "limit":
-        print(json.dumps(run_limit(model, clip, sub, args.sample_fps, args.seconds, args.gop or 2.0)))
+        print(json.dumps(run_limit(model, clip, sub, args.sample_fps, args.seconds, args.gop or 2.0, int(cameras))))
         return
     cpu0, wall0 = cpu_s(), time.monotonic()
     if mode == "pipeline":
@@ -393,7 +403,7 @@ def main() -> int:
     substream = f", substream {args.substream} detected on" if sub else ""
     print(f"model {args.model}, clip {source_clip.name}{gop}{substream}, sample {args.sample_fps} fps per camera, "
           f"{args.seconds:.0f} s measured per run, {os.cpu_count()} CPUs, {datetime.now(UTC):%Y-%m-%d}")
-    limit = child("limit", 1)
+    limit = child("limit", max(int(n) for n in args.cameras.split(",")))  # decoders threaded as with that many
     print(f"pipeline's own limit: {limit['cameras']:.1f} cameras = {os.cpu_count()} cores / "
           f"{limit['per_camera_cpu']:.3f} cores per camera (decoding {limit['decode_cpu_per_s']:.3f}"
           + (f" + a main-stream keyframe every 5 s {limit['main_cpu_per_s']:.3f}" if sub else "")

@@ -76,7 +76,7 @@ def replay_video(
     for raw in read_frames(str(video)):
         if on_time is not None:
             on_time(raw.time_s)
-        if not sampler.due(raw.time_s):
+        if not sampler.due(raw.time_s, raw.key):
             continue
         image = raw.to_bgr()
         t = raw.time_s

@@ -38,7 +38,7 @@ from edge.pipeline import CameraPipeline
 from edge.publisher import Publisher
 from edge.recent import RecentSamples
 from edge.scene import SceneGuard
-from edge.source import CameraSource, KeyframeGate, SourceError
+from edge.source import CameraSource, KeyframeGate, SourceError, decode_threads
 from edge.unchanged import UnchangedGate
 from edge.zonetest import ZoneTests
 from i18n import Msg, translator
@@ -58,8 +58,10 @@ class CameraWorker(threading.Thread):
         speed: float = 1.0,
         on_status: Callable[[CameraStatus], None] | None = None,
         metrics: EdgeMetrics | None = None,
+        decode_threads: int = 0,
     ) -> None:
         super().__init__(name=f"camera-{camera.id}", daemon=True)
+        self.decode_threads = decode_threads  # the substream decoder's (edge.source.decode_threads)
         self.camera = camera
         self.detector = detector
         self.evidence = evidence
@@ -117,7 +119,8 @@ class CameraWorker(threading.Thread):
         source = CameraSource(self.camera.detect_url or self.camera.url, on_status=self._status,
                               stop=self.stop_event.is_set,
                               on_reconnect=self.metrics.reconnects.labels(self.camera.id).inc, loop=self.camera.loop,
-                              gate=lambda: KeyframeGate(self.camera.decode, 1.0 / self.camera.sample_fps))
+                              gate=lambda: KeyframeGate(self.camera.decode, 1.0 / self.camera.sample_fps),
+                              threads=self.decode_threads)
         if not source.live:
             self._status("online", Msg("playing a file"))
         sampler = self.camera.sampler()
@@ -129,7 +132,7 @@ class CameraWorker(threading.Thread):
                     return
                 decoded.inc()
                 self._frame_seen()
-                if not sampler.due(raw.time_s):
+                if not sampler.due(raw.time_s, raw.key):
                     continue
                 if not source.live and self.speed > 0:
                     lag = raw.time_s / self.speed - (time.monotonic() - started)
@@ -138,6 +141,7 @@ class CameraWorker(threading.Thread):
                 arrived = time.monotonic()
                 self.process(raw.time_s, raw.to_bgr())
                 sampler.follow(self.analyzer.busy or self.scene.paused)
+                source.sampled(sampler.wait_s(raw.time_s))
                 self.metrics.lag.labels(self.camera.id).set(time.monotonic() - arrived)
         except SchedulerStopped:
             return  # the box is shutting down
@@ -212,10 +216,12 @@ class EdgeRunner:
                                    on_zone_test=self.zone_tests.submit, on_zones=self._zones_pushed)
         self.metrics_server = None
         self.events_decided = 0
+        enabled = [cam for cam in config.cameras if cam.enabled]
+        threads = decode_threads(len(enabled))
         self.workers = [
             CameraWorker(config, cam, self.scheduler, self.evidence, self._emit, self.stop_event, speed,
-                         self.publisher.set_camera_status, self.metrics)
-            for cam in config.cameras if cam.enabled
+                         self.publisher.set_camera_status, self.metrics, threads)
+            for cam in enabled
         ]
 
     def _camera_recent(self, camera_id: str) -> tuple[CameraConfig, RecentSamples | None] | None:

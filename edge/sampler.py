@@ -1,7 +1,16 @@
 """Picks the frames to analyse: at most ``sample_fps`` per second of media time, or, with an
-``idle_fps``, that lower rate while nothing a zone cares about is in view (``follow``)."""
+``idle_fps``, that lower rate while nothing a zone cares about is in view (``follow``).
+
+Samples keep a steady grid; a keyframe that comes at (or just before) a due time is taken and
+the grid goes on from it. A stream's GOP is usually a whole number of sample intervals (a 2 s
+GOP at 1 sample/s), so the samples stay on the keyframes and halfway between, and the rest of
+each GOP need not be decoded (``edge.source.KeyframeGate``); without this a camera at 29.97 fps,
+whose "2 s" GOP is 2.002 s, would drift off its keyframes within a minute.
+"""
 
 from __future__ import annotations
+
+KEYFRAME_EARLY = 0.05  # a keyframe this share of an interval before the due time is taken for it
 
 
 class Sampler:
@@ -14,11 +23,12 @@ class Sampler:
         self._next_due: float | None = None
         self._last: float | None = None
 
-    def due(self, time_s: float) -> bool:
-        """True when the frame at ``time_s`` should be analysed."""
-        if self._next_due is None or time_s >= self._next_due - 1e-6:
-            # Keep a steady grid; after a gap, restart from this frame.
-            if self._next_due is None or time_s - self._next_due > self.interval_s:
+    def due(self, time_s: float, keyframe: bool = False) -> bool:
+        """True when the frame at ``time_s`` (a keyframe, or not) should be analysed."""
+        early = KEYFRAME_EARLY * self.interval_s if keyframe else 1e-6
+        if self._next_due is None or time_s >= self._next_due - early:
+            # Keep a steady grid; after a gap, or from a keyframe, restart from this frame.
+            if self._next_due is None or keyframe or time_s - self._next_due > self.interval_s:
                 self._next_due = time_s + self.interval_s
             else:
                 self._next_due += self.interval_s
@@ -33,6 +43,10 @@ class Sampler:
         if interval != self.interval_s and self._last is not None:
             self._next_due = self._last + interval  # the new pace from the sample just taken
         self.interval_s = interval
+
+    def wait_s(self, time_s: float) -> float:
+        """Seconds from ``time_s`` (the sample just taken) until the next is due."""
+        return (self._next_due if self._next_due is not None else time_s) - time_s
 
     @property
     def idle(self) -> bool:

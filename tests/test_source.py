@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import os
 import subprocess
 import threading
 import time
@@ -211,6 +212,62 @@ def test_keyframes_only_once_the_stream_shows_they_come_often_enough(shared: Pat
     assert times[len(every)] > times[len(every) - 1]  # played again, media time going on
 
 
+def test_samples_stay_on_the_keyframes_of_a_29_97_fps_camera() -> None:
+    """A "2 s" GOP at 29.97 fps is 60 frames, 2.002 s: on a plain 1 s grid the samples drift off
+    the keyframes (after ten minutes they sit 0.3 s away); taking the keyframe for its due
+    sample keeps every other sample on a keyframe, the rate unchanged."""
+    frame_s, gop = 1001 / 30000, 60
+    frames = [(i * frame_s, i % gop == 0) for i in range(round(600 / frame_s))]
+    plain, snapped = Sampler(1.0), Sampler(1.0)
+    plain_keys = [t for t, key in frames if plain.due(t) and key]
+    picked = [(t, key) for t, key in frames if snapped.due(t, key)]
+    assert len(plain_keys) < 50  # of 300 keyframes: the grid left them after ~17 GOPs
+    assert [key for _, key in picked] == [True, False] * (len(picked) // 2)
+    assert len(picked) == 600 and all(0.99 < b[0] - a[0] < 1.01 for a, b in pairwise(picked))
+    # a keyframe a little early (a GOP a little short of 2 s) is taken for the due sample too
+    early = Sampler(1.0)
+    assert early.due(0.0, True) and early.due(1.0) and not early.due(1.9, True) and early.due(1.97, True)
+    assert not early.due(2.9) and early.due(2.97)  # the grid goes on from the keyframe
+
+
+def test_the_rest_of_a_gop_is_not_decoded_once_the_next_sample_falls_on_a_keyframe(
+        shared: Path, tmp_path: Path) -> None:
+    """At 1 sample/s with a 2 s GOP a sample lies on each keyframe and one halfway: the frames
+    after the halfway sample are decoded by nobody's need. The gate spares them; the sampled
+    frames are the very ones full decoding gives, here and at other rates."""
+    from builders import encode_clip
+
+    clip = encode_clip(shared / "media/clips/street-1920x1080.mp4", tmp_path / "sub.mp4", 2.0, (320, 180), 30.0)
+
+    def sampled(mode: str, fps: float, idle: float | None = None) -> tuple[list[float], int]:
+        source = CameraSource(str(clip), gate=lambda: KeyframeGate(mode, 1.0 / fps))
+        sampler, picked, decoded = Sampler(fps, idle), [], 0
+        for raw in source.frames():
+            decoded += 1
+            if sampler.due(raw.time_s, raw.key):
+                picked.append(raw.time_s)
+                sampler.follow(busy=len(picked) % 5 < 3)
+                source.sampled(sampler.wait_s(raw.time_s))
+        return picked, decoded
+
+    every, all_decoded = sampled("all", 1.0)
+    assert all_decoded == 899 and len(every) == 30
+    half, decoded = sampled("auto", 1.0)
+    assert half == every
+    assert decoded < 0.55 * all_decoded  # up to each halfway sample, and the keyframes
+    for fps, idle in ((2.0, None), (0.7, None), (1.0, 0.25)):
+        assert sampled("auto", fps, idle)[0] == sampled("all", fps, idle)[0]
+    # A stream whose frames come out of order (B-frames, as the car park's) is decoded whole.
+    carpark = str(shared / "media/clips/carpark-320x240.mp4")
+    source = CameraSource(carpark, gate=lambda: KeyframeGate("auto", 1.0))
+    sampler, decoded = Sampler(1.0), 0
+    for raw in source.frames():
+        decoded += 1
+        if sampler.due(raw.time_s, raw.key):
+            source.sampled(sampler.wait_s(raw.time_s))
+    assert decoded == 1823
+
+
 def test_a_live_main_stream_gives_its_latest_keyframe_and_none_once_it_is_gone(rtsp_camera: RtspCamera) -> None:
     """A camera detected on its substream takes its evidence from the main stream (here the
     RTSP camera): read keyframe by keyframe in its own thread, the latest picture at hand;
@@ -232,3 +289,11 @@ def test_a_live_main_stream_gives_its_latest_keyframe_and_none_once_it_is_gone(r
         wait_for(lambda: main.at(0.0) is not None, 30, "the main stream back")
     finally:
         stop.set()
+
+
+def test_decoders_run_on_one_thread_each_where_the_streams_fill_the_cores() -> None:
+    from edge.source import decode_threads
+
+    cores = os.cpu_count() or 1
+    assert decode_threads(cores) == 1 and decode_threads(4 * cores) == 1
+    assert decode_threads(cores - 1) == (0 if cores > 1 else 1)
