@@ -124,17 +124,16 @@ def decode_cpu(clip: Path, gate_mode: str, sample_fps: float, seconds: float, th
     return (cpu_s() - cpu0) / max(played, 1e-6)
 
 
-def run_limit(model: Path, clip: Path, sub: Path | None, sample_fps: float, seconds: float, gop_s: float,
-              cameras: int) -> dict:
+def run_limit(model: Path, clip: Path, sub: Path | None, sample_fps: float, seconds: float, cameras: int) -> dict:
     """The pipeline's own physical limit: cores ÷ the CPU one camera needs each second for
-    decoding what the pipeline decodes (the substream as the gate allows, and of the main
-    stream one keyframe each time the camera's recent past keeps a frame; or the one stream)
-    and for inference at ``sample_fps``, as the edge runs it with ``cameras`` cameras. Evidence for decisions decodes a
-    keyframe more now and then; on the benchmark's clip nothing stands long enough to decide."""
+    decoding what the pipeline decodes (the substream, or the one stream, as its gate lets
+    through) and for inference at ``sample_fps``, as the edge runs it with ``cameras``
+    cameras. Of a main stream the pipeline decodes a keyframe only for a decision's evidence
+    (its recent past keeps keyframes compressed); on the benchmark's clip nothing stands long
+    enough to decide, so none."""
     import av
 
     from edge.config import ModelConfig
-    from edge.history import KEEP_EVERY_S
     from edge.source import decode_threads
 
     with av.open(str(sub or clip)) as container:
@@ -143,13 +142,10 @@ def run_limit(model: Path, clip: Path, sub: Path | None, sample_fps: float, seco
     threads, workers = ModelConfig(path=model).inference_plan()
     rate, cores_busy = raw_rate(model, tensor, seconds / 2, threads, workers)
     inference_cpu = cores_busy / rate
-    threads = decode_threads(cameras)
-    decode = decode_cpu(sub or clip, "auto", sample_fps, seconds / 4, threads)
-    keyframe_cpu = decode_cpu(clip, "keyframes", sample_fps, seconds / 4, threads) * gop_s if sub else 0.0
-    main = keyframe_cpu / max(KEEP_EVERY_S, 1.0 / sample_fps)
-    per_camera = decode + main + sample_fps * inference_cpu
+    decode = decode_cpu(sub or clip, "auto", sample_fps, seconds / 2, decode_threads(cameras))
+    per_camera = decode + sample_fps * inference_cpu
     cores = os.cpu_count() or 1
-    return {"inference_cpu_ms": 1000 * inference_cpu, "decode_cpu_per_s": decode, "main_cpu_per_s": main,
+    return {"inference_cpu_ms": 1000 * inference_cpu, "decode_cpu_per_s": decode,
             "per_camera_cpu": per_camera, "cameras": cores / per_camera}
 
 
@@ -305,7 +301,7 @@ def one(args: argparse.Namespace) -> None:
         print(json.dumps(run_ceiling(model, sub or clip, args.seconds, args.batch)))
         return
     if mode == "limit":
-        print(json.dumps(run_limit(model, clip, sub, args.sample_fps, args.seconds, args.gop or 2.0, int(cameras))))
+        print(json.dumps(run_limit(model, clip, sub, args.sample_fps, args.seconds, int(cameras))))
         return
     cpu0, wall0 = cpu_s(), time.monotonic()
     if mode == "pipeline":
@@ -406,8 +402,7 @@ def main() -> int:
     limit = child("limit", max(int(n) for n in args.cameras.split(",")))  # decoders threaded as with that many
     print(f"pipeline's own limit: {limit['cameras']:.1f} cameras = {os.cpu_count()} cores / "
           f"{limit['per_camera_cpu']:.3f} cores per camera (decoding {limit['decode_cpu_per_s']:.3f}"
-          + (f" + a main-stream keyframe every 5 s {limit['main_cpu_per_s']:.3f}" if sub else "")
-          + f" + {args.sample_fps:g} inferences x {limit['inference_cpu_ms']:.1f} ms)")
+          f" + {args.sample_fps:g} inferences x {limit['inference_cpu_ms']:.1f} ms)")
     ceiling = child("ceiling", 1)
     ceiling_cameras = ceiling["fps"] / args.sample_fps
     others = "; ".join(f"{k}: {v:.1f}" for k, v in ceiling["others"].items())

@@ -149,9 +149,9 @@ class MainStream:
             assert self._reader is not None
             self._latest, self._ahead = (self._ahead[0], self._ahead[1], self._reader), None
 
-    def at(self, t: float) -> np.ndarray | None:
-        """The main stream's picture for the substream's media time ``t``, decoded now: a file's
-        last keyframe at or before ``t``; a live stream's latest keyframe, if it is recent. None
+    def hold(self, t: float) -> HeldKeyframe | None:
+        """The main stream's keyframe for the substream's media time ``t``, still compressed: a
+        file's last keyframe at or before ``t``; a live stream's latest, if it is recent. None
         when there is none (the stream is away, or not started)."""
         with self._lock:
             if self.live:
@@ -167,10 +167,37 @@ class MainStream:
                 if self._latest is None:
                     return None
             _, packet, reader = self._latest
-            if self._picture is None or self._picture[0] is not packet:
-                self._picture = (packet, reader.decode(packet))
-                self.decoded += 1
-            return self._picture[1]
+            return HeldKeyframe(packet, reader, self)
+
+    def at(self, t: float) -> np.ndarray | None:
+        """The main stream's picture for the substream's media time ``t`` (see :meth:`hold`),
+        decoded now."""
+        held = self.hold(t)
+        return held() if held is not None else None
+
+    def _decoded(self, packet: av.Packet, reader: _Keyframes) -> np.ndarray | None:
+        """The picture of a keyframe packet; the last one is kept, asked for again as it often
+        is (a decision's snapshot, then its recent past). Only the camera's thread decodes, so
+        no lock: the reader thread may go on meanwhile."""
+        if self._picture is None or self._picture[0] is not packet:
+            self._picture = (packet, reader.decode(packet))
+            self.decoded += 1
+        return self._picture[1]
 
 
-__all__ = ["MainStream"]
+class HeldKeyframe:
+    """A main-stream keyframe kept compressed (some 100-300 kB at 1080p) and decoded only when
+    its picture is wanted: a camera's recent past holds these, so that a quiet camera decodes
+    no main-stream picture at all."""
+
+    def __init__(self, packet: av.Packet, reader: _Keyframes, stream: MainStream) -> None:
+        self._packet, self._reader, self._stream = packet, reader, stream
+        context = reader.stream.codec_context
+        self.size = (context.width, context.height)  # the picture's, known before decoding
+        self.nbytes = packet.size
+
+    def __call__(self) -> np.ndarray | None:
+        return self._stream._decoded(self._packet, self._reader)
+
+
+__all__ = ["HeldKeyframe", "MainStream"]

@@ -24,6 +24,7 @@ from edge.config import CameraConfig, EdgeConfig, ZoneConfig
 from edge.detections import Detections
 from edge.event_builder import EventBuilder
 from edge.evidence import EvidenceError, EvidenceStore, StoredImage
+from edge.mainstream import HeldKeyframe
 from edge.recorder import EvidenceRecorder
 from edge.rules import Decision
 from edge.zones import ZoneShape
@@ -55,35 +56,43 @@ class CameraPipeline:
 
     def frame(self, t: float, image: np.ndarray, detections: Detections,
               on_evidence_error: Callable[[EvidenceError], None],
-              evidence: Callable[[], np.ndarray | None] | None = None) -> FrameEvents:
+              evidence: Callable[[], HeldKeyframe | None] | None = None) -> FrameEvents:
         """The events the frame at media time ``t`` decides, each with its stored images.
         Privacy comes first: the frame is pixelated before the background model or the
         evidence sees it. An image that cannot be stored goes to ``on_evidence_error``; the
         event itself is never dropped for it. ``evidence``: where ``image`` is the substream's,
-        gets the main stream's picture of the same moment; asked only when the picture is
-        wanted (a decision, or the camera's recent past due a frame)."""
+        gets the main stream's keyframe of the same moment, still compressed; asked only when
+        a picture is wanted (a decision, or the camera's recent past due a frame), and decoded
+        only for a decision (the recent past keeps it compressed)."""
         if evidence is None or self.recorder is None:
             if self.recorder is not None:
                 image = self.recorder.protect(image, detections)
             return self._decided(t, image, detections, image, (1.0, 1.0), on_evidence_error)
         decisions = self.analyzer.decide(t, image, detections)
-        picture = evidence() if decisions or self.recorder.history.due(t) else None
-        if picture is not None:
-            self.evidence_wh = (picture.shape[1], picture.shape[0])
+        held = evidence() if decisions or self.recorder.history.due(t) else None
+        if held is not None:
+            self.evidence_wh = held.size
         height, width = image.shape[:2]
         scale = (1.0, 1.0)
         if self.evidence_wh is not None and self.evidence_wh != (width, height):
             scale = (self.evidence_wh[0] / width, self.evidence_wh[1] / height)
-            if picture is None and decisions:  # the main stream is away: the substream's frame at its size
-                picture = cv2.resize(image, self.evidence_wh, interpolation=cv2.INTER_LINEAR)
+        seen = detections.scaled(*scale)
+        picture = held() if held is not None and decisions else None
+        if picture is None and decisions and scale != (1.0, 1.0):
+            # the main stream is away: the substream's frame at its size
+            picture = cv2.resize(image, self.evidence_wh, interpolation=cv2.INTER_LINEAR)
         if picture is not None:
-            picture = self.recorder.protect(picture, detections.scaled(*scale))
-        return self._decided(t, image, detections, picture, scale, on_evidence_error, decisions)
+            picture = self.recorder.protect(picture, seen)
+        if held is not None:
+            self.recorder.remember_later(t, held, seen)
+        return self._decided(t, image, detections, picture, scale, on_evidence_error, decisions,
+                             remember=held is None)
 
     def _decided(self, t: float, image: np.ndarray, detections: Detections, picture: np.ndarray | None,
                  scale: tuple[float, float], on_evidence_error: Callable[[EvidenceError], None],
-                 decisions: list[Decision] | None = None) -> FrameEvents:
-        """The events of this frame's decisions with their evidence from ``picture``."""
+                 decisions: list[Decision] | None = None, remember: bool = True) -> FrameEvents:
+        """The events of this frame's decisions with their evidence from ``picture``, which
+        joins the camera's recent past if ``remember``."""
         if decisions is None:
             decisions = self.analyzer.decide(t, image, detections)
         out: FrameEvents = []
@@ -93,7 +102,7 @@ class CameraPipeline:
                       self.recorder.record(picture, decision, event, self._shapes(picture, image),
                                            on_evidence_error))
             out.append((event, stored))
-        if self.recorder is not None and picture is not None:
+        if self.recorder is not None and picture is not None and remember:
             self.recorder.remember(t, picture)
         return out
 

@@ -17,7 +17,7 @@ from edge.analyzer import Clock, class_ids
 from edge.config import BlurMode, EdgeConfig, ZoneConfig
 from edge.detections import Detections
 from edge.evidence import EvidenceError, EvidenceStore, StoredImage
-from edge.history import FrameHistory
+from edge.history import FrameHistory, KeptPicture
 from edge.privacy import pixelate_people, pixelate_plates, plate_classes_of
 from edge.rules import Decision
 from edge.zones import ZoneShape
@@ -27,7 +27,7 @@ BEFORE_MARGIN_S = 3.0  # the before image predates the object's rest by this muc
 
 def history_span_s(zones: Sequence[ZoneConfig]) -> float:
     """How far back a camera keeps frames for before images: its longest dwell, a margin,
-    at most 15 minutes (a frame every 5 s at 960 px is some 50 kB)."""
+    at most 15 minutes (a frame every 5 s, within the byte budget of edge.history.FrameHistory)."""
     return min(900.0, max(z.dwell_s for z in zones) + 60.0)
 
 
@@ -90,3 +90,8 @@ class EvidenceRecorder:
     def remember(self, t: float, image: np.ndarray) -> None:
         """The protected frame at media time ``t`` joins the camera's recent past."""
         self.history.add(t, image)
+
+    def remember_later(self, t: float, picture: KeptPicture, detections: Detections) -> None:
+        """A main-stream keyframe at media time ``t`` joins the camera's recent past still
+        compressed; protected with ``detections`` (in its pixels) if it is ever decoded."""
+        self.history.add_later(t, picture, lambda image: self.protect(image, detections))

@@ -80,7 +80,7 @@ def replay_video(
             continue
         image = raw.to_bgr()
         t = raw.time_s
-        picture = partial(main.at, t) if main is not None else None
+        picture = partial(main.hold, t) if main is not None else None
         detections = unchanged.detect(t, image, detector.detect)
         for event, _ in pipeline.frame(t, image, detections, on_evidence_error or _raise, picture):
             yield event

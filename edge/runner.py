@@ -178,7 +178,7 @@ class CameraWorker(threading.Thread):
         detections = self.unchanged.detect(t, image, self.detector.detect)
         self.metrics.frames_analysed.labels(self.camera.id).inc()
         self.frames_analysed += 1
-        evidence = partial(self.main.at, t) if self.main is not None else None
+        evidence = partial(self.main.hold, t) if self.main is not None else None
         for event, stored in self.pipeline.frame(t, image, detections, self._evidence_failed, evidence):
             self.metrics.events.labels(self.camera.id, event.state.value).inc()
             self.emit(event, [str(image.path) for image in stored])

@@ -4,6 +4,7 @@ clearly when it cannot."""
 
 from __future__ import annotations
 
+import itertools
 import os
 import subprocess
 import time
@@ -122,6 +123,43 @@ def test_a_cameras_recent_past_is_kept_small_and_found_by_time() -> None:
     assert found_t == 95.0 and image.shape == (1080, 1920, 3)  # back at the size it was seen
     assert abs(int(image[500, 500, 0]) - 95) <= 2  # that frame's picture
     assert history.nbytes < 200_000  # small JPEGs at 960 px, not raw frames
+
+
+def test_a_main_stream_keyframe_kept_for_the_recent_past_is_decoded_only_for_a_before_image() -> None:
+    """A camera detected on its substream keeps its main stream's keyframes compressed: none is
+    decoded (nor pixelated) until a before image is wanted, and then with privacy applied."""
+    from edge.history import FrameHistory
+
+    decoded: list[float] = []
+
+    class Keyframe:  # as edge.mainstream.HeldKeyframe: its bytes, its picture when called
+        nbytes = 150_000
+
+        def __init__(self, t: float) -> None:
+            self.t = t
+
+        def __call__(self) -> np.ndarray:
+            decoded.append(self.t)
+            return np.full((1080, 1920, 3), 200, np.uint8)
+
+    def pixelate(image: np.ndarray) -> np.ndarray:
+        image[:100] = 0
+        return image
+
+    history = FrameHistory(span_s=60, every_s=5)
+    for t in range(0, 120):
+        history.add_later(float(t), Keyframe(float(t)), pixelate)
+    assert len(history) == 13 and history.nbytes == 13 * 150_000 and decoded == []
+    found_t, image = history.before(97.0)
+    assert found_t == 95.0 and decoded == [95.0]
+    assert image[50, 50, 0] == 0 and image[500, 500, 0] == 200  # protected on the way out
+    # A 15-minute span of 1080p keyframes would be 27 MB: thinned to the budget, still spread over it.
+    long = FrameHistory(span_s=900, every_s=5, max_bytes=3_000_000)
+    for t in range(0, 1200):
+        long.add_later(float(t), Keyframe(float(t)), pixelate)
+    times = [kept_t for kept_t, _ in long._frames]
+    assert long.nbytes <= 3_000_000 and len(times) == 20 and times[-1] == 1195.0
+    assert times[0] <= 300.0 + 60 and max(b - a for a, b in itertools.pairwise(times)) <= 90
 
 
 def detail(region: np.ndarray) -> float:
