@@ -224,15 +224,24 @@ class YoloDetector:
         tensor, box = self.preprocess(frame_bgr)
         return self.postprocess(self.infer(tensor)[0], box, frame_bgr.shape[:2])
 
-    def _candidates(self, raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(N, 4) cx, cy, w, h in input pixels and (N, C) class scores."""
+    def _candidates(self, raw: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Candidates at or above the confidence threshold: (K, 4) cx, cy, w, h in input
+        pixels, their best class and its score. An Ultralytics output is (4 + C, N): its best
+        scores are taken along the contiguous rows and the best class only of the few
+        candidates past the threshold (a transposed argmax over all N was 0.4 ms a frame)."""
         if self.format == "ultralytics":
-            preds = raw.T  # (N, 4 + C)
-            return preds[:, :4], preds[:, 4:]
+            scores = raw[4:]
+            confidence = scores.max(axis=0)
+            keep = np.flatnonzero(confidence >= self.confidence)
+            return raw[:4, keep].T, scores[:, keep].argmax(axis=0), confidence[keep]
         grid, strides = self._yolox_grid(raw.shape[0])
         xy = (raw[:, :2] + grid) * strides
         wh = np.exp(np.minimum(raw[:, 2:4], 10.0)) * strides
-        return np.concatenate([xy, wh], axis=1), raw[:, 5:] * raw[:, 4:5]
+        scores = raw[:, 5:] * raw[:, 4:5]
+        class_id = scores.argmax(axis=1)
+        confidence = scores[np.arange(len(scores)), class_id]
+        keep = confidence >= self.confidence
+        return np.concatenate([xy, wh], axis=1)[keep], class_id[keep], confidence[keep]
 
     def _yolox_grid(self, count: int) -> tuple[np.ndarray, np.ndarray]:
         if self._grid is None or self._grid[0].shape[0] != count:
@@ -249,13 +258,9 @@ class YoloDetector:
         return self._grid
 
     def postprocess(self, raw: np.ndarray, box: Letterbox, frame_hw: tuple[int, int]) -> Detections:
-        preds, scores_all = self._candidates(raw.astype(np.float32, copy=False))
-        class_id = scores_all.argmax(axis=1)
-        confidence = scores_all[np.arange(len(scores_all)), class_id]
-        keep = confidence >= self.confidence
-        if not keep.any():
+        preds, class_id, confidence = self._candidates(raw.astype(np.float32, copy=False))
+        if not len(confidence):
             return Detections.empty()
-        preds, class_id, confidence = preds[keep], class_id[keep], confidence[keep]
         cx, cy, w, h = preds[:, 0], preds[:, 1], preds[:, 2], preds[:, 3]
         xywh = np.stack([cx - w / 2, cy - h / 2, w, h], axis=1)
         chosen = cv2.dnn.NMSBoxesBatched(
