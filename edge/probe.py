@@ -25,12 +25,17 @@ class StreamProfile:
         return self.width * self.height / 1e6
 
     def decoded_fps(self, sample_fps: float, decode: str) -> float:
-        """Frames per second the edge decodes to sample ``sample_fps``: only keyframes where
-        they come at least as often as samples are taken (as ``edge.source.KeyframeGate``
-        decides), every frame otherwise."""
+        """Frames per second the edge decodes to sample ``sample_fps``, as
+        ``edge.source.KeyframeGate`` decides: only keyframes where they come at least as often
+        as samples are taken; else each GOP up to its last sample (the samples keep to the
+        keyframes), and its keyframe: at 1 sample/s with a 2 s GOP, half the frames. A stream
+        with B-frames is decoded whole, which the probe cannot tell: it counts as this."""
         keyframes_suffice = self.gop_s is not None and self.gop_s <= 1.05 / sample_fps
         if decode == "keyframes" or (decode == "auto" and keyframes_suffice):
             return 1.0 / self.gop_s if self.gop_s else sample_fps
+        if decode == "auto" and self.gop_s:
+            interval = 1.0 / sample_fps
+            return min(self.fps, self.fps * (self.gop_s - interval) / self.gop_s + 1.0 / self.gop_s)
         return self.fps
 
 

@@ -37,7 +37,9 @@ def test_a_box_takes_as_many_cameras_as_its_measured_run_handled() -> None:
 
 def test_keyframes_only_where_they_come_as_often_as_samples() -> None:
     assert FULL_HD.decoded_fps(0.5, "auto") == 0.5  # one keyframe per 2 s sample interval
-    assert FULL_HD.decoded_fps(1.0, "auto") == 30.0  # a 1 s interval needs frames between keyframes
+    # a 1 s interval needs the frames up to the halfway sample, then the next keyframe
+    assert FULL_HD.decoded_fps(1.0, "auto") == pytest.approx(15.5)
+    assert FULL_HD.decoded_fps(2.0, "auto") == pytest.approx(23.0)  # up to 1.5 s of each 2 s GOP
     assert FULL_HD.decoded_fps(0.5, "all") == 30.0
     assert StreamProfile(1920, 1080, 30.0, None).decoded_fps(0.5, "auto") == 30.0  # GOP unknown
 
