@@ -4,10 +4,10 @@ IP cameras (Hikvision, Dahua, Uniview; GB/T 28181 platforms) send a small substr
 main one. A camera that names its substream (``detect_url``) is detected, tracked and decided
 on that; of its main stream (``url``) only the keyframe packets are kept, still compressed,
 and one is decoded when a picture is wanted: for a decision's evidence, the keyframe nearest
-at or before the deciding moment, and now and then for the camera's recent past (before
-images). A keyframe decodes alone (a 1080p one in about 30 ms of CPU), so a camera whose
-zones decide nothing costs its box no main-stream decoding beyond one picture every few
-seconds.
+at or before the deciding moment. The camera's recent past holds keyframes still compressed
+(:class:`HeldKeyframe`) and decodes one only for a before image. A keyframe decodes alone (a
+1080p one in about 15-30 ms of CPU), so a camera whose zones decide nothing costs its box no
+main-stream decoding at all, only the reading of its packets.
 
 A file is read in step with the substream's media time (a replay, a test camera); a live stream
 in its own thread, reconnecting with backoff, keeping only its latest keyframe.
