@@ -61,7 +61,7 @@ class CameraWorker(threading.Thread):
         decode_threads: int = 0,
     ) -> None:
         super().__init__(name=f"camera-{camera.id}", daemon=True)
-        self.decode_threads = decode_threads  # the substream decoder's (edge.source.decode_threads)
+        self.decode_threads = decode_threads  # of the decoder of the stream detected on (edge.source.decode_threads)
         self.camera = camera
         self.detector = detector
         self.evidence = evidence

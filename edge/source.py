@@ -77,9 +77,9 @@ class KeyframeGate:
         self._last_key: float | None = None
         self._intervals: deque[float] = deque(maxlen=2)
         self.frame_s = 0.04  # one frame's duration (read_frames starts the gate with the stream's)
-        self.last_time: float | None = None  # stream time of the last frame handed on (read_frames sets it)
+        self._last_time: float | None = None  # stream time of the last frame handed on
         self._next_due: float | None = None  # stream time the consumer's next sample is due
-        self.reorders = False  # frames come out of order (B-frames): no skipping within a GOP
+        self._reorders = False  # frames come out of order (B-frames): no skipping within a GOP
 
     def skip(self, is_keyframe: bool, time_s: float | None) -> bool:
         if self.mode == "all":
@@ -95,16 +95,21 @@ class KeyframeGate:
         """A stream (or a file played again) begins: its times start afresh; the keyframe
         interval measured so far still holds."""
         self.frame_s = frame_s
-        self._last_key = self.last_time = self._next_due = None
+        self._last_key = self._last_time = self._next_due = None
+
+    def handed_on(self, time_s: float | None, reorders: bool) -> None:
+        """A frame at stream time ``time_s`` goes to the consumer; ``reorders``: the decoder
+        says the stream's frames come out of order."""
+        self._last_time, self._reorders = time_s, reorders
 
     def sampled(self, wait_s: float) -> None:
         """The consumer took the frame last handed on as a sample; its next is due ``wait_s``
         seconds later."""
-        if self.last_time is not None:
-            self._next_due = self.last_time + wait_s
+        if self._last_time is not None:
+            self._next_due = self._last_time + wait_s
 
     def _rest_of_gop_unneeded(self) -> bool:
-        if self.mode != "auto" or self.reorders or self._next_due is None or self._last_key is None \
+        if self.mode != "auto" or self._reorders or self._next_due is None or self._last_key is None \
                 or not self._intervals:
             return False
         next_key = self._last_key + max(self._intervals)
@@ -170,8 +175,8 @@ def read_frames(url: str, open_timeout_s: float = 10.0, gate: KeyframeGate | Non
                         t = float(frame.time) - first_pts
                     index += 1
                     if gate is not None:  # in the packets' time, as skip() is asked
-                        gate.last_time = None if frame.time is None else float(frame.time)
-                        gate.reorders = bool(stream.codec_context.has_b_frames)
+                        gate.handed_on(None if frame.time is None else float(frame.time),
+                                       bool(stream.codec_context.has_b_frames))
                     yield RawFrame(t, frame)
         except (av.error.FFmpegError, OSError) as exc:
             raise SourceError(f"{url}: read failed: {exc}") from None
