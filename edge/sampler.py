@@ -5,12 +5,17 @@ Samples keep a steady grid; a keyframe that comes at (or just before) a due time
 the grid goes on from it. A stream's GOP is usually a whole number of sample intervals (a 2 s
 GOP at 1 sample/s), so the samples stay on the keyframes and halfway between, and the rest of
 each GOP need not be decoded (``edge.source.KeyframeGate``); without this a camera at 29.97 fps,
-whose "2 s" GOP is 2.002 s, would drift off its keyframes within a minute.
+whose "2 s" GOP is 2.002 s, would drift off its keyframes within a minute. A keyframe that
+comes just after a sample that was not one (within a quarter interval: the grid sits just
+before the keyframes, as a live stream's first frames, arriving late and then in a burst,
+can set it) moves the grid onto it: the next sample one interval after the keyframe, so one
+interval grows by less than a quarter and the samples are on the keyframes from then on.
 """
 
 from __future__ import annotations
 
 KEYFRAME_EARLY = 0.05  # a keyframe this share of an interval before the due time is taken for it
+KEYFRAME_LATE = 0.25  # a keyframe this share of an interval after a sample (not one) moves the grid
 
 
 class Sampler:
@@ -22,6 +27,7 @@ class Sampler:
         self.interval_s = self.busy_interval_s  # start attentive: the first samples learn the view
         self._next_due: float | None = None
         self._last: float | None = None
+        self._last_was_key = False
 
     def due(self, time_s: float, keyframe: bool = False) -> bool:
         """True when the frame at ``time_s`` (a keyframe, or not) should be analysed."""
@@ -32,8 +38,11 @@ class Sampler:
                 self._next_due = time_s + self.interval_s
             else:
                 self._next_due += self.interval_s
-            self._last = time_s
+            self._last, self._last_was_key = time_s, keyframe
             return True
+        if keyframe and not self._last_was_key and self._last is not None \
+                and time_s - self._last < KEYFRAME_LATE * self.interval_s:
+            self._next_due = time_s + self.interval_s  # onto the keyframes (see the module's text)
         return False
 
     def follow(self, busy: bool) -> None:

@@ -291,6 +291,36 @@ def test_a_live_main_stream_gives_its_latest_keyframe_and_none_once_it_is_gone(r
         stop.set()
 
 
+def test_a_live_camera_is_decoded_only_up_to_each_gops_halfway_sample(shared: Path, tmp_path: Path) -> None:
+    """Over RTSP (a real server, frames arriving in real time and timed by the wall clock) the
+    first frames come late and then in a burst, which set the samples' grid just before the
+    keyframes; the first keyframe after such a sample moves the grid onto the keyframes, and
+    from then on every other sample is a keyframe and about half of each 2 s GOP is decoded,
+    as with a file."""
+    from builders import encode_clip
+
+    clip = encode_clip(shared / "media/clips/street-1920x1080.mp4", tmp_path / "cam.mp4", 2.0, (320, 180), 30.0)
+    camera = RtspCamera(clip)
+    camera.start()
+    try:
+        source = CameraSource(camera.url, gate=lambda: KeyframeGate("auto", 1.0))
+        sampler, picked, decoded = Sampler(1.0), [], 0
+        for raw in source.frames():
+            decoded += 1
+            if sampler.due(raw.time_s, raw.key):
+                picked.append((raw.time_s, raw.key, decoded))
+                source.sampled(sampler.wait_s(raw.time_s))
+            if len(picked) == 14:
+                break
+    finally:
+        camera.kill()
+    assert all(0.9 < b[0] - a[0] < 1.3 for a, b in pairwise(picked))  # one longer interval, to move the grid
+    settled = picked[-9:]  # the last 8 s
+    assert [key for _, key, _ in settled] in ([True, False] * 4 + [True], [False, True] * 4 + [False])
+    frames = settled[-1][2] - settled[0][2]
+    assert frames < 0.6 * 29.97 * (settled[-1][0] - settled[0][0])  # of the frames that came meanwhile
+
+
 def test_decoders_run_on_one_thread_each_where_the_streams_fill_the_cores() -> None:
     from edge.source import decode_threads
 
