@@ -304,9 +304,8 @@ def test_a_live_camera_is_decoded_only_up_to_each_gops_halfway_sample(shared: Pa
     camera.start()
     try:
         source = CameraSource(camera.url, gate=lambda: KeyframeGate("auto", 1.0))
-        sampler, picked, decoded = Sampler(1.0), [], 0
-        for raw in source.frames():
-            decoded += 1
+        sampler, picked = Sampler(1.0), []
+        for decoded, raw in enumerate(source.frames(), start=1):
             if sampler.due(raw.time_s, raw.key):
                 picked.append((raw.time_s, raw.key, decoded))
                 source.sampled(sampler.wait_s(raw.time_s))
