@@ -176,9 +176,10 @@ class MainStream:
         return held() if held is not None else None
 
     def _decoded(self, packet: av.Packet, reader: _Keyframes) -> np.ndarray | None:
-        """The picture of a keyframe packet; the last one is kept, asked for again as it often
-        is (a decision's snapshot, then its recent past). Only the camera's thread decodes, so
-        no lock: the reader thread may go on meanwhile."""
+        """The picture of a keyframe packet; the last one is kept, for the decisions of the
+        next samples until another keyframe comes (at 1 sample/s with a 2 s GOP, two samples
+        share one). Only the camera's thread decodes, so no lock: the reader thread may go on
+        meanwhile."""
         if self._picture is None or self._picture[0] is not packet:
             self._picture = (packet, reader.decode(packet))
             self.decoded += 1
