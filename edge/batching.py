@@ -78,13 +78,17 @@ class BatchScheduler:
 
     def detect(self, frame_bgr: np.ndarray) -> Detections:
         """Detections in one frame, run in a batch with other cameras' frames."""
+        tensor, box = self.detector.preprocess(frame_bgr)
+        return self.detector.postprocess(self.infer(tensor), box, frame_bgr.shape[:2])
+
+    def infer(self, tensor: np.ndarray) -> np.ndarray:
+        """The model's raw output for one preprocessed frame (``1x3xHxW``), run in a batch
+        with other cameras' frames."""
         if self._stop.is_set() or not any(thread.is_alive() for thread in self._threads):
             raise SchedulerStopped("the inference scheduler is not running")
-        tensor, box = self.detector.preprocess(frame_bgr)
         future: Future[np.ndarray] = Future()
         self._queue.put((tensor, future))
-        raw = future.result()
-        return self.detector.postprocess(raw, box, frame_bgr.shape[:2])
+        return future.result()
 
     def _take(self) -> list[tuple[np.ndarray, Future[np.ndarray]]]:
         try:

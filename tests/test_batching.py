@@ -102,6 +102,22 @@ def test_the_scheduler_batches_frames_of_cameras_waiting_together(
         assert all(same(want, got) for got in results[k]), k
 
 
+def test_the_scheduler_runs_a_prepared_frame_and_hands_back_the_raw_output(
+        shared: Path, images: list[np.ndarray]) -> None:
+    # what the capacity benchmark's bare box sends: the model input, no pre- or postprocessing
+    detector = YoloDetector(shared / "models/yolo11n-coco-int8-320.onnx", threads=1)
+    scheduler = BatchScheduler(detector, workers=2).start()
+    try:
+        tensor, _ = detector.preprocess(images[0])
+        raw = scheduler.infer(tensor)
+        assert raw.shape == tuple(detector.session.get_outputs()[0].shape[1:])
+        assert np.array_equal(raw, detector.infer(tensor)[0])
+    finally:
+        scheduler.stop()
+    with pytest.raises(SchedulerStopped):
+        scheduler.infer(tensor)
+
+
 def test_a_batch_beyond_what_the_model_takes_is_refused_naming_the_setting(shared: Path) -> None:
     detector = YoloDetector.from_config(ModelConfig(path=shared / "models/yolo11n-coco-int8-320.onnx", batch=4))
     with pytest.raises(ModelError, match=r"model.batch is 4 .* fixed batch of 1.*rebatch"):
