@@ -48,7 +48,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from measure import Window, cpu_s, held_note, peak_mb, start_staggered, summarise  # noqa: E402
+from measure import Window, cpu_s, held_note, peak_mb, start_staggered, summarise, thread_cpu  # noqa: E402
 
 from gridpatrol.data import data_dir  # noqa: E402
 
@@ -294,7 +294,9 @@ def run_ultralytics(model: Path, clip: Path, cameras: int, sample_fps: float, se
 
 
 def run_pipeline(model: Path, clip: Path, cameras: int, sample_fps: float, seconds: float, batch: int = 1,
-                 sub: Path | None = None) -> list[Window]:
+                 sub: Path | None = None) -> tuple[list[Window], dict[str, float]]:
+    """The cameras' windows, and the CPU per analysed sample (ms) of each kind of thread in
+    the measured window: where the time beyond the limit's decoding and inference goes."""
     from edge.batching import BatchScheduler
     from edge.config import EdgeConfig, ModelConfig
     from edge.evidence import EvidenceStore
@@ -336,12 +338,16 @@ def run_pipeline(model: Path, clip: Path, cameras: int, sample_fps: float, secon
         worker.window = window
         workers.append(worker)
     start_staggered(workers, sample_fps)
-    time.sleep(WARMUP_S + seconds)
+    time.sleep(max(0.0, opens - time.monotonic()))
+    cpu0 = thread_cpu()
+    time.sleep(seconds)
+    cpu1, samples = thread_cpu(), sum(w.count for w in windows)
     stop.set()
     for worker in workers:
         worker.join(5)
     scheduler.stop()
-    return windows
+    per_sample = {kind: 1000 * (cpu1[kind] - cpu0.get(kind, 0.0)) / max(samples, 1) for kind in cpu1}
+    return windows, per_sample
 
 
 def with_gop(clip: Path, gop_s: float, out_dir: Path, min_s: float = 60.0,
@@ -368,12 +374,14 @@ def one(args: argparse.Namespace) -> None:
         print(json.dumps(run_limit(model, clip, sub, args.sample_fps, args.seconds, int(cameras))))
         return
     cpu0, wall0 = cpu_s(), time.monotonic()
+    per_sample: dict[str, float] = {}
     if mode == "pipeline":
-        windows = run_pipeline(model, clip, int(cameras), args.sample_fps, args.seconds, args.batch, sub)
+        windows, per_sample = run_pipeline(model, clip, int(cameras), args.sample_fps, args.seconds, args.batch, sub)
     else:  # the naive and Ultralytics loops read the main stream, as such projects do
         runner = {"naive": run_naive, "ultralytics": run_ultralytics}[mode]
         windows = runner(model, clip, int(cameras), args.sample_fps, args.seconds, args.batch)
-    print(json.dumps(summarise(windows, args.seconds, args.sample_fps, cpu_s() - cpu0, time.monotonic() - wall0)))
+    row = summarise(windows, args.seconds, args.sample_fps, cpu_s() - cpu0, time.monotonic() - wall0)
+    print(json.dumps({**row, "thread_ms_per_sample": per_sample}))
 
 
 def save_capacity(args: argparse.Namespace, clip: Path, ceiling: dict, pipeline_cameras: int | None) -> None:
@@ -493,6 +501,10 @@ def main() -> int:
             print(f"{mode:9} {cameras:4d} {row['fps']:7.1f} {row['min_rate']:8.2f} {1000 * row['mean_lag']:7.0f} "
                   f"{1000 * row['p99_lag']:7.0f} {row['cpu']:5.2f} {row['peak_mb']:5.0f} "
                   f"{'yes' if row['handled'] else 'no'}{held_note(row)}", flush=True)
+            threads = {k: v for k, v in row.get("thread_ms_per_sample", {}).items() if v >= 0.05}
+            if threads:
+                print(f"{'':14} CPU per analysed sample, measured window: "
+                      + ", ".join(f"{kind} threads {ms:.1f} ms" for kind, ms in sorted(threads.items())), flush=True)
             # Only a row that keeps up counts: a camera that fell behind works off its backlog of
             # file frames faster than real time, which no live stream lets it do.
             if row["handled"] and cameras > best.get(mode, 0):

@@ -4,11 +4,13 @@ cameras (bench/edge_capacity.py)."""
 
 from __future__ import annotations
 
+import os
 import resource
 import statistics
 import threading
 import time
 from collections import deque
+from pathlib import Path
 
 
 def start_staggered(threads: list[threading.Thread], sample_fps: float) -> None:
@@ -22,6 +24,23 @@ def start_staggered(threads: list[threading.Thread], sample_fps: float) -> None:
 def cpu_s() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
+
+
+def thread_cpu() -> dict[str, float]:
+    """CPU seconds of this process's threads so far, summed by the first word of their Python
+    names (``camera``, ``inference``, ...; threads of the libraries' own pools are ``native``).
+    Read from ``/proc``: empty where there is none."""
+    names = {t.native_id: t.name.split("-")[0] for t in threading.enumerate()}
+    tick = os.sysconf("SC_CLK_TCK")
+    out: dict[str, float] = {}
+    for task in Path("/proc/self/task").glob("*"):
+        try:
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # the thread ended meanwhile
+        kind = names.get(int(task.name), "native")
+        out[kind] = out.get(kind, 0.0) + (int(fields[11]) + int(fields[12])) / tick
+    return out
 
 
 def peak_mb() -> float:
