@@ -68,6 +68,14 @@ def make_detector(model: Path, spin: bool = True, threads: int = 0):
     return YoloDetector(model, spin=spin, threads=threads)
 
 
+def first_frame(clip: Path):
+    """The clip's first frame (BGR): the model input the inference measurements run on."""
+    import av
+
+    with av.open(str(clip)) as container:
+        return next(container.decode(video=0)).to_ndarray(format="bgr24")
+
+
 def raw_rate(model: Path, tensor, seconds: float, threads: int, workers: int) -> tuple[float, float]:
     """Inferences/s and cores of ``workers`` loops of session.run on ``threads`` threads each."""
     detector = make_detector(model, threads=threads)
@@ -93,11 +101,9 @@ def raw_rate(model: Path, tensor, seconds: float, threads: int, workers: int) ->
 def run_ceiling(model: Path, clip: Path, seconds: float, batch: int = 1) -> dict:
     """The best raw ONNX Runtime rate of the model at ``batch``: one call at a time on all
     cores (its default), or one single-threaded call per core side by side."""
-    import av
     import numpy as np
 
-    with av.open(str(clip)) as container:
-        frame = next(container.decode(video=0)).to_ndarray(format="bgr24")
+    frame = first_frame(clip)
     tensor, _ = make_detector(model).preprocess(frame)
     tensor = np.repeat(tensor, batch, axis=0)
     cores = os.cpu_count() or 1
@@ -136,15 +142,13 @@ def bare_box(model: Path, stream: Path, sample_fps: float, seconds: float, camer
     can, and send each sample's model input (one prepared tensor) to the box's inference
     threads, waiting for the output. Decoding and inference share the cores and their caches
     as on the box; nothing else of the pipeline runs. CPU per sample, measured after a warm-up."""
-    import av
 
     from edge.batching import BatchScheduler, SchedulerStopped
     from edge.config import ModelConfig
     from edge.sampler import Sampler
     from edge.source import CameraSource, KeyframeGate, decode_threads
 
-    with av.open(str(stream)) as container:
-        frame = next(container.decode(video=0)).to_ndarray(format="bgr24")
+    frame = first_frame(stream)
     threads, workers = ModelConfig(path=model).inference_plan()
     scheduler = BatchScheduler(make_detector(model, spin=False, threads=threads), workers=workers).start()
     tensor, _ = scheduler.detector.preprocess(frame)
@@ -190,14 +194,12 @@ def run_limit(model: Path, clip: Path, sub: Path | None, sample_fps: float, seco
     other down through the shared caches, as on the box; this is the limit), and each alone
     (inference in a loop on an otherwise idle box, then decoding alone), the more
     optimistic sum, printed beside it."""
-    import av
 
     from edge.config import ModelConfig
     from edge.source import decode_threads
 
     stream = sub or clip
-    with av.open(str(stream)) as container:
-        frame = next(container.decode(video=0)).to_ndarray(format="bgr24")
+    frame = first_frame(stream)
     tensor, _ = make_detector(model).preprocess(frame)
     threads, workers = ModelConfig(path=model).inference_plan()
     rate, cores_busy = raw_rate(model, tensor, seconds / 2, threads, workers)
