@@ -505,8 +505,8 @@ def main() -> int:
                   f"{'yes' if row['handled'] else 'no'}{held_note(row)}", flush=True)
             threads = {k: v for k, v in row.get("thread_ms_per_sample", {}).items() if v >= 0.05}
             if threads:
-                print(f"{'':14} CPU per analysed sample, measured window: "
-                      + ", ".join(f"{kind} threads {ms:.1f} ms" for kind, ms in sorted(threads.items())), flush=True)
+                print(f"{'':14} CPU per analysed sample in the measured window, by thread: "
+                      + ", ".join(f"{kind} {ms:.1f} ms" for kind, ms in sorted(threads.items())), flush=True)
             # Only a row that keeps up counts: a camera that fell behind works off its backlog of
             # file frames faster than real time, which no live stream lets it do.
             if row["handled"] and cameras > best.get(mode, 0):

@@ -28,9 +28,11 @@ def cpu_s() -> float:
 
 def thread_cpu() -> dict[str, float]:
     """CPU seconds of this process's threads so far, summed by the first word of their Python
-    names (``camera``, ``inference``, ...; threads of the libraries' own pools are ``native``).
-    Read from ``/proc``: empty where there is none."""
-    names = {t.native_id: t.name.split("-")[0] for t in threading.enumerate()}
+    names (``camera``, ``inference``, ...; the main thread is ``main``, unnamed Python threads
+    ``other``, threads of the libraries' own pools ``native``). Read from ``/proc``: empty where
+    there is none."""
+    plain = {"MainThread": "main", "Thread": "other"}
+    names = {t.native_id: plain.get(t.name.split("-")[0], t.name.split("-")[0]) for t in threading.enumerate()}
     tick = os.sysconf("SC_CLK_TCK")
     out: dict[str, float] = {}
     for task in Path("/proc/self/task").glob("*"):
