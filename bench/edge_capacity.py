@@ -8,6 +8,9 @@ N synthetic cameras each play a shared clip in a loop at its own frame rate (fil
 cameras, paced in real time), re-encoded first with a camera's usual keyframe interval.
 Each design runs N at a time in its own process:
 
+- ``limit``: the pipeline's own physical limit, cores ÷ one camera's CPU for decoding what
+  the pipeline decodes and for inference at the sample rate, the two run at once by a bare
+  box (``bare_box``) and, printed beside it, each measured alone;
 - ``ceiling``: raw ONNX Runtime on the same model and batch, one preprocessed frame (or a
   batch of them) in a loop, the better of one call at a time on all cores and one
   single-threaded call per core: analysed frames/s, and cameras that rate would serve;
@@ -142,7 +145,6 @@ def bare_box(model: Path, stream: Path, sample_fps: float, seconds: float, camer
     can, and send each sample's model input (one prepared tensor) to the box's inference
     threads, waiting for the output. Decoding and inference share the cores and their caches
     as on the box; nothing else of the pipeline runs. CPU per sample, measured after a warm-up."""
-
     from edge.batching import BatchScheduler, SchedulerStopped
     from edge.config import ModelConfig
     from edge.sampler import Sampler
