@@ -12,6 +12,7 @@ import io
 import json
 import os
 import socket
+import subprocess
 import threading
 import time
 from collections.abc import Callable
@@ -38,7 +39,7 @@ from edge.event_builder import EventBuilder
 from edge.evidence import EvidenceStore
 from edge.pipeline import CameraPipeline
 from edge.recorder import EvidenceRecorder
-from gridpatrol.broker import LocalBroker, free_port
+from gridpatrol.broker import LocalBroker, free_port, wait_port
 from gridpatrol.data import PROJECT_ROOT
 from gridpatrol.demo import DispatcherThread
 
@@ -290,7 +291,6 @@ PEOPLE = {"box-01": "box-01-secret", "box-02": "box-02-secret", "dispatcher": "d
 
 def users_and_acl(tmp_path: Path) -> str:
     """mosquitto.conf lines: no anonymous clients, PEOPLE's passwords, the example ACL."""
-    import subprocess
 
     import pytest
 
@@ -376,7 +376,6 @@ class SeaweedS3:
 
     def start(self, timeout_s: float = 60.0) -> SeaweedS3:
         import shutil
-        import subprocess
         import sys
         import time
 
@@ -436,3 +435,29 @@ class SeaweedS3:
                 self.process.kill()
                 self.process.wait(5)
         self.log.close()
+
+
+RTSP_SERVER = Path(__file__).with_name("rtsp_server.py")
+
+
+class RtspCamera:
+    """tests/rtsp_server.py in its own process, so a test can kill and restart it."""
+
+    def __init__(self, clip: Path) -> None:
+        self.clip = clip
+        self.port = free_port()
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"rtsp://127.0.0.1:{self.port}/cam"
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(["/usr/bin/python3", str(RTSP_SERVER), str(self.clip), str(self.port)],
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        assert wait_port(self.port, 15), "the RTSP server did not start (run scripts/install-system-deps.sh)"
+
+    def kill(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(5)

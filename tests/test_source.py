@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 import os
-import subprocess
 import threading
 import time
 from itertools import pairwise
@@ -12,7 +11,7 @@ from pathlib import Path
 
 import paho.mqtt.client as mqtt
 import pytest
-from builders import wait_for
+from builders import RtspCamera, wait_for
 from paho.mqtt.enums import CallbackAPIVersion
 
 from contract import CameraStatus, camera_status_topic
@@ -20,32 +19,7 @@ from edge.config import EdgeConfig
 from edge.runner import EdgeRunner
 from edge.sampler import Sampler
 from edge.source import Backoff, CameraSource, KeyframeGate, SourceError, read_frames
-from gridpatrol.broker import LocalBroker, free_port, wait_port
-
-RTSP_SERVER = Path(__file__).with_name("rtsp_server.py")
-
-
-class RtspCamera:
-    """tests/rtsp_server.py in its own process, so a test can kill and restart it."""
-
-    def __init__(self, clip: Path) -> None:
-        self.clip = clip
-        self.port = free_port()
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"rtsp://127.0.0.1:{self.port}/cam"
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen(["/usr/bin/python3", str(RTSP_SERVER), str(self.clip), str(self.port)],
-                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        assert wait_port(self.port, 15), "the RTSP server did not start (run scripts/install-system-deps.sh)"
-
-    def kill(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(5)
+from gridpatrol.broker import LocalBroker
 
 
 @pytest.fixture
