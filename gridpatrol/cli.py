@@ -220,7 +220,8 @@ def cmd_plan(args: argparse.Namespace) -> int:
     if args.config:
         cameras = town_cameras(load_edge_config(args.config), assumed, probe_stream if args.probe else None)
     elif args.cameras:
-        cameras = [PlannedCamera(f"cam-{n:04d}", assumed, args.sample_fps) for n in range(1, args.cameras + 1)]
+        cameras = [PlannedCamera(f"cam-{n:04d}", assumed, args.sample_fps, live_streams=args.live_streams)
+                   for n in range(1, args.cameras + 1)]
     else:
         raise ConfigError("plan: give --config (a town's edge config) or --cameras N")
     try:
@@ -229,8 +230,10 @@ def cmd_plan(args: argparse.Namespace) -> int:
         raise ConfigError(f"plan: {exc}") from None
     print(f"box capacity: {capacity.host}, {capacity.cores} cores, {capacity.model}: "
           f"{capacity.inference_per_s:.0f} inferences/s, {capacity.decode_mpix_per_s:.0f} Mpixel/s decoded, "
-          f"{1000 * capacity.per_sample_s:.0f} ms per analysed megapixel beyond inference; "
-          f"filled to {args.headroom:.0%}")
+          f"{1000 * capacity.per_sample_s:.0f} ms per analysed megapixel beyond inference, "
+          + (f"{1000 * capacity.live_stream_cores:.1f} ms of CPU per second per live stream read; "
+             if capacity.live_stream_cores else "live stream reading not measured (bench/stream_read.py); ")
+          + f"filled to {args.headroom:.0%}")
     print(f"{'box':10} {'cameras':>7} {'load':>5} {'samples/s':>9} {'uplink Mbit/s':>13}  first .. last camera")
     for box in boxes:
         uplink = f"{box.bitrate_mbps:13.1f}" if box.bitrate_mbps else f"{'unknown':>13}"
@@ -321,6 +324,8 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("--fps", type=float, default=25.0, help="assumed stream frame rate")
     plan.add_argument("--gop-s", type=float, default=2.0, help="assumed keyframe interval, seconds (0: unknown)")
     plan.add_argument("--sample-fps", type=float, default=0.5, help="with --cameras: samples per camera per second")
+    plan.add_argument("--live-streams", type=int, choices=(0, 1, 2), default=1,
+                      help="with --cameras: streams each camera sends over the network (2: main and substream)")
     plan.add_argument("--headroom", type=float, default=0.8, help="fill each box to this share of its capacity")
     plan.add_argument("--prefix", default="box-", help="box ids: PREFIX01, PREFIX02, ...")
     plan.add_argument("--write", type=Path, help="write the --config with each camera's `edge` set to this file")

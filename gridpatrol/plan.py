@@ -5,7 +5,9 @@ on the box's hardware: inference (samples per second against the box's raw infer
 and decoding (megapixels decoded per second against the box's decode rate: every frame, or
 only keyframes where they come often enough for the sample rate). The sum is the camera's
 share of a box, plus, per analysed megapixel, what the benchmark's pipeline spent beyond
-those two on the cameras it really handled. Cameras fill boxes in config order (neighbouring
+those two on the cameras it really handled, plus reading its live streams off the network
+(``bench/stream_read.py``: the capacity benchmark's cameras are files, read for almost
+nothing). Cameras fill boxes in config order (neighbouring
 cameras share a box and its uplink) up to ``headroom`` of each box.
 """
 
@@ -23,7 +25,7 @@ from pydantic import BaseModel, Field, ValidationError
 from contract.configfile import ConfigError, first_error
 from edge.config import EdgeConfig
 from edge.probe import StreamProfile
-from edge.source import SourceError
+from edge.source import SourceError, is_stream
 
 
 class MeasuredRun(BaseModel):
@@ -46,6 +48,10 @@ class BoxCapacity(BaseModel):
     model: str
     inference_per_s: float = Field(gt=0, description="Raw ONNX Runtime inferences/s of the model on the box")
     decode_mpix_per_s: float = Field(gt=0, description="Megapixels/s the box decodes (all cores)")
+    live_stream_cores: float = Field(
+        default=0.0, ge=0, lt=1,
+        description="Cores reading one live stream takes (RTSP over TCP; bench/stream_read.py); the "
+        "capacity benchmark's cameras are files, which cost nothing like it")
     measured: MeasuredRun | None = None
 
     def raw_load(self, stream: StreamProfile, sample_fps: float, decode: str = "auto") -> float:
@@ -67,9 +73,11 @@ class BoxCapacity(BaseModel):
         extra = max(0.0, 1.0 / m.cameras - self.raw_load(stream, m.sample_fps, m.decode))
         return extra / (m.sample_fps * stream.megapixels)
 
-    def load(self, stream: StreamProfile, sample_fps: float, decode: str = "auto") -> float:
-        """A camera's share of the box."""
-        return self.raw_load(stream, sample_fps, decode) + sample_fps * stream.megapixels * self.per_sample_s
+    def load(self, stream: StreamProfile, sample_fps: float, decode: str = "auto", live_streams: int = 0) -> float:
+        """A camera's share of the box; it reads ``live_streams`` streams off the network (two
+        where it detects on a substream)."""
+        return (self.raw_load(stream, sample_fps, decode) + sample_fps * stream.megapixels * self.per_sample_s
+                + live_streams * self.live_stream_cores / self.cores)
 
 
 def load_capacity(path: Path) -> BoxCapacity:
@@ -87,9 +95,10 @@ def load_capacity(path: Path) -> BoxCapacity:
 @dataclass(frozen=True)
 class PlannedCamera:
     id: str
-    stream: StreamProfile
+    stream: StreamProfile  # the stream decoded and detected on: the substream where there is one
     sample_fps: float
     decode: str = "auto"
+    live_streams: int = 0  # streams read off the network: the main one, and a substream
 
 
 @dataclass
@@ -114,7 +123,7 @@ def plan(cameras: list[PlannedCamera], capacity: BoxCapacity, headroom: float = 
         raise ValueError(f"headroom must be in (0, 1], got {headroom}")
     boxes: list[Box] = []
     for camera in cameras:
-        share = capacity.load(camera.stream, camera.sample_fps, camera.decode)
+        share = capacity.load(camera.stream, camera.sample_fps, camera.decode, camera.live_streams)
         if share > headroom:
             raise ValueError(f"camera {camera.id} alone needs {share:.0%} of a box ({capacity.host}), over the "
                              f"{headroom:.0%} headroom: lower its sample_fps or use a bigger box")
@@ -129,14 +138,16 @@ def plan(cameras: list[PlannedCamera], capacity: BoxCapacity, headroom: float = 
 
 
 def cameras_per_box(capacity: BoxCapacity, stream: StreamProfile, sample_fps: float, headroom: float = 0.8,
-                    decode: str = "auto") -> int:
-    return math.floor(headroom / capacity.load(stream, sample_fps, decode) + 1e-9)
+                    decode: str = "auto", live_streams: int = 0) -> int:
+    return math.floor(headroom / capacity.load(stream, sample_fps, decode, live_streams) + 1e-9)
 
 
 def town_cameras(config: EdgeConfig, assumed: StreamProfile,
                  probe: Callable[[str], StreamProfile] | None = None) -> list[PlannedCamera]:
-    """The enabled cameras of a town config as the planner sees them: each stream as ``probe``
-    reads it off the camera, else ``assumed`` (with the camera's own ``frame_size`` if set)."""
+    """The enabled cameras of a town config as the planner sees them: the stream detected on
+    (``detect_url``, the substream, where given, else ``url``) as ``probe`` reads it off the
+    camera, else ``assumed`` (with the camera's own ``frame_size`` if set); and how many of its
+    streams are read live (RTSP and the like; a file is not)."""
     from gridpatrol.progress import counted
 
     found = []
@@ -144,14 +155,15 @@ def town_cameras(config: EdgeConfig, assumed: StreamProfile,
     for camera in counted(enabled, len(enabled), "cameras", "probing streams") if probe else enabled:
         if probe is not None:
             try:
-                stream = probe(camera.url)
+                stream = probe(camera.detect_url or camera.url)
             except SourceError as exc:
                 raise ConfigError(f"camera {camera.id}: cannot probe its stream: {exc}") from None
         elif camera.frame_size is not None:
             stream = replace(assumed, width=camera.frame_size[0], height=camera.frame_size[1])
         else:
             stream = assumed
-        found.append(PlannedCamera(camera.id, stream, camera.sample_fps, camera.decode))
+        live = sum(is_stream(url) for url in (camera.url, camera.detect_url) if url)
+        found.append(PlannedCamera(camera.id, stream, camera.sample_fps, camera.decode, live))
     return found
 
 

@@ -10,11 +10,12 @@ from pathlib import Path
 
 import pytest
 import yaml
+from builders import RtspCamera
 
 from contract.configfile import ConfigError
 from edge.config import load_edge_config
 from edge.probe import StreamProfile, probe_stream
-from gridpatrol.plan import BoxCapacity, MeasuredRun, PlannedCamera, cameras_per_box, load_capacity, plan
+from gridpatrol.plan import BoxCapacity, MeasuredRun, PlannedCamera, cameras_per_box, load_capacity, plan, town_cameras
 
 FULL_HD = StreamProfile(1920, 1080, 30.0, 2.0)
 # A box whose pipeline handled 16 Full HD cameras (2 s GOP) at 0.5 samples/s.
@@ -53,6 +54,36 @@ def test_cameras_fill_boxes_in_order_up_to_the_headroom() -> None:
     heavy = PlannedCamera("cam-4k", StreamProfile(3840, 2160, 30.0, None), 5.0)
     with pytest.raises(ValueError, match="camera cam-4k alone needs"):
         plan([heavy], BOX)
+
+
+def test_each_live_stream_a_camera_sends_costs_the_box_what_reading_one_took() -> None:
+    # bench/stream_read.py measured reading one RTSP stream at 1 % of a core
+    live = BOX.model_copy(update={"live_stream_cores": 0.01})
+    assert live.load(FULL_HD, 0.5) == pytest.approx(BOX.load(FULL_HD, 0.5))  # files are read for nothing
+    assert live.load(FULL_HD, 0.5, live_streams=2) == pytest.approx(BOX.load(FULL_HD, 0.5) + 2 * 0.01 / 2)
+    assert cameras_per_box(live, FULL_HD, 0.5, 1.0, live_streams=2) < cameras_per_box(BOX, FULL_HD, 0.5, 1.0) == 16
+    cameras = [PlannedCamera(f"cam-{n:02d}", FULL_HD, 0.5, live_streams=2) for n in range(12)]
+    assert [len(b.cameras) for b in plan(cameras, live, headroom=0.8)] == [
+        cameras_per_box(live, FULL_HD, 0.5, 0.8, live_streams=2), 12 - cameras_per_box(live, FULL_HD, 0.5, 0.8,
+                                                                                         live_streams=2)]
+
+
+def test_a_camera_with_a_substream_is_planned_on_the_substream_and_both_streams_read_live(
+        shared: Path, tmp_path: Path) -> None:
+    # a real RTSP server sends the substream (the car park clip, 320x240); the main stream's
+    # address is never opened by the planner, so nothing answers there
+    substream = RtspCamera(shared / "media/clips/carpark-320x240.mp4")
+    substream.start()
+    try:
+        config = town(shared, tmp_path, cameras=2)
+        document = yaml.safe_load(config.read_text())
+        document["cameras"][0].update(url=f"rtsp://127.0.0.1:{substream.port + 1}/main", detect_url=substream.url)
+        config.write_text(yaml.safe_dump(document))
+        with_sub, from_file = town_cameras(load_edge_config(config), FULL_HD, probe_stream)
+    finally:
+        substream.kill()
+    assert (with_sub.stream.width, with_sub.stream.height, with_sub.live_streams) == (320, 240, 2)
+    assert (from_file.stream.width, from_file.stream.height, from_file.live_streams) == (1920, 1080, 0)
 
 
 def test_a_capacity_file_with_a_bad_key_is_named(tmp_path: Path) -> None:
@@ -111,6 +142,18 @@ def test_sizing_a_town_before_its_config_exists(tmp_path: Path) -> None:
                "--gop-s", "2", "--sample-fps", "0.5")
     assert done.returncode == 0, done.stderr
     assert "1150 cameras on 96 boxes" in done.stdout  # 12 per box at 80 %
+    assert "live stream reading not measured" in done.stdout
+
+    # the same cameras sending a main stream and a substream, on a box that measured reading one
+    live = BOX.model_copy(update={"live_stream_cores": 0.01})
+    capacity.write_text(live.model_dump_json())
+    done = cli("plan", "--capacity", str(capacity), "--cameras", "1150", "--size", "1920x1080", "--fps", "30",
+               "--gop-s", "2", "--sample-fps", "0.5", "--live-streams", "2")
+    assert done.returncode == 0, done.stderr
+    per_box = cameras_per_box(live, FULL_HD, 0.5, 0.8, live_streams=2)
+    assert per_box < 12
+    assert f"1150 cameras on {-(-1150 // per_box)} boxes" in done.stdout
+    assert "10.0 ms of CPU per second per live stream read" in done.stdout
 
 
 def test_a_town_config_with_unassigned_cameras_is_refused(shared: Path, tmp_path: Path) -> None:
