@@ -409,9 +409,12 @@ def save_capacity(args: argparse.Namespace, clip: Path, ceiling: dict, pipeline_
     measured = None if not pipeline_cameras else MeasuredRun(
         cameras=pipeline_cameras, width=stream.width, height=stream.height, fps=stream.fps, gop_s=stream.gop_s,
         sample_fps=args.sample_fps)
+    live = 0.0  # what bench/stream_read.py measured into the file before, if it did
+    if args.save_capacity.is_file():
+        live = json.loads(args.save_capacity.read_text()).get("live_stream_cores", 0.0)
     capacity = BoxCapacity(host=socket.gethostname(), cores=os.cpu_count() or 1, model=args.model,
                            inference_per_s=ceiling["fps"], decode_mpix_per_s=ceiling["decode_mpix_per_s"],
-                           measured=measured)
+                           live_stream_cores=live, measured=measured)
     args.save_capacity.write_text(capacity.model_dump_json(indent=2) + "\n")
     print(f"capacity written to {args.save_capacity} ({1000 * capacity.per_sample_s:.0f} ms per analysed "
           "megapixel beyond inference)")
