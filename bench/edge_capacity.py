@@ -411,7 +411,11 @@ def save_capacity(args: argparse.Namespace, clip: Path, ceiling: dict, pipeline_
         sample_fps=args.sample_fps)
     live = 0.0  # what bench/stream_read.py measured into the file before, if it did
     if args.save_capacity.is_file():
-        live = json.loads(args.save_capacity.read_text()).get("live_stream_cores", 0.0)
+        try:
+            live = float(json.loads(args.save_capacity.read_text()).get("live_stream_cores", 0.0))
+        except (ValueError, TypeError, AttributeError):
+            print(f"{args.save_capacity} held no capacity file; written afresh (run bench/stream_read.py "
+                  "--save-capacity on it for live streams)", file=sys.stderr)
     capacity = BoxCapacity(host=socket.gethostname(), cores=os.cpu_count() or 1, model=args.model,
                            inference_per_s=ceiling["fps"], decode_mpix_per_s=ceiling["decode_mpix_per_s"],
                            live_stream_cores=live, measured=measured)
