@@ -99,6 +99,12 @@ class PlannedCamera:
     sample_fps: float
     decode: str = "auto"
     live_streams: int = 0  # streams read off the network: the main one, and a substream
+    main: StreamProfile | None = None  # the main stream, where a substream is detected on (only read)
+
+    @property
+    def bitrate_kbps(self) -> float:
+        """What the camera sends the box, both streams where it sends two; 0 where unknown."""
+        return sum(s.bitrate_kbps or 0.0 for s in (self.stream, self.main) if s is not None)
 
 
 @dataclass
@@ -113,7 +119,7 @@ class Box:
 
     @property
     def bitrate_mbps(self) -> float:
-        return sum(c.stream.bitrate_kbps or 0.0 for c in self.cameras) / 1000
+        return sum(c.bitrate_kbps for c in self.cameras) / 1000
 
 
 def plan(cameras: list[PlannedCamera], capacity: BoxCapacity, headroom: float = 0.8,
@@ -153,9 +159,11 @@ def town_cameras(config: EdgeConfig, assumed: StreamProfile,
     found = []
     enabled = [c for c in config.cameras if c.enabled]
     for camera in counted(enabled, len(enabled), "cameras", "probing streams") if probe else enabled:
+        main = None
         if probe is not None:
             try:
                 stream = probe(camera.detect_url or camera.url)
+                main = probe(camera.url) if camera.detect_url else None  # for the uplink: it is only read
             except SourceError as exc:
                 raise ConfigError(f"camera {camera.id}: cannot probe its stream: {exc}") from None
         elif camera.frame_size is not None:
@@ -163,7 +171,7 @@ def town_cameras(config: EdgeConfig, assumed: StreamProfile,
         else:
             stream = assumed
         live = sum(is_stream(url) for url in (camera.url, camera.detect_url) if url)
-        found.append(PlannedCamera(camera.id, stream, camera.sample_fps, camera.decode, live))
+        found.append(PlannedCamera(camera.id, stream, camera.sample_fps, camera.decode, live, main))
     return found
 
 

@@ -70,20 +70,28 @@ def test_each_live_stream_a_camera_sends_costs_the_box_what_reading_one_took() -
 
 def test_a_camera_with_a_substream_is_planned_on_the_substream_and_both_streams_read_live(
         shared: Path, tmp_path: Path) -> None:
-    # a real RTSP server sends the substream (the car park clip, 320x240); the main stream's
-    # address is never opened by the planner, so nothing answers there
+    # real RTSP servers: the main stream (Full HD) and the substream (the car park clip, 320x240)
+    main = RtspCamera(shared / "media/clips/street-1920x1080.mp4")
     substream = RtspCamera(shared / "media/clips/carpark-320x240.mp4")
+    main.start()
     substream.start()
     try:
         config = town(shared, tmp_path, cameras=2)
         document = yaml.safe_load(config.read_text())
-        document["cameras"][0].update(url=f"rtsp://127.0.0.1:{substream.port + 1}/main", detect_url=substream.url)
+        document["cameras"][0].update(url=main.url, detect_url=substream.url)
         config.write_text(yaml.safe_dump(document))
         with_sub, from_file = town_cameras(load_edge_config(config), FULL_HD, probe_stream)
     finally:
+        main.kill()
         substream.kill()
     assert (with_sub.stream.width, with_sub.stream.height, with_sub.live_streams) == (320, 240, 2)
+    assert with_sub.main is not None and (with_sub.main.width, with_sub.main.height) == (1920, 1080)
+    # the box receives both streams: the uplink counts the main stream's bitrate too
+    assert with_sub.stream.bitrate_kbps and with_sub.main.bitrate_kbps
+    assert with_sub.bitrate_kbps == pytest.approx(with_sub.stream.bitrate_kbps + with_sub.main.bitrate_kbps)
+    assert with_sub.main.bitrate_kbps > with_sub.stream.bitrate_kbps
     assert (from_file.stream.width, from_file.stream.height, from_file.live_streams) == (1920, 1080, 0)
+    assert from_file.main is None
 
 
 def test_a_capacity_file_with_a_bad_key_is_named(tmp_path: Path) -> None:
