@@ -79,6 +79,18 @@ def first_frame(clip: Path):
         return next(container.decode(video=0)).to_ndarray(format="bgr24")
 
 
+def edge_scheduler(model: Path, batch: int = 1):
+    """The box's inference threads, started, as an edge box with this model's config runs
+    them (threads per call and calls side by side from ``ModelConfig.inference_plan``, ONNX
+    Runtime's threads not spinning)."""
+    from edge.batching import BatchScheduler
+    from edge.config import ModelConfig
+
+    threads, workers = ModelConfig(path=model).inference_plan()
+    return BatchScheduler(make_detector(model, spin=False, threads=threads), max_batch=batch,
+                          workers=workers).start()
+
+
 def raw_rate(model: Path, tensor, seconds: float, threads: int, workers: int) -> tuple[float, float]:
     """Inferences/s and cores of ``workers`` loops of session.run on ``threads`` threads each."""
     detector = make_detector(model, threads=threads)
@@ -145,15 +157,12 @@ def bare_box(model: Path, stream: Path, sample_fps: float, seconds: float, camer
     can, and send each sample's model input (one prepared tensor) to the box's inference
     threads, waiting for the output. Decoding and inference share the cores and their caches
     as on the box; nothing else of the pipeline runs. CPU per sample, measured after a warm-up."""
-    from edge.batching import BatchScheduler, SchedulerStopped
-    from edge.config import ModelConfig
+    from edge.batching import SchedulerStopped
     from edge.sampler import Sampler
     from edge.source import CameraSource, KeyframeGate, decode_threads
 
-    frame = first_frame(stream)
-    threads, workers = ModelConfig(path=model).inference_plan()
-    scheduler = BatchScheduler(make_detector(model, spin=False, threads=threads), workers=workers).start()
-    tensor, _ = scheduler.detector.preprocess(frame)
+    scheduler = edge_scheduler(model)
+    tensor, _ = scheduler.detector.preprocess(first_frame(stream))
     stop = threading.Event()
     counts = [0] * cameras
 
@@ -301,15 +310,12 @@ def run_pipeline(model: Path, clip: Path, cameras: int, sample_fps: float, secon
                  sub: Path | None = None) -> tuple[list[Window], dict[str, float]]:
     """The cameras' windows, and the CPU per analysed sample (ms) of each kind of thread in
     the measured window: where the time beyond the limit's decoding and inference goes."""
-    from edge.batching import BatchScheduler
-    from edge.config import EdgeConfig, ModelConfig
+    from edge.config import EdgeConfig
     from edge.evidence import EvidenceStore
     from edge.runner import CameraWorker
     from edge.source import decode_threads
 
-    threads, workers = ModelConfig(path=model).inference_plan()  # as an edge box with this config runs it
-    scheduler = BatchScheduler(make_detector(model, spin=False, threads=threads), max_batch=batch,
-                               workers=workers).start()
+    scheduler = edge_scheduler(model, batch)
     work = Path(tempfile.mkdtemp(prefix="edge-capacity-"))
     zone = {"id": "z1", "kind": "parked_bike", "polygon": [[0, 0.3], [1, 0.3], [1, 1], [0, 1]],
             "classes": ["car", "bicycle", "motorcycle"], "dwell_s": DWELL_S, "micro_grid": "mg-017"}
