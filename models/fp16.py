@@ -11,6 +11,7 @@ Not for int8 models (already smaller than fp16), nor worth it on the CPU.
 
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 
@@ -29,7 +30,7 @@ def to_fp16(source: Path, target: Path) -> None:
 def main() -> int:
     from convert_cli import run
 
-    def convert(source: Path, target: Path) -> str:
+    def convert(source: Path, target: Path, _: argparse.Namespace) -> str:
         to_fp16(source, target)
         return f"wrote {target} (fp16)"
 

@@ -19,6 +19,7 @@ with the others; fp32 models give each frame exactly its own output.
 
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 
@@ -100,7 +101,7 @@ def _check(source: Path, target: Path, batch: int) -> None:
 def main() -> int:
     from convert_cli import run
 
-    def convert(source: Path, target: Path) -> str:
+    def convert(source: Path, target: Path, _: argparse.Namespace) -> str:
         rewritten = rebatch(source, target)
         return f"wrote {target}: any batch ({rewritten} reshapes rewritten, checked against {source})"
 
