@@ -422,7 +422,8 @@ def save_capacity(args: argparse.Namespace, clip: Path, ceiling: dict, pipeline_
         except (ValueError, TypeError, AttributeError):
             print(f"{args.save_capacity} held no capacity file; written afresh (run bench/stream_read.py "
                   "--save-capacity on it for live streams)", file=sys.stderr)
-    capacity = BoxCapacity(host=socket.gethostname(), cores=os.cpu_count() or 1, model=args.model,
+    name = Path(args.model).stem if args.model.endswith(".onnx") else args.model  # a path: its file's name
+    capacity = BoxCapacity(host=socket.gethostname(), cores=os.cpu_count() or 1, model=name,
                            inference_per_s=ceiling["fps"], decode_mpix_per_s=ceiling["decode_mpix_per_s"],
                            live_stream_cores=live, measured=measured)
     args.save_capacity.write_text(capacity.model_dump_json(indent=2) + "\n")
@@ -432,7 +433,8 @@ def save_capacity(args: argparse.Namespace, clip: Path, ceiling: dict, pipeline_
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", default="yolo11n-coco-int8-320", help="a model of GRIDPATROL_DATA/models")
+    parser.add_argument("--model", default="yolo11n-coco-int8-320",
+                        help="a model of GRIDPATROL_DATA/models, or the path of one (e.g. from models/quantize.py)")
     parser.add_argument("--clip", default="street-traffic-960x540.mp4", help="a clip of GRIDPATROL_DATA/media/clips")
     parser.add_argument("--sample-fps", type=float, default=2.0)
     parser.add_argument("--cameras", default="1,2,4,8,12", help="camera counts to try")
@@ -456,7 +458,7 @@ def main() -> int:
     if args.one:
         one(args)
         return 0
-    model = data_dir() / "models" / f"{args.model}.onnx"
+    model = Path(args.model) if args.model.endswith(".onnx") else data_dir() / "models" / f"{args.model}.onnx"
     clip = data_dir() / "media" / "clips" / args.clip
     for path in (model, clip):
         if not path.is_file():
