@@ -406,6 +406,8 @@ def print_limit(limit: dict, sample_fps: float, when: str) -> None:
 
 
 def save_capacity(args: argparse.Namespace, clip: Path, ceiling: dict, pipeline_cameras: int | None) -> None:
+    """The box's capacity as the planner reads it; ``clip`` is the stream the pipeline decoded
+    and detected on (with a substream, that one: the main stream's keyframes cost it nothing)."""
     import socket
 
     from edge.probe import probe_stream
@@ -538,7 +540,7 @@ def main() -> int:
         print(f"{mode}: handles {best.get(mode, 0)} cameras at {args.sample_fps} fps; "
               f"{kept_fps.get(mode, 0.0):.1f} frames/s analysed there")
     if args.save_capacity:
-        save_capacity(args, clip, ceiling, best.get("pipeline"))
+        save_capacity(args, sub or clip, ceiling, best.get("pipeline"))  # the stream decoded and detected on
     if "pipeline" in kept_fps:
         print(f"pipeline / ceiling: {kept_fps['pipeline'] / ceiling['fps']:.0%} of the raw-inference ceiling's "
               f"frames/s; handled cameras {best.get('pipeline', 0) / ceiling_cameras:.0%} of the ceiling's")
