@@ -34,20 +34,27 @@ import tempfile
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from onnx import ModelProto
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp"}
 VIDEO_SUFFIXES = {".mp4", ".mkv", ".mov", ".avi", ".ts", ".flv", ".h264", ".h265"}
 CONFIDENT = 0.5  # the objects the check compares
 MIN_FOUND = 0.95  # of the source's confident objects, the share the copy must find
 MIN_OWN = 0.90  # of the copy's confident objects, the share that must be the source's
-MAX_FRAMES = 2000  # calibration and check frames together, whatever --count says
+MAX_FRAMES = 1000  # calibration and check frames together, whatever --count says
+SEEK_BEYOND_S = 10.0  # a video's next frame further on than this is sought, not decoded to
 
 
-def frames_of(paths: Iterable[Path], count: int) -> list[np.ndarray]:
-    """Up to ``count`` BGR frames spread evenly over the videos and images in ``paths`` (a
-    folder: its videos and images), in order. ``ValueError`` names a path that is neither."""
+def frames_of(paths: Iterable[Path], count: int, longest: int) -> list[np.ndarray]:
+    """Up to ``count`` BGR frames from the videos and images in ``paths`` (a folder: its videos
+    and images), spread evenly over each video,
+    each scaled down to at most ``longest`` pixels on its longer side (the detector letterboxes
+    to its input size anyway). ``ValueError`` names a path that is neither."""
     import av
     import cv2
 
@@ -60,34 +67,48 @@ def frames_of(paths: Iterable[Path], count: int) -> list[np.ndarray]:
         else:
             raise ValueError(f"no such calibration file or folder: {path}")
     if not sources:
-        raise ValueError("no calibration frames: give videos, images or folders of images with --frames")
+        raise ValueError("no calibration frames: give videos, images or folders of them with --frames")
     each = max(1, count // len(sources))
+
+    def small(image: np.ndarray) -> np.ndarray:
+        scale = longest / max(image.shape[:2])
+        return cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else image
+
     frames: list[np.ndarray] = []
     for source in sources:
         if source.suffix.lower() in IMAGE_SUFFIXES:
             image = cv2.imread(str(source))
             if image is None:
                 raise ValueError(f"{source}: not an image OpenCV can read")
-            frames.append(image)
+            frames.append(small(image))
             continue
         try:
             with av.open(str(source)) as container:
                 stream = container.streams.video[0]
-                total = stream.frames or (int(float(stream.duration * stream.time_base * stream.average_rate))
-                                          if stream.duration and stream.average_rate else 0)
-                step, taken = max(1, total // each) if total else 1, 0
-                for index, frame in enumerate(container.decode(stream)):
-                    if index % step == 0:
-                        frames.append(frame.to_ndarray(format="bgr24"))
-                        taken += 1
-                        if taken >= each or len(frames) >= MAX_FRAMES:
+                if not stream.duration or not stream.time_base:  # a stream of unknown length: its first frames
+                    for index, frame in enumerate(container.decode(stream)):
+                        if index >= each:
+                            break
+                        frames.append(small(frame.to_ndarray(format="bgr24")))
+                    continue
+                near = int(SEEK_BEYOND_S / stream.time_base)  # decode on to a time this close, seek past it
+                decoded, last = container.decode(stream), None
+                for k in range(each):  # decoded up to each of evenly spaced times
+                    at = (stream.start_time or 0) + stream.duration * (2 * k + 1) // (2 * each)
+                    if last is None or at - last > near:
+                        container.seek(at, stream=stream)  # to the keyframe before it
+                        decoded = container.decode(stream)
+                    for frame in decoded:
+                        last = frame.pts
+                        if frame.pts is None or frame.pts >= at:
+                            frames.append(small(frame.to_ndarray(format="bgr24")))
                             break
         except (av.error.FFmpegError, IndexError) as exc:
             raise ValueError(f"{source}: not a video PyAV can read ({exc})") from None
-    return frames[:MAX_FRAMES]
+    return frames[:count]
 
 
-def float_model(model):  # onnx.ModelProto -> onnx.ModelProto
+def float_model(model: ModelProto) -> ModelProto:
     """The model with float convolutions: a dynamically quantized one (``ConvInteger`` fed by
     ``DynamicQuantizeLinear``, then ``Cast`` and ``Mul`` by the scales) gets back ``Conv`` with
     its weights dequantized; a float one comes back as it is. Opset 13 at least (per-channel
@@ -145,7 +166,7 @@ def float_model(model):  # onnx.ModelProto -> onnx.ModelProto
     return model
 
 
-def float_head(model) -> list[str]:
+def float_head(model: ModelProto) -> list[str]:
     """Names of the nodes to keep in float: the detection head's decoding."""
     graph = model.graph
     output = {out.name for out in graph.output}
@@ -223,7 +244,7 @@ def quantize(source: Path, target: Path, calibration: list[Path], count: int = 2
         original = YoloDetector(source, threads=1)
     except ModelError as exc:
         raise ValueError(str(exc)) from None
-    frames = frames_of(calibration, count)
+    frames = frames_of(calibration, count, max(original.input_size))
     if len(frames) < 4:
         raise ValueError(f"only {len(frames)} calibration frames: give at least 4 (more, from each camera, is better)")
     calibrate, check = frames[0::2], frames[1::2]  # the check runs on frames calibration did not see

@@ -25,6 +25,15 @@ def quantize(project_root: Path, source: Path, target: Path, *frames: Path, coun
 
 
 @pytest.fixture(scope="module")
+def tool(project_root: Path):
+    """models/quantize.py as a module, for its parts."""
+    sys.path.insert(0, str(project_root / "models"))
+    import quantize as module
+
+    return module
+
+
+@pytest.fixture(scope="module")
 def static_yolo11n(shared: Path, project_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The shared dynamically quantized YOLO11n, quantized statically on three shared clips (its CLI)."""
     target = tmp_path_factory.mktemp("quantize") / "yolo11n-320-static.onnx"
@@ -101,13 +110,18 @@ def test_bad_input_is_named(shared: Path, project_root: Path, static_yolo11n: Pa
     assert not any((tmp_path / name).exists() for name in ("a.onnx", "b.onnx", "c.onnx", "d.onnx"))
 
 
-def test_a_dynamically_quantized_model_turned_back_to_float_finds_what_it_found(
-        shared: Path, project_root: Path, tmp_path: Path) -> None:
-    sys.path.insert(0, str(project_root / "models"))
-    from quantize import float_model
+def test_calibration_frames_are_spread_over_each_video_and_scaled_down(shared: Path, tool) -> None:
+    clip, image = shared / "media/clips/street-1920x1080.mp4", shared / "media/images/bus.jpg"
+    frames = tool.frames_of([clip, image], 12, 320)
+    assert len(frames) == 7  # 6 of each source: 6 of the clip, and the one image
+    assert all(max(frame.shape[:2]) == 320 for frame in frames)
+    assert len({frame.tobytes() for frame in frames[:6]}) == 6  # six moments of the clip, not its first frame six times
 
+
+def test_a_dynamically_quantized_model_turned_back_to_float_finds_what_it_found(
+        shared: Path, tool, tmp_path: Path) -> None:
     source = shared / "models/yolo11n-coco-int8-320.onnx"
-    model = float_model(onnx.load(str(source)))
+    model = tool.float_model(onnx.load(str(source)))
     assert not {node.op_type for node in model.graph.node} & {"ConvInteger", "DynamicQuantizeLinear"}
     plain = tmp_path / "float.onnx"
     onnx.save(model, str(plain))
