@@ -97,6 +97,22 @@ def _guess_format(shape: Sequence[int | str]) -> str:
     return "ultralytics"
 
 
+def dynamically_quantized(path: str | Path) -> bool:
+    """Whether the model was quantized dynamically (ONNX Runtime's ``quantize_dynamic``: its
+    activations' ranges measured on every frame, unsigned bytes times unsigned bytes). On the
+    CPU such a model ran no faster than float here, and a static copy twice as fast
+    (``python models/quantize.py``). An ONNX file holds its operators' names as plain text, so
+    the file is searched for that operator, a chunk at a time."""
+    marker = b"DynamicQuantizeLinear"
+    tail = b""
+    with open(path, "rb") as model:
+        while chunk := model.read(1 << 22):
+            if marker in tail + chunk:
+                return True
+            tail = chunk[-len(marker):]
+    return False
+
+
 def provider_settings(providers: Sequence[str], fp16: bool = False) -> list[str | tuple[str, dict[str, str]]]:
     """ONNX Runtime providers with their options: with ``fp16``, TensorRT builds fp16 engines and
     OpenVINO runs at FP16 (both convert an fp32 model themselves); CUDA and the CPU run the

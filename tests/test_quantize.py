@@ -12,7 +12,7 @@ import pytest
 from onnx import TensorProto
 
 from contract.geometry import box_iou
-from edge.detector import YoloDetector
+from edge.detector import YoloDetector, dynamically_quantized
 
 CLIPS = ("street-traffic-960x540.mp4", "road-cars-768x432.mp4", "carpark-320x240.mp4")
 IMAGES = ("bus.jpg", "zidane.jpg", "road-motorbikes-1280x574.jpg", "carpark-1920x1080.jpg")
@@ -62,6 +62,9 @@ def test_the_static_copy_finds_the_confident_objects_of_its_source_on_pictures_i
 
 
 def test_the_copy_is_static_int8_with_the_head_decoding_left_in_float(shared: Path, static_yolo11n: Path) -> None:
+    assert dynamically_quantized(shared / "models/yolo11n-coco-int8-320.onnx")  # the doctor's notice
+    assert not dynamically_quantized(static_yolo11n) and not dynamically_quantized(
+        shared / "models/yolox-nano-coco-416.onnx")
     graph = onnx.load(str(static_yolo11n)).graph
     ops = {node.op_type for node in graph.node}
     assert {"QuantizeLinear", "DequantizeLinear"} <= ops and not ops & {"ConvInteger", "DynamicQuantizeLinear"}

@@ -54,7 +54,7 @@ def report(path: Path, words: Translator, write: Callable[[str], None] = print, 
     for result in run_checks(path, kind):
         failed |= result.ok is False
         write(f"{marks[result.ok]} {words.msg(result.name)}: {words.msg(result.detail)}")
-        if result.ok is False and result.hint:
+        if result.ok is not True and result.hint:  # what to do for a failure, or worth knowing
             write(f"    → {words.msg(result.hint)}")
     return 1 if failed else 0
 

@@ -36,7 +36,7 @@ def check_config(path: Path) -> tuple[Result, EdgeConfig | None]:
 
 def check_model(config: EdgeConfig) -> Result:
     from edge.analyzer import class_ids
-    from edge.detector import YoloDetector
+    from edge.detector import YoloDetector, dynamically_quantized
     from edge.foreground import FOREGROUND_CLASS
 
     try:
@@ -53,9 +53,13 @@ def check_model(config: EdgeConfig) -> Result:
                 return Result(False, Msg("model"), str(exc),
                               Msg("use the model's class names in the zone, or a model that has these classes"))
     providers = ", ".join(detector.session.get_providers())
-    return Result(True, Msg("model"), Msg("{path} on {providers}, {classes} classes cover every zone",
-                                          path=str(config.model.path), providers=providers,
-                                          classes=len(detector.class_names)))
+    found = Msg("{path} on {providers}, {classes} classes cover every zone", path=str(config.model.path),
+                providers=providers, classes=len(detector.class_names))
+    if config.model.on_cpu() and dynamically_quantized(config.model.path):
+        return Result(None, Msg("model"), found, Msg(
+            "it is quantized dynamically: on the CPU a static copy runs about twice as fast "
+            "(python models/quantize.py MODEL COPY --frames your cameras' videos)"))
+    return Result(True, Msg("model"), found)
 
 
 def check_stream(camera_id: str, url: str, sample_fps: float, decode: str, what: Msg) -> Result:
