@@ -41,6 +41,8 @@ import numpy as np
 if TYPE_CHECKING:
     from onnx import ModelProto
 
+    from edge.detector import YoloDetector
+
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp"}
 VIDEO_SUFFIXES = {".mp4", ".mkv", ".mov", ".avi", ".ts", ".flv", ".h264", ".h265"}
 CONFIDENT = 0.5  # the objects the check compares
@@ -203,7 +205,7 @@ class _Calibration:
         pass
 
 
-def compare(source, copy, frames: list[np.ndarray]) -> dict[str, float]:
+def compare(source: YoloDetector, copy: YoloDetector, frames: list[np.ndarray]) -> dict[str, float]:
     """How the copy's confident detections agree with the source's on ``frames``."""
     from contract.geometry import box_iou
 
@@ -222,7 +224,7 @@ def compare(source, copy, frames: list[np.ndarray]) -> dict[str, float]:
             "own": own, "own_matched": own_matched / max(own, 1)}
 
 
-def cpu_ms(detector, tensor: np.ndarray, runs: int = 20) -> float:
+def cpu_ms(detector: YoloDetector, tensor: np.ndarray, runs: int = 20) -> float:
     """CPU milliseconds per inference, one thread, after a warm-up."""
     for _ in range(3):
         detector.infer(tensor)
