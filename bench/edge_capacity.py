@@ -79,16 +79,16 @@ def first_frame(clip: Path):
         return next(container.decode(video=0)).to_ndarray(format="bgr24")
 
 
-def edge_scheduler(model: Path, batch: int = 1):
+def edge_scheduler(model: Path, batch: int = 1, workers: int = 0):
     """The box's inference threads, started, as an edge box with this model's config runs
     them (threads per call and calls side by side from ``ModelConfig.inference_plan``, ONNX
-    Runtime's threads not spinning)."""
+    Runtime's threads not spinning); ``workers`` calls side by side instead, if given."""
     from edge.batching import BatchScheduler
     from edge.config import ModelConfig
 
-    threads, workers = ModelConfig(path=model).inference_plan()
+    threads, planned = ModelConfig(path=model).inference_plan()
     return BatchScheduler(make_detector(model, spin=False, threads=threads), max_batch=batch,
-                          workers=workers).start()
+                          workers=workers or planned).start()
 
 
 def raw_rate(model: Path, tensor, seconds: float, threads: int, workers: int) -> tuple[float, float]:
@@ -307,7 +307,7 @@ def run_ultralytics(model: Path, clip: Path, cameras: int, sample_fps: float, se
 
 
 def run_pipeline(model: Path, clip: Path, cameras: int, sample_fps: float, seconds: float, batch: int = 1,
-                 sub: Path | None = None) -> tuple[list[Window], dict[str, float]]:
+                 sub: Path | None = None, workers: int = 0) -> tuple[list[Window], dict[str, float]]:
     """The cameras' windows, and the CPU per analysed sample (ms) of each kind of thread in
     the measured window: where the time beyond the limit's decoding and inference goes."""
     from edge.config import EdgeConfig
@@ -315,7 +315,7 @@ def run_pipeline(model: Path, clip: Path, cameras: int, sample_fps: float, secon
     from edge.runner import CameraWorker
     from edge.source import decode_threads
 
-    scheduler = edge_scheduler(model, batch)
+    scheduler = edge_scheduler(model, batch, workers)
     work = Path(tempfile.mkdtemp(prefix="edge-capacity-"))
     zone = {"id": "z1", "kind": "parked_bike", "polygon": [[0, 0.3], [1, 0.3], [1, 1], [0, 1]],
             "classes": ["car", "bicycle", "motorcycle"], "dwell_s": DWELL_S, "micro_grid": "mg-017"}
@@ -360,6 +360,26 @@ def run_pipeline(model: Path, clip: Path, cameras: int, sample_fps: float, secon
     return windows, per_sample
 
 
+def merged(rows: list[dict], sample_fps: float) -> dict:
+    """One row for a box whose cameras ran in several processes, from each process's row. The
+    p99 lag is the highest of theirs (each holds its share of the samples: at most a little
+    pessimistic); CPU and memory add up."""
+    if any("crashed" in row for row in rows):
+        return next(row for row in rows if "crashed" in row)
+    fps = sum(row["fps"] for row in rows)
+    threads: dict[str, float] = {}
+    for row in rows:
+        for kind, ms in row.get("thread_ms_per_sample", {}).items():
+            threads[kind] = threads.get(kind, 0.0) + ms * row["fps"] / max(fps, 1e-9)
+    out = {"fps": fps, "min_rate": min(row["min_rate"] for row in rows),
+           "mean_lag": sum(row["mean_lag"] * row["fps"] for row in rows) / max(fps, 1e-9),
+           "p99_lag": max(row["p99_lag"] for row in rows), "cpu": sum(row["cpu"] for row in rows),
+           "peak_mb": sum(row["peak_mb"] for row in rows), "held": sum(row["held"] for row in rows),
+           "thread_ms_per_sample": threads}
+    out["handled"] = out["min_rate"] >= 0.85 * sample_fps and out["p99_lag"] < 1.0  # as measure.summarise
+    return out
+
+
 def with_gop(clip: Path, gop_s: float, out_dir: Path, min_s: float = 60.0,
              size: tuple[int, int] | None = None) -> Path:
     """The clip re-encoded (H.264) with a keyframe every ``gop_s`` seconds, as IP cameras send
@@ -386,7 +406,8 @@ def one(args: argparse.Namespace) -> None:
     cpu0, wall0 = cpu_s(), time.monotonic()
     per_sample: dict[str, float] = {}
     if mode == "pipeline":
-        windows, per_sample = run_pipeline(model, clip, int(cameras), args.sample_fps, args.seconds, args.batch, sub)
+        windows, per_sample = run_pipeline(model, clip, int(cameras), args.sample_fps, args.seconds, args.batch, sub,
+                                           args.workers)
     else:  # the naive and Ultralytics loops read the main stream, as such projects do
         runner = {"naive": run_naive, "ultralytics": run_ultralytics}[mode]
         windows = runner(model, clip, int(cameras), args.sample_fps, args.seconds, args.batch)
@@ -452,7 +473,11 @@ def main() -> int:
     parser.add_argument("--substream", metavar="WxH",
                         help="the cameras also send the clip at WxH (e.g. 640x360): the pipeline detects on it and "
                         "takes evidence from the main stream's keyframes; the naive loop reads the main stream")
+    parser.add_argument("--processes", type=int, default=1,
+                        help="run the pipeline's cameras in this many processes, each with its share of the cameras "
+                        "and of the inference threads (one interpreter lock each; the edge runner has one process)")
     parser.add_argument("--one", nargs=2, help=argparse.SUPPRESS)
+    parser.add_argument("--workers", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--sub-path", help=argparse.SUPPRESS)
     parser.add_argument("--model-path", help=argparse.SUPPRESS)
     parser.add_argument("--clip-path", help=argparse.SUPPRESS)
@@ -489,18 +514,29 @@ def main() -> int:
     def child(mode: str, cameras: int) -> dict:
         python = str(args.ultralytics_python) if mode == "ultralytics" else sys.executable
         path = model if mode in ("ceiling", "pipeline") else one_model
-        out = subprocess.run(
-            [python, __file__, "--one", mode, str(cameras), "--model-path", str(path), "--clip-path",
-             str(clip), "--sample-fps", str(args.sample_fps), "--seconds", str(args.seconds),
-             "--batch", str(args.batch), "--gop", str(args.gop), *(["--sub-path", str(sub)] if sub else [])],
-            capture_output=True, text=True, env={**os.environ, "PYTHONWARNINGS": "ignore"})
-        if out.returncode != 0:  # a design that crashes under load handles nothing
-            last = (out.stderr.strip().splitlines() or ["no message"])[-1]
-            return {"crashed": f"exit {out.returncode}: {last[:120]}"}
-        return json.loads(out.stdout.strip().splitlines()[-1])
+        parts = max(1, min(args.processes, cameras)) if mode == "pipeline" else 1
+        workers = max(1, (os.cpu_count() or 1) // parts) if parts > 1 else 0
+        running = [subprocess.Popen(
+            [python, __file__, "--one", mode, str(cameras // parts + (k < cameras % parts)), "--model-path", str(path),
+             "--clip-path", str(clip), "--sample-fps", str(args.sample_fps), "--seconds", str(args.seconds),
+             "--batch", str(args.batch), "--gop", str(args.gop), "--workers", str(workers),
+             *(["--sub-path", str(sub)] if sub else [])],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONWARNINGS": "ignore"})
+            for k in range(parts)]
+        rows = []
+        for process in running:
+            stdout, stderr = process.communicate()
+            if process.returncode != 0:  # a design that crashes under load handles nothing
+                last = (stderr.strip().splitlines() or ["no message"])[-1]
+                rows.append({"crashed": f"exit {process.returncode}: {last[:120]}"})
+            else:
+                rows.append(json.loads(stdout.strip().splitlines()[-1]))
+        return rows[0] if parts == 1 else merged(rows, args.sample_fps)
 
     gop = f" re-encoded with a {args.gop:g} s GOP" if args.gop > 0 else ""
     substream = f", substream {args.substream} detected on" if sub else ""
+    if args.processes > 1:
+        substream += f", the pipeline's cameras in {args.processes} processes"
     print(f"model {args.model}, clip {source_clip.name}{gop}{substream}, sample {args.sample_fps} fps per camera, "
           f"{args.seconds:.0f} s measured per run, {os.cpu_count()} CPUs, {datetime.now(UTC):%Y-%m-%d}")
     most = max(int(n) for n in args.cameras.split(","))  # decoders threaded as with that many
