@@ -38,6 +38,7 @@ naive design's.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import subprocess
@@ -516,21 +517,27 @@ def main() -> int:
         path = model if mode in ("ceiling", "pipeline") else one_model
         parts = max(1, min(args.processes, cameras)) if mode == "pipeline" else 1
         workers = max(1, (os.cpu_count() or 1) // parts) if parts > 1 else 0
-        running = [subprocess.Popen(
-            [python, __file__, "--one", mode, str(cameras // parts + (k < cameras % parts)), "--model-path", str(path),
-             "--clip-path", str(clip), "--sample-fps", str(args.sample_fps), "--seconds", str(args.seconds),
-             "--batch", str(args.batch), "--gop", str(args.gop), "--workers", str(workers),
-             *(["--sub-path", str(sub)] if sub else [])],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONWARNINGS": "ignore"})
-            for k in range(parts)]
+        # Each process's output goes to a file: a pipe left unread while another process is
+        # waited for could fill and stall the process writing to it, in the measured window.
         rows = []
-        for process in running:
-            stdout, stderr = process.communicate()
-            if process.returncode != 0:  # a design that crashes under load handles nothing
-                last = (stderr.strip().splitlines() or ["no message"])[-1]
-                rows.append({"crashed": f"exit {process.returncode}: {last[:120]}"})
-            else:
-                rows.append(json.loads(stdout.strip().splitlines()[-1]))
+        with contextlib.ExitStack() as files:
+            outputs = [tuple(files.enter_context(tempfile.TemporaryFile("w+")) for _ in "oe") for _ in range(parts)]
+            running = [subprocess.Popen(
+                [python, __file__, "--one", mode, str(cameras // parts + (k < cameras % parts)), "--model-path",
+                 str(path), "--clip-path", str(clip), "--sample-fps", str(args.sample_fps), "--seconds",
+                 str(args.seconds), "--batch", str(args.batch), "--gop", str(args.gop), "--workers", str(workers),
+                 *(["--sub-path", str(sub)] if sub else [])],
+                stdout=out, stderr=err, text=True, env={**os.environ, "PYTHONWARNINGS": "ignore"})
+                for k, (out, err) in enumerate(outputs)]
+            for process, (out, err) in zip(running, outputs, strict=True):
+                process.wait()
+                out.seek(0)
+                err.seek(0)
+                if process.returncode != 0:  # a design that crashes under load handles nothing
+                    last = (err.read().strip().splitlines() or ["no message"])[-1]
+                    rows.append({"crashed": f"exit {process.returncode}: {last[:120]}"})
+                else:
+                    rows.append(json.loads(out.read().strip().splitlines()[-1]))
         return rows[0] if parts == 1 else merged(rows, args.sample_fps)
 
     gop = f" re-encoded with a {args.gop:g} s GOP" if args.gop > 0 else ""
