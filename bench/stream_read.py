@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import tempfile
 import threading
@@ -30,25 +29,24 @@ sys.path.insert(0, str(ROOT))
 
 from measure import cpu_s  # noqa: E402
 
-from gridpatrol.broker import free_port, wait_port  # noqa: E402
 from gridpatrol.data import data_dir  # noqa: E402
 
-RTSP_SERVER = ROOT / "tests" / "rtsp_server.py"
 WARMUP_S = 5.0  # the readers connected and past their first keyframe
 
 
 def read_cost(clip: Path, streams: int, seconds: float) -> dict:
     """CPU seconds per second of reading one live stream of ``clip``, ``streams`` read at once."""
     from edge.mainstream import MainStream
+    from tests.builders import RtspCamera
 
-    port = free_port()
-    server = subprocess.Popen(["/usr/bin/python3", str(RTSP_SERVER), str(clip), str(port)],
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    server = RtspCamera(clip)
     try:
-        if not wait_port(port, 15):
-            raise SystemExit("the RTSP server did not start (scripts/install-system-deps.sh installs GStreamer's)")
+        try:
+            server.start()
+        except RuntimeError as exc:
+            raise SystemExit(str(exc)) from None
         stop = threading.Event()
-        readers = [MainStream(f"rtsp://127.0.0.1:{port}/cam", stop=stop.is_set) for _ in range(streams)]
+        readers = [MainStream(server.url, stop=stop.is_set) for _ in range(streams)]
         for reader in readers:
             reader.start()
         time.sleep(WARMUP_S)
@@ -60,7 +58,6 @@ def read_cost(clip: Path, streams: int, seconds: float) -> dict:
         errors = [r.error for r in readers if r.error]
     finally:
         server.kill()
-        server.wait(5)
     return {"cores_per_stream": cpu / wall / streams, "keyframes_per_s": keyframes / wall / streams,
             "errors": errors}
 

@@ -455,7 +455,8 @@ class RtspCamera:
     def start(self) -> None:
         self.proc = subprocess.Popen(["/usr/bin/python3", str(RTSP_SERVER), str(self.clip), str(self.port)],
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        assert wait_port(self.port, 15), "the RTSP server did not start (run scripts/install-system-deps.sh)"
+        if not wait_port(self.port, 15):
+            raise RuntimeError("the RTSP server did not start (scripts/install-system-deps.sh installs GStreamer's)")
 
     def kill(self) -> None:
         if self.proc and self.proc.poll() is None:
