@@ -52,7 +52,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from measure import Window, cpu_s, held_note, peak_mb, start_staggered, summarise, thread_cpu  # noqa: E402
+from measure import Window, cpu_s, handled, held_note, peak_mb, start_staggered, summarise, thread_cpu  # noqa: E402
 
 from gridpatrol.data import data_dir  # noqa: E402
 
@@ -377,7 +377,7 @@ def merged(rows: list[dict], sample_fps: float) -> dict:
            "p99_lag": max(row["p99_lag"] for row in rows), "cpu": sum(row["cpu"] for row in rows),
            "peak_mb": sum(row["peak_mb"] for row in rows), "held": sum(row["held"] for row in rows),
            "thread_ms_per_sample": threads}
-    out["handled"] = out["min_rate"] >= 0.85 * sample_fps and out["p99_lag"] < 1.0  # as measure.summarise
+    out["handled"] = handled(out["min_rate"], out["p99_lag"], sample_fps)
     return out
 
 
@@ -427,9 +427,11 @@ def print_limit(limit: dict, sample_fps: float, when: str) -> None:
           f" + {sample_fps:g} inferences x {limit['inference_cpu_ms']:.1f} ms)")
 
 
-def save_capacity(args: argparse.Namespace, clip: Path, ceiling: dict, pipeline_cameras: int | None) -> None:
-    """The box's capacity as the planner reads it; ``clip`` is the stream the pipeline decoded
-    and detected on (with a substream, that one: the main stream's keyframes cost it nothing)."""
+def save_capacity(args: argparse.Namespace, model: Path, clip: Path, ceiling: dict,
+                  pipeline_cameras: int | None) -> None:
+    """The box's capacity as the planner reads it, named by ``model``'s file; ``clip`` is the
+    stream the pipeline decoded and detected on (with a substream, that one: the main stream's
+    keyframes cost it nothing)."""
     import socket
 
     from edge.probe import probe_stream
@@ -446,8 +448,7 @@ def save_capacity(args: argparse.Namespace, clip: Path, ceiling: dict, pipeline_
         except (ValueError, TypeError, AttributeError):
             print(f"{args.save_capacity} held no capacity file; written afresh (run bench/stream_read.py "
                   "--save-capacity on it for live streams)", file=sys.stderr)
-    name = Path(args.model).stem if args.model.endswith(".onnx") else args.model  # a path: its file's name
-    capacity = BoxCapacity(host=socket.gethostname(), cores=os.cpu_count() or 1, model=name,
+    capacity = BoxCapacity(host=socket.gethostname(), cores=os.cpu_count() or 1, model=model.stem,
                            inference_per_s=ceiling["fps"], decode_mpix_per_s=ceiling["decode_mpix_per_s"],
                            live_stream_cores=live, measured=measured)
     args.save_capacity.write_text(capacity.model_dump_json(indent=2) + "\n")
@@ -583,7 +584,7 @@ def main() -> int:
         print(f"{mode}: handles {best.get(mode, 0)} cameras at {args.sample_fps} fps; "
               f"{kept_fps.get(mode, 0.0):.1f} frames/s analysed there")
     if args.save_capacity:
-        save_capacity(args, sub or clip, ceiling, best.get("pipeline"))  # the stream decoded and detected on
+        save_capacity(args, one_model, sub or clip, ceiling, best.get("pipeline"))  # the stream detected on
     if "pipeline" in kept_fps:
         print(f"pipeline / ceiling: {kept_fps['pipeline'] / ceiling['fps']:.0%} of the raw-inference ceiling's "
               f"frames/s; handled cameras {best.get('pipeline', 0) / ceiling_cameras:.0%} of the ceiling's")
