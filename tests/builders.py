@@ -462,3 +462,14 @@ class RtspCamera:
         if self.proc and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait(5)
+
+
+def assert_same_confident_objects(a: Detections, b: Detections, confidence: float = 0.5, iou: float = 0.9) -> None:
+    """Two models' detections of one picture: the same classes among the confident ones, each
+    of ``a``'s confident boxes overlapping one of ``b``'s beyond ``iou`` (a converted copy of
+    a model against its source)."""
+    from contract.geometry import box_iou
+
+    strong_a, strong_b = a[a.confidence >= confidence], b[b.confidence >= confidence]
+    assert sorted(strong_a.class_id.tolist()) == sorted(strong_b.class_id.tolist())
+    assert (box_iou(strong_a.xyxy, strong_b.xyxy).max(axis=1) > iou).all() if len(strong_a) else True

@@ -11,8 +11,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from builders import assert_same_confident_objects
 
-from contract.geometry import box_iou
 from edge.batching import BatchScheduler, SchedulerStopped
 from edge.config import ModelConfig
 from edge.detections import Detections
@@ -148,11 +148,7 @@ def test_an_fp16_copy_finds_what_the_fp32_model_finds(shared: Path, project_root
     half, full = YoloDetector(target), YoloDetector(shared / "models/yolox-nano-coco-416.onnx")
     assert half.input_dtype is np.float16
     for image in images:
-        a, b = full.detect(image), half.detect(image)
-        strong_a, strong_b = a[a.confidence >= 0.5], b[b.confidence >= 0.5]
-        assert sorted(strong_a.class_id.tolist()) == sorted(strong_b.class_id.tolist())
-        iou = box_iou(strong_a.xyxy, strong_b.xyxy)
-        assert (iou.max(axis=1) > 0.9).all() if len(strong_a) else True
+        assert_same_confident_objects(full.detect(image), half.detect(image))
     refused = subprocess.run([sys.executable, str(project_root / "models/fp16.py"),
                               str(shared / "models/yolo11n-coco-int8-320.onnx"), str(tmp_path / "x.onnx")],
                              capture_output=True, text=True, timeout=120)

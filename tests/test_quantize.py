@@ -9,6 +9,7 @@ from pathlib import Path
 import cv2
 import onnx
 import pytest
+from builders import assert_same_confident_objects
 from onnx import TensorProto
 
 from contract.geometry import box_iou
@@ -131,7 +132,4 @@ def test_a_dynamically_quantized_model_turned_back_to_float_finds_what_it_found(
     a, b = YoloDetector(source), YoloDetector(plain)
     for name in IMAGES:  # only the activations' rounding differs: the confident objects are the same
         image = cv2.imread(str(shared / "media/images" / name))
-        x, y = a.detect(image), b.detect(image)
-        strong_x, strong_y = x[x.confidence >= 0.5], y[y.confidence >= 0.5]
-        assert sorted(strong_x.class_id.tolist()) == sorted(strong_y.class_id.tolist())
-        assert (box_iou(strong_x.xyxy, strong_y.xyxy).max(axis=1) > 0.9).all() if len(strong_x) else True
+        assert_same_confident_objects(a.detect(image), b.detect(image))
