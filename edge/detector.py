@@ -25,6 +25,7 @@ import onnxruntime as ort
 
 from edge.config import ModelConfig
 from edge.detections import COCO_NAMES, Detections
+from i18n import Msg
 
 
 class Detector(Protocol):
@@ -111,6 +112,43 @@ def dynamically_quantized(path: str | Path) -> bool:
                 return True
             tail = chunk[-len(marker):]
     return False
+
+
+# models/quantize.py writes into the model's metadata how wide its int8 weights are: "7-bit"
+# (its default) runs right on any x86 CPU, "8-bit" (``--vnni``) only on one with VNNI.
+INT8_WEIGHTS_KEY = "gridpatrol_int8_weights"
+
+
+def int8_saturates(cpuinfo: str | None = None) -> bool:
+    """Whether this CPU multiplies int8 by int8 through 16-bit sums that saturate: an x86 CPU
+    with AVX2 or AVX-512 but without VNNI (AVX512-VNNI, AVX-VNNI), where ONNX Runtime uses
+    VPMADDUBSW. A model with full 8-bit weights loses objects there (here, on an AMD EPYC with
+    AVX2 only, a copy quantized so found 93.8 % of its source's confident objects, the 7-bit
+    copy 99.5 %). ``cpuinfo``: the text of ``/proc/cpuinfo``, read when not given; False where
+    it cannot be read (not Linux) or the CPU is not x86 (ARM's dot products do not saturate)."""
+    if cpuinfo is None:
+        try:
+            cpuinfo = Path("/proc/cpuinfo").read_text(errors="replace")
+        except OSError:
+            return False
+    flags = next((line.split(":", 1)[1].split() for line in cpuinfo.splitlines()
+                  if line.startswith("flags")), [])
+    return "avx2" in flags and not {"avx512_vnni", "avx_vnni"} & set(flags)
+
+
+def cpu_notice(model: ModelConfig, detector: YoloDetector, cpuinfo: str | None = None) -> Msg | None:
+    """What the box's operator should know about running this model on this CPU, or None:
+    a dynamically quantized model (slow), or 8-bit weights on a CPU where they saturate."""
+    if not model.on_cpu():
+        return None
+    if dynamically_quantized(model.path):
+        return Msg("it is quantized dynamically: on the CPU a static copy runs about twice as fast "
+                   "(python models/quantize.py MODEL COPY --frames your cameras' videos)")
+    weights = detector.session.get_modelmeta().custom_metadata_map.get(INT8_WEIGHTS_KEY)
+    if weights == "8-bit" and int8_saturates(cpuinfo):
+        return Msg("its int8 weights are full 8-bit (quantized with --vnni) and this CPU has no VNNI: its "
+                   "sums saturate and it misses objects; quantize it again without --vnni")
+    return None
 
 
 def provider_settings(providers: Sequence[str], fp16: bool = False) -> list[str | tuple[str, dict[str, str]]]:

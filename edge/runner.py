@@ -28,7 +28,7 @@ from edge.batching import BatchScheduler, SchedulerStopped
 from edge.caption import Captioner
 from edge.config import CameraConfig, EdgeConfig, ZoneConfig
 from edge.configwatch import ConfigWatcher
-from edge.detector import Detector, YoloDetector, dynamically_quantized
+from edge.detector import Detector, YoloDetector, cpu_notice
 from edge.evidence import EvidenceError, EvidenceStore
 from edge.foreground import FOREGROUND_CLASS
 from edge.mainstream import MainStream
@@ -198,9 +198,9 @@ class EdgeRunner:
         self.speed = speed
         self.on_event = on_event
         self.detector = YoloDetector.from_config(config.model)
-        if config.model.on_cpu() and dynamically_quantized(config.model.path):
-            log.info("model %s is quantized dynamically: on the CPU a static copy runs about twice as fast "
-                     "(python models/quantize.py, calibrated on the cameras' videos)", config.model.path)
+        notice = cpu_notice(config.model, self.detector)
+        if notice is not None:
+            log.warning("model %s: %s", config.model.path, notice)
         self.outbox = Outbox(config.outbox.path)
         self.evidence = EvidenceStore(config.evidence.dir, config.evidence.jpeg_quality, config.evidence.upload_url,
                                       config.evidence.retention(), self.outbox.pending_evidence,

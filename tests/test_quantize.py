@@ -10,10 +10,11 @@ import cv2
 import onnx
 import pytest
 from builders import assert_same_confident_objects
-from onnx import TensorProto
+from onnx import TensorProto, numpy_helper
 
 from contract.geometry import box_iou
-from edge.detector import YoloDetector, dynamically_quantized
+from edge.config import ModelConfig
+from edge.detector import INT8_WEIGHTS_KEY, YoloDetector, cpu_notice, dynamically_quantized
 
 CLIPS = ("street-traffic-960x540.mp4", "road-cars-768x432.mp4", "carpark-320x240.mp4")
 IMAGES = ("bus.jpg", "zidane.jpg", "road-motorbikes-1280x574.jpg", "carpark-1920x1080.jpg")
@@ -41,7 +42,7 @@ def static_yolo11n(shared: Path, project_root: Path, tmp_path_factory: pytest.Te
     done = quantize(project_root, shared / "models/yolo11n-coco-int8-320.onnx", target,
                     *(shared / "media/clips" / clip for clip in CLIPS))
     assert done.returncode == 0, done.stderr
-    assert f"wrote {target} (int8, static)" in done.stdout and "confident objects" in done.stdout
+    assert f"wrote {target} (int8, static, 7-bit weights)" in done.stdout and "confident objects" in done.stdout
     return target
 
 
@@ -84,6 +85,34 @@ def test_the_copy_is_static_int8_with_the_head_decoding_left_in_float(shared: Pa
     assert dfl and not any(quantized_weight(conv) for conv in dfl)
     concat = next(node for node in graph.node if node.output[0] == graph.output[0].name)
     assert all(producer[name].op_type != "DequantizeLinear" for name in concat.input)
+
+
+AVX2_ONLY = "processor\t: 0\nflags\t\t: fpu sse sse2 ssse3 fma avx avx2 bmi2\n"
+WITH_VNNI = "processor\t: 0\nflags\t\t: fpu sse sse2 ssse3 fma avx avx2 avx512f avx512bw avx512_vnni\n"
+
+
+def test_the_copys_weights_use_seven_bits_so_that_no_cpu_saturates_their_sums(static_yolo11n: Path) -> None:
+    # x86 CPUs without VNNI multiply unsigned by signed bytes in pairs summed to 16 bits
+    # (VPMADDUBSW): 255 * 64 * 2 fits, 255 * 127 * 2 does not.
+    model = onnx.load(str(static_yolo11n))
+    weights = [numpy_helper.to_array(init) for init in model.graph.initializer
+               if init.data_type == TensorProto.INT8 and len(init.dims) == 4]
+    assert len(weights) > 50
+    assert min(int(w.min()) for w in weights) >= -64 and max(int(w.max()) for w in weights) <= 64
+    assert {p.key: p.value for p in model.metadata_props}[INT8_WEIGHTS_KEY] == "7-bit"
+    assert cpu_notice(ModelConfig(path=static_yolo11n), YoloDetector(static_yolo11n), AVX2_ONLY) is None
+
+
+def test_full_8bit_weights_on_a_cpu_without_vnni_are_named(static_yolo11n: Path, tmp_path: Path) -> None:
+    model = onnx.load(str(static_yolo11n))
+    onnx.helper.set_model_props(model, {**{p.key: p.value for p in model.metadata_props}, INT8_WEIGHTS_KEY: "8-bit"})
+    full = tmp_path / "full.onnx"  # as `quantize.py --vnni` marks its copy
+    onnx.save(model, str(full))
+    config, detector = ModelConfig(path=full), YoloDetector(full)
+    notice = cpu_notice(config, detector, AVX2_ONLY)
+    assert notice is not None and "--vnni" in notice and "no VNNI" in notice
+    assert cpu_notice(config, detector, WITH_VNNI) is None
+    assert cpu_notice(config, detector, "processor\t: 0\nFeatures\t: fp asimd asimddp\n") is None  # ARM
 
 
 def test_a_copy_that_loses_the_sources_objects_is_not_written(shared: Path, project_root: Path,

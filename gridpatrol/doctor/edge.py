@@ -36,7 +36,7 @@ def check_config(path: Path) -> tuple[Result, EdgeConfig | None]:
 
 def check_model(config: EdgeConfig) -> Result:
     from edge.analyzer import class_ids
-    from edge.detector import YoloDetector, dynamically_quantized
+    from edge.detector import YoloDetector, cpu_notice
     from edge.foreground import FOREGROUND_CLASS
 
     try:
@@ -55,10 +55,9 @@ def check_model(config: EdgeConfig) -> Result:
     providers = ", ".join(detector.session.get_providers())
     found = Msg("{path} on {providers}, {classes} classes cover every zone", path=str(config.model.path),
                 providers=providers, classes=len(detector.class_names))
-    if config.model.on_cpu() and dynamically_quantized(config.model.path):
-        return Result(None, Msg("model"), found, Msg(
-            "it is quantized dynamically: on the CPU a static copy runs about twice as fast "
-            "(python models/quantize.py MODEL COPY --frames your cameras' videos)"))
+    notice = cpu_notice(config.model, detector)
+    if notice is not None:
+        return Result(None, Msg("model"), found, notice)
     return Result(True, Msg("model"), found)
 
 
