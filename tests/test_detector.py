@@ -10,7 +10,7 @@ import onnx_free_check  # noqa: F401  (see tests/onnx_free_check.py)
 import pytest
 
 from edge.config import ModelConfig
-from edge.detector import ModelError, YoloDetector, letterbox
+from edge.detector import ModelError, YoloDetector, letterbox, model_input
 
 
 @pytest.mark.parametrize(("model", "layout"), [
@@ -40,6 +40,17 @@ def test_letterbox_maps_boxes_back_to_the_frame() -> None:
     assert np.allclose(back, [[0, 0, 320, 240]])
     boxed, box = letterbox(image, (416, 416), centre=False)  # YOLOX: image at the top left
     assert box.pad_x == box.pad_y == 0 and (boxed[312:, :] == 114).all()
+
+
+@pytest.mark.parametrize(("size", "centre"), [((320, 320), True), ((416, 416), False), ((640, 640), True)])
+def test_the_model_input_is_the_letterboxed_blob_exactly(shared: Path, size: tuple[int, int], centre: bool) -> None:
+    for name in ("bus.jpg", "road-motorbikes-1280x574.jpg"):  # a tall and a wide picture: padding on each side
+        image = cv2.imread(str(shared / "media/images" / name))
+        for scale, rgb in ((1 / 255.0, True), (1.0, False)):
+            tensor, box = model_input(image, size, scale, rgb, centre=centre)
+            boxed, expected_box = letterbox(image, size, centre=centre)
+            assert box == expected_box and tensor.dtype == np.float32
+            assert np.array_equal(tensor, cv2.dnn.blobFromImage(boxed, scale, swapRB=rgb))
 
 
 def test_missing_model_and_wrong_class_names_are_clear_errors(shared: Path, tmp_path: Path) -> None:
