@@ -37,6 +37,11 @@ class _Keyframes:
             self.container.close()
             raise SourceError(f"{url} has no video stream")
         self.stream = self.container.streams.video[0]
+        # Only keyframes are wanted: a demuxer that can skip the others (a file's: the MP4 index
+        # says which samples are key) then reads 30 packets a minute instead of 1,800 (0.08
+        # instead of 0.24-0.34 ms of CPU a second of 1080p video here). A live stream's
+        # demuxer receives every packet all the same, and packets() keeps only keyframes.
+        self.stream.discard = av.stream.Discard.nonkey
         self.decoder = av.CodecContext.create(self.stream.codec_context.name, "r")
         if self.stream.codec_context.extradata:
             self.decoder.extradata = self.stream.codec_context.extradata
