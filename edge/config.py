@@ -95,6 +95,10 @@ class SceneConfig(_Strict):
     min_contrast: float = Field(default=6.0, ge=0, description="Grey-level spread below this: blocked")
     min_sharpness: float = Field(default=0.25, gt=0, lt=1, description="Share of the learnt sharpness: blurred")
     frozen_s: float = Field(default=60.0, gt=0, description="The same picture, to the bit, this long: stalled")
+    every_s: float = Field(default=2.0, ge=0, le=60,
+                           description="A sampled frame is judged at most this often (0: every one); the zones' "
+                           "state holds in between. A change is confirmed after confirm_s all the same, "
+                           "noticed up to every_s later")
 
 
 class UnchangedConfig(_Strict):

@@ -92,6 +92,29 @@ def test_no_violation_is_decided_or_cleared_while_suspended(shared: Path, tmp_pa
     assert len(events) == before_knock and worker.frames_suspended >= 80
 
 
+@pytest.mark.parametrize("every_s", [0.0, 2.0])
+def test_frames_are_judged_at_most_every_every_s_and_a_change_is_noticed_within_it(shared: Path,
+                                                                                   every_s: float) -> None:
+    judged: list[float] = []
+
+    class Counting(SceneGuard):
+        def judge(self, image: np.ndarray):
+            judged.append(now)
+            return super().judge(image)
+
+    guard = Counting(SceneConfig(every_s=every_s))
+    frames = sampled(shared, "carpark-320x240.mp4")  # 2 fps
+    paused_at = None
+    for now, frame in frames:
+        guard.check(now, moved(frame) if now >= 25.5 else frame)
+        if paused_at is None and guard.paused:
+            paused_at = now
+    gaps = np.diff(judged)
+    assert len(judged) == (len(frames) if every_s == 0 else pytest.approx(len(frames) / 4, abs=1))
+    assert gaps.min() >= every_s - 1e-6
+    assert paused_at is not None and 25.5 <= paused_at <= 25.5 + every_s + 0.5  # plus one sample at most
+
+
 def test_a_frozen_picture_is_a_stalled_camera(shared: Path) -> None:
     frames = sampled(shared, "carpark-320x240.mp4")
     guard = SceneGuard(SceneConfig(frozen_s=30))
