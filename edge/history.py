@@ -15,6 +15,8 @@ from typing import Protocol
 import cv2
 import numpy as np
 
+from edge.images import shrink
+
 KEEP_EVERY_S = 5.0  # a frame of the camera's recent past this often
 
 
@@ -31,8 +33,7 @@ class _Jpeg:
         height, width = frame_bgr.shape[:2]
         self.size = (width, height)  # as seen, so that the zones' pixel coordinates fit it
         if width > max_width:
-            frame_bgr = cv2.resize(frame_bgr, (max_width, round(height * max_width / width)),
-                                   interpolation=cv2.INTER_AREA)
+            frame_bgr = shrink(frame_bgr, (max_width, round(height * max_width / width)))
         ok, encoded = cv2.imencode(".jpg", frame_bgr, [cv2.IMWRITE_JPEG_QUALITY, quality])
         self.data = encoded.tobytes() if ok else b""
         self.nbytes = len(self.data)

@@ -18,6 +18,7 @@ import cv2
 import numpy as np
 
 from edge.detections import Detections
+from edge.images import shrink
 
 
 @dataclass(frozen=True)
@@ -44,11 +45,10 @@ class RecentSamples:
         height, width = frame_bgr.shape[:2]
         thumbnail = None
         if not self._thumbnails or at - self._thumbnails[-1][0] >= self.thumbnail_every:
-            scale = self.thumbnail_width / width
-            if self.protect is not None:
-                frame_bgr = self.protect(frame_bgr, detections)
-            small = cv2.resize(frame_bgr, (self.thumbnail_width, max(1, round(height * scale))),
-                               interpolation=cv2.INTER_AREA)
+            size = (self.thumbnail_width, max(1, round(height * self.thumbnail_width / width)))
+            small = shrink(frame_bgr, size)
+            if self.protect is not None:  # on the thumbnail: its people and plates in as many blocks
+                small = self.protect(small, detections.scaled(size[0] / width, size[1] / height))
             ok, jpeg = cv2.imencode(".jpg", small, [cv2.IMWRITE_JPEG_QUALITY, 75])
             thumbnail = jpeg.tobytes() if ok else None
         keep = Detections(detections.xyxy.copy(), detections.confidence.copy(), detections.class_id.copy())
