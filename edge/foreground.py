@@ -37,6 +37,7 @@ frame (lights switched on, the sun out) is no object: the background is learnt a
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -71,13 +72,30 @@ class ForegroundSettings:
     flat_light: tuple[float, float] = (0.8, 1.25)
 
 
+# NumPy reduces along a last axis of three (a pixel's channels) ten times slower than it
+# combines the three planes: 2.7 against 0.24 ms for a 320x180 frame here. The background
+# model does it several times a sample, so these helpers take the planes, with the same
+# results to the bit (the same operations in the same order).
+
+
+def _channel_max(image: np.ndarray) -> np.ndarray:
+    """Each pixel's largest channel value."""
+    return functools.reduce(np.maximum, (image[..., c] for c in range(image.shape[-1])))
+
+
+def _largest_difference(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Each pixel's largest difference between ``a`` and ``b`` in any channel."""
+    return _channel_max(cv2.absdiff(a, b))
+
+
 def _luma(image: np.ndarray) -> np.ndarray:
     return image @ np.array([0.114, 0.587, 0.299], np.float32)  # BGR
 
 
-def _chroma(image: np.ndarray) -> np.ndarray:
-    total = image.sum(axis=2, keepdims=True) + 12.0  # + a little: dark pixels' shares are noise
-    return image[..., 1:] / total  # the g and r shares
+def _chroma(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each pixel's g and r shares of its brightness."""
+    total = image[..., 0] + image[..., 1] + image[..., 2] + 12.0  # + a little: dark pixels' shares are noise
+    return image[..., 1] / total, image[..., 2] / total
 
 
 def _gradients(luma: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -130,7 +148,7 @@ class StationaryForeground:
             return Detections.empty()
         dt, self.last_t = t - self.last_t, t
         threshold = np.maximum(s.min_level, s.noise_factor * self.noise)
-        difference = np.abs(frame - self.long).max(axis=2)
+        difference = _largest_difference(frame, self.long)
         changed = difference > threshold
         if changed.mean() > MAX_CHANGED_SHARE:
             self._relearn(t, frame)
@@ -138,14 +156,14 @@ class StationaryForeground:
         light = changed & self._light(frame)
         if (light & self.mask).any():
             self.shadows += 1
-        settled = np.abs(frame - self.short).max(axis=2) <= threshold
+        settled = _largest_difference(frame, self.short) <= threshold
         stationary = changed & ~light & settled & self.mask
         # Backgrounds learn after the comparison: what stands new is absorbed only slowly.
         self.short += _rate(dt, s.short_s) * (frame - self.short)
         learn = np.where(changed, _rate(dt, s.absorb_s), _rate(dt, s.learn_s)).astype(np.float32)
         self.long += learn[..., None] * (frame - self.long)
-        quiet = ~changed
-        self.noise[quiet] += _rate(dt, s.learn_s) * (difference[quiet] - self.noise[quiet])
+        followed = self.noise + _rate(dt, s.learn_s) * (difference - self.noise)
+        self.noise = np.where(changed, self.noise, followed)  # followed where nothing new stands
         self._long_gradients = None
         return self._blobs(frame, stationary, people, explained)
 
@@ -156,7 +174,8 @@ class StationaryForeground:
         s = self.settings
         luma, long_luma = _luma(frame), _luma(self.long)
         ratio = (luma + 1.0) / (long_luma + 1.0)
-        same_colour = np.abs(_chroma(frame) - _chroma(self.long)).max(axis=2) <= s.max_chroma
+        (g, r), (long_g, long_r) = _chroma(frame), _chroma(self.long)
+        same_colour = np.maximum(np.abs(g - long_g), np.abs(r - long_r)) <= s.max_chroma
         lit = same_colour & (ratio >= s.shadow_ratio[0]) & (ratio <= s.shadow_ratio[1])
         if self._long_gradients is None:
             gx, gy = _gradients(long_luma)
