@@ -46,6 +46,7 @@ import numpy as np
 
 from contract.geometry import box_iou
 from edge.detections import Detections
+from edge.images import shrink
 
 FOREGROUND_CLASS = "stationary_object"  # the class name zones and events use
 WORK_WIDTH = 320  # frames are compared at this width (grey): noise averages out, it costs < 1 ms
@@ -135,8 +136,7 @@ class StationaryForeground:
         self._long_gradients: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
     def _small(self, frame_bgr: np.ndarray) -> np.ndarray:
-        small = cv2.resize(frame_bgr, self.size, interpolation=cv2.INTER_AREA)
-        return cv2.GaussianBlur(small, (5, 5), 0).astype(np.float32)
+        return cv2.GaussianBlur(shrink(frame_bgr, self.size), (5, 5), 0).astype(np.float32)
 
     def update(self, t: float, frame_bgr: np.ndarray, people: np.ndarray, explained: np.ndarray) -> Detections:
         """This sample's blobs. ``people``: person boxes (never an object; nor is what they
