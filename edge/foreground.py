@@ -49,7 +49,7 @@ from edge.detections import Detections
 from edge.images import shrink
 
 FOREGROUND_CLASS = "stationary_object"  # the class name zones and events use
-WORK_WIDTH = 320  # frames are compared at this width (grey): noise averages out, it costs < 1 ms
+WORK_WIDTH = 320  # frames are compared at this width (colour): noise averages out, 4-8 ms a sample in all
 MAX_CHANGED_SHARE = 0.5  # more of the frame changed than this: the light changed, relearn
 
 
@@ -103,10 +103,10 @@ def _gradients(luma: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return cv2.Sobel(luma, cv2.CV_32F, 1, 0, ksize=3), cv2.Sobel(luma, cv2.CV_32F, 0, 1, ksize=3)
 
 
-def _edge_strength(image: np.ndarray, where: np.ndarray) -> float:
-    """Mean gradient magnitude of ``image`` over the pixels ``where`` is true."""
+def _edges(image: np.ndarray) -> np.ndarray:
+    """Each pixel's gradient magnitude."""
     gx, gy = cv2.Sobel(image, cv2.CV_32F, 1, 0), cv2.Sobel(image, cv2.CV_32F, 0, 1)
-    return float(np.hypot(gx, gy)[where].mean())
+    return np.hypot(gx, gy)
 
 
 def _rate(dt: float, time_constant_s: float) -> float:
@@ -196,7 +196,7 @@ class StationaryForeground:
         self.relearnt += 1
         self._learn(t, frame)
 
-    def _is_ghost(self, frame: np.ndarray, luma: np.ndarray, blob: np.ndarray) -> bool:
+    def _is_ghost(self, frame: np.ndarray, edges: tuple[np.ndarray, np.ndarray], blob: np.ndarray) -> bool:
         """A blob where something *left* (it stood there while the background was learnt).
         Two signs, both needed: its outline has edges in the background but not in the frame,
         and in the frame its inside matches its surroundings while in the background it did
@@ -214,7 +214,8 @@ class StationaryForeground:
         def step(image: np.ndarray) -> float:  # the colour step from the blob's edge to its surroundings
             return float(np.abs(image[inside].mean(axis=0) - image[around].mean(axis=0)).max())
 
-        edges_left = _edge_strength(luma, ring) < _edge_strength(_luma(self.long), ring)
+        frame_edges, long_edges = edges  # of the frame's and the background's brightness
+        edges_left = float(frame_edges[ring].mean()) < float(long_edges[ring].mean())
         return edges_left and step(frame) < step(self.long)
 
     def _learn(self, t: float, frame: np.ndarray) -> None:
@@ -239,7 +240,8 @@ class StationaryForeground:
     def _blobs(self, frame: np.ndarray, stationary: np.ndarray, people: np.ndarray,
                explained: np.ndarray) -> Detections:
         s = self.settings
-        luma = _luma(frame)
+        frame_edges: np.ndarray | None = None  # found when a blob is to be judged, once a sample
+        long_edges: np.ndarray | None = None  # again after a ghost, which changes the background
         binary = stationary.astype(np.uint8)
         for box in people:  # a person standing in the strip is the shopkeeper, not goods
             x0, y0, x1, y1 = (int(float(v) * self.scale + 0.5) for v in box)
@@ -255,9 +257,12 @@ class StationaryForeground:
             if not s.min_area * area_px <= area <= s.max_area * area_px:
                 continue
             blob = labels == i
-            if self._is_ghost(frame, luma, blob):
-                assert self.long is not None and self.short is not None
+            assert self.long is not None and self.short is not None
+            frame_edges = _edges(_luma(frame)) if frame_edges is None else frame_edges
+            long_edges = _edges(_luma(self.long)) if long_edges is None else long_edges
+            if self._is_ghost(frame, (frame_edges, long_edges), blob):
                 self.long[blob] = self.short[blob]  # the place is as it is now: learn it
+                long_edges = None
                 self.ghosts += 1
                 continue
             boxes.append([x / self.scale, y / self.scale, (x + w) / self.scale, (y + h) / self.scale])
