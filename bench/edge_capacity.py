@@ -308,9 +308,12 @@ def run_ultralytics(model: Path, clip: Path, cameras: int, sample_fps: float, se
 
 
 def run_pipeline(model: Path, clip: Path, cameras: int, sample_fps: float, seconds: float, batch: int = 1,
-                 sub: Path | None = None, workers: int = 0) -> tuple[list[Window], dict[str, float]]:
+                 sub: Path | None = None, workers: int = 0,
+                 foreground: bool = False) -> tuple[list[Window], dict[str, float]]:
     """The cameras' windows, and the CPU per analysed sample (ms) of each kind of thread in
-    the measured window: where the time beyond the limit's decoding and inference goes."""
+    the measured window: where the time beyond the limit's decoding and inference goes.
+    ``foreground``: the zone also counts new stationary things (a shop front's strip, for
+    cross-door trading): the background model runs on every sample."""
     from edge.config import EdgeConfig
     from edge.evidence import EvidenceStore
     from edge.runner import CameraWorker
@@ -319,7 +322,8 @@ def run_pipeline(model: Path, clip: Path, cameras: int, sample_fps: float, secon
     scheduler = edge_scheduler(model, batch, workers)
     work = Path(tempfile.mkdtemp(prefix="edge-capacity-"))
     zone = {"id": "z1", "kind": "parked_bike", "polygon": [[0, 0.3], [1, 0.3], [1, 1], [0, 1]],
-            "classes": ["car", "bicycle", "motorcycle"], "dwell_s": DWELL_S, "micro_grid": "mg-017"}
+            "classes": ["car", "bicycle", "motorcycle", *(["stationary_object"] if foreground else [])],
+            "dwell_s": DWELL_S, "micro_grid": "mg-017"}
     config = EdgeConfig.model_validate({
         "edge_id": "bench", "model": {"path": str(model)}, "mqtt": {"url": "mqtt://127.0.0.1:1"},
         "evidence": {"dir": str(work / "evidence")}, "outbox": {"path": str(work / "outbox.sqlite")},
@@ -408,7 +412,7 @@ def one(args: argparse.Namespace) -> None:
     per_sample: dict[str, float] = {}
     if mode == "pipeline":
         windows, per_sample = run_pipeline(model, clip, int(cameras), args.sample_fps, args.seconds, args.batch, sub,
-                                           args.workers)
+                                           args.workers, args.foreground)
     else:  # the naive and Ultralytics loops read the main stream, as such projects do
         runner = {"naive": run_naive, "ultralytics": run_ultralytics}[mode]
         windows = runner(model, clip, int(cameras), args.sample_fps, args.seconds, args.batch)
@@ -478,6 +482,9 @@ def main() -> int:
     parser.add_argument("--processes", type=int, default=1,
                         help="run the pipeline's cameras in this many processes, each with its share of the cameras "
                         "and of the inference threads (one interpreter lock each; the edge runner has one process)")
+    parser.add_argument("--foreground", action="store_true",
+                        help="the pipeline's zone also counts new stationary things (cross-door trading): the "
+                        "background model runs on every sample, beyond what the limit counts")
     parser.add_argument("--one", nargs=2, help=argparse.SUPPRESS)
     parser.add_argument("--workers", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--sub-path", help=argparse.SUPPRESS)
@@ -527,7 +534,7 @@ def main() -> int:
                 [python, __file__, "--one", mode, str(cameras // parts + (k < cameras % parts)), "--model-path",
                  str(path), "--clip-path", str(clip), "--sample-fps", str(args.sample_fps), "--seconds",
                  str(args.seconds), "--batch", str(args.batch), "--gop", str(args.gop), "--workers", str(workers),
-                 *(["--sub-path", str(sub)] if sub else [])],
+                 *(["--sub-path", str(sub)] if sub else []), *(["--foreground"] if args.foreground else [])],
                 stdout=out, stderr=err, text=True, env={**os.environ, "PYTHONWARNINGS": "ignore"})
                 for k, (out, err) in enumerate(outputs)]
             for process, (out, err) in zip(running, outputs, strict=True):
@@ -545,6 +552,8 @@ def main() -> int:
     substream = f", substream {args.substream} detected on" if sub else ""
     if args.processes > 1:
         substream += f", the pipeline's cameras in {args.processes} processes"
+    if args.foreground:
+        substream += ", the zone watching for new stationary things (background model)"
     print(f"model {args.model}, clip {source_clip.name}{gop}{substream}, sample {args.sample_fps} fps per camera, "
           f"{args.seconds:.0f} s measured per run, {os.cpu_count()} CPUs, {datetime.now(UTC):%Y-%m-%d}")
     most = max(int(n) for n in args.cameras.split(","))  # decoders threaded as with that many
