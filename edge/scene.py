@@ -25,6 +25,7 @@ import cv2
 import numpy as np
 
 from edge.config import SceneConfig
+from edge.images import shrink
 from i18n import Msg
 
 THUMB = (160, 90)
@@ -38,7 +39,7 @@ class SceneVerdict:
 
 def _grey(image: np.ndarray) -> np.ndarray:
     grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) if image.ndim == 3 else image
-    return cv2.resize(grey, THUMB, interpolation=cv2.INTER_AREA).astype(np.float32)
+    return shrink(grey, THUMB).astype(np.float32)
 
 
 def _edges(grey: np.ndarray) -> np.ndarray:

@@ -17,6 +17,7 @@ import numpy as np
 
 from edge.config import UnchangedConfig, ZoneConfig
 from edge.detections import Detections
+from edge.images import shrink
 from edge.zones import zone_mask
 
 THUMB_WIDTH = 320
@@ -39,7 +40,7 @@ class UnchangedGate:
     def _thumbnail(self, image: np.ndarray) -> np.ndarray:
         height, width = image.shape[:2]
         size = (min(width, THUMB_WIDTH), max(1, round(height * min(width, THUMB_WIDTH) / width)))
-        grey = cv2.cvtColor(cv2.resize(image, size, interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2GRAY)
+        grey = cv2.cvtColor(shrink(image, size), cv2.COLOR_BGR2GRAY)
         return cv2.GaussianBlur(grey, (3, 3), 0)
 
     def _zone_masks(self, shape: tuple[int, int]) -> list[np.ndarray]:
