@@ -153,7 +153,8 @@ class StationaryForeground:
         if changed.mean() > MAX_CHANGED_SHARE:
             self._relearn(t, frame)
             return Detections.empty()
-        light = changed & self._light(frame)
+        luma = _luma(frame)
+        light = changed & self._light(frame, luma)
         if (light & self.mask).any():
             self.shadows += 1
         settled = _largest_difference(frame, self.short) <= threshold
@@ -165,14 +166,14 @@ class StationaryForeground:
         followed = self.noise + _rate(dt, s.learn_s) * (difference - self.noise)
         self.noise = np.where(changed, self.noise, followed)  # followed where nothing new stands
         self._long_gradients = None
-        return self._blobs(frame, stationary, people, explained)
+        return self._blobs(frame, luma, stationary, people, explained)
 
-    def _light(self, frame: np.ndarray) -> np.ndarray:
+    def _light(self, frame: np.ndarray, luma: np.ndarray) -> np.ndarray:
         """Where the frame is the background under other light: the same colour, brighter or
         darker by a factor, and its texture showing through where the background has any."""
         assert self.long is not None
         s = self.settings
-        luma, long_luma = _luma(frame), _luma(self.long)
+        long_luma = _luma(self.long)
         ratio = (luma + 1.0) / (long_luma + 1.0)
         (g, r), (long_g, long_r) = _chroma(frame), _chroma(self.long)
         same_colour = np.maximum(np.abs(g - long_g), np.abs(r - long_r)) <= s.max_chroma
@@ -237,7 +238,7 @@ class StationaryForeground:
             self.short = frame.copy()
             self.last_t, self._warmup = t, []
 
-    def _blobs(self, frame: np.ndarray, stationary: np.ndarray, people: np.ndarray,
+    def _blobs(self, frame: np.ndarray, luma: np.ndarray, stationary: np.ndarray, people: np.ndarray,
                explained: np.ndarray) -> Detections:
         s = self.settings
         frame_edges: np.ndarray | None = None  # found when a blob is to be judged, once a sample
@@ -258,7 +259,7 @@ class StationaryForeground:
                 continue
             blob = labels == i
             assert self.long is not None and self.short is not None
-            frame_edges = _edges(_luma(frame)) if frame_edges is None else frame_edges
+            frame_edges = _edges(luma) if frame_edges is None else frame_edges
             long_edges = _edges(_luma(self.long)) if long_edges is None else long_edges
             if self._is_ghost(frame, (frame_edges, long_edges), blob):
                 self.long[blob] = self.short[blob]  # the place is as it is now: learn it
