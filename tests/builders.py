@@ -456,6 +456,7 @@ class RtspCamera:
         self.proc = subprocess.Popen(["/usr/bin/python3", str(RTSP_SERVER), str(self.clip), str(self.port)],
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         if not wait_port(self.port, 15):
+            self.kill()  # a server that never listened is not left running
             raise RuntimeError("the RTSP server did not start (scripts/install-system-deps.sh installs GStreamer's)")
 
     def kill(self) -> None:
