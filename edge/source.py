@@ -16,6 +16,7 @@ from pathlib import Path
 
 import av
 import numpy as np
+from av.video.reformatter import VideoReformatter
 
 from i18n import Msg
 
@@ -30,9 +31,14 @@ class SourceError(RuntimeError):
 class RawFrame:
     time_s: float  # media time from the start of the source, seconds
     frame: av.VideoFrame
+    # The connection's converter to BGR, kept from frame to frame: a frame's own builds a new
+    # swscale context for every frame (0.17-0.24 ms of CPU a 640x360 frame here against 0.06).
+    reformatter: VideoReformatter | None = None
 
     def to_bgr(self) -> np.ndarray:
-        return self.frame.to_ndarray(format="bgr24")
+        if self.reformatter is None:
+            return self.frame.to_ndarray(format="bgr24")
+        return self.reformatter.reformat(self.frame, format="bgr24").to_ndarray()
 
     @property
     def key(self) -> bool:
@@ -160,6 +166,7 @@ def read_frames(url: str, open_timeout_s: float = 10.0, gate: KeyframeGate | Non
             gate.start(fallback_step)
         time_base = float(stream.time_base or 0)
         index = 0
+        reformatter = VideoReformatter()
         try:
             for packet in container.demux(stream):
                 if gate is not None and packet.pts is not None and gate.skip(packet.is_keyframe,
@@ -177,7 +184,7 @@ def read_frames(url: str, open_timeout_s: float = 10.0, gate: KeyframeGate | Non
                     if gate is not None:  # in the packets' time, as skip() is asked
                         gate.handed_on(None if frame.time is None else float(frame.time),
                                        bool(stream.codec_context.has_b_frames))
-                    yield RawFrame(t, frame)
+                    yield RawFrame(t, frame, reformatter)
         except (av.error.FFmpegError, OSError) as exc:
             raise SourceError(f"{url}: read failed: {exc}") from None
     finally:

@@ -9,6 +9,7 @@ import time
 from itertools import pairwise
 from pathlib import Path
 
+import numpy as np
 import paho.mqtt.client as mqtt
 import pytest
 from builders import RtspCamera, wait_for
@@ -39,6 +40,21 @@ def test_a_file_decodes_with_media_time(shared: Path) -> None:
             break
     assert frames[0] == 0.0 and frames[20] == pytest.approx(2.0)  # 10 fps
     assert image.shape == (432, 768, 3)
+
+
+def test_pixels_are_pyavs_own_though_the_converter_is_kept_between_frames(shared: Path) -> None:
+    """A source converts its frames to BGR with one swscale context for the connection (a
+    frame's own is built afresh each frame, three times the CPU): the same pixels, frame for
+    frame, on clips of several sizes, one of them with B-frames (the car park)."""
+    import av
+
+    for name in ("carpark-320x240.mp4", "walkway-people-768x432.mp4", "highway-stop-640x540.mp4"):
+        path = str(shared / "media/clips" / name)
+        with av.open(path) as container:
+            own = [frame.to_ndarray(format="bgr24") for frame in itertools.islice(container.decode(video=0), 40)]
+        kept = [raw.to_bgr() for raw in itertools.islice(read_frames(path), 40)]
+        assert len(kept) == len(own) == 40
+        assert all(np.array_equal(a, b) for a, b in zip(kept, own, strict=True)), name
 
 
 def test_a_missing_file_is_a_clear_error(tmp_path: Path) -> None:
