@@ -88,7 +88,7 @@ def model_input(image: np.ndarray, size: tuple[int, int], scale: float, rgb: boo
     """The letterboxed ``image`` as a model's ``1x3xHxW`` float32 input: its values times
     ``scale``, channels in RGB order with ``rgb``, the padding ``fill``. The very values of
     ``cv2.dnn.blobFromImage(letterbox(image)[0], scale, swapRB=rgb)``, written straight into
-    the tensor: half the CPU (0.18 against 0.35 ms at 320 here), every camera's every sample."""
+    the tensor: about half the CPU (0.13 against 0.25 ms from 640x360 to 320 here), every camera's every sample."""
     resized, box = _fitted(image, size, centre)
     height, width = resized.shape[:2]
     top, left = int(box.pad_y), int(box.pad_x)
@@ -98,9 +98,12 @@ def model_input(image: np.ndarray, size: tuple[int, int], scale: float, rgb: boo
     tensor[:, :, top + height:] = pad
     tensor[:, :, top:top + height, :left] = pad
     tensor[:, :, top:top + height, left + width:] = pad
-    channels = resized[:, :, ::-1] if rgb else resized
-    np.multiply(channels.transpose(2, 0, 1), np.float32(scale), casting="unsafe",
-                out=tensor[0, :, top:top + height, left:left + width])
+    # plane by plane: cv2.split gives contiguous planes, and scaling each into its place is
+    # 0.13 ms against 0.17 for the strided transpose of the interleaved picture at once
+    planes = cv2.split(resized)
+    for channel, plane in enumerate(planes[::-1] if rgb else planes):
+        np.multiply(plane, np.float32(scale), casting="unsafe",
+                    out=tensor[0, channel, top:top + height, left:left + width])
     return tensor, box
 
 
