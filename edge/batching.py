@@ -3,8 +3,9 @@
 Each camera thread calls :meth:`BatchScheduler.detect` as it would a detector's: it
 letterboxes its own frame (in parallel with the other cameras), queues the tensor and waits.
 The scheduler's thread takes what is queued, up to ``max_batch`` frames, waiting at most
-``max_wait_s`` for more once the first has come, runs them in one ONNX Runtime call and
-hands each camera its raw output back, to decode and suppress in its own thread.
+``max_wait_s`` for more once the first has come, runs them in one ONNX Runtime call, picks
+each frame's candidates from its output while that is still in the core's cache, and hands
+each camera its candidates back, to suppress in its own thread.
 
 ``workers`` such threads run calls side by side: on the CPU one call per core, each on one
 intra-op thread (``ModelConfig.inference_plan``), which here ran a small detector 1.5x as
@@ -22,6 +23,7 @@ import queue
 import threading
 import time
 from concurrent.futures import Future
+from typing import Any
 
 import numpy as np
 
@@ -52,7 +54,8 @@ class BatchScheduler:
         self.max_batch = max_batch
         self.max_wait_s = max_wait_s
         self.metrics = metrics or EdgeMetrics()
-        self._queue: queue.Queue[tuple[np.ndarray, Future[np.ndarray]]] = queue.Queue()
+        # (tensor, its caller's future, whether the caller wants the candidates or the raw output)
+        self._queue: queue.Queue[tuple[np.ndarray, Future[Any], bool]] = queue.Queue()
         self._stop = threading.Event()
         self._threads = [threading.Thread(target=self._run, name=f"inference-{i}", daemon=True)
                          for i in range(max(1, workers))]
@@ -71,26 +74,31 @@ class BatchScheduler:
             thread.join(5)
         while True:  # whoever still waits learns why instead of waiting forever
             try:
-                _, future = self._queue.get_nowait()
+                _, future, _ = self._queue.get_nowait()
             except queue.Empty:
                 return
             future.set_exception(SchedulerStopped("the inference scheduler stopped"))
 
     def detect(self, frame_bgr: np.ndarray) -> Detections:
-        """Detections in one frame, run in a batch with other cameras' frames."""
+        """Detections in one frame, run in a batch with other cameras' frames; the inference
+        thread picks the output's candidates (``YoloDetector.candidates``), this thread
+        suppresses them."""
         tensor, box = self.detector.preprocess(frame_bgr)
-        return self.detector.postprocess(self.infer(tensor), box, frame_bgr.shape[:2])
+        return self.detector.boxes(self._submit(tensor, True), box, frame_bgr.shape[:2])
 
     def infer(self, tensor: np.ndarray) -> np.ndarray:
         """The model's raw output for one preprocessed frame (``1x3xHxW``), run in a batch
         with other cameras' frames."""
+        return self._submit(tensor, False)
+
+    def _submit(self, tensor: np.ndarray, candidates: bool) -> Any:
         if self._stop.is_set() or not any(thread.is_alive() for thread in self._threads):
             raise SchedulerStopped("the inference scheduler is not running")
-        future: Future[np.ndarray] = Future()
-        self._queue.put((tensor, future))
+        future: Future[Any] = Future()
+        self._queue.put((tensor, future, candidates))
         return future.result()
 
-    def _take(self) -> list[tuple[np.ndarray, Future[np.ndarray]]]:
+    def _take(self) -> list[tuple[np.ndarray, Future[Any], bool]]:
         try:
             batch = [self._queue.get(timeout=0.2)]
         except queue.Empty:
@@ -116,18 +124,21 @@ class BatchScheduler:
             batch = self._take()
             if not batch:
                 continue
-            tensors = np.concatenate([tensor for tensor, _ in batch])
+            tensors = np.concatenate([tensor for tensor, _, _ in batch])
             try:
                 with self.metrics.inference.time():
                     raw = self.detector.infer(tensors)
             except Exception as exc:  # ONNX Runtime's own types; each waiting camera gets it
                 log.error("inference of %d frames failed: %s", len(batch), exc)
-                for _, future in batch:
+                for _, future, _ in batch:
                     future.set_exception(exc)
                 continue
             self.metrics.batch_size.observe(len(batch))
             with self._count:
                 self.calls += 1
                 self.frames += len(batch)
-            for i, (_, future) in enumerate(batch):
-                future.set_result(raw[i])
+            for i, (_, future, candidates) in enumerate(batch):
+                try:
+                    future.set_result(self.detector.candidates(raw[i]) if candidates else raw[i])
+                except Exception as exc:  # an output the model's format does not fit: that camera learns it
+                    future.set_exception(exc)

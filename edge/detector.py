@@ -56,6 +56,11 @@ class Letterbox:
         return out
 
 
+# A frame's candidate objects before suppression: (K, 4) cx, cy, w, h in input pixels, their
+# best class, its score (YoloDetector.candidates).
+Candidates = tuple[np.ndarray, np.ndarray, np.ndarray]
+
+
 def _fitted(image: np.ndarray, size: tuple[int, int], centre: bool) -> tuple[np.ndarray, Letterbox]:
     """``image`` (H, W, 3) resized to fit ``size`` (height, width) keeping its aspect, and where
     it goes in it (around the middle, or at the top left with ``centre=False``)."""
@@ -308,7 +313,7 @@ class YoloDetector:
         tensor, box = self.preprocess(frame_bgr)
         return self.postprocess(self.infer(tensor)[0], box, frame_bgr.shape[:2])
 
-    def _candidates(self, raw: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _candidates(self, raw: np.ndarray) -> Candidates:
         """Candidates at or above the confidence threshold: (K, 4) cx, cy, w, h in input
         pixels, their best class and its score. An Ultralytics output is (4 + C, N): its best
         scores are taken along the contiguous rows and the best class only of the few
@@ -341,8 +346,21 @@ class YoloDetector:
                                  f"{self._grid[0].shape[0]}")
         return self._grid
 
+    def candidates(self, raw: np.ndarray) -> Candidates:
+        """The first step of :meth:`postprocess`: the few candidates of one frame's raw output
+        (``(4 + C, N)`` or ``(N, 5 + C)``) at or above the confidence threshold. The box's
+        inference threads take it while the output is still in their core's cache (a 320-px
+        model's is 700 kB): 0.3 ms of a camera thread's CPU a sample for the whole
+        postprocessing here, against 0.09 ms on a warm output."""
+        return self._candidates(raw.astype(np.float32, copy=False))
+
     def postprocess(self, raw: np.ndarray, box: Letterbox, frame_hw: tuple[int, int]) -> Detections:
-        preds, class_id, confidence = self._candidates(raw.astype(np.float32, copy=False))
+        return self.boxes(self.candidates(raw), box, frame_hw)
+
+    def boxes(self, candidates: Candidates, box: Letterbox, frame_hw: tuple[int, int]) -> Detections:
+        """The second step of :meth:`postprocess`: candidates suppressed per class (NMS) and
+        their boxes put back on the frame."""
+        preds, class_id, confidence = candidates
         if not len(confidence):
             return Detections.empty()
         cx, cy, w, h = preds[:, 0], preds[:, 1], preds[:, 2], preds[:, 3]

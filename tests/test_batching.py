@@ -118,6 +118,30 @@ def test_the_scheduler_runs_a_prepared_frame_and_hands_back_the_raw_output(
         scheduler.infer(tensor)
 
 
+def test_a_frame_whose_candidates_fail_raises_in_its_camera_and_the_box_goes_on(
+        shared: Path, images: list[np.ndarray]) -> None:
+    # the inference thread picks each output's candidates; an error there reaches the camera
+    # that sent the frame, and the thread lives on for the next
+    class Refusing(YoloDetector):
+        refuse = True
+
+        def candidates(self, raw: np.ndarray):
+            if self.refuse:
+                raise ValueError("output refused")
+            return super().candidates(raw)
+
+    detector = Refusing(shared / "models/yolo11n-coco-int8-320.onnx", threads=1)
+    scheduler = BatchScheduler(detector, workers=1).start()
+    try:
+        with pytest.raises(ValueError, match="output refused"):
+            scheduler.detect(images[0])
+        detector.refuse = False
+        assert same(YoloDetector(shared / "models/yolo11n-coco-int8-320.onnx").detect(images[0]),
+                    scheduler.detect(images[0]))
+    finally:
+        scheduler.stop()
+
+
 def test_a_batch_beyond_what_the_model_takes_is_refused_naming_the_setting(shared: Path) -> None:
     detector = YoloDetector.from_config(ModelConfig(path=shared / "models/yolo11n-coco-int8-320.onnx", batch=4))
     with pytest.raises(ModelError, match=r"model.batch is 4 .* fixed batch of 1.*rebatch"):
