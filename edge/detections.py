@@ -109,14 +109,25 @@ COCO_NAMES: tuple[str, ...] = (
 
 
 def greedy_match(score: np.ndarray, min_score: float) -> list[tuple[int, int]]:
-    """One-to-one pairs (row, column) of a score matrix, best first, each at least ``min_score``."""
-    score = np.where(score >= min_score, score, 0.0)
+    """One-to-one pairs (row, column) of a score matrix, best first, each at least ``min_score``
+    and above 0: the best pair left, again and again, ties to the first in row-major order.
+    Done as one stable sort of the qualifying entries, each taken unless its row or column
+    already is (the tracker and every zone match this way each sample)."""
+    if not score.size:
+        return []
+    flat = score.ravel()
+    qualifying = np.flatnonzero((flat >= min_score) & (flat > 0.0))
+    if not len(qualifying):
+        return []
+    order = qualifying[np.argsort(-flat[qualifying], kind="stable")]
+    columns = score.shape[1]
+    rows_taken: set[int] = set()
+    columns_taken: set[int] = set()
     pairs: list[tuple[int, int]] = []
-    while score.size:
-        i, k = np.unravel_index(int(score.argmax()), score.shape)
-        if score[i, k] <= 0.0:
-            break
-        pairs.append((int(i), int(k)))
-        score[i, :] = 0.0
-        score[:, k] = 0.0
+    for index in order.tolist():
+        i, k = divmod(index, columns)
+        if i not in rows_taken and k not in columns_taken:
+            pairs.append((i, k))
+            rows_taken.add(i)
+            columns_taken.add(k)
     return pairs

@@ -45,10 +45,19 @@ class Track:
     recent: deque[tuple[float, float, float, float]] = field(default_factory=deque)
     rest_ground: np.ndarray | None = None  # the ground point (metres) where the rest began, if calibrated
     max_speed_m_s: float = 0.0  # the calibrated zone's drift limit
+    class_id: int = -1  # the class by vote, ``class_votes.most_common``'s (kept as votes come)
 
-    @property
-    def class_id(self) -> int:
-        return self.class_votes.most_common(1)[0][0]
+    def __post_init__(self) -> None:
+        self.class_id = self.class_votes.most_common(1)[0][0]
+
+    def vote(self, class_id: int) -> None:
+        """One more sighting as ``class_id``. Only a vote for another class than the leading
+        one can change the lead (a tie goes to the class voted for first, as ``most_common``
+        has it), so only then is it counted again: the tracker asks every track's class
+        twice a sample."""
+        self.class_votes[class_id] += 1
+        if class_id != self.class_id:
+            self.class_id = self.class_votes.most_common(1)[0][0]
 
 
 def _tolerance(size: float, cfg: TrackingConfig) -> float:
@@ -166,7 +175,7 @@ class Tracker:
             else:
                 track.box, track.confidence, track.last_t = box, conf, t
                 track.observations += 1
-                track.class_votes[cls] += 1
+                track.vote(cls)
                 if track.rest_ground is not None and calibrated:
                     still = _still_on_ground(track, ground, d)
                 else:  # in image terms; an object that stepped onto or off a calibrated ground rests afresh

@@ -325,3 +325,31 @@ def test_the_rider_test_on_boxes() -> None:
     assert ridden(bikes, nearer).tolist() == [False, False]
     at_the_edge = np.array([[280, 250, 320, 395]], np.float32)  # centre over the bike's end
     assert ridden(bikes, at_the_edge).tolist() == [False, False]
+
+
+def test_greedy_matching_takes_the_best_pair_left_ties_in_row_major_order() -> None:
+    from edge.detections import greedy_match
+
+    score = np.array([[0.9, 0.8, 0.0],
+                      [0.85, 0.3, 0.0],
+                      [0.5, 0.5, 0.2]], np.float32)
+    # (0, 0) first; then row 1's best left is (1, 1) at 0.3 but (2, 1) at 0.5 comes before it
+    assert greedy_match(score, 0.25) == [(0, 0), (2, 1)]
+    assert greedy_match(score, 0.1) == [(0, 0), (2, 1)]  # (1, 2) is 0: never a pair
+    ties = np.full((2, 2), 0.5, np.float32)
+    assert greedy_match(ties, 0.3) == [(0, 0), (1, 1)]
+    assert greedy_match(score, 0.95) == [] and greedy_match(np.zeros((0, 3), np.float32), 0.3) == []
+
+
+def test_a_tracks_class_is_its_majority_vote_ties_to_the_class_seen_first() -> None:
+    from collections import Counter
+
+    from edge.tracker import Track
+
+    track = Track(1, np.zeros(4, np.float32), Counter({3: 1}), 0.9, 0.0, 0.0)  # a motorcycle
+    track.vote(1)  # a bicycle once: a tie, the motorcycle came first
+    assert track.class_id == 3
+    track.vote(1)
+    assert track.class_id == 1
+    track.vote(3)  # two each again: the motorcycle, seen first, as Counter.most_common has it
+    assert track.class_id == 3 == track.class_votes.most_common(1)[0][0]
