@@ -182,16 +182,19 @@ def bare_box(model: Path, stream: Path, sample_fps: float, seconds: float, camer
                 counts[k] += 1
                 source.sampled(sampler.wait_s(raw.time_s))
 
-    loops = [threading.Thread(target=camera, args=(k,), daemon=True) for k in range(cameras)]
+    # named as the pipeline's threads, so that their CPU is told apart the same way
+    loops = [threading.Thread(target=camera, args=(k,), name=f"camera-{k}", daemon=True) for k in range(cameras)]
     for thread in loops:
         thread.start()
     time.sleep(WARMUP_S / 3)  # every stream opened and its first GOP decoded
-    done0, cpu0, start = sum(counts), cpu_s(), time.monotonic()
+    done0, cpu0, start, threads0 = sum(counts), cpu_s(), time.monotonic(), thread_cpu()
     time.sleep(seconds)
     samples, cpu, elapsed = sum(counts) - done0, cpu_s() - cpu0, time.monotonic() - start
+    threads1 = thread_cpu()
     stop.set()
     scheduler.stop()
-    return {"cpu_per_sample": cpu / max(samples, 1), "cores_busy": cpu / elapsed}
+    by_thread = {kind: 1000 * (threads1[kind] - threads0.get(kind, 0.0)) / max(samples, 1) for kind in threads1}
+    return {"cpu_per_sample": cpu / max(samples, 1), "cores_busy": cpu / elapsed, "thread_ms_per_sample": by_thread}
 
 
 def run_limit(model: Path, clip: Path, sub: Path | None, sample_fps: float, seconds: float, cameras: int) -> dict:
@@ -224,6 +227,7 @@ def run_limit(model: Path, clip: Path, sub: Path | None, sample_fps: float, seco
     return {"inference_cpu_ms": 1000 * inference_cpu, "decode_cpu_per_s": decode, "alone_per_camera_cpu": alone,
             "alone_cameras": cores / alone, "together_cpu_ms": 1000 * together["cpu_per_sample"],
             "together_cores_busy": together["cores_busy"], "per_camera_cpu": per_camera,
+            "together_thread_ms": together["thread_ms_per_sample"],
             "cameras": cores / per_camera}
 
 
@@ -426,6 +430,10 @@ def print_limit(limit: dict, sample_fps: float, when: str) -> None:
           f"{limit['per_camera_cpu']:.3f} cores per camera ({sample_fps:g} samples x "
           f"{limit['together_cpu_ms']:.1f} ms decoding and inference together on all cores, "
           f"{limit['together_cores_busy']:.2f} cores busy)")
+    threads = limit.get("together_thread_ms", {})
+    if threads:
+        print("  of which, by thread: " + ", ".join(f"{kind} {ms:.1f} ms" for kind, ms in sorted(
+            threads.items(), key=lambda item: -item[1]) if ms >= 0.05))
     print(f"  each alone: {limit['alone_cameras']:.1f} cameras = {cores} cores / "
           f"{limit['alone_per_camera_cpu']:.3f} (decoding {limit['decode_cpu_per_s']:.3f}"
           f" + {sample_fps:g} inferences x {limit['inference_cpu_ms']:.1f} ms)")
