@@ -120,11 +120,18 @@ class BatchScheduler:
         return batch
 
     def _run(self) -> None:
+        # this thread's input, filled again for every call instead of a new array per call
+        # (np.concatenate's): 19.1-19.5 against 19.3-19.8 ms a call here, no allocation
+        inputs = np.empty((0, 3, *self.detector.input_size), self.detector.input_dtype)
         while not self._stop.is_set():
             batch = self._take()
             if not batch:
                 continue
-            tensors = np.concatenate([tensor for tensor, _, _ in batch])
+            if len(inputs) < len(batch):
+                inputs = np.empty((len(batch), 3, *self.detector.input_size), self.detector.input_dtype)
+            for k, (tensor, _, _) in enumerate(batch):
+                inputs[k] = tensor[0]
+            tensors = inputs[:len(batch)]
             try:
                 with self.metrics.inference.time():
                     raw = self.detector.infer(tensors)
