@@ -443,30 +443,42 @@ def save_capacity(args: argparse.Namespace, model: Path, clip: Path, ceiling: di
                   pipeline_cameras: int | None) -> None:
     """The box's capacity as the planner reads it, named by ``model``'s file; ``clip`` is the
     stream the pipeline decoded and detected on (with a substream, that one: the main stream's
-    keyframes cost it nothing)."""
+    keyframes cost it nothing). A run with ``--foreground`` writes only its own run into a file
+    there already (``measured_foreground``: what a shop front's background model adds is read
+    against that file's plain run and rates); a plain run keeps the file's foreground run and
+    what bench/stream_read.py measured into it."""
     import socket
+
+    from pydantic import ValidationError
 
     from edge.probe import probe_stream
     from gridpatrol.plan import BoxCapacity, MeasuredRun
 
     stream = probe_stream(str(clip))
-    measured = None if not pipeline_cameras else MeasuredRun(
+    run = None if not pipeline_cameras else MeasuredRun(
         cameras=pipeline_cameras, width=stream.width, height=stream.height, fps=stream.fps, gop_s=stream.gop_s,
         sample_fps=args.sample_fps)
-    live = 0.0  # what bench/stream_read.py measured into the file before, if it did
+    before: BoxCapacity | None = None
     if args.save_capacity.is_file():
         try:
-            live = float(json.loads(args.save_capacity.read_text()).get("live_stream_cores", 0.0))
-        except (ValueError, TypeError, AttributeError):
+            before = BoxCapacity.model_validate_json(args.save_capacity.read_text())
+        except ValidationError:
             print(f"{args.save_capacity} held no capacity file; written afresh (run bench/stream_read.py "
                   "--save-capacity on it for live streams)", file=sys.stderr)
-    capacity = BoxCapacity(host=socket.gethostname(), cores=os.cpu_count() or 1, model=model.stem,
-                           inference_per_s=ceiling["fps"], decode_mpix_per_s=ceiling["decode_mpix_per_s"],
-                           live_stream_cores=live, measured=measured)
+    if args.foreground and before is not None:
+        capacity = before.model_copy(update={"measured_foreground": run})
+    else:
+        capacity = BoxCapacity(host=socket.gethostname(), cores=os.cpu_count() or 1, model=model.stem,
+                               inference_per_s=ceiling["fps"], decode_mpix_per_s=ceiling["decode_mpix_per_s"],
+                               live_stream_cores=before.live_stream_cores if before else 0.0,
+                               measured=None if args.foreground else run,
+                               measured_foreground=run if args.foreground else (
+                                   before.measured_foreground if before else None))
     args.save_capacity.write_text(capacity.model_dump_json(indent=2) + "\n")
+    foreground = ("" if capacity.foreground_s is None else
+                  f", {1000 * capacity.cores * capacity.foreground_s:.1f} ms of CPU a sample more for a shop front")
     print(f"capacity written to {args.save_capacity} ({1000 * capacity.per_sample_s:.0f} ms per analysed "
-          "megapixel beyond inference)")
-
+          f"megapixel beyond inference{foreground})")
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -492,7 +504,8 @@ def main() -> int:
                         "and of the inference threads (one interpreter lock each; the edge runner has one process)")
     parser.add_argument("--foreground", action="store_true",
                         help="the pipeline's zone also counts new stationary things (cross-door trading): the "
-                        "background model runs on every sample, beyond what the limit counts")
+                        "background model runs on every sample, beyond what the limit counts; with --save-capacity "
+                        "on a file of the plain run, saved beside it as the cost of a shop front for the planner")
     parser.add_argument("--one", nargs=2, help=argparse.SUPPRESS)
     parser.add_argument("--workers", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--sub-path", help=argparse.SUPPRESS)

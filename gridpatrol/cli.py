@@ -220,8 +220,8 @@ def cmd_plan(args: argparse.Namespace) -> int:
     if args.config:
         cameras = town_cameras(load_edge_config(args.config), assumed, probe_stream if args.probe else None)
     elif args.cameras:
-        cameras = [PlannedCamera(f"cam-{n:04d}", assumed, args.sample_fps, live_streams=args.live_streams)
-                   for n in range(1, args.cameras + 1)]
+        cameras = [PlannedCamera(f"cam-{n:04d}", assumed, args.sample_fps, live_streams=args.live_streams,
+                                 foreground=args.shop_fronts) for n in range(1, args.cameras + 1)]
     else:
         raise ConfigError("plan: give --config (a town's edge config) or --cameras N")
     try:
@@ -234,6 +234,15 @@ def cmd_plan(args: argparse.Namespace) -> int:
           + (f"{1000 * capacity.live_stream_cores:.1f} ms of CPU per second per live stream read; "
              if capacity.live_stream_cores else "live stream reading not measured (bench/stream_read.py); ")
           + f"filled to {args.headroom:.0%}")
+    shop_fronts = sum(camera.foreground for camera in cameras)
+    if shop_fronts and capacity.foreground_s is None:
+        print(f"warning: {shop_fronts} cameras watch shop fronts (zones counting stationary_object), whose "
+              "background model costs a sample about as much as inference, and this capacity file has no "
+              "measure of it: the boxes are planned too full (run bench/edge_capacity.py --foreground "
+              "--save-capacity on the same file)", file=sys.stderr)
+    elif shop_fronts:
+        print(f"{shop_fronts} cameras watch shop fronts: {1000 * capacity.cores * (capacity.foreground_s or 0.0):.0f}"
+              " ms of CPU a sample more each (the background model)")
     print(f"{'box':10} {'cameras':>7} {'load':>5} {'samples/s':>9} {'uplink Mbit/s':>13}  first .. last camera")
     for box in boxes:
         uplink = f"{box.bitrate_mbps:13.1f}" if box.bitrate_mbps else f"{'unknown':>13}"
@@ -326,6 +335,8 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("--sample-fps", type=float, default=0.5, help="with --cameras: samples per camera per second")
     plan.add_argument("--live-streams", type=int, choices=(0, 1, 2), default=1,
                       help="with --cameras: streams each camera sends over the network (2: main and substream)")
+    plan.add_argument("--shop-fronts", action="store_true",
+                      help="with --cameras: each watches a shop front (a zone counting stationary_object)")
     plan.add_argument("--headroom", type=float, default=0.8, help="fill each box to this share of its capacity")
     plan.add_argument("--prefix", default="box-", help="box ids: PREFIX01, PREFIX02, ...")
     plan.add_argument("--write", type=Path, help="write the --config with each camera's `edge` set to this file")

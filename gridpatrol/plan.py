@@ -7,8 +7,11 @@ only keyframes where they come often enough for the sample rate). The sum is the
 share of a box, plus, per analysed megapixel, what the benchmark's pipeline spent beyond
 those two on the cameras it really handled, plus reading its live streams off the network
 (``bench/stream_read.py``: the capacity benchmark's cameras are files, read for almost
-nothing). Cameras fill boxes in config order (neighbouring
-cameras share a box and its uplink) up to ``headroom`` of each box.
+nothing). A camera watching a shop front (a zone counting ``stationary_object``, for
+cross-door trading) also runs the background model on every sample: what the benchmark's
+run with such a zone (``--foreground``) spent beyond the plain one, per sample. Cameras
+fill boxes in config order (neighbouring cameras share a box and its uplink) up to
+``headroom`` of each box.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from contract.configfile import ConfigError, first_error
 from edge.config import EdgeConfig
+from edge.foreground import FOREGROUND_CLASS
 from edge.probe import StreamProfile
 from edge.source import SourceError, is_stream
 
@@ -53,6 +57,9 @@ class BoxCapacity(BaseModel):
         description="Cores reading one live stream takes (RTSP over TCP; bench/stream_read.py); the "
         "capacity benchmark's cameras are files, which cost nothing like it")
     measured: MeasuredRun | None = None
+    measured_foreground: MeasuredRun | None = Field(
+        default=None, description="The same benchmark with its zone also counting new stationary things "
+        "(--foreground): the background model of a shop front on every sample")
 
     def raw_load(self, stream: StreamProfile, sample_fps: float, decode: str = "auto") -> float:
         """A camera's share of the box by the two measured rates alone."""
@@ -73,11 +80,26 @@ class BoxCapacity(BaseModel):
         extra = max(0.0, 1.0 / m.cameras - self.raw_load(stream, m.sample_fps, m.decode))
         return extra / (m.sample_fps * stream.megapixels)
 
-    def load(self, stream: StreamProfile, sample_fps: float, decode: str = "auto", live_streams: int = 0) -> float:
+    @property
+    def foreground_s(self) -> float | None:
+        """What a sample of a camera watching a shop front costs beyond a plain one (the
+        background model, at its fixed working width whatever the stream's size), as a share
+        of the box times seconds: what the ``--foreground`` run's cameras took beyond the
+        plain load of their stream. None where it was not measured."""
+        m = self.measured_foreground
+        if m is None:
+            return None
+        stream = StreamProfile(m.width, m.height, m.fps, m.gop_s)
+        return max(0.0, 1.0 / m.cameras - self.load(stream, m.sample_fps, m.decode)) / m.sample_fps
+
+    def load(self, stream: StreamProfile, sample_fps: float, decode: str = "auto", live_streams: int = 0,
+             foreground: bool = False) -> float:
         """A camera's share of the box; it reads ``live_streams`` streams off the network (two
-        where it detects on a substream)."""
+        where it detects on a substream); with ``foreground`` it watches a shop front (nothing
+        more where that was not measured: the planner says so)."""
         return (self.raw_load(stream, sample_fps, decode) + sample_fps * stream.megapixels * self.per_sample_s
-                + live_streams * self.live_stream_cores / self.cores)
+                + live_streams * self.live_stream_cores / self.cores
+                + (sample_fps * (self.foreground_s or 0.0) if foreground else 0.0))
 
 
 def load_capacity(path: Path) -> BoxCapacity:
@@ -100,6 +122,7 @@ class PlannedCamera:
     decode: str = "auto"
     live_streams: int = 0  # streams read off the network: the main one, and a substream
     main: StreamProfile | None = None  # the main stream, where a substream is detected on (only read)
+    foreground: bool = False  # a zone counts new stationary things (a shop front): the background model runs
 
     @property
     def bitrate_kbps(self) -> float:
@@ -129,7 +152,8 @@ def plan(cameras: list[PlannedCamera], capacity: BoxCapacity, headroom: float = 
         raise ValueError(f"headroom must be in (0, 1], got {headroom}")
     boxes: list[Box] = []
     for camera in cameras:
-        share = capacity.load(camera.stream, camera.sample_fps, camera.decode, camera.live_streams)
+        share = capacity.load(camera.stream, camera.sample_fps, camera.decode, camera.live_streams,
+                              camera.foreground)
         if share > headroom:
             raise ValueError(f"camera {camera.id} alone needs {share:.0%} of a box ({capacity.host}), over the "
                              f"{headroom:.0%} headroom: lower its sample_fps or use a bigger box")
@@ -144,8 +168,8 @@ def plan(cameras: list[PlannedCamera], capacity: BoxCapacity, headroom: float = 
 
 
 def cameras_per_box(capacity: BoxCapacity, stream: StreamProfile, sample_fps: float, headroom: float = 0.8,
-                    decode: str = "auto", live_streams: int = 0) -> int:
-    return math.floor(headroom / capacity.load(stream, sample_fps, decode, live_streams) + 1e-9)
+                    decode: str = "auto", live_streams: int = 0, foreground: bool = False) -> int:
+    return math.floor(headroom / capacity.load(stream, sample_fps, decode, live_streams, foreground) + 1e-9)
 
 
 def town_cameras(config: EdgeConfig, assumed: StreamProfile,
@@ -171,7 +195,8 @@ def town_cameras(config: EdgeConfig, assumed: StreamProfile,
         else:
             stream = assumed
         live = sum(is_stream(url) for url in (camera.url, camera.detect_url) if url)
-        found.append(PlannedCamera(camera.id, stream, camera.sample_fps, camera.decode, live, main))
+        shop_front = any(FOREGROUND_CLASS in zone.classes for zone in camera.zones)
+        found.append(PlannedCamera(camera.id, stream, camera.sample_fps, camera.decode, live, main, shop_front))
     return found
 
 

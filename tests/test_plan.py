@@ -171,3 +171,44 @@ def test_a_town_config_with_unassigned_cameras_is_refused(shared: Path, tmp_path
     config.write_text(yaml.safe_dump(document))
     with pytest.raises(ConfigError, match="cameras cam-2, cam-3 have no `edge` while others have one"):
         load_edge_config(config)
+
+
+def test_a_shop_front_camera_costs_what_the_foreground_run_took_beyond_a_plain_one() -> None:
+    # the same bench with the zone also counting stationary things handled 12 cameras, not 16
+    shop = BOX.model_copy(update={"measured_foreground": MeasuredRun(
+        cameras=12, width=1920, height=1080, fps=30.0, gop_s=2.0, sample_fps=0.5)})
+    assert shop.foreground_s == pytest.approx((1 / 12 - 1 / 16) / 0.5)
+    assert cameras_per_box(shop, FULL_HD, 0.5, headroom=1.0, foreground=True) == 12
+    assert cameras_per_box(shop, FULL_HD, 0.5, headroom=1.0) == 16  # a plain camera as before
+    # at twice the rate the background model runs twice as often
+    assert shop.load(FULL_HD, 1.0, foreground=True) - shop.load(FULL_HD, 1.0) == pytest.approx(
+        2 * (shop.load(FULL_HD, 0.5, foreground=True) - shop.load(FULL_HD, 0.5)))
+    mixed = [PlannedCamera(f"cam-{n:02d}", FULL_HD, 0.5, foreground=n % 2 == 0) for n in range(28)]
+    boxes = plan(mixed, shop, headroom=1.0)
+    # shop fronts take 1/12 of a box, the others 1/16: 7 + 6 fill 0.96 of it, one more 1.02
+    assert [len(b.cameras) for b in boxes] == [13, 13, 2] and all(b.load <= 1.0 + 1e-9 for b in boxes)
+    assert BOX.foreground_s is None and BOX.load(FULL_HD, 0.5, foreground=True) == BOX.load(FULL_HD, 0.5)
+
+
+def test_the_planner_finds_the_shop_fronts_of_a_town_and_warns_where_their_cost_is_unmeasured(
+        shared: Path, tmp_path: Path) -> None:
+    config = town(shared, tmp_path, cameras=4)
+    document = yaml.safe_load(config.read_text())
+    for camera in document["cameras"][2:]:
+        camera["zones"][0].update(kind="cross_door_trading", classes=["stationary_object", "bicycle"])
+    config.write_text(yaml.safe_dump(document))
+    assert [c.foreground for c in town_cameras(load_edge_config(config), FULL_HD)] == [False, False, True, True]
+    capacity = tmp_path / "capacity.json"
+    capacity.write_text(BOX.model_dump_json())
+    done = cli("plan", "--capacity", str(capacity), "--config", str(config))
+    assert done.returncode == 0, done.stderr
+    assert "2 cameras watch shop fronts" in done.stderr and "--foreground" in done.stderr
+    measured = BOX.model_copy(update={"measured_foreground": MeasuredRun(
+        cameras=12, width=1920, height=1080, fps=30.0, gop_s=2.0, sample_fps=0.5)})
+    capacity.write_text(measured.model_dump_json())
+    done = cli("plan", "--capacity", str(capacity), "--config", str(config))
+    assert done.returncode == 0 and "warning" not in done.stderr
+    ms = 1000 * 2 * (1 / 12 - 1 / 16) / 0.5
+    assert f"2 cameras watch shop fronts: {ms:.0f} ms of CPU a sample more each" in done.stdout
+    done = cli("plan", "--capacity", str(capacity), "--cameras", "28", "--shop-fronts", "--headroom", "1")
+    assert done.returncode == 0 and "28 cameras on 3 boxes" in done.stdout  # 12 a box
