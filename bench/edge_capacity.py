@@ -440,7 +440,7 @@ def print_limit(limit: dict, sample_fps: float, when: str) -> None:
 
 
 def save_capacity(args: argparse.Namespace, model: Path, clip: Path, ceiling: dict,
-                  pipeline_cameras: int | None) -> None:
+                  pipeline_cameras: int | None, camera_ms: float | None = None) -> None:
     """The box's capacity as the planner reads it, named by ``model``'s file; ``clip`` is the
     stream the pipeline decoded and detected on (with a substream, that one: the main stream's
     keyframes cost it nothing). A run with ``--foreground`` writes only its own run into a file
@@ -457,7 +457,7 @@ def save_capacity(args: argparse.Namespace, model: Path, clip: Path, ceiling: di
     stream = probe_stream(str(clip))
     run = None if not pipeline_cameras else MeasuredRun(
         cameras=pipeline_cameras, width=stream.width, height=stream.height, fps=stream.fps, gop_s=stream.gop_s,
-        sample_fps=args.sample_fps)
+        sample_fps=args.sample_fps, camera_ms_per_sample=camera_ms)
     before: BoxCapacity | None = None
     if args.save_capacity.is_file():
         try:
@@ -593,6 +593,7 @@ def main() -> int:
           f"{'MB':>5} handled")
     best: dict[str, int] = {}
     kept_fps: dict[str, float] = {}  # frames/s analysed at the most cameras handled
+    kept_camera_ms: dict[str, float] = {}  # the camera threads' CPU a sample there
     for mode in designs:
         for cameras in (int(n) for n in args.cameras.split(",")):
             row = child(mode, cameras)
@@ -610,11 +611,14 @@ def main() -> int:
             # file frames faster than real time, which no live stream lets it do.
             if row["handled"] and cameras > best.get(mode, 0):
                 best[mode], kept_fps[mode] = cameras, row["fps"]
+                if "camera" in row.get("thread_ms_per_sample", {}):
+                    kept_camera_ms[mode] = row["thread_ms_per_sample"]["camera"]
     for mode in designs:
         print(f"{mode}: handles {best.get(mode, 0)} cameras at {args.sample_fps} fps; "
               f"{kept_fps.get(mode, 0.0):.1f} frames/s analysed there")
     if args.save_capacity:
-        save_capacity(args, one_model, sub or clip, ceiling, best.get("pipeline"))  # the stream detected on
+        save_capacity(args, one_model, sub or clip, ceiling, best.get("pipeline"),  # the stream detected on
+                      kept_camera_ms.get("pipeline"))
     if "pipeline" in kept_fps:
         print(f"pipeline / ceiling: {kept_fps['pipeline'] / ceiling['fps']:.0%} of the raw-inference ceiling's "
               f"frames/s; handled cameras {best.get('pipeline', 0) / ceiling_cameras:.0%} of the ceiling's")

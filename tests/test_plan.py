@@ -190,6 +190,19 @@ def test_a_shop_front_camera_costs_what_the_foreground_run_took_beyond_a_plain_o
     assert BOX.foreground_s is None and BOX.load(FULL_HD, 0.5, foreground=True) == BOX.load(FULL_HD, 0.5)
 
 
+def test_a_shop_fronts_cost_is_the_camera_threads_cpu_a_sample_beyond_the_plain_runs_where_both_give_it() -> None:
+    # both runs held back by the lag, not the cores: the counts say nothing (44 shop fronts
+    # against 40 plain cameras); the camera threads' CPU a sample does
+    runs = {"width": 1920, "height": 1080, "fps": 30.0, "gop_s": 2.0, "sample_fps": 0.5}
+    shop = BOX.model_copy(update={
+        "measured": MeasuredRun(cameras=40, camera_ms_per_sample=28.8, **runs),
+        "measured_foreground": MeasuredRun(cameras=44, camera_ms_per_sample=31.2, **runs)})
+    assert shop.foreground_s == pytest.approx(2.4 / 1000 / 2)  # 2.4 ms of CPU on a 2-core box
+    assert shop.load(FULL_HD, 0.5, foreground=True) - shop.load(FULL_HD, 0.5) == pytest.approx(0.5 * 2.4 / 1000 / 2)
+    counts_only = shop.model_copy(update={"measured": MeasuredRun(cameras=40, **runs)})
+    assert counts_only.foreground_s == 0.0  # 44 handled against 40: no measurable cost that way
+
+
 def test_the_planner_finds_the_shop_fronts_of_a_town_and_warns_where_their_cost_is_unmeasured(
         shared: Path, tmp_path: Path) -> None:
     config = town(shared, tmp_path, cameras=4)
