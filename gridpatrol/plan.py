@@ -89,9 +89,10 @@ class BoxCapacity(BaseModel):
         background model, at its fixed working width whatever the stream's size), as a share
         of the box times seconds. Where both runs give their camera threads' CPU a sample,
         the difference of the two; else what the ``--foreground`` run's cameras took beyond
-        the plain load of their stream, from the cameras handled (coarse: at 0.5 samples/s
-        both runs were held back by the lag before the cores were full, the plain one at 40
-        cameras and the shop fronts at 44 here). None where it was not measured."""
+        the plain load of their stream, from the cameras handled (coarse: at 0.5 samples/s on
+        1080p both runs here were held back by the lag before the cores were full, and one
+        day's pair handled 40 plain cameras and 44 shop fronts). None where it was not
+        measured."""
         m = self.measured_foreground
         if m is None:
             return None
