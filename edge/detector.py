@@ -313,11 +313,16 @@ class YoloDetector:
         tensor, box = self.preprocess(frame_bgr)
         return self.postprocess(self.infer(tensor)[0], box, frame_bgr.shape[:2])
 
-    def _candidates(self, raw: np.ndarray) -> Candidates:
-        """Candidates at or above the confidence threshold: (K, 4) cx, cy, w, h in input
-        pixels, their best class and its score. An Ultralytics output is (4 + C, N): its best
-        scores are taken along the contiguous rows and the best class only of the few
-        candidates past the threshold (a transposed argmax over all N was 0.4 ms a frame)."""
+    def candidates(self, raw: np.ndarray) -> Candidates:
+        """The first step of :meth:`postprocess`: the few candidates of one frame's raw output
+        (``(4 + C, N)`` or ``(N, 5 + C)``) at or above the confidence threshold, (K, 4) cx, cy,
+        w, h in input pixels, their best class and its score. The box's inference threads take
+        it while the output is still in their core's cache (a 320-px model's is 700 kB): 0.3 ms
+        of a camera thread's CPU a sample for the whole postprocessing here, against 0.09 ms on
+        a warm output. An Ultralytics output's best scores are taken along its contiguous rows
+        and the best class only of the few candidates past the threshold (a transposed argmax
+        over all N was 0.4 ms a frame)."""
+        raw = raw.astype(np.float32, copy=False)
         if self.format == "ultralytics":
             scores = raw[4:]
             confidence = scores.max(axis=0)
@@ -345,14 +350,6 @@ class YoloDetector:
                 raise ModelError(f"YOLOX output has {count} cells; strides 8/16/32 of {h}x{w} give "
                                  f"{self._grid[0].shape[0]}")
         return self._grid
-
-    def candidates(self, raw: np.ndarray) -> Candidates:
-        """The first step of :meth:`postprocess`: the few candidates of one frame's raw output
-        (``(4 + C, N)`` or ``(N, 5 + C)``) at or above the confidence threshold. The box's
-        inference threads take it while the output is still in their core's cache (a 320-px
-        model's is 700 kB): 0.3 ms of a camera thread's CPU a sample for the whole
-        postprocessing here, against 0.09 ms on a warm output."""
-        return self._candidates(raw.astype(np.float32, copy=False))
 
     def postprocess(self, raw: np.ndarray, box: Letterbox, frame_hw: tuple[int, int]) -> Detections:
         return self.boxes(self.candidates(raw), box, frame_hw)
