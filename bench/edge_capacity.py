@@ -475,8 +475,8 @@ def save_capacity(args: argparse.Namespace, model: Path, clip: Path, ceiling: di
                                measured_foreground=run if args.foreground else (
                                    before.measured_foreground if before else None))
     args.save_capacity.write_text(capacity.model_dump_json(indent=2) + "\n")
-    foreground = ("" if capacity.foreground_s is None else
-                  f", {1000 * capacity.cores * capacity.foreground_s:.1f} ms of CPU a sample more for a shop front")
+    foreground = ("" if capacity.foreground_cpu_ms is None else
+                  f", {capacity.foreground_cpu_ms:.1f} ms of CPU a sample more for a shop front")
     print(f"capacity written to {args.save_capacity} ({1000 * capacity.per_sample_s:.0f} ms per analysed "
           f"megapixel beyond inference{foreground})")
 

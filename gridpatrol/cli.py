@@ -235,14 +235,14 @@ def cmd_plan(args: argparse.Namespace) -> int:
              if capacity.live_stream_cores else "live stream reading not measured (bench/stream_read.py); ")
           + f"filled to {args.headroom:.0%}")
     shop_fronts = sum(camera.foreground for camera in cameras)
-    if shop_fronts and capacity.foreground_s is None:
+    if shop_fronts and capacity.foreground_cpu_ms is None:
         print(f"warning: {shop_fronts} cameras watch shop fronts (zones counting stationary_object), whose "
-              "background model costs a sample about as much as inference, and this capacity file has no "
-              "measure of it: the boxes are planned too full (run bench/edge_capacity.py --foreground "
-              "--save-capacity on the same file)", file=sys.stderr)
+              "background model costs each sample more CPU (3 ms on the project's 2-core box), and this "
+              "capacity file has no measure of it: the boxes are planned too full (run "
+              "bench/edge_capacity.py --foreground --save-capacity on the same file)", file=sys.stderr)
     elif shop_fronts:
-        print(f"{shop_fronts} cameras watch shop fronts: {1000 * capacity.cores * (capacity.foreground_s or 0.0):.0f}"
-              " ms of CPU a sample more each (the background model)")
+        print(f"{shop_fronts} cameras watch shop fronts: {capacity.foreground_cpu_ms:.0f} ms of CPU a sample "
+              "more each (the background model)")
     print(f"{'box':10} {'cameras':>7} {'load':>5} {'samples/s':>9} {'uplink Mbit/s':>13}  first .. last camera")
     for box in boxes:
         uplink = f"{box.bitrate_mbps:13.1f}" if box.bitrate_mbps else f"{'unknown':>13}"

@@ -102,6 +102,11 @@ class BoxCapacity(BaseModel):
         stream = StreamProfile(m.width, m.height, m.fps, m.gop_s)
         return max(0.0, 1.0 / m.cameras - self.load(stream, m.sample_fps, m.decode)) / m.sample_fps
 
+    @property
+    def foreground_cpu_ms(self) -> float | None:
+        """:attr:`foreground_s` as milliseconds of CPU a sample, as people read it."""
+        return None if self.foreground_s is None else 1000 * self.cores * self.foreground_s
+
     def load(self, stream: StreamProfile, sample_fps: float, decode: str = "auto", live_streams: int = 0,
              foreground: bool = False) -> float:
         """A camera's share of the box; it reads ``live_streams`` streams off the network (two
