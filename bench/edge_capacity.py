@@ -480,6 +480,7 @@ def save_capacity(args: argparse.Namespace, model: Path, clip: Path, ceiling: di
     print(f"capacity written to {args.save_capacity} ({1000 * capacity.per_sample_s:.0f} ms per analysed "
           f"megapixel beyond inference{foreground})")
 
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="yolo11n-coco-int8-320",
@@ -592,8 +593,7 @@ def main() -> int:
     print(f"{'design':9} {'cams':>4} {'fps':>7} {'slowest':>8} {'lag ms':>7} {'p99 ms':>7} {'cpu':>5} "
           f"{'MB':>5} handled")
     best: dict[str, int] = {}
-    kept_fps: dict[str, float] = {}  # frames/s analysed at the most cameras handled
-    kept_camera_ms: dict[str, float] = {}  # the camera threads' CPU a sample there
+    kept: dict[str, dict] = {}  # the row of the most cameras handled
     for mode in designs:
         for cameras in (int(n) for n in args.cameras.split(",")):
             row = child(mode, cameras)
@@ -610,17 +610,15 @@ def main() -> int:
             # Only a row that keeps up counts: a camera that fell behind works off its backlog of
             # file frames faster than real time, which no live stream lets it do.
             if row["handled"] and cameras > best.get(mode, 0):
-                best[mode], kept_fps[mode] = cameras, row["fps"]
-                if "camera" in row.get("thread_ms_per_sample", {}):
-                    kept_camera_ms[mode] = row["thread_ms_per_sample"]["camera"]
+                best[mode], kept[mode] = cameras, row
     for mode in designs:
         print(f"{mode}: handles {best.get(mode, 0)} cameras at {args.sample_fps} fps; "
-              f"{kept_fps.get(mode, 0.0):.1f} frames/s analysed there")
+              f"{kept.get(mode, {}).get('fps', 0.0):.1f} frames/s analysed there")
     if args.save_capacity:
         save_capacity(args, one_model, sub or clip, ceiling, best.get("pipeline"),  # the stream detected on
-                      kept_camera_ms.get("pipeline"))
-    if "pipeline" in kept_fps:
-        print(f"pipeline / ceiling: {kept_fps['pipeline'] / ceiling['fps']:.0%} of the raw-inference ceiling's "
+                      kept.get("pipeline", {}).get("thread_ms_per_sample", {}).get("camera"))
+    if "pipeline" in kept:
+        print(f"pipeline / ceiling: {kept['pipeline']['fps'] / ceiling['fps']:.0%} of the raw-inference ceiling's "
               f"frames/s; handled cameras {best.get('pipeline', 0) / ceiling_cameras:.0%} of the ceiling's")
         for other in ("naive", "ultralytics"):
             if best.get(other) and best.get("pipeline"):
